@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# scripts/demo.sh — README's demo command: install, build, run the speculation demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+bash scripts/build.sh
+./build/examples/spec_demo
