@@ -101,6 +101,7 @@ typedef struct moj_rt {
 
   char           *altstack;      /* stack used while restoring the stack */
   size_t          altstack_size;
+  uintptr_t       abort_sp;      /* frame of the spec_abort call (ASan builds) */
   int             threads;       /* threads started through pthread_create and still running */
 } moj_rt_t;
 
@@ -143,6 +144,9 @@ void _moj_output_marks(off_t mark[2]) MOJ_HIDDEN;         /* held lengths now   
 void _moj_output_truncate(const off_t mark[2]) MOJ_HIDDEN;/* abort: drop after the marks */
 void _moj_output_flush_to(const off_t to[2]) MOJ_HIDDEN;  /* commit: copy out up to marks (-1 = all) */
 void _moj_output_end(int discard) MOJ_HIDDEN;             /* no level left: stop holding */
+
+/* threads.c */
+int _moj_threads_running(void) MOJ_HIDDEN;
 
 /* spec_x86_64.S */
 int  _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) MOJ_HIDDEN;

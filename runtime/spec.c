@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <mimalloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -35,7 +36,7 @@ static int save_stack(moj_level_t *l, uintptr_t lo) {
 int _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) {
   if (moj_unlikely(!_moj_rt)) _moj_init();
   moj_rt_t *rt = _moj_rt;
-  if (__atomic_load_n(&rt->threads, __ATOMIC_SEQ_CST) > 0) { errno = ENOTSUP; return 0; }
+  if (_moj_threads_running() > 0) { errno = ENOTSUP; return 0; }
   if (rt->depth >= SPEC_MAX_LEVELS) { errno = EOVERFLOW; return 0; }
   moj_level_t *l = &rt->levels[rt->depth + 1];
   if (rt->depth == 0 && _moj_output_begin() < 0) return 0;
@@ -151,10 +152,31 @@ static void undo_level(moj_level_t *l) {
   if (l->heap) { mi_heap_destroy(l->heap); l->heap = NULL; }
 }
 
-static void restore_and_resume(void *arg) {
+#if !defined(__SANITIZE_ADDRESS__) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define MOJ_ASAN 1
+#define MOJ_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define MOJ_NO_ASAN
+#endif
+
+/* Runs on the runtime's private stack, so overwriting the program's stack is
+ * safe wherever spec_abort was called from.  Not instrumented by ASan: it
+ * switches stacks, which ASan cannot follow. */
+static MOJ_NO_ASAN void restore_and_resume(void *arg) {
   moj_level_t *l = arg;
   _moj_globals_restore(l);
   _moj_copy_raw((void *)l->stack_lo, l->stack_save, l->stack_hi - l->stack_lo);
+#ifdef MOJ_ASAN
+  /* frames abandoned by the jump keep their redzone poison: clear it */
+  uintptr_t lo = _moj_rt->abort_sp - 65536;
+  __asan_unpoison_memory_region((void *)lo, l->stack_hi - lo);
+#endif
   _moj_resume(&l->ctx, -_moj_rt->last_abort_code);
 }
 
@@ -170,7 +192,18 @@ MOJ_EXPORT int spec_abort_with(int id, int code) {
   rt->depth = k - 1;
   set_cur_owner();
   rt->last_abort_code = code;
+  rt->abort_sp = (uintptr_t)__builtin_frame_address(0);
   _moj_on_stack(rt->altstack + rt->altstack_size, restore_and_resume, l);
+}
+
+/* exit() inside a speculation is an irrevocable act: commit every level so
+ * held output is written rather than silently lost (see docs/api.md). */
+static void commit_all_at_exit(void) {
+  while (_moj_rt && _moj_rt->depth) spec_commit(_moj_rt->levels[1].id);
+}
+
+__attribute__((constructor(102))) static void register_exit_commit(void) {
+  atexit(commit_all_at_exit);
 }
 
 MOJ_EXPORT int spec_abort(int id) { return spec_abort_with(id, SPEC_ABORT_DEFAULT); }
