@@ -98,6 +98,12 @@ typedef struct moj_rt {
   int             saved_fd[2];   /* the real stdout/stderr while held     */
   int             out_shared;    /* stdout and stderr are the same file   */
   off_t           released[2];   /* held bytes already copied out         */
+  off_t           last_mark[2];  /* held lengths when last measured       */
+  int             out_mode, out_mode_set; /* MOJAVE_HOLD_OUTPUT           */
+  int             out_armed;     /* a speculation is holding output       */
+  int             out_engaged;   /* descriptors 1/2 point at the memfds   */
+  int             out_dirty;     /* output may have happened since last_mark */
+  int             out_children;  /* a child process may write at any time */
 
   char           *altstack;      /* stack used while restoring the stack */
   size_t          altstack_size;
@@ -144,6 +150,10 @@ void _moj_output_marks(off_t mark[2]) MOJ_HIDDEN;         /* held lengths now   
 void _moj_output_truncate(const off_t mark[2]) MOJ_HIDDEN;/* abort: drop after the marks */
 void _moj_output_flush_to(const off_t to[2]) MOJ_HIDDEN;  /* commit: copy out up to marks (-1 = all) */
 void _moj_output_end(int discard) MOJ_HIDDEN;             /* no level left: stop holding */
+void _moj_output_hook(void) MOJ_HIDDEN;                   /* an output path is about to run */
+void _moj_output_children(void) MOJ_HIDDEN;               /* a child process is being started */
+void _moj_output_wrappers_linked(void) MOJ_HIDDEN;
+void *_moj_real(const char *name) MOJ_HIDDEN;
 
 /* threads.c */
 int _moj_threads_running(void) MOJ_HIDDEN;

@@ -1,22 +1,49 @@
 /* runtime/output.c — output held while speculating.
  *
- * At the outermost spec_enter, stdout and stderr (file descriptors 1 and 2) are
- * pointed at anonymous memory files, so everything written to them — stdio,
- * write(2), even child processes — is held in order.  A level's mark is the
- * held length at its entry: aborting truncates back to it, committing the
- * outermost level copies what it held to the real descriptors.  When both
- * streams are the same file (a terminal, say) they share one memory file, so
- * their interleaving survives. */
+ * Holding means stdout and stderr (descriptors 1 and 2) point at anonymous
+ * memory files, so everything written to them — stdio, write(2), child
+ * processes — is kept in order.  Entering a speculation only *arms* holding;
+ * the redirection is *engaged* by the first output call made while armed
+ * (output_wrap.c), so speculations that print nothing cost no system call.
+ * MOJAVE_HOLD_OUTPUT=eager engages at entry instead; =off disables holding.
+ *
+ * A level's mark is the held length of each stream at its entry: aborting
+ * truncates back to it; committing the outermost level copies what it held
+ * to the real descriptors.  When both streams are the same file (a terminal)
+ * they share one memory file, so their interleaving survives. */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+extern int _moj_out_hook;
+ssize_t _moj_sys_write(int fd, const void *b, size_t n) MOJ_HIDDEN;
+int _moj_sys_fflush(FILE *f) MOJ_HIDDEN;
+
+enum { HOLD_LAZY, HOLD_EAGER, HOLD_OFF };
+
+static int hold_mode(void) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt->out_mode_set) {
+    const char *m = getenv("MOJAVE_HOLD_OUTPUT");
+    rt->out_mode = HOLD_LAZY;
+    if (m && !strcmp(m, "eager")) rt->out_mode = HOLD_EAGER;
+    else if (m && !strcmp(m, "off")) rt->out_mode = HOLD_OFF;
+    else if (m && *m && strcmp(m, "lazy")) {
+      static int warned MOJ_RTVAR;
+      _moj_warn_once(&warned, "MOJAVE_HOLD_OUTPUT='%s' is not lazy, eager or off; using lazy", m);
+    }
+    rt->out_mode_set = 1;
+  }
+  return rt->out_mode;
+}
 
 static int same_file(int a, int b) {
   struct stat sa, sb;
@@ -33,13 +60,13 @@ static int memfd_for(int i) {
   return rt->out_fd[i];
 }
 
-int _moj_output_begin(void) {
+static int buffered(FILE *f) { return __fpending(f) > 0; }
+
+/* Redirect descriptors 1 and 2 into the memory files. */
+static int engage(void) {
   moj_rt_t *rt = _moj_rt;
-  fflush(stdout);
-  fflush(stderr);
   rt->out_shared = same_file(1, 2);
   for (int i = 0; i < 2; i++) {
-    rt->saved_fd[i] = -1;
     int fd = i + 1;
     int saved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (saved < 0) continue; /* stream closed: nothing to hold */
@@ -54,30 +81,84 @@ int _moj_output_begin(void) {
     }
     rt->saved_fd[i] = saved;
   }
+  rt->out_engaged = 1;
+  return 0;
+}
+
+/* Called by every interposed output path while armed. */
+void _moj_output_hook(void) {
+  moj_rt_t *rt = _moj_rt;
+  rt->out_dirty = 1;
+  if (rt->out_engaged || !rt->out_armed) return;
+  if (engage() < 0) {
+    static int warned MOJ_RTVAR;
+    _moj_warn_once(&warned, "cannot hold speculative output (%s); it is written directly", strerror(errno));
+    rt->out_armed = 0;
+    _moj_out_hook = 0;
+  }
+}
+
+void _moj_output_children(void) {
+  if (_moj_rt && _moj_rt->out_armed) _moj_rt->out_children = 1;
+}
+
+/* Flush stdio; buffered bytes filled by the putc macros engage holding first. */
+static void flush_streams(void) {
+  if (_moj_rt->out_armed && !_moj_rt->out_engaged && (buffered(stdout) || buffered(stderr)))
+    _moj_output_hook();
+  if (buffered(stdout) || buffered(stderr)) _moj_rt->out_dirty = 1;
+  _moj_sys_fflush(stdout);
+  _moj_sys_fflush(stderr);
+}
+
+int _moj_output_begin(void) {
+  moj_rt_t *rt = _moj_rt;
+  _moj_sys_fflush(stdout); /* output from before the speculation is not held */
+  _moj_sys_fflush(stderr);
+  int mode = hold_mode();
+  if (mode == HOLD_OFF) return 0;
+  rt->out_armed = 1;
+  rt->out_engaged = 0;
+  rt->out_dirty = 0;
+  rt->out_children = 0;
+  rt->last_mark[0] = rt->last_mark[1] = 0;
+  _moj_out_hook = 1;
+  if (mode == HOLD_EAGER && engage() < 0) {
+    rt->out_armed = 0;
+    _moj_out_hook = 0;
+    return -1;
+  }
   return 0;
 }
 
 static int held_fd(int i) {
   moj_rt_t *rt = _moj_rt;
-  if (rt->saved_fd[i] < 0) return -1;
+  if (!rt->out_engaged || rt->saved_fd[i] < 0) return -1;
   return (i == 1 && rt->out_shared) ? -1 : rt->out_fd[i];
 }
 
 void _moj_output_marks(off_t mark[2]) {
-  fflush(stdout);
-  fflush(stderr);
-  for (int i = 0; i < 2; i++) {
-    int m = held_fd(i);
-    mark[i] = m >= 0 ? lseek(m, 0, SEEK_END) : 0;
+  moj_rt_t *rt = _moj_rt;
+  flush_streams();
+  if (rt->out_engaged && (rt->out_dirty || rt->out_children)) {
+    for (int i = 0; i < 2; i++) {
+      int m = held_fd(i);
+      rt->last_mark[i] = m >= 0 ? lseek(m, 0, SEEK_END) : 0;
+    }
+    rt->out_dirty = 0;
   }
+  mark[0] = rt->last_mark[0];
+  mark[1] = rt->last_mark[1];
 }
 
 void _moj_output_truncate(const off_t mark[2]) {
+  moj_rt_t *rt = _moj_rt;
   __fpurge(stdout);
   __fpurge(stderr);
   for (int i = 0; i < 2; i++) {
     int m = held_fd(i);
     if (m >= 0 && ftruncate(m, mark[i]) == 0) lseek(m, mark[i], SEEK_SET);
+    rt->last_mark[i] = mark[i];
   }
 }
 
@@ -89,7 +170,7 @@ static void copy_out(int m, int dst, off_t from, off_t to) {
     ssize_t n = pread(m, buf, want, from);
     if (n <= 0) { if (n < 0 && errno == EINTR) continue; break; }
     for (ssize_t off = 0; off < n;) {
-      ssize_t w = write(dst, buf + off, (size_t)(n - off));
+      ssize_t w = _moj_sys_write(dst, buf + off, (size_t)(n - off));
       if (w < 0) { if (errno == EINTR) continue; return; } /* reader gone: drop, as write would */
       off += w;
     }
@@ -99,8 +180,7 @@ static void copy_out(int m, int dst, off_t from, off_t to) {
 
 void _moj_output_flush_to(const off_t to[2]) {
   moj_rt_t *rt = _moj_rt;
-  fflush(stdout);
-  fflush(stderr);
+  flush_streams();
   for (int i = 0; i < 2; i++) {
     int m = held_fd(i);
     if (m < 0) continue;
@@ -113,13 +193,18 @@ void _moj_output_flush_to(const off_t to[2]) {
 void _moj_output_end(int discard) {
   moj_rt_t *rt = _moj_rt;
   if (discard) { __fpurge(stdout); __fpurge(stderr); }
+  else flush_streams();
+  _moj_out_hook = 0;
+  rt->out_armed = 0;
+  if (!rt->out_engaged) return;
   for (int i = 0; i < 2; i++) {
+    rt->released[i] = 0;
     if (rt->saved_fd[i] < 0) continue;
     dup2(rt->saved_fd[i], i + 1);
     close(rt->saved_fd[i]);
     rt->saved_fd[i] = -1;
-    rt->released[i] = 0;
     int m = rt->out_fd[i];
     if (m >= 0 && ftruncate(m, 0) == 0) lseek(m, 0, SEEK_SET);
   }
+  rt->out_engaged = 0;
 }

@@ -37,6 +37,7 @@ int _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) {
   if (moj_unlikely(!_moj_rt)) _moj_init();
   moj_rt_t *rt = _moj_rt;
   if (_moj_threads_running() > 0) { errno = ENOTSUP; return 0; }
+  _moj_output_wrappers_linked();
   if (rt->depth >= SPEC_MAX_LEVELS) { errno = EOVERFLOW; return 0; }
   moj_level_t *l = &rt->levels[rt->depth + 1];
   if (rt->depth == 0 && _moj_output_begin() < 0) return 0;

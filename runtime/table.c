@@ -17,6 +17,7 @@
 MOJ_EXPORT uintptr_t __moj_tbl MOJ_RTVAR;
 MOJ_EXPORT uint32_t  __moj_cur_owner MOJ_RTVAR;
 moj_rt_t *_moj_rt MOJ_RTVAR;
+ssize_t _moj_sys_write(int fd, const void *b, size_t n) MOJ_HIDDEN;
 
 void *_moj_mmap(size_t n) {
   void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -31,7 +32,7 @@ static void vsay(const char *kind, const char *fmt, va_list ap) {
   if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
   buf[n++] = '\n';
   int fd = (_moj_rt && _moj_rt->saved_fd[1] >= 0) ? _moj_rt->saved_fd[1] : 2;
-  ssize_t w = write(fd, buf, (size_t)n);
+  ssize_t w = _moj_sys_write(fd, buf, (size_t)n);
   (void)w;
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <mojave.h>
 #include <stdio.h>
@@ -137,6 +138,44 @@ static void nothing_held_outside(void **st) {
   assert_string_equal(out, "direct");
 }
 
+static void macro_putc_and_perror(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int r = spec_enter();
+  if (r > 0) {
+    putc_unlocked('x', stdout);                         /* fills the buffer, no call */
+    errno = ENOENT;
+    perror("gone");
+    spec_abort(r);
+  }
+  r = spec_enter();
+  putc_unlocked('k', stdout);
+  assert_int_equal(spec_commit(r), 0);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "k");
+  assert_string_equal(err, "");
+}
+
+static void child_processes_are_held(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int r = spec_enter();
+  if (r > 0) {
+    assert_int_equal(system("echo dropped-child"), 0);
+    spec_abort(r);
+  }
+  say(1, "1");
+  r = spec_enter();
+  say(1, "2");
+  assert_int_equal(system("printf 3"), 0);
+  say(1, "4");
+  assert_int_equal(spec_commit(r), 0);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "1234");
+}
+
 /* A failed assertion inside a speculation leaves it open with the failure
  * message held: commit whatever is left so the message is seen. */
 static int close_levels(void **st) {
@@ -151,6 +190,8 @@ int main(void) {
     cmocka_unit_test_teardown(shared_file_keeps_interleaving, close_levels),
     cmocka_unit_test_teardown(outer_commit_releases_only_its_part, close_levels),
     cmocka_unit_test_teardown(nothing_held_outside, close_levels),
+    cmocka_unit_test_teardown(macro_putc_and_perror, close_levels),
+    cmocka_unit_test_teardown(child_processes_are_held, close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
