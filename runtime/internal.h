@@ -104,6 +104,7 @@ typedef struct moj_rt {
   int             out_engaged;   /* descriptors 1/2 point at the memfds   */
   int             out_dirty;     /* output may have happened since last_mark */
   int             out_children;  /* a child process may write at any time */
+  int             out_inherited; /* forked child: the memfds are the parent's */
 
   char           *altstack;      /* stack used while restoring the stack */
   size_t          altstack_size;
@@ -152,6 +153,7 @@ void _moj_output_flush_to(const off_t to[2]) MOJ_HIDDEN;  /* commit: copy out up
 void _moj_output_end(int discard) MOJ_HIDDEN;             /* no level left: stop holding */
 void _moj_output_hook(void) MOJ_HIDDEN;                   /* an output path is about to run */
 void _moj_output_children(void) MOJ_HIDDEN;               /* a child process is being started */
+void _moj_output_forked(void) MOJ_HIDDEN;                 /* in a child of fork() */
 void _moj_output_wrappers_linked(void) MOJ_HIDDEN;
 void *_moj_real(const char *name) MOJ_HIDDEN;
 

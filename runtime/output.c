@@ -102,6 +102,14 @@ void _moj_output_children(void) {
   if (_moj_rt && _moj_rt->out_armed) _moj_rt->out_children = 1;
 }
 
+/* A child forked inside a speculation writes into its parent's held output
+ * (descriptors 1/2 point at the parent's memory files) and never truncates,
+ * releases or restores them: that is the parent's decision. */
+void _moj_output_forked(void) {
+  moj_rt_t *rt = _moj_rt;
+  if (rt && rt->out_armed) rt->out_inherited = 1;
+}
+
 /* Flush stdio; buffered bytes filled by the putc macros engage holding first. */
 static void flush_streams(void) {
   if (_moj_rt->out_armed && !_moj_rt->out_engaged && (buffered(stdout) || buffered(stderr)))
@@ -133,7 +141,7 @@ int _moj_output_begin(void) {
 
 static int held_fd(int i) {
   moj_rt_t *rt = _moj_rt;
-  if (!rt->out_engaged || rt->saved_fd[i] < 0) return -1;
+  if (!rt->out_engaged || rt->out_inherited || rt->saved_fd[i] < 0) return -1;
   return (i == 1 && rt->out_shared) ? -1 : rt->out_fd[i];
 }
 
@@ -196,6 +204,13 @@ void _moj_output_end(int discard) {
   else flush_streams();
   _moj_out_hook = 0;
   rt->out_armed = 0;
+  if (rt->out_inherited) {         /* keep writing into the parent's held output */
+    for (int i = 0; i < 2; i++)
+      if (rt->saved_fd[i] >= 0) { close(rt->saved_fd[i]); rt->saved_fd[i] = -1; }
+    rt->out_inherited = 0;
+    rt->out_engaged = 0;
+    return;
+  }
   if (!rt->out_engaged) return;
   for (int i = 0; i < 2; i++) {
     rt->released[i] = 0;

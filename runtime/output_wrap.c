@@ -129,7 +129,9 @@ static pid_t (*real_fork)(void) MOJ_RTVAR;
 MOJ_EXPORT pid_t fork(void) {
   HOOK();
   _moj_output_children();
-  return REAL(fork)();
+  pid_t pid = REAL(fork)();
+  if (pid == 0) _moj_output_forked();
+  return pid;
 }
 /* A vfork child would run on our frame; a fork is always a valid vfork. */
 MOJ_EXPORT pid_t vfork(void) { return fork(); }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char out_path[] = "/tmp/moj-out-XXXXXX";
@@ -176,6 +177,29 @@ static void child_processes_are_held(void **st) {
   assert_string_equal(out, "1234");
 }
 
+static void forked_child_output_stays_with_parent(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int r = spec_enter();
+  if (r > 0) {
+    pid_t pid = fork();
+    if (pid == 0) { printf("child-dropped"); exit(0); } /* exit commits the child's copy */
+    waitpid(pid, NULL, 0);
+    say(1, "parent-dropped");
+    spec_abort(r);
+  }
+  r = spec_enter();
+  say(1, "a");
+  pid_t pid = fork();
+  if (pid == 0) { printf("b"); exit(0); }
+  waitpid(pid, NULL, 0);
+  say(1, "c");
+  assert_int_equal(spec_commit(r), 0);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "abc");
+}
+
 /* A failed assertion inside a speculation leaves it open with the failure
  * message held: commit whatever is left so the message is seen. */
 static int close_levels(void **st) {
@@ -192,6 +216,7 @@ int main(void) {
     cmocka_unit_test_teardown(nothing_held_outside, close_levels),
     cmocka_unit_test_teardown(macro_putc_and_perror, close_levels),
     cmocka_unit_test_teardown(child_processes_are_held, close_levels),
+    cmocka_unit_test_teardown(forked_child_output_stays_with_parent, close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
