@@ -1,11 +1,7 @@
 /* tests/unit/test_output.c — output held during speculation: dropped on abort,
  * released in order on the outermost commit, for stdio and write(2), with
  * stdout and stderr sharing one file or not. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "moj_test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -200,23 +196,15 @@ static void forked_child_output_stays_with_parent(void **st) {
   assert_string_equal(out, "abc");
 }
 
-/* A failed assertion inside a speculation leaves it open with the failure
- * message held: commit whatever is left so the message is seen. */
-static int close_levels(void **st) {
-  (void)st;
-  while (spec_level()) spec_commit(spec_id_at(1));
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_teardown(abort_drops_commit_releases, close_levels),
-    cmocka_unit_test_teardown(shared_file_keeps_interleaving, close_levels),
-    cmocka_unit_test_teardown(outer_commit_releases_only_its_part, close_levels),
-    cmocka_unit_test_teardown(nothing_held_outside, close_levels),
-    cmocka_unit_test_teardown(macro_putc_and_perror, close_levels),
-    cmocka_unit_test_teardown(child_processes_are_held, close_levels),
-    cmocka_unit_test_teardown(forked_child_output_stays_with_parent, close_levels),
+    cmocka_unit_test_teardown(abort_drops_commit_releases, moj_close_levels),
+    cmocka_unit_test_teardown(shared_file_keeps_interleaving, moj_close_levels),
+    cmocka_unit_test_teardown(outer_commit_releases_only_its_part, moj_close_levels),
+    cmocka_unit_test_teardown(nothing_held_outside, moj_close_levels),
+    cmocka_unit_test_teardown(macro_putc_and_perror, moj_close_levels),
+    cmocka_unit_test_teardown(child_processes_are_held, moj_close_levels),
+    cmocka_unit_test_teardown(forked_child_output_stays_with_parent, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

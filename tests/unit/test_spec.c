@@ -1,11 +1,7 @@
 /* tests/unit/test_spec.c — the speculation API: every rule of spec_enter /
  * spec_commit / spec_abort (nesting, abort of later levels, commit leaving later
  * levels running), rollback of heap, globals and locals, and every misuse case. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "moj_test.h"
 
 #include <errno.h>
 #include <mojave.h>
@@ -329,30 +325,22 @@ static void abort_from_a_returned_frame(void **st) {
   assert_int_equal(resumed, 0);
 }
 
-/* A failed assertion inside a speculation leaves it open with the failure
- * message held: commit whatever is left so the message is seen. */
-static int close_levels(void **st) {
-  (void)st;
-  while (spec_level()) spec_commit(spec_id_at(1));
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_teardown(enter_commit_basics, close_levels),
-    cmocka_unit_test_teardown(abort_returns_code, close_levels),
-    cmocka_unit_test_teardown(abort_rolls_back_heap_globals_locals, close_levels),
-    cmocka_unit_test_teardown(commit_keeps_changes, close_levels),
-    cmocka_unit_test_teardown(free_and_realloc_are_undone, close_levels),
-    cmocka_unit_test_teardown(abort_outer_aborts_inner, close_levels),
-    cmocka_unit_test_teardown(commit_outer_leaves_inner_running, close_levels),
-    cmocka_unit_test_teardown(commit_inner_then_abort_outer, close_levels),
-    cmocka_unit_test_teardown(middle_commit_keeps_older_prestate, close_levels),
-    cmocka_unit_test_teardown(misuse_errors, close_levels),
-    cmocka_unit_test_teardown(nesting_limit, close_levels),
-    cmocka_unit_test_teardown(threads_are_refused, close_levels),
-    cmocka_unit_test_teardown(allocator_is_thread_safe, close_levels),
-    cmocka_unit_test_teardown(abort_from_a_returned_frame, close_levels),
+    cmocka_unit_test_teardown(enter_commit_basics, moj_close_levels),
+    cmocka_unit_test_teardown(abort_returns_code, moj_close_levels),
+    cmocka_unit_test_teardown(abort_rolls_back_heap_globals_locals, moj_close_levels),
+    cmocka_unit_test_teardown(commit_keeps_changes, moj_close_levels),
+    cmocka_unit_test_teardown(free_and_realloc_are_undone, moj_close_levels),
+    cmocka_unit_test_teardown(abort_outer_aborts_inner, moj_close_levels),
+    cmocka_unit_test_teardown(commit_outer_leaves_inner_running, moj_close_levels),
+    cmocka_unit_test_teardown(commit_inner_then_abort_outer, moj_close_levels),
+    cmocka_unit_test_teardown(middle_commit_keeps_older_prestate, moj_close_levels),
+    cmocka_unit_test_teardown(misuse_errors, moj_close_levels),
+    cmocka_unit_test_teardown(nesting_limit, moj_close_levels),
+    cmocka_unit_test_teardown(threads_are_refused, moj_close_levels),
+    cmocka_unit_test_teardown(allocator_is_thread_safe, moj_close_levels),
+    cmocka_unit_test_teardown(abort_from_a_returned_frame, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
