@@ -37,6 +37,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/eventfd.h>
+#include <poll.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -122,6 +124,7 @@ static void fwake(_Atomic uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVAT
 /* ---------------- connections to homes ---------------- */
 struct pend {
   uint32_t seq;
+  int efd;           /* >= 0: the waiter polls this eventfd (interruptible calls) */
   _Atomic uint32_t done;
   int status;
   uint8_t *buf; size_t cap, len;
@@ -209,6 +212,7 @@ static void conn_fail(struct hconn *hc, int host, const char *why) {
     p->status = EIDRM;
     atomic_store(&p->done, 1);
     fwake(&p->done);
+    if (p->efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, p->efd, &one, 8) < 0) {} }
   }
   hc->pend = NULL;
   pthread_mutex_unlock(&hc->lock);
@@ -274,8 +278,10 @@ static void *reader_main(void *arg) {
       p->status = h.status;
       p->len = h.len;
       if (p->buf) memcpy(p->buf, buf, h.len < p->cap ? h.len : p->cap);
+      int efd = p->efd;
       atomic_store(&p->done, 1);
       fwake(&p->done);
+      if (efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
     }
     pthread_mutex_unlock(&hc->lock);
   }
@@ -371,7 +377,12 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
   struct hconn *hc = hget(host);
   if (!hc) return EIDRM;
   mj_net_inject();
-  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .buf = rbuf, .cap = rcap};
+  /* Interruptible waits poll an eventfd: poll() always fails with EINTR on a
+   * signal, even under SA_RESTART — exactly semop's rule — while a futex wait
+   * would be restarted silently. */
+  static __thread int tl_efd = -1;
+  if (interruptible && tl_efd < 0) tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .buf = rbuf, .cap = rcap, .efd = interruptible ? tl_efd : -1};
   pthread_mutex_lock(&hc->lock);
   if (hc->dead) { pthread_mutex_unlock(&hc->lock); return EIDRM; }
   p.next = hc->pend;
@@ -386,7 +397,14 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
   pthread_mutex_unlock(&hc->lock);
   int cancelled = 0;
   while (!atomic_load(&p.done)) {
-    long r = syscall(SYS_futex, &p.done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    long r;
+    if (p.efd >= 0) {
+      struct pollfd pf = {p.efd, POLLIN, 0};
+      r = syscall(SYS_poll, &pf, 1, -1);
+      if (r > 0) { uint64_t v; if (syscall(SYS_read, p.efd, &v, 8) < 0) {} }
+    } else {
+      r = syscall(SYS_futex, &p.done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    }
     if (r < 0 && errno == EINTR && interruptible && !cancelled) {
       cancelled = 1;
       pthread_mutex_lock(&hc->lock);
@@ -617,7 +635,7 @@ EXPORT int shmdt(const void *addr) {
   int host = s->host;
   /* Sent while holding seg_lock so a concurrent PAGE_FETCH is answered after it. */
   struct hconn *hc = hget(host);
-  struct pend p = {0};
+  struct pend p = {.efd = -1};
   int st = EIDRM;
   if (hc) {
     p.seq = atomic_fetch_add(&hc->seq, 1) + 1;
