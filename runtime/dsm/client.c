@@ -479,7 +479,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   if (st) {
     warnm("DSM %s fault on segment 0x%x page %u failed (%s): raising SIGBUS", write ? "write" : "read", s->id, pn,
           st == EIO ? "page lost: its only copy was on a crashed process" : strerror(st));
-    signal(SIGBUS, SIG_DFL);
+    /* like a hardware SIGBUS: the application's handler runs if it has one */
     raise(SIGBUS);
   }
   errno = saved;
