@@ -1,0 +1,98 @@
+//===- MojCommon.h - shared declarations of the mojcc passes --------------===//
+//
+// The instrumentation is a short pipeline (see MojPlugin.cpp):
+//   moj-alloc     allocation calls -> __moj_* allocations (handles)
+//   moj-extcall   calls leaving instrumented code get raw pointers
+//   moj-translate every possibly-handle access gets a translation marker,
+//                 placed (hoisted/reused) where provably safe
+//   moj-lower     markers -> inline fast paths of include/mojave/abi.h
+// Passes communicate through the marker functions named below, which exist
+// only between moj-extcall/moj-translate and moj-lower.
+//===----------------------------------------------------------------------===//
+#ifndef MOJAVE_PASSES_COMMON_H
+#define MOJAVE_PASSES_COMMON_H
+
+#include "llvm/IR/Function.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/ADT/StringRef.h"
+
+namespace llvm {
+class TargetLibraryInfo;
+class CallBase;
+}
+
+namespace moj {
+
+// Translation markers: ptr (ptr).  xr = read, xw = write (barrier, fatal on a
+// freed handle), xws = write whose slow path tolerates freed handles, used
+// where the translation runs earlier than the original access would (hoisted
+// out of a loop, arguments handed to uninstrumented code).
+inline constexpr const char *MarkerRead = "__moj_xr";
+inline constexpr const char *MarkerWrite = "__moj_xw";
+inline constexpr const char *MarkerWriteSoft = "__moj_xws";
+
+// Weak marker symbol defined by every instrumented module next to each
+// externally visible function definition: its address is non-null at run time
+// iff the callee was compiled by mojcc (and so takes handles).
+std::string definitionMarkerName(llvm::StringRef Fn);
+
+// Name of the module flag that makes the pipeline idempotent.
+inline constexpr const char *InstrumentedFlag = "mojave.instrumented";
+
+llvm::Function *getMarker(llvm::Module &M, const char *Name);
+bool isMarkerCall(const llvm::Value *V);
+bool isMarkerCall(const llvm::Value *V, const char *Name);
+
+// True for functions that follow the instrumented convention although they
+// are only declared here: the runtime's entry points and public API.
+bool isRuntimeFunction(llvm::StringRef Name);
+
+// Strips pointer casts and inbounds GEPs, and looks through phis/selects whose
+// inputs all strip to the same value: the result is in the same object as V,
+// so translate(V) == translate(root) + (V - root).
+llvm::Value *getRoot(llvm::Value *V);
+
+// True when V can never be a handle: stack, globals, functions, null, byval
+// copies, thread-local addresses.
+bool isProvablyRaw(const llvm::Value *Root);
+
+// True when a call to F must be treated as leaving instrumented code for sure
+// (a C library function known to LLVM) rather than "maybe instrumented".
+bool isKnownLibraryFunction(const llvm::Function &F,
+                            const llvm::TargetLibraryInfo &TLI);
+
+// True for calls that cannot move or free managed objects nor run arbitrary
+// code: intrinsics without side effects on the heap, and the markers.
+bool isHarmlessCall(const llvm::CallBase &CB, const llvm::TargetLibraryInfo &TLI);
+
+// Reports a compile-time warning through LLVM's diagnostic handler (clang
+// prints it with the source location when I carries debug info).
+void warn(llvm::Module &M, const llvm::Instruction *I, const llvm::Twine &Msg);
+
+struct MojAllocPass : llvm::PassInfoMixin<MojAllocPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
+struct MojExternalCallPass : llvm::PassInfoMixin<MojExternalCallPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
+struct MojTranslatePass : llvm::PassInfoMixin<MojTranslatePass> {
+  explicit MojTranslatePass(bool Hoist = true) : Hoist(Hoist) {}
+  llvm::PreservedAnalyses run(llvm::Function &F,
+                              llvm::FunctionAnalysisManager &);
+  static bool isRequired() { return true; }
+  bool Hoist;
+};
+
+struct MojLowerPass : llvm::PassInfoMixin<MojLowerPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
+} // namespace moj
+
+#endif

@@ -1,0 +1,311 @@
+//===- MojExternalCalls.cpp - moj-extcall: raw pointers for foreign code --===//
+//
+// Code not compiled by mojcc (libc, other libraries, inline asm) cannot
+// dereference handles, so pointer arguments of calls leaving instrumented
+// code are translated to raw addresses, varargs included.  Arguments the
+// callee may write through get the copy-on-write barrier first, so what the
+// foreign code writes is rolled back like any other write.
+//
+// Which declared-only functions are foreign is decided at link time: every
+// instrumented module defines a weak marker symbol `__moj_def.<fn>` next to
+// each externally visible function, and a call to an unknown declared `fn`
+// tests the (weak, possibly null) marker address; functions LLVM knows as C
+// library functions are translated unconditionally.
+//
+// Pointers returned by foreign code stay raw, except when they point into the
+// managed object one of the arguments referred to (strchr, memchr, strcpy...):
+// they are turned back into handles (__moj_cc_rehandle), so writes through
+// them still go through the barrier.
+//
+// Function pointers: indirect calls always use the instrumented convention;
+// taking the address of a declared-only function yields a linkonce_odr
+// wrapper `__moj_wrap.<fn>` that performs the same link-time test, so an
+// indirect call to strcmp or to another mojcc module both work.
+//
+// spec_enter call sites get returns_twice (the runtime resumes there).
+//===----------------------------------------------------------------------===//
+#include "MojCommon.h"
+
+#include "llvm/Analysis/TargetLibraryInfo.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/DiagnosticInfo.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/IntrinsicInst.h"
+#include "llvm/Transforms/Utils/BasicBlockUtils.h"
+
+using namespace llvm;
+
+namespace moj {
+
+namespace {
+
+// Variadic C library functions whose variadic pointer arguments are only read
+// (printf's %s / %p); for any other variadic callee they may be written
+// (scanf's targets), so they get the barrier.
+bool varargsAreReadOnly(StringRef N) {
+  return N == "printf" || N == "fprintf" || N == "dprintf" ||
+         N == "sprintf" || N == "snprintf" || N == "asprintf" ||
+         N == "syslog" || N == "err" || N == "errx" || N == "warn" ||
+         N == "warnx" || N == "error" || N == "execl" || N == "execlp" ||
+         N == "execle" || N == "open" || N == "openat" || N == "fcntl";
+}
+
+class ExternalCalls {
+public:
+  ExternalCalls(Module &M, FunctionAnalysisManager &FAM) : M(M), FAM(FAM) {}
+  bool run();
+
+private:
+  Module &M;
+  FunctionAnalysisManager &FAM;
+  Function *Rehandle = nullptr;
+
+  bool isForeignDeclaration(const Function &F) const {
+    return F.isDeclaration() && !F.isIntrinsic() &&
+           !isRuntimeFunction(F.getName()) &&
+           !F.getName().startswith("__moj_");
+  }
+  void defineMarkers();
+  void wrapAddressTakenFunctions();
+  void handleCall(CallBase &CB, const TargetLibraryInfo &TLI);
+  void translateArgs(CallBase &CB, IRBuilder<> &B, bool ReadOnlyVarargs,
+                     SmallVectorImpl<std::pair<unsigned, Value *>> &Out);
+  Function *getRehandle();
+};
+
+void ExternalCalls::defineMarkers() {
+  auto *I8 = Type::getInt8Ty(M.getContext());
+  for (Function &F : M) {
+    if (F.isDeclaration() || F.hasLocalLinkage() ||
+        F.hasAvailableExternallyLinkage() || isRuntimeFunction(F.getName()) ||
+        F.getName().startswith("__moj_wrap."))
+      continue;
+    std::string Name = definitionMarkerName(F.getName());
+    if (GlobalVariable *Old = M.getNamedGlobal(Name)) {
+      if (!Old->isDeclaration())
+        continue;
+      Old->setName(""); // a declaration from a call in this module
+      auto *New = new GlobalVariable(M, I8, true, GlobalValue::WeakAnyLinkage,
+                                     ConstantInt::get(I8, 0), Name);
+      Old->replaceAllUsesWith(New);
+      Old->eraseFromParent();
+      New->setVisibility(F.getVisibility());
+      continue;
+    }
+    auto *GV = new GlobalVariable(M, I8, true, GlobalValue::WeakAnyLinkage,
+                                  ConstantInt::get(I8, 0), Name);
+    GV->setVisibility(F.getVisibility());
+  }
+}
+
+void ExternalCalls::wrapAddressTakenFunctions() {
+  SmallVector<Function *, 16> Targets;
+  for (Function &F : M) {
+    if (!isForeignDeclaration(F))
+      continue;
+    for (const Use &U : F.uses()) {
+      const auto *CB = dyn_cast<CallBase>(U.getUser());
+      if (!CB || !CB->isCallee(&U)) {
+        Targets.push_back(&F);
+        break;
+      }
+    }
+  }
+  for (Function *F : Targets) {
+    if (F->isVarArg()) {
+      warn(M, nullptr, Twine("mojcc: the address of variadic function '") + F->getName() +
+              "' is taken; indirect calls through it pass handles, not raw "
+              "pointers, if it is not compiled by mojcc");
+      continue;
+    }
+    std::string WName = ("__moj_wrap." + F->getName()).str();
+    Function *W = M.getFunction(WName);
+    if (!W) {
+      W = Function::Create(F->getFunctionType(),
+                           GlobalValue::LinkOnceODRLinkage, WName, M);
+      W->copyAttributesFrom(F);
+      W->setLinkage(GlobalValue::LinkOnceODRLinkage);
+      W->setVisibility(GlobalValue::DefaultVisibility);
+      BasicBlock *BB = BasicBlock::Create(M.getContext(), "entry", W);
+      IRBuilder<> B(BB);
+      SmallVector<Value *, 8> Args;
+      for (Argument &A : W->args())
+        Args.push_back(&A);
+      CallInst *CI = B.CreateCall(F, Args);
+      if (F->getReturnType()->isVoidTy())
+        B.CreateRetVoid();
+      else
+        B.CreateRet(CI);
+    }
+    F->replaceUsesWithIf(W, [&](Use &U) {
+      auto *CB = dyn_cast<CallBase>(U.getUser());
+      if (CB && CB->isCallee(&U))
+        return false;
+      if (auto *I = dyn_cast<Instruction>(U.getUser()))
+        return I->getFunction() != W;
+      return true;
+    });
+  }
+}
+
+Function *ExternalCalls::getRehandle() {
+  if (!Rehandle) {
+    auto *PtrTy = PointerType::getUnqual(M.getContext());
+    Rehandle = cast<Function>(
+        M.getOrInsertFunction("__moj_cc_rehandle",
+                              FunctionType::get(PtrTy, {PtrTy, PtrTy}, false))
+            .getCallee());
+    Rehandle->setDoesNotThrow();
+  }
+  return Rehandle;
+}
+
+// Emits translation markers for the pointer arguments of CB at B's insertion
+// point; records (argument index, translated value).
+void ExternalCalls::translateArgs(
+    CallBase &CB, IRBuilder<> &B, bool ReadOnlyVarargs,
+    SmallVectorImpl<std::pair<unsigned, Value *>> &Out) {
+  Function *Rd = getMarker(M, MarkerRead);
+  Function *Wr = getMarker(M, MarkerWriteSoft);
+  unsigned NumFixed = CB.getFunctionType()->getNumParams();
+  for (unsigned I = 0, E = CB.arg_size(); I != E; ++I) {
+    Value *A = CB.getArgOperand(I);
+    if (!A->getType()->isPointerTy() || isProvablyRaw(getRoot(A)))
+      continue;
+    bool ReadOnly = I < NumFixed ? CB.onlyReadsMemory(I) : ReadOnlyVarargs;
+    if (CB.paramHasAttr(I, Attribute::ByVal))
+      ReadOnly = true;
+    Out.push_back({I, B.CreateCall(ReadOnly ? Rd : Wr, {A})});
+  }
+}
+
+void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
+  if (CB.isInlineAsm()) {
+    bool HasPtr = false;
+    for (Value *A : CB.args())
+      HasPtr |= A->getType()->isPointerTy() && !isProvablyRaw(getRoot(A));
+    if (!HasPtr)
+      return;
+    // Documented fallback: the asm sees raw addresses of the current copies.
+    // Pointers the asm produces or stores are not tracked.
+    warn(M, &CB,
+         "mojcc: inline asm takes pointer operands; they are translated to "
+         "raw addresses (with the copy-on-write barrier) and pointers it "
+         "stores or returns are not managed");
+    IRBuilder<> B(&CB);
+    SmallVector<std::pair<unsigned, Value *>, 4> T;
+    translateArgs(CB, B, false, T);
+    for (auto &P : T)
+      CB.setArgOperand(P.first, P.second);
+    return;
+  }
+  Function *F = CB.getCalledFunction();
+  if (!F)
+    return; // indirect: instrumented convention (see wrappers)
+  if (F->getName() == "spec_enter") {
+    F->addFnAttr(Attribute::ReturnsTwice);
+    CB.addFnAttr(Attribute::ReturnsTwice);
+    return;
+  }
+  if (!isForeignDeclaration(*F))
+    return;
+  bool HasPtr = false;
+  for (Value *A : CB.args())
+    HasPtr |= A->getType()->isPointerTy() && !isProvablyRaw(getRoot(A));
+  if (!HasPtr)
+    return;
+  bool ROVarargs = varargsAreReadOnly(F->getName());
+  SmallVector<std::pair<unsigned, Value *>, 4> T;
+  SmallVector<Value *, 4> Originals;
+  if (isKnownLibraryFunction(*F, TLI)) {
+    IRBuilder<> B(&CB);
+    translateArgs(CB, B, ROVarargs, T);
+    for (auto &P : T) {
+      Originals.push_back(CB.getArgOperand(P.first));
+      CB.setArgOperand(P.first, P.second);
+    }
+  } else {
+    // if (&__moj_def.F == 0) { translate }  — decided by the linker.
+    auto *I8 = Type::getInt8Ty(M.getContext());
+    std::string MName = definitionMarkerName(F->getName());
+    GlobalVariable *Marker = M.getNamedGlobal(MName);
+    if (!Marker) {
+      Marker = new GlobalVariable(M, I8, true,
+                                  GlobalValue::ExternalWeakLinkage, nullptr,
+                                  MName);
+    }
+    IRBuilder<> B0(&CB);
+    Value *Foreign = B0.CreateICmpEQ(
+        Marker, ConstantPointerNull::get(Marker->getType()), "moj.foreign");
+    Instruction *ThenTerm = SplitBlockAndInsertIfThen(Foreign, &CB, false);
+    IRBuilder<> B(ThenTerm);
+    translateArgs(CB, B, ROVarargs, T);
+    BasicBlock *ThenBB = ThenTerm->getParent();
+    BasicBlock *JoinBB = CB.getParent();
+    BasicBlock *HeadBB = ThenBB->getSinglePredecessor();
+    IRBuilder<> BJ(&JoinBB->front());
+    for (auto &P : T) {
+      Value *Orig = CB.getArgOperand(P.first);
+      PHINode *PN = BJ.CreatePHI(Orig->getType(), 2, "moj.arg");
+      PN->addIncoming(Orig, HeadBB);
+      PN->addIncoming(P.second, ThenBB);
+      Originals.push_back(Orig);
+      CB.setArgOperand(P.first, PN);
+    }
+  }
+  if (!CB.getType()->isPointerTy() || Originals.empty() || CB.use_empty())
+    return;
+  // The returned pointer may point into a managed argument's current copy.
+  IRBuilder<> B(CB.getNextNode());
+  Value *R = &CB;
+  Instruction *First = nullptr;
+  for (Value *O : Originals) {
+    auto *C = B.CreateCall(getRehandle(), {R, O});
+    if (!First)
+      First = C;
+    R = C;
+  }
+  CB.replaceUsesWithIf(R, [&](Use &U) { return U.getUser() != First; });
+}
+
+bool ExternalCalls::run() {
+  defineMarkers();
+  wrapAddressTakenFunctions();
+  for (Function &F : M) {
+    if (F.isDeclaration())
+      continue;
+    const TargetLibraryInfo &TLI = FAM.getResult<TargetLibraryAnalysis>(F);
+    SmallVector<CallBase *, 32> Calls;
+    for (BasicBlock &BB : F)
+      for (Instruction &I : BB)
+        if (auto *CB = dyn_cast<CallBase>(&I))
+          if (!isa<IntrinsicInst>(CB) && !isMarkerCall(CB))
+            Calls.push_back(CB);
+    for (CallBase *CB : Calls) {
+      if (isa<InvokeInst>(CB) || isa<CallBrInst>(CB)) {
+        // C code has no invokes; asm goto is diagnosed, not rewritten.
+        if (CB->isInlineAsm())
+          warn(M, CB,
+               "mojcc: asm goto operands are not translated to raw "
+               "addresses");
+        continue;
+      }
+      handleCall(*CB, TLI);
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+PreservedAnalyses MojExternalCallPass::run(Module &M,
+                                           ModuleAnalysisManager &MAM) {
+  auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
+  ExternalCalls EC(M, FAM);
+  EC.run();
+  return PreservedAnalyses::none();
+}
+
+} // namespace moj

@@ -1,0 +1,161 @@
+//===- MojLower.cpp - moj-lower: translation markers -> inline fast paths -===//
+//
+// Expands __moj_xr / __moj_xw / __moj_xws into the IR equivalent of
+// __moj_r / __moj_w in include/mojave/abi.h:
+//
+//   v = ptrtoint p;  if (v >= 0) -> p (raw pointer)
+//   e = __moj_tbl + (v >> 32) * 16             ; biased table, tag absorbed
+//   read:  e->base + (u32)v
+//   write: e->owner == __moj_cur_owner ? e->base + (u32)v
+//                                      : __moj_w_slow(v)   (unlikely)
+//
+// __moj_xws uses __moj_cc_w_soft instead of __moj_w_slow: same copy-on-write,
+// but a freed handle is not fatal there (used when the translation runs
+// earlier than the program's own write would have).  Every module processed
+// here references the ABI version symbol, so a stale runtime fails to link.
+//===----------------------------------------------------------------------===//
+#include "MojCommon.h"
+
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Instructions.h"
+#include "llvm/IR/MDBuilder.h"
+#include "llvm/Transforms/Utils/ModuleUtils.h"
+
+using namespace llvm;
+
+namespace moj {
+
+namespace {
+
+class Lowering {
+public:
+  explicit Lowering(Module &M) : M(M), Ctx(M.getContext()) {}
+  bool run();
+
+private:
+  Module &M;
+  LLVMContext &Ctx;
+  GlobalVariable *Tbl = nullptr, *CurOwner = nullptr;
+
+  GlobalVariable *getGlobal(StringRef Name, Type *Ty) {
+    GlobalVariable *G = M.getNamedGlobal(Name);
+    if (!G) {
+      G = new GlobalVariable(M, Ty, false, GlobalValue::ExternalLinkage,
+                             nullptr, Name);
+      // The runtime is linked statically into executables, so the fast path
+      // can address these directly; a shared object must go through the GOT.
+      bool Executable = M.getPICLevel() == PICLevel::NotPIC ||
+                        M.getPIELevel() != PIELevel::Default;
+      G->setDSOLocal(Executable);
+    }
+    return G;
+  }
+  Function *getSlow(StringRef Name) {
+    auto *PtrTy = PointerType::getUnqual(Ctx);
+    auto *F = cast<Function>(
+        M.getOrInsertFunction(
+             Name, FunctionType::get(PtrTy, {Type::getInt64Ty(Ctx)}, false))
+            .getCallee());
+    F->setDoesNotThrow();
+    return F;
+  }
+  void lower(CallInst *C, bool Write, bool Soft);
+};
+
+void Lowering::lower(CallInst *C, bool Write, bool Soft) {
+  Type *I64 = Type::getInt64Ty(Ctx), *I32 = Type::getInt32Ty(Ctx);
+  auto *PtrTy = PointerType::getUnqual(Ctx);
+  Value *P = C->getArgOperand(0);
+  BasicBlock *Head = C->getParent();
+  BasicBlock *Join = Head->splitBasicBlock(C, "moj.join");
+  BasicBlock *H = BasicBlock::Create(Ctx, "moj.handle", Head->getParent(), Join);
+
+  IRBuilder<> B(Head->getTerminator());
+  Value *V = B.CreatePtrToInt(P, I64, "moj.v");
+  Value *IsH = B.CreateICmpSLT(V, ConstantInt::get(I64, 0), "moj.ish");
+  B.CreateCondBr(IsH, H, Join);
+  Head->getTerminator()->eraseFromParent();
+
+  B.SetInsertPoint(H);
+  B.SetCurrentDebugLocation(C->getDebugLoc());
+  Value *T = B.CreateLoad(I64, Tbl, "moj.tbl");
+  Value *Idx = B.CreateLShr(V, 32);
+  Value *EAddr = B.CreateAdd(T, B.CreateShl(Idx, 4), "moj.ea");
+  Value *E = B.CreateIntToPtr(EAddr, PtrTy, "moj.e");
+  Value *Base = B.CreateAlignedLoad(PtrTy, E, Align(8), "moj.base");
+  Value *Off = B.CreateAnd(V, ConstantInt::get(I64, 0xffffffffull));
+
+  IRBuilder<> BJ(&Join->front());
+  PHINode *PN = BJ.CreatePHI(PtrTy, 3, "moj.x");
+  PN->addIncoming(P, Head);
+
+  if (!Write) {
+    Value *R = B.CreateGEP(B.getInt8Ty(), Base, Off, "moj.raw");
+    B.CreateBr(Join);
+    PN->addIncoming(R, H);
+  } else {
+    Value *OwnAddr = B.CreateConstGEP1_64(B.getInt8Ty(), E, 12);
+    Value *Own = B.CreateAlignedLoad(I32, OwnAddr, Align(4), "moj.owner");
+    Value *Cur = B.CreateLoad(I32, CurOwner, "moj.cur");
+    Value *Ne = B.CreateICmpNE(Own, Cur, "moj.cow");
+    BasicBlock *Fast = BasicBlock::Create(Ctx, "moj.fast", Head->getParent(), Join);
+    BasicBlock *Slow = BasicBlock::Create(Ctx, "moj.slow", Head->getParent(), Join);
+    MDBuilder MDB(Ctx);
+    B.CreateCondBr(Ne, Slow, Fast, MDB.createBranchWeights(1, 1u << 20));
+    B.SetInsertPoint(Fast);
+    Value *R = B.CreateGEP(B.getInt8Ty(), Base, Off, "moj.raw");
+    B.CreateBr(Join);
+    B.SetInsertPoint(Slow);
+    Value *S = B.CreateCall(getSlow(Soft ? "__moj_cc_w_soft" : "__moj_w_slow"),
+                            {V}, "moj.copied");
+    B.CreateBr(Join);
+    PN->addIncoming(R, Fast);
+    PN->addIncoming(S, Slow);
+  }
+  PN->takeName(C);
+  C->replaceAllUsesWith(PN);
+  C->eraseFromParent();
+}
+
+bool Lowering::run() {
+  auto *I32 = Type::getInt32Ty(Ctx), *I64 = Type::getInt64Ty(Ctx);
+  SmallVector<std::pair<CallInst *, int>, 64> Work;
+  const char *Names[] = {MarkerRead, MarkerWrite, MarkerWriteSoft};
+  for (int K = 0; K < 3; ++K)
+    if (Function *F = M.getFunction(Names[K]))
+      for (User *U : F->users())
+        if (auto *C = dyn_cast<CallInst>(U))
+          Work.push_back({C, K});
+  if (!Work.empty()) {
+    Tbl = getGlobal("__moj_tbl", I64);
+    CurOwner = getGlobal("__moj_cur_owner", I32);
+  }
+  for (auto &W : Work)
+    lower(W.first, W.second != 0, W.second == 2);
+  for (const char *N : Names)
+    if (Function *F = M.getFunction(N))
+      if (F->use_empty())
+        F->eraseFromParent();
+
+  // Link-time ABI version check, kept alive through llvm.used.
+  if (!M.getNamedGlobal("__moj_abi_check")) {
+    FunctionCallee Check = M.getOrInsertFunction(
+        "__moj_version_mismatch_check_v1", FunctionType::get(Type::getVoidTy(Ctx), false));
+    auto *Ref = new GlobalVariable(
+        M, PointerType::getUnqual(Ctx), true, GlobalValue::PrivateLinkage,
+        cast<Constant>(Check.getCallee()), "__moj_abi_check");
+    appendToUsed(M, {Ref});
+  }
+  return true;
+}
+
+} // namespace
+
+PreservedAnalyses MojLowerPass::run(Module &M, ModuleAnalysisManager &) {
+  Lowering L(M);
+  L.run();
+  return PreservedAnalyses::none();
+}
+
+} // namespace moj

@@ -1,0 +1,80 @@
+//===- MojPlugin.cpp - registration of the mojcc passes -------------------===//
+//
+// Entry point of MojavePasses.so.  Registers
+//   * each pass by name for `opt -load-pass-plugin=MojavePasses.so
+//     -passes=moj-alloc|moj-extcall|moj-translate|moj-translate-nohoist|
+//     moj-lower|moj-instrument|moj-instrument-O0`
+//   * the whole pipeline at clang's optimizer-last extension point, so it
+//     sees the code after all of clang's optimizations (vectorized loops,
+//     inlined callees) and nothing re-optimizes around its barriers except
+//     the backend.  The pipeline is idempotent (a module flag marks
+//     instrumented modules), which matters when bitcode is compiled again.
+//===----------------------------------------------------------------------===//
+#include "MojCommon.h"
+
+#include "llvm/IR/Constants.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Passes/PassPlugin.h"
+
+using namespace llvm;
+
+namespace moj {
+
+struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
+  explicit MojInstrumentPass(bool Hoist) : Hoist(Hoist) {}
+  PreservedAnalyses run(Module &M, ModuleAnalysisManager &MAM) {
+    if (M.getModuleFlag(InstrumentedFlag))
+      return PreservedAnalyses::all();
+    ModulePassManager MPM;
+    MPM.addPass(MojAllocPass());
+    MPM.addPass(MojExternalCallPass());
+    MPM.addPass(createModuleToFunctionPassAdaptor(MojTranslatePass(Hoist)));
+    MPM.addPass(MojLowerPass());
+    MPM.run(M, MAM);
+    M.addModuleFlag(Module::Warning, InstrumentedFlag, 1);
+    return PreservedAnalyses::none();
+  }
+  static bool isRequired() { return true; }
+  bool Hoist;
+};
+
+} // namespace moj
+
+using namespace moj;
+
+extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
+  return {LLVM_PLUGIN_API_VERSION, "MojavePasses", "0.1", [](PassBuilder &PB) {
+            PB.registerPipelineParsingCallback(
+                [](StringRef Name, ModulePassManager &MPM,
+                   ArrayRef<PassBuilder::PipelineElement>) {
+                  if (Name == "moj-alloc")
+                    MPM.addPass(MojAllocPass());
+                  else if (Name == "moj-extcall")
+                    MPM.addPass(MojExternalCallPass());
+                  else if (Name == "moj-lower")
+                    MPM.addPass(MojLowerPass());
+                  else if (Name == "moj-instrument")
+                    MPM.addPass(MojInstrumentPass(true));
+                  else if (Name == "moj-instrument-O0")
+                    MPM.addPass(MojInstrumentPass(false));
+                  else
+                    return false;
+                  return true;
+                });
+            PB.registerPipelineParsingCallback(
+                [](StringRef Name, FunctionPassManager &FPM,
+                   ArrayRef<PassBuilder::PipelineElement>) {
+                  if (Name == "moj-translate")
+                    FPM.addPass(MojTranslatePass(true));
+                  else if (Name == "moj-translate-nohoist")
+                    FPM.addPass(MojTranslatePass(false));
+                  else
+                    return false;
+                  return true;
+                });
+            PB.registerOptimizerLastEPCallback(
+                [](ModulePassManager &MPM, OptimizationLevel Level) {
+                  MPM.addPass(MojInstrumentPass(Level != OptimizationLevel::O0));
+                });
+          }};
+}
