@@ -633,21 +633,28 @@ EXPORT int shmdt(const void *addr) {
     *pp = s->next;
   }
   int host = s->host;
-  /* Sent while holding seg_lock so a concurrent PAGE_FETCH is answered after it. */
+  /* Sent while holding seg_lock so a concurrent PAGE_FETCH is answered after it.
+   * Owned pages travel in chunks below MJ_MAX_PAYLOAD; only the last message
+   * (aux = 0) detaches and is answered. */
   struct hconn *hc = hget(host);
   struct pend p = {.efd = -1};
   int st = EIDRM;
   if (hc) {
     p.seq = atomic_fetch_add(&hc->seq, 1) + 1;
     pthread_mutex_lock(&hc->lock);
-    if (!hc->dead) {
+    int err = hc->dead;
+    const size_t rec = 4 + MJ_PAGE, chunk = 200 * rec;
+    size_t off = 0;
+    while (!err && pll - off > chunk) {
+      err = send_locked(hc, MJ_SHMDT, 0, 1, &d, sizeof d, pl + off, chunk);
+      off += chunk;
+    }
+    if (!err) {
       p.next = hc->pend;
       hc->pend = &p;
-      if (send_locked(hc, MJ_SHMDT, p.seq, 0, &d, sizeof d, pl, pll)) { hc->pend = p.next; atomic_store(&p.done, 1); p.status = EIDRM; }
-    } else {
-      atomic_store(&p.done, 1);
-      p.status = EIDRM;
+      if (send_locked(hc, MJ_SHMDT, p.seq, 0, &d, sizeof d, pl + off, pll - off)) { hc->pend = p.next; err = 1; }
     }
+    if (err) { atomic_store(&p.done, 1); p.status = EIDRM; }
     pthread_mutex_unlock(&hc->lock);
   }
   pthread_mutex_unlock(&seg_lock);
