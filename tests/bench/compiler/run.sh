@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../../../build}" && pwd)
-MOJCC=${MOJCC:-$build/compiler/mojcc}
+MOJCC=${MOJCC:-$build/bin/mojcc}
 CLANG=${CLANG:-clang-16}
 REPS=${REPS:-3}
 work=$(mktemp -d)

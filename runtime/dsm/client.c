@@ -1,0 +1,874 @@
+/* client.c — the DSM client runtime: System V IPC interposition (shm*, sem*,
+ * msg*), the page-coherence client (SIGSEGV fault handler + double mapping) and
+ * the per-connection reader thread that also serves the home's PAGE_FETCH
+ * requests for pages this process owns.  Built into libmojave_ipc.so for
+ * LD_PRELOAD and into the mojave_dsm static library for linked programs.
+ *
+ * Memory model: each attached segment has one memfd per process mapped twice —
+ * the runtime view (always read/write, used to install and ship pages) and one
+ * application view per shmat (protections follow the page's access right).
+ * Installing data through the runtime view before raising the application
+ * view's protection is what makes fills race-free. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "cluster.h"
+#include "proto.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---------------- real functions ---------------- */
+static int (*real_shmget)(key_t, size_t, int);
+static void *(*real_shmat)(int, const void *, int);
+static int (*real_shmdt)(const void *);
+static int (*real_shmctl)(int, int, struct shmid_ds *);
+static int (*real_semget)(key_t, int, int);
+static int (*real_semtimedop)(int, struct sembuf *, size_t, const struct timespec *);
+static int (*real_semctl)(int, int, int, ...);
+static int (*real_msgget)(key_t, int);
+static int (*real_msgsnd)(int, const void *, size_t, int);
+static ssize_t (*real_msgrcv)(int, void *, size_t, long, int);
+static int (*real_msgctl)(int, int, struct msqid_ds *);
+
+static void resolve_real(void) {
+#define R(n) real_##n = dlsym(RTLD_NEXT, #n)
+  R(shmget); R(shmat); R(shmdt); R(shmctl); R(semget); R(semtimedop); R(semctl);
+  R(msgget); R(msgsnd); R(msgrcv); R(msgctl);
+#undef R
+}
+
+/* ---------------- configuration ---------------- */
+static struct mj_cluster C;
+static int cfg_ok;      /* a cluster file was loaded: distributed keys exist */
+static int self_host = -1;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int dbg;
+
+static void warnm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warnm(const char *fmt, ...) {
+  char buf[512];
+  int n = snprintf(buf, sizeof buf, "mojave-dsm[%d]: ", getpid());
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+  va_end(ap);
+  size_t l = strlen(buf);
+  if (l < sizeof buf - 1) { buf[l++] = '\n'; }
+  if (syscall(SYS_write, 2, buf, l) < 0) {}
+}
+
+static void sigsegv_install(void);
+static void atfork_child(void);
+static void init(void) {
+  resolve_real();
+  dbg = getenv("MOJAVE_DSM_DEBUG") != NULL;
+  mj_net_inject_init();
+  const char *path = getenv("MOJAVE_CLUSTER");
+  if (!path || !*path) return; /* no cluster: every key is local */
+  char err[512];
+  if (mj_cluster_load(path, &C, err, sizeof err)) {
+    warnm("cluster file unusable, all IPC keys stay local: %s", err);
+    return;
+  }
+  const char *h = getenv("MOJAVE_HOST");
+  if (h) self_host = mj_cluster_find_host(&C, h);
+  if (self_host < 0) {
+    char hn[64] = "";
+    gethostname(hn, sizeof hn - 1);
+    self_host = mj_cluster_find_host(&C, h ? h : hn);
+    if (self_host < 0) {
+      warnm("this host ('%s') is not in cluster file %s (set MOJAVE_HOST); all IPC keys stay local", h ? h : hn, path);
+      return;
+    }
+  }
+  cfg_ok = 1;
+  sigsegv_install();
+  pthread_atfork(NULL, NULL, atfork_child);
+}
+static inline void ensure_init(void) { pthread_once(&init_once, init); }
+
+/* ---------------- futex wait ---------------- */
+static void fwait(_Atomic uint32_t *a, uint32_t v) {
+  syscall(SYS_futex, a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+static void fwake(_Atomic uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0); }
+
+/* ---------------- connections to homes ---------------- */
+struct pend {
+  uint32_t seq;
+  int efd;           /* >= 0: the waiter polls this eventfd (interruptible calls) */
+  _Atomic uint32_t done;
+  int status;
+  uint8_t *buf; size_t cap, len;
+  struct pend *next;
+};
+struct hconn {
+  int fd;          /* -1: not connected */
+  int dead;        /* connection lost: calls fail with EIDRM, faults raise SIGBUS */
+  pthread_mutex_t lock; /* protects pend list and sends */
+  struct pend *pend;
+  _Atomic uint32_t seq;
+  pthread_t reader;
+};
+static struct hconn H[MJ_MAX_HOSTS];
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t h_once = PTHREAD_ONCE_INIT;
+static void h_init(void) {
+  for (int i = 0; i < MJ_MAX_HOSTS; i++) { H[i].fd = -1; pthread_mutex_init(&H[i].lock, NULL); }
+}
+
+/* ---------------- attached segments ---------------- */
+#define MAX_VIEWS 16
+struct cseg {
+  int id, host;
+  size_t size, mapsize;
+  uint32_t npages;
+  int memfd;
+  uint8_t *rt;              /* runtime view, always RW */
+  _Atomic uint8_t *acc;     /* per page MJ_ACC_* */
+  int nviews;
+  struct { uint8_t *addr; int rdonly; } v[MAX_VIEWS];
+  struct cseg *next;
+};
+static struct cseg *segs;
+static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct cseg *seg_by_id(int id) {
+  for (struct cseg *s = segs; s; s = s->next) if (s->id == id) return s;
+  return NULL;
+}
+/* Which segment/view holds addr; caller holds seg_lock. */
+static struct cseg *seg_by_addr(const void *addr, int *view) {
+  const uint8_t *a = addr;
+  for (struct cseg *s = segs; s; s = s->next)
+    for (int i = 0; i < s->nviews; i++)
+      if (a >= s->v[i].addr && a < s->v[i].addr + s->mapsize) { if (view) *view = i; return s; }
+  return NULL;
+}
+static void set_prot(struct cseg *s, uint32_t pn, uint32_t acc) {
+  for (int i = 0; i < s->nviews; i++) {
+    int prot = acc == MJ_ACC_WRITE ? (s->v[i].rdonly ? PROT_READ : PROT_READ | PROT_WRITE)
+               : acc == MJ_ACC_READ ? PROT_READ : PROT_NONE;
+    if (mprotect(s->v[i].addr + (size_t)pn * MJ_PAGE, MJ_PAGE, prot))
+      warnm("mprotect failed: %s", strerror(errno));
+  }
+  atomic_store(&s->acc[pn], (uint8_t)acc);
+}
+
+static int send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t aux, const void *p1, size_t l1,
+                       const void *p2, size_t l2) {
+  struct mj_hdr h;
+  mj_hdr_init(&h, type, (uint32_t)(l1 + l2), seq, 0);
+  h.aux = aux;
+  struct iovec iov[3] = {{&h, sizeof h}, {(void *)p1, l1}, {(void *)p2, l2}};
+  struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
+  size_t total = sizeof h + l1 + l2;
+  while (total) {
+    long w = syscall(SYS_sendmsg, hc->fd, &mh, MSG_NOSIGNAL);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    total -= (size_t)w;
+    while (w > 0 && mh.msg_iovlen) { /* advance past what the kernel took */
+      if ((size_t)w >= mh.msg_iov[0].iov_len) { w -= (long)mh.msg_iov[0].iov_len; mh.msg_iov++; mh.msg_iovlen--; }
+      else { mh.msg_iov[0].iov_base = (char *)mh.msg_iov[0].iov_base + w; mh.msg_iov[0].iov_len -= (size_t)w; w = 0; }
+    }
+  }
+  return 0;
+}
+
+static void conn_fail(struct hconn *hc, int host, const char *why) {
+  pthread_mutex_lock(&hc->lock);
+  if (!hc->dead) warnm("lost connection to home host %s: %s; pending calls fail with EIDRM, faults raise SIGBUS",
+                       C.host[host].name, why);
+  hc->dead = 1;
+  for (struct pend *p = hc->pend; p; p = p->next) {
+    p->status = EIDRM;
+    atomic_store(&p->done, 1);
+    fwake(&p->done);
+    if (p->efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, p->efd, &one, 8) < 0) {} }
+  }
+  hc->pend = NULL;
+  pthread_mutex_unlock(&hc->lock);
+}
+
+/* Serve PAGE_FETCH: lower our access first so no application store can slip in
+ * after the snapshot, then ship the runtime view's bytes. */
+static void serve_fetch(struct hconn *hc, const struct mj_hdr *h, const uint8_t *pl) {
+  struct mj_page q;
+  if (h->len < sizeof q) return;
+  memcpy(&q, pl, sizeof q);
+  struct mj_page r = {q.id, q.page, q.access, 0};
+  const uint8_t *data = NULL;
+  pthread_mutex_lock(&seg_lock);
+  struct cseg *s = seg_by_id(q.id);
+  if (s && q.page < s->npages) {
+    uint32_t cur = atomic_load(&s->acc[q.page]);
+    uint32_t na = q.access < cur ? q.access : cur;
+    set_prot(s, q.page, na);
+    if (q.has_data) { data = s->rt + (size_t)q.page * MJ_PAGE; r.has_data = 1; }
+  }
+  pthread_mutex_lock(&hc->lock);
+  send_locked(hc, MJ_PAGE_FETCH | MJ_REPLY, h->seq, 0, &r, sizeof r, data, data ? MJ_PAGE : 0);
+  pthread_mutex_unlock(&hc->lock);
+  pthread_mutex_unlock(&seg_lock);
+}
+/* Install a granted page before waking the faulting thread. */
+static void install_page(const struct mj_hdr *h, const uint8_t *pl) {
+  struct mj_page q;
+  if (h->status || h->len < sizeof q) return;
+  memcpy(&q, pl, sizeof q);
+  pthread_mutex_lock(&seg_lock);
+  struct cseg *s = seg_by_id(q.id);
+  if (s && q.page < s->npages) {
+    if (q.has_data && h->len >= sizeof q + MJ_PAGE) memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, MJ_PAGE);
+    set_prot(s, q.page, q.access);
+  }
+  pthread_mutex_unlock(&seg_lock);
+}
+
+static void *reader_main(void *arg) {
+  int host = (int)(intptr_t)arg;
+  struct hconn *hc = &H[host];
+  uint8_t *buf = malloc(MJ_MAX_PAYLOAD);
+  for (;;) {
+    struct mj_hdr h;
+    if (mj_read_full(hc->fd, &h, sizeof h)) { conn_fail(hc, host, errno == EPIPE ? "closed by peer" : strerror(errno)); break; }
+    const char *bad = mj_hdr_check(&h);
+    if (bad) { conn_fail(hc, host, bad); break; }
+    if (mj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); break; }
+    if (h.type == MJ_PAGE_FETCH) { serve_fetch(hc, &h, buf); continue; }
+    if (h.type == MJ_ERROR) {
+      warnm("home %s reports: %.*s", C.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
+      continue;
+    }
+    if (h.type == (MJ_PAGE_REQ | MJ_REPLY)) install_page(&h, buf);
+    pthread_mutex_lock(&hc->lock);
+    struct pend **pp = &hc->pend;
+    while (*pp && (*pp)->seq != h.seq) pp = &(*pp)->next;
+    struct pend *p = *pp;
+    if (p) {
+      *pp = p->next;
+      p->status = h.status;
+      p->len = h.len;
+      if (p->buf) memcpy(p->buf, buf, h.len < p->cap ? h.len : p->cap);
+      int efd = p->efd;
+      atomic_store(&p->done, 1);
+      fwake(&p->done);
+      if (efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
+    }
+    pthread_mutex_unlock(&hc->lock);
+  }
+  free(buf);
+  return NULL;
+}
+
+static int hconnect(int host) {
+  const struct mj_host *hh = &C.host[host];
+  int fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct timeval tv = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  /* Source address = our host's address, so the home sees which host we are. */
+  struct sockaddr_in me = {.sin_family = AF_INET};
+  if (inet_pton(AF_INET, C.host[self_host].addr, &me.sin_addr) == 1) bind(fd, (struct sockaddr *)&me, sizeof me);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(hh->port)};
+  inet_pton(AF_INET, hh->addr, &sa.sin_addr);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+    warnm("cannot reach home host %s at %s:%u: %s", hh->name, hh->addr, hh->port, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  struct mj_hdr h;
+  struct mj_hello hello;
+  if (mj_read_full(fd, &h, sizeof h) || mj_hdr_check(&h) || h.type != MJ_HELLO || h.len != sizeof hello ||
+      mj_read_full(fd, &hello, sizeof hello)) {
+    warnm("home host %s: bad greeting", hh->name);
+    close(fd);
+    return -1;
+  }
+  struct mj_auth a;
+  memset(&a, 0, sizeof a);
+  snprintf(a.host, sizeof a.host, "%s", C.host[self_host].name);
+  mj_random(a.cnonce, 16);
+  a.pid = (uint32_t)getpid();
+  mj_hmac(C.secret, C.secret_len, "C", 1, hello.nonce, 16, a.cnonce, 16, a.host, 32, a.mac);
+  mj_hdr_init(&h, MJ_AUTH, sizeof a, 0, 0);
+  struct mj_auth_ok ok;
+  if (mj_write_full(fd, &h, sizeof h) || mj_write_full(fd, &a, sizeof a) || mj_read_full(fd, &h, sizeof h) ||
+      mj_hdr_check(&h) || h.type != MJ_AUTH_OK || h.len != sizeof ok || mj_read_full(fd, &ok, sizeof ok)) {
+    warnm("home host %s refused authentication (wrong cluster secret?)", hh->name);
+    close(fd);
+    return -1;
+  }
+  uint8_t mac[32];
+  mj_hmac(C.secret, C.secret_len, "S", 1, a.cnonce, 16, hello.nonce, 16, NULL, 0, mac);
+  if (!mj_ct_equal(mac, ok.mac, 32)) {
+    warnm("home host %s failed to prove it knows the cluster secret", hh->name);
+    close(fd);
+    return -1;
+  }
+  tv.tv_sec = 0;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+static struct hconn *hget(int host) {
+  pthread_once(&h_once, h_init);
+  struct hconn *hc = &H[host];
+  if (hc->fd >= 0 && !hc->dead) return hc;
+  pthread_mutex_lock(&conn_lock);
+  if (hc->fd < 0 || hc->dead) {
+    if (hc->fd >= 0) { /* reconnect after a loss: the old reader has exited */
+      pthread_join(hc->reader, NULL);
+      close(hc->fd);
+      hc->fd = -1;
+    }
+    int fd = hconnect(host);
+    if (fd >= 0) {
+      hc->fd = fd;
+      hc->dead = 0;
+      sigset_t all, old;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &old); /* the reader must never run app signal handlers */
+      pthread_create(&hc->reader, NULL, reader_main, (void *)(intptr_t)host);
+      pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+  }
+  pthread_mutex_unlock(&conn_lock);
+  return hc->fd >= 0 && !hc->dead ? hc : NULL;
+}
+
+/* One request/reply exchange.  With interruptible != 0 a signal during the
+ * wait sends CANCEL and the call then returns whatever the home decided
+ * (EINTR if it cancelled, the real result if it had already completed). */
+static int call(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
+                size_t rcap, size_t *rlen, int interruptible) {
+  struct hconn *hc = hget(host);
+  if (!hc) return EIDRM;
+  mj_net_inject();
+  /* Interruptible waits poll an eventfd: poll() always fails with EINTR on a
+   * signal, even under SA_RESTART — exactly semop's rule — while a futex wait
+   * would be restarted silently. */
+  static __thread int tl_efd = -1;
+  if (interruptible && tl_efd < 0) tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .buf = rbuf, .cap = rcap, .efd = interruptible ? tl_efd : -1};
+  pthread_mutex_lock(&hc->lock);
+  if (hc->dead) { pthread_mutex_unlock(&hc->lock); return EIDRM; }
+  p.next = hc->pend;
+  hc->pend = &p;
+  if (send_locked(hc, type, p.seq, 0, p1, l1, p2, l2)) {
+    hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
+    struct pend **pp = &hc->pend;
+    (void)pp;
+    pthread_mutex_unlock(&hc->lock);
+    return EIDRM;
+  }
+  pthread_mutex_unlock(&hc->lock);
+  int cancelled = 0;
+  while (!atomic_load(&p.done)) {
+    long r;
+    if (p.efd >= 0) {
+      struct pollfd pf = {p.efd, POLLIN, 0};
+      r = syscall(SYS_poll, &pf, 1, -1);
+      if (r > 0) { uint64_t v; if (syscall(SYS_read, p.efd, &v, 8) < 0) {} }
+    } else {
+      r = syscall(SYS_futex, &p.done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    }
+    if (r < 0 && errno == EINTR && interruptible && !cancelled) {
+      cancelled = 1;
+      pthread_mutex_lock(&hc->lock);
+      if (!hc->dead && !atomic_load(&p.done)) send_locked(hc, MJ_CANCEL, 0, p.seq, NULL, 0, NULL, 0);
+      pthread_mutex_unlock(&hc->lock);
+    }
+  }
+  if (rlen) *rlen = p.len;
+  return p.status;
+}
+
+static struct mj_cred cred(void) { return (struct mj_cred){(uint32_t)geteuid(), (uint32_t)getegid(), (uint32_t)getpid()}; }
+static int fail(int e) { errno = e; return -1; }
+
+/* Home host of a key: ask the root nameserver once, then use the cache. */
+static struct { int32_t key; int host; } kcache[256];
+static int nk;
+static pthread_mutex_t kc_lock = PTHREAD_MUTEX_INITIALIZER;
+static int key_home(int32_t key) {
+  pthread_mutex_lock(&kc_lock);
+  for (int i = 0; i < nk; i++)
+    if (kcache[i].key == key) { int h = kcache[i].host; pthread_mutex_unlock(&kc_lock); return h; }
+  pthread_mutex_unlock(&kc_lock);
+  struct mj_resolve q = {key};
+  struct mj_resolve_r r;
+  size_t rl = 0;
+  int st = call(C.root, MJ_RESOLVE, &q, sizeof q, NULL, 0, &r, sizeof r, &rl, 0);
+  if (st || rl != sizeof r || r.host_idx >= (uint32_t)C.nhosts) return -1;
+  pthread_mutex_lock(&kc_lock);
+  if (nk < 256) { kcache[nk].key = key; kcache[nk].host = (int)r.host_idx; nk++; }
+  pthread_mutex_unlock(&kc_lock);
+  return (int)r.host_idx;
+}
+static int is_dist_key(key_t key) {
+  ensure_init();
+  return cfg_ok && mj_cluster_is_distributed(&C, key);
+}
+static int is_dist_id(int id) {
+  ensure_init();
+  return cfg_ok && MJ_ID_IS(id);
+}
+static int id_host(int id) {
+  int h = MJ_ID_HOST(id);
+  return h < C.nhosts ? h : -1;
+}
+
+/* ---------------- page faults ---------------- */
+static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
+  struct mj_page_req q = {s->id, pn, acc};
+  return call(s->host, MJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0);
+}
+static struct sigaction old_segv;
+static void segv_handler(int sig, siginfo_t *si, void *uc) {
+  int saved = errno;
+  ucontext_t *u = uc;
+  int write = (u->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+  int view = -1;
+  pthread_mutex_lock(&seg_lock);
+  struct cseg *s = seg_by_addr(si->si_addr, &view);
+  int rdonly = s ? s->v[view].rdonly : 0;
+  uint32_t pn = s ? (uint32_t)(((uint8_t *)si->si_addr - s->v[view].addr) / MJ_PAGE) : 0;
+  pthread_mutex_unlock(&seg_lock);
+  if (!s || (write && rdonly) || pn >= s->npages) {
+    /* not ours (or a store through a SHM_RDONLY attach): behave as without us */
+    if (old_segv.sa_flags & SA_SIGINFO) { old_segv.sa_sigaction(sig, si, uc); return; }
+    if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) { old_segv.sa_handler(sig); return; }
+    signal(SIGSEGV, SIG_DFL);
+    errno = saved;
+    return; /* re-executes and dies with the default action */
+  }
+  int st = acquire(s, pn, write ? MJ_ACC_WRITE : MJ_ACC_READ);
+  if (st) {
+    warnm("DSM %s fault on segment 0x%x page %u failed (%s): raising SIGBUS", write ? "write" : "read", s->id, pn,
+          st == EIO ? "page lost: its only copy was on a crashed process" : strerror(st));
+    /* like a hardware SIGBUS: the application's handler runs if it has one */
+    raise(SIGBUS);
+  }
+  errno = saved;
+}
+static void sigsegv_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = segv_handler;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* Make [p, p+n) accessible before a syscall touches it: the kernel returns
+ * EFAULT instead of faulting on a protected page. */
+static void prefault(const void *p, size_t n, int write) {
+  if (!segs || !n) return;
+  const uint8_t *a = p, *end = a + n;
+  while (a < end) {
+    int view;
+    pthread_mutex_lock(&seg_lock);
+    struct cseg *s = seg_by_addr(a, &view);
+    uint32_t pn = 0;
+    int need = 0;
+    if (s) {
+      pn = (uint32_t)((a - s->v[view].addr) / MJ_PAGE);
+      if (pn < s->npages) need = atomic_load(&s->acc[pn]) < (write ? MJ_ACC_WRITE : MJ_ACC_READ);
+    }
+    pthread_mutex_unlock(&seg_lock);
+    if (need) acquire(s, pn, write ? MJ_ACC_WRITE : MJ_ACC_READ);
+    a = (const uint8_t *)(((uintptr_t)a & ~(uintptr_t)(MJ_PAGE - 1)) + MJ_PAGE);
+  }
+}
+/* Retry a syscall whose buffer lost its access between prefault and the call. */
+#define RETRY_FAULT(call_expr, buf, len, wr)                         \
+  ssize_t r_;                                                        \
+  for (int try_ = 0;; try_++) {                                      \
+    prefault(buf, len, wr);                                          \
+    r_ = (call_expr);                                                \
+    if (!(r_ < 0 && errno == EFAULT && segs && try_ < 100)) break;   \
+  }                                                                  \
+  return r_;
+
+EXPORT ssize_t read(int fd, void *buf, size_t n) { RETRY_FAULT(syscall(SYS_read, fd, buf, n), buf, n, 1) }
+EXPORT ssize_t write(int fd, const void *buf, size_t n) { RETRY_FAULT(syscall(SYS_write, fd, buf, n), buf, n, 0) }
+EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t o) { RETRY_FAULT(syscall(SYS_pread64, fd, buf, n, o), buf, n, 1) }
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t o) { RETRY_FAULT(syscall(SYS_pwrite64, fd, buf, n, o), buf, n, 0) }
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int fl) { RETRY_FAULT(syscall(SYS_recvfrom, fd, buf, n, fl, NULL, NULL), buf, n, 1) }
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int fl) { RETRY_FAULT(syscall(SYS_sendto, fd, buf, n, fl, NULL, 0), buf, n, 0) }
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int fl, struct sockaddr *sa, socklen_t *sl) {
+  RETRY_FAULT(syscall(SYS_recvfrom, fd, buf, n, fl, sa, sl), buf, n, 1)
+}
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int fl, const struct sockaddr *sa, socklen_t sl) {
+  RETRY_FAULT(syscall(SYS_sendto, fd, buf, n, fl, sa, sl), buf, n, 0)
+}
+
+/* ---------------- shared memory ---------------- */
+EXPORT int shmget(key_t key, size_t size, int flg) {
+  if (!is_dist_key(key)) return real_shmget(key, size, flg);
+  int home = key_home(key);
+  if (home < 0) return fail(EIDRM);
+  struct mj_shmget q = {key, size, flg, cred()};
+  struct mj_id_r r;
+  int st = call(home, MJ_SHMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  return st ? fail(st) : r.id;
+}
+
+EXPORT void *shmat(int id, const void *addr, int flg) {
+  if (!is_dist_id(id)) return real_shmat(id, addr, flg);
+  int host = id_host(id);
+  if (host < 0) { errno = EINVAL; return (void *)-1; }
+  if (addr && (flg & SHM_RND)) addr = (const void *)((uintptr_t)addr & ~(uintptr_t)(SHMLBA - 1));
+  if (addr && ((uintptr_t)addr & (MJ_PAGE - 1))) { errno = EINVAL; return (void *)-1; }
+  struct mj_shmat q = {id, flg, cred()};
+  struct mj_shmat_r r;
+  int st = call(host, MJ_SHMAT, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  if (st) { errno = st; return (void *)-1; }
+  pthread_mutex_lock(&seg_lock);
+  struct cseg *s = seg_by_id(id);
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    s->id = id; s->host = host; s->size = r.size;
+    s->npages = (uint32_t)((r.size + MJ_PAGE - 1) / MJ_PAGE);
+    s->mapsize = (size_t)s->npages * MJ_PAGE;
+    s->memfd = memfd_create("mojave-dsm", MFD_CLOEXEC);
+    if (s->memfd < 0 || ftruncate(s->memfd, (off_t)s->mapsize) ||
+        (s->rt = mmap(NULL, s->mapsize, PROT_READ | PROT_WRITE, MAP_SHARED, s->memfd, 0)) == MAP_FAILED) {
+      int e = errno;
+      if (s->memfd >= 0) close(s->memfd);
+      free(s);
+      pthread_mutex_unlock(&seg_lock);
+      struct mj_shmdt d = {id, cred()};
+      call(host, MJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
+      errno = e == EMFILE ? EMFILE : ENOMEM;
+      return (void *)-1;
+    }
+    s->acc = calloc(s->npages, 1);
+    s->next = segs;
+    segs = s;
+  }
+  uint8_t *v = MAP_FAILED;
+  if (s->nviews < MAX_VIEWS)
+    v = mmap((void *)addr, s->mapsize, PROT_NONE, MAP_SHARED | (addr ? MAP_FIXED : 0), s->memfd, 0);
+  if (v == MAP_FAILED) {
+    pthread_mutex_unlock(&seg_lock);
+    struct mj_shmdt d = {id, cred()};
+    call(host, MJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
+    errno = ENOMEM;
+    return (void *)-1;
+  }
+  int k = s->nviews++;
+  s->v[k].addr = v;
+  s->v[k].rdonly = (flg & SHM_RDONLY) != 0;
+  for (uint32_t pn = 0; pn < s->npages; pn++) /* a second attach sees what we already hold */
+    if (s->acc[pn]) set_prot(s, pn, s->acc[pn]);
+  pthread_mutex_unlock(&seg_lock);
+  return v;
+}
+
+EXPORT int shmdt(const void *addr) {
+  ensure_init();
+  pthread_mutex_lock(&seg_lock);
+  struct cseg *s = segs;
+  int k = -1;
+  for (; s; s = s->next) {
+    for (int i = 0; i < s->nviews; i++) if (s->v[i].addr == addr) { k = i; break; }
+    if (k >= 0) break;
+  }
+  if (!s) { pthread_mutex_unlock(&seg_lock); return real_shmdt(addr); }
+  munmap(s->v[k].addr, s->mapsize);
+  s->v[k] = s->v[--s->nviews];
+  struct mj_shmdt d = {s->id, cred()};
+  uint8_t *pl = NULL;
+  size_t pll = 0;
+  int last = s->nviews == 0;
+  if (last) {
+    /* last detach of this process: hand the pages we own back with the detach */
+    uint32_t nw = 0;
+    for (uint32_t pn = 0; pn < s->npages; pn++) nw += s->acc[pn] == MJ_ACC_WRITE;
+    pll = nw * (4 + MJ_PAGE);
+    pl = malloc(pll ? pll : 1);
+    size_t off = 0;
+    for (uint32_t pn = 0; pn < s->npages; pn++)
+      if (s->acc[pn] == MJ_ACC_WRITE) {
+        memcpy(pl + off, &pn, 4);
+        memcpy(pl + off + 4, s->rt + (size_t)pn * MJ_PAGE, MJ_PAGE);
+        off += 4 + MJ_PAGE;
+      }
+    struct cseg **pp = &segs;
+    while (*pp != s) pp = &(*pp)->next;
+    *pp = s->next;
+  }
+  int host = s->host;
+  /* Sent while holding seg_lock so a concurrent PAGE_FETCH is answered after it. */
+  struct hconn *hc = hget(host);
+  struct pend p = {.efd = -1};
+  int st = EIDRM;
+  if (hc) {
+    p.seq = atomic_fetch_add(&hc->seq, 1) + 1;
+    pthread_mutex_lock(&hc->lock);
+    if (!hc->dead) {
+      p.next = hc->pend;
+      hc->pend = &p;
+      if (send_locked(hc, MJ_SHMDT, p.seq, 0, &d, sizeof d, pl, pll)) { hc->pend = p.next; atomic_store(&p.done, 1); p.status = EIDRM; }
+    } else {
+      atomic_store(&p.done, 1);
+      p.status = EIDRM;
+    }
+    pthread_mutex_unlock(&hc->lock);
+  }
+  pthread_mutex_unlock(&seg_lock);
+  if (hc) {
+    while (!atomic_load(&p.done)) fwait(&p.done, 0);
+    st = p.status;
+  }
+  free(pl);
+  if (last) {
+    munmap(s->rt, s->mapsize);
+    close(s->memfd);
+    free((void *)s->acc);
+    free(s);
+  }
+  (void)st; /* the mapping is gone either way, as with the kernel */
+  return 0;
+}
+
+EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf) {
+  if (!is_dist_id(id)) return real_shmctl(id, cmd, buf);
+  int host = id_host(id);
+  if (host < 0) return fail(EINVAL);
+  struct mj_ctl q;
+  memset(&q, 0, sizeof q);
+  q.id = id; q.cmd = cmd; q.cred = cred();
+  if (cmd == SHM_LOCK || cmd == SHM_UNLOCK) return 0; /* DSM pages are never swapped by us; accepted as a no-op */
+  if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID) return fail(EINVAL);
+  if ((cmd == IPC_STAT || cmd == IPC_SET) && !buf) return fail(EFAULT);
+  if (cmd == IPC_SET) { q.set_uid = buf->shm_perm.uid; q.set_gid = buf->shm_perm.gid; q.set_mode = buf->shm_perm.mode; }
+  struct mj_stat_r r;
+  int st = call(host, MJ_SHMCTL, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  if (st) return fail(st);
+  if (cmd == IPC_STAT) {
+    memset(buf, 0, sizeof *buf);
+    buf->shm_perm.__key = r.key; buf->shm_perm.uid = r.uid; buf->shm_perm.gid = r.gid;
+    buf->shm_perm.cuid = r.cuid; buf->shm_perm.cgid = r.cgid; buf->shm_perm.mode = (unsigned short)r.mode;
+    buf->shm_segsz = r.size; buf->shm_atime = r.atime; buf->shm_dtime = r.dtime; buf->shm_ctime = r.ctime;
+    buf->shm_cpid = (pid_t)r.cpid; buf->shm_lpid = (pid_t)r.lpid; buf->shm_nattch = r.nattch;
+  }
+  return 0;
+}
+
+/* ---------------- semaphores ---------------- */
+EXPORT int semget(key_t key, int nsems, int flg) {
+  if (!is_dist_key(key)) return real_semget(key, nsems, flg);
+  int home = key_home(key);
+  if (home < 0) return fail(EIDRM);
+  struct mj_semget q = {key, nsems, flg, cred()};
+  struct mj_id_r r;
+  int st = call(home, MJ_SEMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  return st ? fail(st) : r.id;
+}
+EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct timespec *tmo) {
+  if (!is_dist_id(id)) return real_semtimedop(id, ops, nsops, tmo);
+  int host = id_host(id);
+  if (host < 0) return fail(EINVAL);
+  if (nsops == 0) return fail(EINVAL);
+  if (nsops > 500) return fail(E2BIG);
+  if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) return fail(EINVAL);
+  struct mj_semop q = {id, (uint32_t)nsops, tmo ? (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : -1, cred()};
+  struct mj_sembuf b[500];
+  for (size_t i = 0; i < nsops; i++) b[i] = (struct mj_sembuf){ops[i].sem_num, ops[i].sem_op, ops[i].sem_flg, 0};
+  int st = call(host, MJ_SEMOP, &q, sizeof q, b, nsops * sizeof *b, NULL, 0, NULL, 1);
+  return st ? fail(st) : 0;
+}
+EXPORT int semop(int id, struct sembuf *ops, size_t nsops) { return semtimedop(id, ops, nsops, NULL); }
+
+union mj_semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
+EXPORT int semctl(int id, int num, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  union mj_semun arg = va_arg(ap, union mj_semun); /* may be garbage for cmds without arg; only read if used */
+  va_end(ap);
+  if (!is_dist_id(id)) return real_semctl(id, num, cmd, arg);
+  int host = id_host(id);
+  if (host < 0) return fail(EINVAL);
+  struct mj_ctl q;
+  memset(&q, 0, sizeof q);
+  q.id = id; q.num = num; q.cmd = cmd; q.cred = cred();
+  uint16_t vals[32000];
+  size_t vl = 0;
+  switch (cmd) {
+  case IPC_STAT: case IPC_SET: case GETALL: case SETALL:
+    if (!arg.buf) return fail(EFAULT);
+    break;
+  case SETVAL: q.val = arg.val; break;
+  case IPC_RMID: case GETVAL: case GETPID: case GETNCNT: case GETZCNT: break;
+  default: return fail(EINVAL);
+  }
+  if (cmd == IPC_SET) { q.set_uid = arg.buf->sem_perm.uid; q.set_gid = arg.buf->sem_perm.gid; q.set_mode = arg.buf->sem_perm.mode; }
+  if (cmd == SETALL) {
+    /* the set size is needed to know how many values to read from the caller */
+    struct mj_ctl s2 = q; s2.cmd = IPC_STAT;
+    struct mj_stat_r r;
+    int st = call(host, MJ_SEMCTL, &s2, sizeof s2, NULL, 0, &r, sizeof r, NULL, 0);
+    if (st) return fail(st);
+    q.nvals = (uint32_t)r.nattch;
+    for (uint32_t i = 0; i < q.nvals; i++) vals[i] = arg.array[i];
+    vl = q.nvals * 2;
+  }
+  struct { struct mj_stat_r r; uint16_t v[32000]; } *rb = malloc(sizeof *rb);
+  size_t rl = 0;
+  int st = call(host, MJ_SEMCTL, &q, sizeof q, vals, vl, rb, sizeof *rb, &rl, 0);
+  if (st) { free(rb); return fail(st); }
+  int ret = 0;
+  if (cmd == IPC_STAT) {
+    struct semid_ds *d = arg.buf;
+    memset(d, 0, sizeof *d);
+    d->sem_perm.__key = rb->r.key; d->sem_perm.uid = rb->r.uid; d->sem_perm.gid = rb->r.gid;
+    d->sem_perm.cuid = rb->r.cuid; d->sem_perm.cgid = rb->r.cgid; d->sem_perm.mode = (unsigned short)rb->r.mode;
+    d->sem_otime = rb->r.atime; d->sem_ctime = rb->r.ctime; d->sem_nsems = rb->r.nattch;
+  } else if (cmd == GETALL) {
+    for (uint32_t i = 0; i < rb->r.nvals && i < 32000; i++) arg.array[i] = rb->v[i];
+  } else if (cmd == GETVAL || cmd == GETPID || cmd == GETNCNT || cmd == GETZCNT) {
+    ret = rb->r.val;
+  }
+  free(rb);
+  return ret;
+}
+
+/* ---------------- message queues ---------------- */
+#define MJ_MSGMAX 8192
+EXPORT int msgget(key_t key, int flg) {
+  if (!is_dist_key(key)) return real_msgget(key, flg);
+  int home = key_home(key);
+  if (home < 0) return fail(EIDRM);
+  struct mj_msgget q = {key, flg, cred()};
+  struct mj_id_r r;
+  int st = call(home, MJ_MSGGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  return st ? fail(st) : r.id;
+}
+EXPORT int msgsnd(int id, const void *msgp, size_t sz, int flg) {
+  if (!is_dist_id(id)) return real_msgsnd(id, msgp, sz, flg);
+  int host = id_host(id);
+  if (host < 0) return fail(EINVAL);
+  if (sz > MJ_MSGMAX) return fail(EINVAL);
+  long mtype;
+  memcpy(&mtype, msgp, sizeof mtype);
+  if (mtype < 1) return fail(EINVAL);
+  struct mj_msgsnd q = {id, flg, mtype, (uint32_t)sz, cred()};
+  int st = call(host, MJ_MSGSND, &q, sizeof q, (const char *)msgp + sizeof(long), sz, NULL, 0, NULL, 1);
+  return st ? fail(st) : 0;
+}
+EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long typ, int flg) {
+  if (!is_dist_id(id)) return real_msgrcv(id, msgp, sz, typ, flg);
+  int host = id_host(id);
+  if (host < 0) return fail(EINVAL);
+  if ((ssize_t)sz < 0) return fail(EINVAL);
+  struct mj_msgrcv q = {id, flg, typ, (uint32_t)(sz > MJ_MSGMAX ? MJ_MSGMAX : sz), cred()};
+  struct { struct mj_msgrcv_r r; uint8_t d[MJ_MSGMAX]; } rb;
+  size_t rl = 0;
+  int st = call(host, MJ_MSGRCV, &q, sizeof q, NULL, 0, &rb, sizeof rb, &rl, 1);
+  if (st) return fail(st);
+  if (rl < sizeof rb.r || rb.r.size > rl - sizeof rb.r) return fail(EIO);
+  long mt = (long)rb.r.mtype;
+  memcpy(msgp, &mt, sizeof mt);
+  memcpy((char *)msgp + sizeof(long), rb.d, rb.r.size);
+  return rb.r.size;
+}
+EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) {
+  if (!is_dist_id(id)) return real_msgctl(id, cmd, buf);
+  int host = id_host(id);
+  if (host < 0) return fail(EINVAL);
+  if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID) return fail(EINVAL);
+  if ((cmd == IPC_STAT || cmd == IPC_SET) && !buf) return fail(EFAULT);
+  struct mj_ctl q;
+  memset(&q, 0, sizeof q);
+  q.id = id; q.cmd = cmd; q.cred = cred();
+  if (cmd == IPC_SET) {
+    q.set_uid = buf->msg_perm.uid; q.set_gid = buf->msg_perm.gid; q.set_mode = buf->msg_perm.mode;
+    q.set_qbytes = buf->msg_qbytes;
+  }
+  struct mj_stat_r r;
+  int st = call(host, MJ_MSGCTL, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  if (st) return fail(st);
+  if (cmd == IPC_STAT) {
+    memset(buf, 0, sizeof *buf);
+    buf->msg_perm.__key = r.key; buf->msg_perm.uid = r.uid; buf->msg_perm.gid = r.gid;
+    buf->msg_perm.cuid = r.cuid; buf->msg_perm.cgid = r.cgid; buf->msg_perm.mode = (unsigned short)r.mode;
+    buf->msg_qbytes = r.size; buf->msg_stime = r.atime; buf->msg_rtime = r.dtime; buf->msg_ctime = r.ctime;
+    buf->msg_lspid = (pid_t)r.cpid; buf->msg_lrpid = (pid_t)r.lpid; buf->msg_qnum = r.nattch;
+    buf->__msg_cbytes = r.cbytes;
+  }
+  return 0;
+}
+
+/* ---------------- process lifecycle ---------------- */
+/* A forked child must not share our sockets or page state: it starts with no
+ * connections and no DSM attachments (documented limit: DSM attachments are
+ * not inherited across fork). */
+static void atfork_child(void) {
+  for (int i = 0; i < MJ_MAX_HOSTS; i++) {
+    if (H[i].fd >= 0) close(H[i].fd);
+    H[i].fd = -1;
+    H[i].dead = 0;
+    H[i].pend = NULL;
+    pthread_mutex_init(&H[i].lock, NULL);
+  }
+  pthread_mutex_init(&seg_lock, NULL);
+  pthread_mutex_init(&conn_lock, NULL);
+  for (struct cseg *s = segs, *n; s; s = n) {
+    n = s->next;
+    for (int i = 0; i < s->nviews; i++) munmap(s->v[i].addr, s->mapsize);
+    munmap(s->rt, s->mapsize);
+    close(s->memfd);
+  }
+  segs = NULL;
+}
+/* exit() detaches like the kernel does, handing owned pages back to the home. */
+__attribute__((destructor)) static void at_exit_detach(void) {
+  while (segs && segs->nviews) shmdt(segs->v[0].addr);
+}
+
+/* For programs linked with the runtime: query whether DSM is active. */
+EXPORT int mojave_dsm_active(void) { ensure_init(); return cfg_ok; }
+/* Latency probe for benchmarks: one PING round trip to a host's daemon. */
+EXPORT int mojave_dsm_ping(const char *host) {
+  ensure_init();
+  if (!cfg_ok) return -1;
+  int h = mj_cluster_find_host(&C, host);
+  if (h < 0) return -1;
+  uint8_t b[8] = {0};
+  return call(h, MJ_PING, b, sizeof b, NULL, 0, b, sizeof b, NULL, 0) ? -1 : 0;
+}

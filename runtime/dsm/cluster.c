@@ -1,0 +1,130 @@
+/* cluster.c — parser for the cluster file (docs/cluster.md).  Strict: unknown
+ * directives are errors, so a typo cannot silently make keys local. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "cluster.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_u32(const char *s, uint32_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || *s == 0 || *end || v > 0xffffffffull) return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+static int parse_range(char *s, struct mj_range *r) {
+  char *dash = strchr(s + 1, '-'); /* +1: "-1" is not a range separator */
+  if (!dash) {
+    if (parse_u32(s, &r->lo)) return -1;
+    r->hi = r->lo;
+    return 0;
+  }
+  *dash = 0;
+  if (parse_u32(s, &r->lo) || parse_u32(dash + 1, &r->hi) || r->lo > r->hi) return -1;
+  return 0;
+}
+
+int mj_cluster_find_host(const struct mj_cluster *c, const char *name) {
+  for (int i = 0; i < c->nhosts; i++)
+    if (!strcmp(c->host[i].name, name)) return i;
+  return -1;
+}
+
+int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t errlen) {
+  memset(c, 0, sizeof *c);
+  c->root = -1;
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  char line[512];
+  int ln = 0;
+  char *pending_root = NULL;
+  struct { char host[32]; struct mj_range r; int line; } dl[MJ_MAX_RANGES];
+  int ndl = 0;
+#define FAIL(...) do { int o_ = snprintf(err, errlen, "%s:%d: ", path, ln); \
+    snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__); fclose(f); free(pending_root); return -1; } while (0)
+  while (fgets(line, sizeof line, f)) {
+    ln++;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = 0;
+    char *tok[8];
+    int nt = 0;
+    for (char *s = strtok(line, " \t\r\n"); s && nt < 8; s = strtok(NULL, " \t\r\n")) tok[nt++] = s;
+    if (nt == 0) continue;
+    if (!strcmp(tok[0], "secret") && nt == 2) {
+      size_t n = strlen(tok[1]);
+      if (n < 8 || n >= sizeof c->secret) FAIL("secret must be 8..255 characters");
+      memcpy(c->secret, tok[1], n + 1);
+      c->secret_len = n;
+    } else if (!strcmp(tok[0], "host") && nt == 3) {
+      if (c->nhosts == MJ_MAX_HOSTS) FAIL("more than %d hosts", MJ_MAX_HOSTS);
+      if (strlen(tok[1]) >= 32) FAIL("host name too long");
+      if (mj_cluster_find_host(c, tok[1]) >= 0) FAIL("duplicate host %s", tok[1]);
+      char *colon = strrchr(tok[2], ':');
+      uint32_t port;
+      if (!colon || parse_u32(colon + 1, &port) || port == 0 || port > 65535) FAIL("expected ADDR:PORT, got '%s'", tok[2]);
+      *colon = 0;
+      if (strlen(tok[2]) >= 64) FAIL("address too long");
+      struct mj_host *h = &c->host[c->nhosts++];
+      strcpy(h->name, tok[1]);
+      strcpy(h->addr, tok[2]);
+      h->port = (uint16_t)port;
+    } else if (!strcmp(tok[0], "nameserver") && nt == 3 && !strcmp(tok[1], "root")) {
+      free(pending_root);
+      pending_root = strdup(tok[2]);
+    } else if (!strcmp(tok[0], "nameserver") && nt == 4 && !strcmp(tok[1], "delegate")) {
+      if (ndl == MJ_MAX_RANGES) FAIL("too many delegations");
+      if (strlen(tok[2]) >= 32) FAIL("host name too long");
+      strcpy(dl[ndl].host, tok[2]);
+      if (parse_range(tok[3], &dl[ndl].r)) FAIL("bad key range '%s'", tok[3]);
+      dl[ndl].line = ln;
+      ndl++;
+    } else if (!strcmp(tok[0], "distributed") && nt == 2) {
+      if (c->ndist == MJ_MAX_RANGES) FAIL("too many distributed ranges");
+      if (parse_range(tok[1], &c->dist[c->ndist])) FAIL("bad key range '%s'", tok[1]);
+      c->ndist++;
+    } else {
+      FAIL("unknown or malformed directive '%s'", tok[0]);
+    }
+  }
+  ln = 0;
+  if (c->nhosts == 0) FAIL("no 'host' lines");
+  if (c->secret_len == 0) FAIL("no 'secret' line");
+  if (!pending_root) FAIL("no 'nameserver root HOST' line");
+  c->root = mj_cluster_find_host(c, pending_root);
+  if (c->root < 0) FAIL("root nameserver '%s' is not a declared host", pending_root);
+  for (int i = 0; i < ndl; i++) {
+    int h = mj_cluster_find_host(c, dl[i].host);
+    ln = dl[i].line;
+    if (h < 0) FAIL("delegate host '%s' is not a declared host", dl[i].host);
+    c->deleg[i] = dl[i].r;
+    c->deleg[i].host = h;
+  }
+  c->ndeleg = ndl;
+  fclose(f);
+  free(pending_root);
+  return 0;
+#undef FAIL
+}
+
+int mj_cluster_is_distributed(const struct mj_cluster *c, int32_t key) {
+  uint32_t k = (uint32_t)key;
+  if (key == 0) return 0; /* IPC_PRIVATE stays with the kernel */
+  for (int i = 0; i < c->ndist; i++)
+    if (k >= c->dist[i].lo && k <= c->dist[i].hi) return 1;
+  return 0;
+}
+int mj_cluster_home(const struct mj_cluster *c, int32_t key) {
+  uint32_t k = (uint32_t)key;
+  for (int i = 0; i < c->ndeleg; i++)
+    if (k >= c->deleg[i].lo && k <= c->deleg[i].hi) return c->deleg[i].host;
+  return c->root;
+}

@@ -1,0 +1,1195 @@
+/* nsd.c — mojave-nsd: per-host daemon that is (a) a nameserver in the key
+ * hierarchy (root answers RESOLVE with the home host, delegates own their key
+ * ranges) and (b) the home of the System V objects whose keys it owns: the page
+ * directory and home copies of shared segments (IVY centralized manager),
+ * semaphore sets and message queues.  One epoll loop, no threads: every object
+ * is touched by this loop only, which is what makes semop atomic and serialises
+ * ownership changes per page without locks. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "cluster.h"
+#include "proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SLOTS 4096
+#define MAX_ATT 64     /* processes attached to one segment (copyset is a 64-bit mask) */
+#define SEMMSL 32000
+#define SEMOPM 500
+#define SEMVMX 32767
+#define MSGMAX 8192
+#define MSGMNB 16384
+#define SHMMAX_DSM (1ull << 32)
+#define MAX_TX (64u << 20)
+
+static struct mj_cluster C;
+static int self_idx;
+static const char *self_name = "?";
+
+static void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logm(const char *fmt, ...) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  char buf[1024];
+  int n = snprintf(buf, sizeof buf, "mojave-nsd[%s] %ld.%03ld ", self_name, (long)ts.tv_sec, ts.tv_nsec / 1000000);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "%s\n", buf);
+}
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---------------- connections ---------------- */
+struct conn {
+  int fd;
+  uint32_t gen;
+  int authed;
+  int64_t t_accept;
+  char peer[64];
+  char host[32];
+  uint32_t pid;
+  uint8_t snonce[16];
+  uint8_t *rx; size_t rxlen, rxcap;
+  uint8_t *tx; size_t txlen, txoff, txcap;
+  int want_out;
+  struct undo *undos;
+  uint32_t fetch_seq;
+};
+struct cref { int fd; uint32_t gen; };
+static struct conn *conns[65536];
+static uint32_t gen_ctr = 1;
+static int epfd;
+static int maxfd;
+
+static struct conn *cget(struct cref r) {
+  if (r.fd < 0 || r.fd >= 65536) return NULL;
+  struct conn *c = conns[r.fd];
+  return c && c->gen == r.gen ? c : NULL;
+}
+static struct cref cref_of(struct conn *c) { return (struct cref){c->fd, c->gen}; }
+
+static void conn_close(struct conn *c, const char *why);
+
+static void flush_out(struct conn *c) {
+  while (c->txoff < c->txlen) {
+    ssize_t w = send(c->fd, c->tx + c->txoff, c->txlen - c->txoff, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      return; /* reader side will see the error and close */
+    }
+    c->txoff += (size_t)w;
+  }
+  if (c->txoff == c->txlen) c->txoff = c->txlen = 0;
+  int want = c->txlen > 0;
+  if (want != c->want_out) {
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.fd = c->fd};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = want;
+  }
+}
+static void sendm(struct conn *c, uint16_t type, uint32_t seq, int32_t status, uint32_t aux,
+                  const void *p1, size_t l1, const void *p2, size_t l2) {
+  if (!c) return;
+  if (c->txlen + 24 + l1 + l2 > MAX_TX) {
+    conn_close(c, "peer does not read its replies (tx buffer limit)");
+    return;
+  }
+  size_t need = c->txlen + 24 + l1 + l2;
+  if (need > c->txcap) {
+    size_t nc = c->txcap ? c->txcap : 8192;
+    while (nc < need) nc *= 2;
+    c->tx = realloc(c->tx, nc);
+    c->txcap = nc;
+  }
+  struct mj_hdr h;
+  mj_hdr_init(&h, type, (uint32_t)(l1 + l2), seq, status);
+  h.aux = aux;
+  memcpy(c->tx + c->txlen, &h, 24);
+  if (l1) memcpy(c->tx + c->txlen + 24, p1, l1);
+  if (l2) memcpy(c->tx + c->txlen + 24 + l1, p2, l2);
+  c->txlen = need;
+  flush_out(c);
+}
+static void reply(struct conn *c, const struct mj_hdr *rq, int32_t status, const void *p, size_t l) {
+  sendm(c, (uint16_t)(rq->type | MJ_REPLY), rq->seq, status, 0, p, l, NULL, 0);
+}
+
+/* ---------------- permissions (Linux ipcperms) ---------------- */
+struct perm { int32_t key; uint32_t uid, gid, cuid, cgid, mode; };
+static int perm_ok(const struct perm *p, const struct mj_cred *cr, int flag) {
+  if (cr->uid == 0) return 1; /* CAP_IPC_OWNER */
+  int req = (flag >> 6) | (flag >> 3) | flag;
+  int granted = (int)p->mode;
+  if (cr->uid == p->cuid || cr->uid == p->uid) granted >>= 6;
+  else if (cr->gid == p->cgid || cr->gid == p->gid) granted >>= 3;
+  return !((req & ~granted) & 0007);
+}
+static int is_owner(const struct perm *p, const struct mj_cred *cr) {
+  return cr->uid == 0 || cr->uid == p->uid || cr->uid == p->cuid;
+}
+
+/* ---------------- waiters (blocked semop / msgsnd / msgrcv) ---------------- */
+struct waiter {
+  struct cref c;
+  uint32_t seq;
+  uint16_t type;
+  int64_t deadline; /* 0 = none */
+  uint8_t *req; size_t reqlen; /* copy of the request payload, re-run on every change */
+  struct waiter *next;
+};
+
+/* ---------------- shared memory ---------------- */
+struct page {
+  int8_t owner;      /* attachment slot holding the only (writable) copy; -1 home copy valid; -2 lost */
+  uint8_t busy;
+  uint8_t want_data;
+  uint64_t copyset;  /* attachment slots holding read-only copies */
+  uint64_t waitmask; /* slots whose PAGE_FETCH reply we still await */
+  int fetch_from;    /* slot we asked for data */
+  struct cref req_c; uint32_t req_seq; int req_slot; uint32_t req_acc; /* current transaction */
+  struct pq { struct cref c; uint32_t seq; uint32_t acc; struct pq *next; } *q, *qt;
+};
+struct att { struct cref c; int count; };
+struct shm {
+  int used, removed;
+  struct perm perm;
+  uint64_t size; uint32_t npages;
+  uint8_t *home;
+  struct page *pg;
+  struct att att[MAX_ATT];
+  int64_t atime, dtime, ctime;
+  uint32_t cpid, lpid;
+};
+static struct shm *shms[MAX_SLOTS];
+
+/* ---------------- semaphores ---------------- */
+struct sem {
+  int used;
+  uint32_t gen;
+  struct perm perm;
+  int nsems;
+  uint16_t *val; uint32_t *pid;
+  int64_t otime, ctime;
+  struct waiter *w;
+};
+static struct sem *sems[MAX_SLOTS];
+struct undo { int slot; uint32_t gen; int16_t *adj; int nsems; struct undo *next; };
+
+/* ---------------- message queues ---------------- */
+struct msg { int64_t type; uint32_t size; struct msg *next; uint8_t data[]; };
+struct mq {
+  int used;
+  struct perm perm;
+  struct msg *head, *tail;
+  uint64_t qbytes, cbytes, qnum;
+  int64_t stime, rtime, ctime;
+  uint32_t lspid, lrpid;
+  struct waiter *w;
+};
+static struct mq *mqs[MAX_SLOTS];
+
+static int64_t wall(void) { return (int64_t)time(NULL); }
+
+/* ---------------- page directory (IVY centralized manager) ---------------- */
+static int att_slot(struct shm *s, struct conn *c) {
+  for (int i = 0; i < MAX_ATT; i++)
+    if (s->att[i].count && s->att[i].c.fd == c->fd && s->att[i].c.gen == c->gen) return i;
+  return -1;
+}
+static void page_send(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data) {
+  struct mj_page p = {id, pn, acc, data != NULL};
+  sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, data, data ? MJ_PAGE : 0);
+}
+static void fetch_send(struct shm *s, int id, uint32_t pn, int slot, uint32_t newacc, int want) {
+  struct conn *o = cget(s->att[slot].c);
+  s->pg[pn].waitmask |= 1ull << slot;
+  struct mj_page p = {id, pn, newacc, (uint32_t)want};
+  if (o) sendm(o, MJ_PAGE_FETCH, ++o->fetch_seq, 0, 0, &p, sizeof p, NULL, 0);
+}
+
+static void page_run(struct shm *s, int id, uint32_t pn);
+
+/* Finish the current transaction: the requester receives the page with the access it asked for. */
+static void page_complete(struct shm *s, int id, uint32_t pn) {
+  struct page *p = &s->pg[pn];
+  struct conn *rc = cget(p->req_c);
+  int slot = rc ? att_slot(s, rc) : -1;
+  const uint8_t *home = s->home + (size_t)pn * MJ_PAGE;
+  p->busy = 0;
+  if (p->owner == -2) {
+    if (rc) page_send(rc, p->req_seq, EIO, id, pn, 0, NULL);
+  } else if (slot < 0) {
+    /* requester vanished meanwhile: the home copy is current, nobody owns it */
+    p->owner = -1;
+  } else if (p->req_acc == MJ_ACC_READ) {
+    p->copyset |= 1ull << slot;
+    page_send(rc, p->req_seq, 0, id, pn, MJ_ACC_READ, home);
+  } else {
+    int had = (p->copyset >> slot) & 1;
+    p->owner = (int8_t)slot;
+    p->copyset = 0;
+    page_send(rc, p->req_seq, 0, id, pn, MJ_ACC_WRITE, had ? NULL : home);
+  }
+  page_run(s, id, pn);
+}
+
+/* Start queued requests on a page until one has to wait for a client. */
+static void page_run(struct shm *s, int id, uint32_t pn) {
+  struct page *p = &s->pg[pn];
+  while (!p->busy && p->q) {
+    struct pq *r = p->q;
+    p->q = r->next;
+    if (!p->q) p->qt = NULL;
+    struct conn *rc = cget(r->c);
+    int slot = rc ? att_slot(s, rc) : -1;
+    uint32_t acc = r->acc, seq = r->seq;
+    free(r);
+    if (slot < 0) {
+      if (rc) page_send(rc, seq, EINVAL, id, pn, 0, NULL);
+      continue;
+    }
+    if (p->owner == -2) { page_send(rc, seq, EIO, id, pn, 0, NULL); continue; }
+    p->req_c = cref_of(rc); p->req_seq = seq; p->req_slot = slot; p->req_acc = acc;
+    if (p->owner == slot) { /* already exclusive: spurious or racing fault */
+      page_send(rc, seq, 0, id, pn, MJ_ACC_WRITE, NULL);
+      continue;
+    }
+    if (acc == MJ_ACC_READ) {
+      if (p->owner == -1) {
+        p->copyset |= 1ull << slot;
+        page_send(rc, seq, 0, id, pn, MJ_ACC_READ, s->home + (size_t)pn * MJ_PAGE);
+        continue;
+      }
+      p->busy = 1; p->fetch_from = p->owner; p->want_data = 1;
+      fetch_send(s, id, pn, p->owner, MJ_ACC_READ, 1);
+      return;
+    }
+    if (p->owner >= 0) {
+      p->busy = 1; p->fetch_from = p->owner; p->want_data = 1;
+      fetch_send(s, id, pn, p->owner, MJ_ACC_NONE, 1);
+      return;
+    }
+    uint64_t others = p->copyset & ~(1ull << slot);
+    if (!others) { p->busy = 1; page_complete(s, id, pn); return; }
+    p->busy = 1; p->fetch_from = -1; p->want_data = 0; p->waitmask = 0;
+    for (int i = 0; i < MAX_ATT; i++)
+      if ((others >> i) & 1) {
+        if (s->att[i].count && cget(s->att[i].c)) fetch_send(s, id, pn, i, MJ_ACC_NONE, 0);
+        p->copyset &= ~(1ull << i);
+      }
+    if (p->waitmask == 0) { page_complete(s, id, pn); return; }
+    return;
+  }
+}
+
+/* A client answered a PAGE_FETCH, or never will: it detached (data == NULL, dead == 0:
+ * its SHMDT already refreshed the home copy) or crashed (dead == 1). */
+static void page_fetched(struct shm *s, int id, uint32_t pn, int from_slot, const uint8_t *data, int dead) {
+  struct page *p = &s->pg[pn];
+  if (!p->busy || !((p->waitmask >> from_slot) & 1)) return;
+  p->waitmask &= ~(1ull << from_slot);
+  if (p->want_data) {
+    if (data) memcpy(s->home + (size_t)pn * MJ_PAGE, data, MJ_PAGE);
+    else if (dead) p->owner = -2; /* the only up-to-date copy died with its process */
+    if (p->owner != -2) {
+      int keep = p->req_acc == MJ_ACC_READ && data != NULL;
+      p->owner = -1;
+      p->copyset = keep ? (1ull << from_slot) : 0;
+    }
+    page_complete(s, id, pn);
+  } else if (p->waitmask == 0) {
+    page_complete(s, id, pn);
+  }
+}
+
+static void shm_destroy(int slot) {
+  struct shm *s = shms[slot];
+  for (uint32_t i = 0; i < s->npages; i++)
+    while (s->pg[i].q) { struct pq *r = s->pg[i].q; s->pg[i].q = r->next; free(r); }
+  free(s->pg);
+  free(s->home);
+  free(s);
+  shms[slot] = NULL;
+}
+static int shm_nattch(struct shm *s) {
+  int n = 0;
+  for (int i = 0; i < MAX_ATT; i++) n += s->att[i].count;
+  return n;
+}
+
+/* Detach every attachment of connection c from segment slot (or one if !all).  Pages
+ * the process still owned are either supplied (clean detach) or lost (crash). */
+static void shm_detach(int slot, struct conn *c, int all, int crashed) {
+  struct shm *s = shms[slot];
+  int a = att_slot(s, c);
+  if (a < 0) return;
+  s->att[a].count = all ? 0 : s->att[a].count - 1;
+  s->dtime = wall();
+  s->lpid = c->pid;
+  if (s->att[a].count == 0) {
+    int id = MJ_ID_MAKE(self_idx, slot);
+    for (uint32_t pn = 0; pn < s->npages; pn++) {
+      struct page *p = &s->pg[pn];
+      p->copyset &= ~(1ull << a);
+      if (p->busy && ((p->waitmask >> a) & 1)) page_fetched(s, id, pn, a, NULL, crashed);
+      else if (p->owner == a) p->owner = crashed ? -2 : -1;
+    }
+    if (crashed) {
+      int lost = 0;
+      for (uint32_t pn = 0; pn < s->npages; pn++) lost += s->pg[pn].owner == -2;
+      if (lost) logm("segment id=0x%x: %d page(s) lost with crashed pid %u on %s", id, lost, c->pid, c->host);
+    }
+  }
+  if (s->removed && shm_nattch(s) == 0) shm_destroy(slot);
+}
+
+static int find_by_key_shm(int32_t key) {
+  for (int i = 0; i < MAX_SLOTS; i++)
+    if (shms[i] && !shms[i]->removed && shms[i]->perm.key == key) return i;
+  return -1;
+}
+static int free_slot(void **tab) {
+  for (int i = 1; i < MAX_SLOTS; i++) /* slot 0 unused: keeps ids != MJ_ID_FLAG alone */
+    if (!tab[i]) return i;
+  return -1;
+}
+static struct shm *shm_by_id(int id, int *slot) {
+  if (!MJ_ID_IS(id) || MJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
+  int sl = MJ_ID_SLOT(id);
+  if (sl >= MAX_SLOTS || !shms[sl]) return NULL;
+  *slot = sl;
+  return shms[sl];
+}
+
+#define NEED(T) \
+  if (h->len < sizeof(T)) { logm("%s from %s: payload %u < %zu bytes, rejected", mj_type_name(h->type), c->peer, h->len, sizeof(T)); reply(c, h, EPROTO, NULL, 0); return; }
+
+static void do_shmget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_shmget);
+  struct mj_shmget q; memcpy(&q, pl, sizeof q);
+  int sl = find_by_key_shm(q.key);
+  if (sl >= 0) {
+    struct shm *s = shms[sl];
+    if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
+    if (!perm_ok(&s->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
+    if (q.size > s->size) { reply(c, h, EINVAL, NULL, 0); return; }
+    struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  }
+  if (!(q.flags & IPC_CREAT)) { reply(c, h, ENOENT, NULL, 0); return; }
+  if (q.size < 1 || q.size > SHMMAX_DSM) { reply(c, h, EINVAL, NULL, 0); return; }
+  sl = free_slot((void **)shms);
+  if (sl < 0) { reply(c, h, ENOSPC, NULL, 0); return; }
+  struct shm *s = calloc(1, sizeof *s);
+  s->used = 1;
+  s->perm = (struct perm){q.key, q.cred.uid, q.cred.gid, q.cred.uid, q.cred.gid, (uint32_t)q.flags & 0777};
+  s->size = q.size;
+  s->npages = (uint32_t)((q.size + MJ_PAGE - 1) / MJ_PAGE);
+  s->home = calloc(s->npages, MJ_PAGE);
+  s->pg = calloc(s->npages, sizeof *s->pg);
+  if (!s->home || !s->pg) { free(s->home); free(s->pg); free(s); reply(c, h, ENOMEM, NULL, 0); return; }
+  for (uint32_t i = 0; i < s->npages; i++) s->pg[i].owner = -1;
+  s->ctime = wall();
+  s->cpid = q.cred.pid;
+  shms[sl] = s;
+  struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
+  logm("shmget key=0x%x size=%llu -> id=0x%x (by %s pid %u)", q.key, (unsigned long long)q.size, r.id, c->host, c->pid);
+  reply(c, h, 0, &r, sizeof r);
+}
+static void do_shmat(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_shmat);
+  struct mj_shmat q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct shm *s = shm_by_id(q.id, &sl);
+  if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
+  int flag = (q.flags & SHM_RDONLY) ? 0444 : 0666;
+  if (!perm_ok(&s->perm, &q.cred, flag)) { reply(c, h, EACCES, NULL, 0); return; }
+  int a = att_slot(s, c);
+  if (a < 0) {
+    for (a = 0; a < MAX_ATT && s->att[a].count; a++) {}
+    if (a == MAX_ATT) { reply(c, h, ENOSPC, NULL, 0); return; } /* documented limit */
+    /* a recycled slot must not inherit rights from its previous user */
+    for (uint32_t pn = 0; pn < s->npages; pn++) s->pg[pn].copyset &= ~(1ull << a);
+    s->att[a].c = cref_of(c);
+  }
+  s->att[a].count++;
+  s->atime = wall();
+  s->lpid = q.cred.pid;
+  struct mj_shmat_r r = {s->size};
+  reply(c, h, 0, &r, sizeof r);
+}
+/* SHMDT payload: mj_shmdt then, on the process's last detach, (u32 page + data)
+ * for every page it held writable, so the home copy stays current. */
+static void do_shmdt(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_shmdt);
+  struct mj_shmdt q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct shm *s = shm_by_id(q.id, &sl);
+  int a = s ? att_slot(s, c) : -1;
+  if (a < 0) { reply(c, h, EINVAL, NULL, 0); return; }
+  size_t off = sizeof q, rec = 4 + MJ_PAGE;
+  if ((h->len - off) % rec) { logm("SHMDT from %s: trailing bytes, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
+  for (; off < h->len; off += rec) {
+    uint32_t pn; memcpy(&pn, pl + off, 4);
+    if (pn >= s->npages) continue;
+    struct page *p = &s->pg[pn];
+    if (p->owner == a || (p->busy && p->want_data && p->fetch_from == a)) {
+      memcpy(s->home + (size_t)pn * MJ_PAGE, pl + off + 4, MJ_PAGE);
+      if (p->owner == a) p->owner = -1;
+    }
+  }
+  shm_detach(sl, c, 0, 0);
+  reply(c, h, 0, NULL, 0);
+}
+static void fill_perm(struct mj_stat_r *r, const struct perm *p) {
+  r->key = p->key; r->uid = p->uid; r->gid = p->gid; r->cuid = p->cuid; r->cgid = p->cgid; r->mode = p->mode;
+}
+static void do_shmctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_ctl);
+  struct mj_ctl q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct shm *s = shm_by_id(q.id, &sl);
+  if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
+  struct mj_stat_r r; memset(&r, 0, sizeof r);
+  switch (q.cmd) {
+  case IPC_STAT:
+    if (!perm_ok(&s->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+    fill_perm(&r, &s->perm);
+    if (s->removed) r.mode |= SHM_DEST;
+    r.size = s->size; r.atime = s->atime; r.dtime = s->dtime; r.ctime = s->ctime;
+    r.cpid = s->cpid; r.lpid = s->lpid; r.nattch = (uint64_t)shm_nattch(s);
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  case IPC_SET:
+    if (!is_owner(&s->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
+    s->perm.uid = q.set_uid; s->perm.gid = q.set_gid; s->perm.mode = q.set_mode & 0777;
+    s->ctime = wall();
+    reply(c, h, 0, NULL, 0);
+    return;
+  case IPC_RMID:
+    if (!is_owner(&s->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
+    s->removed = 1;
+    s->perm.key = IPC_PRIVATE;
+    logm("shm id=0x%x marked for removal (nattch=%d)", q.id, shm_nattch(s));
+    if (shm_nattch(s) == 0) shm_destroy(sl);
+    reply(c, h, 0, NULL, 0);
+    return;
+  default:
+    reply(c, h, EINVAL, NULL, 0);
+  }
+}
+static void do_page_req(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_page_req);
+  struct mj_page_req q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct shm *s = shm_by_id(q.id, &sl);
+  if (!s || q.page >= s->npages || (q.access != MJ_ACC_READ && q.access != MJ_ACC_WRITE) || att_slot(s, c) < 0) {
+    logm("PAGE_REQ from %s: bad id/page/access (0x%x/%u/%u), rejected", c->peer, q.id, q.page, q.access);
+    page_send(c, h->seq, EINVAL, q.id, q.page, 0, NULL);
+    return;
+  }
+  struct pq *r = malloc(sizeof *r);
+  *r = (struct pq){cref_of(c), h->seq, q.access, NULL};
+  struct page *p = &s->pg[q.page];
+  if (p->qt) p->qt->next = r; else p->q = r;
+  p->qt = r;
+  page_run(s, q.id, q.page);
+}
+static void do_fetch_reply(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_page);
+  struct mj_page q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct shm *s = shm_by_id(q.id, &sl);
+  if (!s || q.page >= s->npages) return; /* segment gone meanwhile: nothing waits */
+  int a = att_slot(s, c);
+  if (a < 0) return; /* detached before answering: shm_detach already settled it */
+  const uint8_t *data = NULL;
+  if (q.has_data) {
+    if (h->len != sizeof q + MJ_PAGE) { logm("PAGE_FETCH reply from %s: wrong length %u, rejected", c->peer, h->len); return; }
+    data = pl + sizeof q;
+  }
+  page_fetched(s, q.id, q.page, a, data, 0);
+}
+
+/* ---------------- semaphores ---------------- */
+static struct sem *sem_by_id(int id, int *slot) {
+  if (!MJ_ID_IS(id) || MJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
+  int sl = MJ_ID_SLOT(id);
+  if (sl >= MAX_SLOTS || !sems[sl]) return NULL;
+  *slot = sl;
+  return sems[sl];
+}
+static void do_semget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_semget);
+  struct mj_semget q; memcpy(&q, pl, sizeof q);
+  for (int i = 0; i < MAX_SLOTS; i++) {
+    struct sem *s = sems[i];
+    if (!s || s->perm.key != q.key) continue;
+    if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
+    if (!perm_ok(&s->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
+    if (q.nsems < 0 || q.nsems > s->nsems) { reply(c, h, EINVAL, NULL, 0); return; }
+    struct mj_id_r r = {MJ_ID_MAKE(self_idx, i)};
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  }
+  if (!(q.flags & IPC_CREAT)) { reply(c, h, ENOENT, NULL, 0); return; }
+  if (q.nsems <= 0 || q.nsems > SEMMSL) { reply(c, h, EINVAL, NULL, 0); return; }
+  int sl = free_slot((void **)sems);
+  if (sl < 0) { reply(c, h, ENOSPC, NULL, 0); return; }
+  struct sem *s = calloc(1, sizeof *s);
+  s->used = 1;
+  s->gen = gen_ctr++;
+  s->perm = (struct perm){q.key, q.cred.uid, q.cred.gid, q.cred.uid, q.cred.gid, (uint32_t)q.flags & 0777};
+  s->nsems = q.nsems;
+  s->val = calloc((size_t)q.nsems, sizeof *s->val);
+  s->pid = calloc((size_t)q.nsems, sizeof *s->pid);
+  s->ctime = wall();
+  sems[sl] = s;
+  struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
+  reply(c, h, 0, &r, sizeof r);
+}
+static struct undo *undo_for(struct conn *c, int slot, struct sem *s) {
+  for (struct undo *u = c->undos; u; u = u->next)
+    if (u->slot == slot && u->gen == s->gen) return u;
+  struct undo *u = calloc(1, sizeof *u);
+  u->slot = slot; u->gen = s->gen; u->nsems = s->nsems;
+  u->adj = calloc((size_t)s->nsems, sizeof *u->adj);
+  u->next = c->undos;
+  c->undos = u;
+  return u;
+}
+/* Try a semop atomically: returns 0 done, -1 must block, >0 errno. */
+static int sem_try(struct conn *c, int slot, struct sem *s, const struct mj_semop *q, const struct mj_sembuf *ops) {
+  int16_t tmp[SEMOPM];
+  uint32_t n = q->nsops;
+  for (uint32_t i = 0; i < n; i++) {
+    int v = s->val[ops[i].num];
+    for (uint32_t j = 0; j < i; j++) /* earlier ops in the same call already applied */
+      if (ops[j].num == ops[i].num) v += ops[j].op;
+    if (ops[i].op == 0) { if (v != 0) return (ops[i].flg & IPC_NOWAIT) ? EAGAIN : -1; }
+    else if (ops[i].op < 0) { if (v + ops[i].op < 0) return (ops[i].flg & IPC_NOWAIT) ? EAGAIN : -1; }
+    else if (v + ops[i].op > SEMVMX) return ERANGE;
+    tmp[i] = (int16_t)(v + ops[i].op);
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    s->val[ops[i].num] = (uint16_t)tmp[i];
+    s->pid[ops[i].num] = q->cred.pid;
+    if ((ops[i].flg & SEM_UNDO) && c) undo_for(c, slot, s)->adj[ops[i].num] -= ops[i].op;
+  }
+  s->otime = wall();
+  return 0;
+}
+static void sem_wake(int slot) {
+  struct sem *s = sems[slot];
+  int progress = 1;
+  while (progress && s) {
+    progress = 0;
+    for (struct waiter **pw = &s->w; *pw;) {
+      struct waiter *w = *pw;
+      struct conn *wc = cget(w->c);
+      if (!wc) { *pw = w->next; free(w->req); free(w); continue; }
+      const struct mj_semop *q = (const void *)w->req;
+      int r = sem_try(wc, slot, s, q, (const void *)(w->req + sizeof *q));
+      if (r == -1) { pw = &w->next; continue; }
+      *pw = w->next;
+      sendm(wc, MJ_SEMOP | MJ_REPLY, w->seq, r, 0, NULL, 0, NULL, 0);
+      free(w->req); free(w);
+      if (r == 0) progress = 1;
+    }
+  }
+}
+static void waiters_fail(struct waiter **list, int err) {
+  while (*list) {
+    struct waiter *w = *list;
+    *list = w->next;
+    struct conn *wc = cget(w->c);
+    if (wc) sendm(wc, (uint16_t)(w->type | MJ_REPLY), w->seq, err, 0, NULL, 0, NULL, 0);
+    free(w->req); free(w);
+  }
+}
+static void add_waiter(struct waiter **list, struct conn *c, const struct mj_hdr *h, const uint8_t *pl, int64_t timeout_ns) {
+  struct waiter *w = calloc(1, sizeof *w);
+  w->c = cref_of(c); w->seq = h->seq; w->type = h->type;
+  w->deadline = timeout_ns >= 0 ? now_ns() + timeout_ns : 0;
+  if (timeout_ns == 0) w->deadline = 1; /* already expired: one try, then EAGAIN */
+  w->req = malloc(h->len); memcpy(w->req, pl, h->len); w->reqlen = h->len;
+  struct waiter **t = list;
+  while (*t) t = &(*t)->next; /* FIFO: waiters are served in arrival order */
+  *t = w;
+}
+static void do_semop(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_semop);
+  struct mj_semop q; memcpy(&q, pl, sizeof q);
+  if (q.nsops < 1 || q.nsops > SEMOPM) { reply(c, h, q.nsops < 1 ? EINVAL : E2BIG, NULL, 0); return; }
+  if (h->len != sizeof q + q.nsops * sizeof(struct mj_sembuf)) { logm("SEMOP from %s: length %u does not match nsops %u, rejected", c->peer, h->len, q.nsops); reply(c, h, EPROTO, NULL, 0); return; }
+  int sl;
+  struct sem *s = sem_by_id(q.id, &sl);
+  if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
+  const struct mj_sembuf *ops = (const void *)(pl + sizeof q);
+  int alter = 0;
+  for (uint32_t i = 0; i < q.nsops; i++) {
+    if (ops[i].num >= s->nsems) { reply(c, h, EFBIG, NULL, 0); return; }
+    if (ops[i].op) alter = 1;
+  }
+  if (!perm_ok(&s->perm, &q.cred, alter ? 0222 : 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+  /* sem_try needs aligned sembufs */
+  uint8_t *copy = malloc(h->len);
+  memcpy(copy, pl, h->len);
+  int r = sem_try(c, sl, s, &q, (const void *)(copy + sizeof q));
+  free(copy);
+  if (r == -1) {
+    if (q.timeout_ns == 0) { reply(c, h, EAGAIN, NULL, 0); return; }
+    add_waiter(&s->w, c, h, pl, q.timeout_ns);
+    return;
+  }
+  reply(c, h, r, NULL, 0);
+  if (r == 0) sem_wake(sl);
+}
+static void sem_destroy(int sl) {
+  struct sem *s = sems[sl];
+  waiters_fail(&s->w, EIDRM);
+  free(s->val); free(s->pid); free(s);
+  sems[sl] = NULL;
+}
+static void do_semctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_ctl);
+  struct mj_ctl q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct sem *s = sem_by_id(q.id, &sl);
+  if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
+  struct mj_stat_r r; memset(&r, 0, sizeof r);
+  int cmd = q.cmd;
+  if (cmd == GETVAL || cmd == GETPID || cmd == GETNCNT || cmd == GETZCNT || cmd == SETVAL)
+    if (q.num < 0 || q.num >= s->nsems) { reply(c, h, EINVAL, NULL, 0); return; }
+  switch (cmd) {
+  case IPC_STAT:
+    if (!perm_ok(&s->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+    fill_perm(&r, &s->perm);
+    r.atime = s->otime; r.ctime = s->ctime; r.nattch = (uint64_t)s->nsems;
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  case IPC_SET:
+    if (!is_owner(&s->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
+    s->perm.uid = q.set_uid; s->perm.gid = q.set_gid; s->perm.mode = q.set_mode & 0777; s->ctime = wall();
+    reply(c, h, 0, NULL, 0);
+    return;
+  case IPC_RMID:
+    if (!is_owner(&s->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
+    sem_destroy(sl);
+    reply(c, h, 0, NULL, 0);
+    return;
+  case GETVAL: case GETPID: case GETNCNT: case GETZCNT: {
+    if (!perm_ok(&s->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+    if (cmd == GETVAL) r.val = s->val[q.num];
+    else if (cmd == GETPID) r.val = (int32_t)s->pid[q.num];
+    else {
+      for (struct waiter *w = s->w; w; w = w->next) {
+        const struct mj_semop *wq = (const void *)w->req;
+        const struct mj_sembuf *ops = (const void *)(w->req + sizeof *wq);
+        /* count each waiter once, for the first op it is blocked on (as Linux) */
+        for (uint32_t i = 0; i < wq->nsops; i++) {
+          struct mj_sembuf o; memcpy(&o, &ops[i], sizeof o);
+          if (o.num != q.num) continue;
+          if (cmd == GETNCNT && o.op < 0) { r.val++; break; }
+          if (cmd == GETZCNT && o.op == 0) { r.val++; break; }
+        }
+      }
+    }
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  }
+  case GETALL: {
+    if (!perm_ok(&s->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+    r.nvals = (uint32_t)s->nsems;
+    sendm(c, (uint16_t)(h->type | MJ_REPLY), h->seq, 0, 0, &r, sizeof r, s->val, (size_t)s->nsems * 2);
+    return;
+  }
+  case SETVAL:
+  case SETALL: {
+    if (!perm_ok(&s->perm, &q.cred, 0222)) { reply(c, h, EACCES, NULL, 0); return; }
+    if (cmd == SETVAL) {
+      if (q.val < 0 || q.val > SEMVMX) { reply(c, h, ERANGE, NULL, 0); return; }
+      s->val[q.num] = (uint16_t)q.val;
+      s->pid[q.num] = q.cred.pid;
+    } else {
+      if (q.nvals != (uint32_t)s->nsems || h->len != sizeof q + q.nvals * 2) { reply(c, h, EINVAL, NULL, 0); return; }
+      for (int i = 0; i < s->nsems; i++) {
+        uint16_t v; memcpy(&v, pl + sizeof q + 2 * i, 2);
+        if (v > SEMVMX) { reply(c, h, ERANGE, NULL, 0); return; }
+      }
+      for (int i = 0; i < s->nsems; i++) { memcpy(&s->val[i], pl + sizeof q + 2 * i, 2); s->pid[i] = q.cred.pid; }
+    }
+    /* Linux clears the undo entries for the changed semaphores */
+    for (int fd = 0; fd <= maxfd; fd++) {
+      if (!conns[fd]) continue;
+      for (struct undo *u = conns[fd]->undos; u; u = u->next)
+        if (u->slot == sl && u->gen == s->gen) {
+          if (cmd == SETVAL) u->adj[q.num] = 0;
+          else memset(u->adj, 0, (size_t)u->nsems * 2);
+        }
+    }
+    s->ctime = wall();
+    reply(c, h, 0, NULL, 0);
+    sem_wake(sl);
+    return;
+  }
+  default:
+    reply(c, h, EINVAL, NULL, 0);
+  }
+}
+
+/* ---------------- message queues ---------------- */
+static struct mq *mq_by_id(int id, int *slot) {
+  if (!MJ_ID_IS(id) || MJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
+  int sl = MJ_ID_SLOT(id);
+  if (sl >= MAX_SLOTS || !mqs[sl]) return NULL;
+  *slot = sl;
+  return mqs[sl];
+}
+static void do_msgget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_msgget);
+  struct mj_msgget q; memcpy(&q, pl, sizeof q);
+  for (int i = 0; i < MAX_SLOTS; i++) {
+    struct mq *m = mqs[i];
+    if (!m || m->perm.key != q.key) continue;
+    if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
+    if (!perm_ok(&m->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
+    struct mj_id_r r = {MJ_ID_MAKE(self_idx, i)};
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  }
+  if (!(q.flags & IPC_CREAT)) { reply(c, h, ENOENT, NULL, 0); return; }
+  int sl = free_slot((void **)mqs);
+  if (sl < 0) { reply(c, h, ENOSPC, NULL, 0); return; }
+  struct mq *m = calloc(1, sizeof *m);
+  m->used = 1;
+  m->perm = (struct perm){q.key, q.cred.uid, q.cred.gid, q.cred.uid, q.cred.gid, (uint32_t)q.flags & 0777};
+  m->qbytes = MSGMNB;
+  m->ctime = wall();
+  mqs[sl] = m;
+  struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
+  reply(c, h, 0, &r, sizeof r);
+}
+/* returns 0 sent, -1 block, >0 errno */
+static int msg_try_snd(struct mq *m, const uint8_t *pl, uint32_t len) {
+  struct mj_msgsnd q; memcpy(&q, pl, sizeof q);
+  if (m->cbytes + q.size > m->qbytes || m->qnum + 1 > m->qbytes)
+    return (q.flags & IPC_NOWAIT) ? EAGAIN : -1;
+  struct msg *g = malloc(sizeof *g + q.size);
+  g->type = q.mtype; g->size = q.size; g->next = NULL;
+  memcpy(g->data, pl + sizeof q, q.size);
+  (void)len;
+  if (m->tail) m->tail->next = g; else m->head = g;
+  m->tail = g;
+  m->cbytes += q.size; m->qnum++;
+  m->lspid = q.cred.pid; m->stime = wall();
+  return 0;
+}
+static int msg_try_rcv(struct conn *c, struct mq *m, const struct mj_hdr *h, const uint8_t *pl) {
+  struct mj_msgrcv q; memcpy(&q, pl, sizeof q);
+  struct msg *prev = NULL, *g = NULL, *gp = NULL;
+  for (struct msg *x = m->head, *px = NULL; x; px = x, x = x->next) {
+    int match;
+    if (q.mtype == 0) match = 1;
+    else if (q.mtype > 0) match = (q.flags & MSG_EXCEPT) ? x->type != q.mtype : x->type == q.mtype;
+    else match = x->type <= -q.mtype && (!g || x->type < g->type);
+    if (!match) continue;
+    if (q.mtype < 0) { g = x; gp = px; continue; } /* keep looking for a lower type */
+    g = x; gp = px;
+    break;
+  }
+  prev = gp;
+  if (!g) return (q.flags & IPC_NOWAIT) ? ENOMSG : -1;
+  uint32_t sz = g->size;
+  if (sz > q.maxsize) {
+    if (!(q.flags & MSG_NOERROR)) return E2BIG;
+    sz = q.maxsize;
+  }
+  if (prev) prev->next = g->next; else m->head = g->next;
+  if (m->tail == g) m->tail = prev;
+  m->cbytes -= g->size; m->qnum--;
+  m->lrpid = q.cred.pid; m->rtime = wall();
+  struct mj_msgrcv_r r = {g->type, sz};
+  sendm(c, MJ_MSGRCV | MJ_REPLY, h->seq, 0, 0, &r, sizeof r, g->data, sz);
+  free(g);
+  return 0;
+}
+static void mq_wake(int sl) {
+  struct mq *m = mqs[sl];
+  int progress = 1;
+  while (progress) {
+    progress = 0;
+    for (struct waiter **pw = &m->w; *pw;) {
+      struct waiter *w = *pw;
+      struct conn *wc = cget(w->c);
+      if (!wc) { *pw = w->next; free(w->req); free(w); continue; }
+      int r;
+      if (w->type == MJ_MSGSND) r = msg_try_snd(m, w->req, (uint32_t)w->reqlen);
+      else {
+        struct mj_hdr hh; mj_hdr_init(&hh, w->type, (uint32_t)w->reqlen, w->seq, 0);
+        r = msg_try_rcv(wc, m, &hh, w->req);
+      }
+      if (r == -1) { pw = &w->next; continue; }
+      *pw = w->next;
+      if (w->type == MJ_MSGSND || r > 0) sendm(wc, (uint16_t)(w->type | MJ_REPLY), w->seq, r, 0, NULL, 0, NULL, 0);
+      free(w->req); free(w);
+      progress = 1;
+    }
+  }
+}
+static void do_msgsnd(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_msgsnd);
+  struct mj_msgsnd q; memcpy(&q, pl, sizeof q);
+  if (h->len != sizeof q + q.size) { logm("MSGSND from %s: length mismatch, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
+  int sl;
+  struct mq *m = mq_by_id(q.id, &sl);
+  if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
+  if (q.mtype < 1 || q.size > MSGMAX) { reply(c, h, EINVAL, NULL, 0); return; }
+  if (!perm_ok(&m->perm, &q.cred, 0222)) { reply(c, h, EACCES, NULL, 0); return; }
+  int r = msg_try_snd(m, pl, h->len);
+  if (r == -1) { add_waiter(&m->w, c, h, pl, -1); return; }
+  reply(c, h, r, NULL, 0);
+  if (r == 0) mq_wake(sl);
+}
+static void do_msgrcv(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_msgrcv);
+  int sl;
+  struct mj_msgrcv q; memcpy(&q, pl, sizeof q);
+  struct mq *m = mq_by_id(q.id, &sl);
+  if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
+  if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+  int r = msg_try_rcv(c, m, h, pl);
+  if (r == -1) { add_waiter(&m->w, c, h, pl, -1); return; }
+  if (r > 0) reply(c, h, r, NULL, 0);
+  else mq_wake(sl);
+}
+static void do_msgctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_ctl);
+  struct mj_ctl q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct mq *m = mq_by_id(q.id, &sl);
+  if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
+  struct mj_stat_r r; memset(&r, 0, sizeof r);
+  switch (q.cmd) {
+  case IPC_STAT:
+    if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+    fill_perm(&r, &m->perm);
+    r.size = m->qbytes; r.atime = m->stime; r.dtime = m->rtime; r.ctime = m->ctime;
+    r.cpid = m->lspid; r.lpid = m->lrpid; r.nattch = m->qnum; r.cbytes = m->cbytes;
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  case IPC_SET:
+    if (!is_owner(&m->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
+    if (q.set_qbytes > MSGMNB && q.cred.uid != 0) { reply(c, h, EPERM, NULL, 0); return; }
+    m->perm.uid = q.set_uid; m->perm.gid = q.set_gid; m->perm.mode = q.set_mode & 0777;
+    m->qbytes = q.set_qbytes; m->ctime = wall();
+    reply(c, h, 0, NULL, 0);
+    mq_wake(sl);
+    return;
+  case IPC_RMID:
+    if (!is_owner(&m->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
+    waiters_fail(&m->w, EIDRM);
+    while (m->head) { struct msg *g = m->head; m->head = g->next; free(g); }
+    free(m);
+    mqs[sl] = NULL;
+    reply(c, h, 0, NULL, 0);
+    return;
+  default:
+    reply(c, h, EINVAL, NULL, 0);
+  }
+}
+
+/* ---------------- cancel / timeouts ---------------- */
+static int cancel_in(struct waiter **list, struct conn *c, uint32_t seq) {
+  for (struct waiter **pw = list; *pw; pw = &(*pw)->next) {
+    struct waiter *w = *pw;
+    if (w->c.fd == c->fd && w->c.gen == c->gen && w->seq == seq) {
+      *pw = w->next;
+      sendm(c, (uint16_t)(w->type | MJ_REPLY), w->seq, EINTR, 0, NULL, 0, NULL, 0);
+      free(w->req); free(w);
+      return 1;
+    }
+  }
+  return 0;
+}
+static void do_cancel(struct conn *c, const struct mj_hdr *h) {
+  /* No reply of its own: the cancelled request is answered with EINTR, or it
+   * already completed and its reply is on the way. */
+  for (int i = 0; i < MAX_SLOTS; i++) {
+    if (sems[i] && cancel_in(&sems[i]->w, c, h->aux)) return;
+    if (mqs[i] && cancel_in(&mqs[i]->w, c, h->aux)) { mq_wake(i); return; }
+  }
+}
+static int64_t expire_waiters(void) {
+  int64_t t = now_ns(), next = 0;
+  for (int i = 0; i < MAX_SLOTS; i++) {
+    struct waiter **lists[2] = {sems[i] ? &sems[i]->w : NULL, mqs[i] ? &mqs[i]->w : NULL};
+    for (int k = 0; k < 2; k++) {
+      if (!lists[k]) continue;
+      for (struct waiter **pw = lists[k]; *pw;) {
+        struct waiter *w = *pw;
+        if (w->deadline && w->deadline <= t) {
+          *pw = w->next;
+          struct conn *wc = cget(w->c);
+          if (wc) sendm(wc, (uint16_t)(w->type | MJ_REPLY), w->seq, EAGAIN, 0, NULL, 0, NULL, 0);
+          free(w->req); free(w);
+          continue;
+        }
+        if (w->deadline && (!next || w->deadline < next)) next = w->deadline;
+        pw = &w->next;
+      }
+    }
+  }
+  return next;
+}
+
+/* ---------------- connection lifecycle ---------------- */
+static void conn_close(struct conn *c, const char *why) {
+  if (c->authed) logm("closing %s (host %s pid %u): %s", c->peer, c->host, c->pid, why);
+  else logm("closing unauthenticated %s: %s", c->peer, why);
+  conns[c->fd] = NULL;
+  epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  /* SEM_UNDO: apply this process's adjustments, as the kernel does at exit */
+  while (c->undos) {
+    struct undo *u = c->undos;
+    c->undos = u->next;
+    struct sem *s = sems[u->slot];
+    if (s && s->gen == u->gen) {
+      for (int i = 0; i < u->nsems; i++) {
+        int v = s->val[i] + u->adj[i];
+        s->val[i] = (uint16_t)(v < 0 ? 0 : v > SEMVMX ? SEMVMX : v);
+      }
+      sem_wake(u->slot);
+    }
+    free(u->adj); free(u);
+  }
+  for (int i = 0; i < MAX_SLOTS; i++) {
+    if (shms[i]) shm_detach(i, c, 1, 1);
+    if (sems[i]) sem_wake(i);  /* drops its waiters */
+    if (mqs[i]) mq_wake(i);
+  }
+  free(c->rx); free(c->tx); free(c);
+}
+
+static void handle_auth(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  if (h->type != MJ_AUTH || h->len != sizeof(struct mj_auth)) {
+    logm("refused %s: first message must be AUTH (%s, %u bytes)", c->peer, mj_type_name(h->type), h->len);
+    const char *m = "authentication required";
+    sendm(c, MJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
+    conn_close(c, "not authenticated");
+    return;
+  }
+  struct mj_auth a; memcpy(&a, pl, sizeof a);
+  a.host[31] = 0;
+  uint8_t mac[32];
+  mj_hmac(C.secret, C.secret_len, "C", 1, c->snonce, 16, a.cnonce, 16, a.host, 32, mac);
+  if (!mj_ct_equal(mac, a.mac, 32) || mj_cluster_find_host(&C, a.host) < 0) {
+    logm("refused %s claiming host '%s' pid %u: bad cluster secret or unknown host", c->peer, a.host, a.pid);
+    const char *m = "authentication failed";
+    sendm(c, MJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
+    conn_close(c, "authentication failed");
+    return;
+  }
+  c->authed = 1;
+  memcpy(c->host, a.host, 32);
+  c->pid = a.pid;
+  struct mj_auth_ok ok;
+  mj_hmac(C.secret, C.secret_len, "S", 1, a.cnonce, 16, c->snonce, 16, NULL, 0, ok.mac);
+  ok.client_id = c->gen;
+  sendm(c, MJ_AUTH_OK, h->seq, 0, 0, &ok, sizeof ok, NULL, 0);
+}
+
+static void dispatch(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  if (!c->authed) { handle_auth(c, h, pl); return; }
+  switch (h->type) {
+  case MJ_PING: reply(c, h, 0, pl, h->len); break;
+  case MJ_RESOLVE: {
+    NEED(struct mj_resolve);
+    struct mj_resolve q; memcpy(&q, pl, sizeof q);
+    struct mj_resolve_r r = {(uint32_t)mj_cluster_home(&C, q.key)};
+    reply(c, h, 0, &r, sizeof r);
+    break;
+  }
+  case MJ_SHMGET: do_shmget(c, h, pl); break;
+  case MJ_SHMAT: do_shmat(c, h, pl); break;
+  case MJ_SHMDT: do_shmdt(c, h, pl); break;
+  case MJ_SHMCTL: do_shmctl(c, h, pl); break;
+  case MJ_PAGE_REQ: do_page_req(c, h, pl); break;
+  case MJ_PAGE_FETCH | MJ_REPLY: do_fetch_reply(c, h, pl); break;
+  case MJ_SEMGET: do_semget(c, h, pl); break;
+  case MJ_SEMOP: do_semop(c, h, pl); break;
+  case MJ_SEMCTL: do_semctl(c, h, pl); break;
+  case MJ_CANCEL: do_cancel(c, h); break;
+  case MJ_MSGGET: do_msgget(c, h, pl); break;
+  case MJ_MSGSND: do_msgsnd(c, h, pl); break;
+  case MJ_MSGRCV: do_msgrcv(c, h, pl); break;
+  case MJ_MSGCTL: do_msgctl(c, h, pl); break;
+  default:
+    logm("unknown message type %u from %s, rejected", h->type, c->peer);
+    reply(c, h, EPROTO, NULL, 0);
+  }
+}
+
+static void on_readable(struct conn *c) {
+  for (;;) {
+    if (c->rxcap - c->rxlen < 65536) {
+      c->rxcap = c->rxcap ? c->rxcap * 2 : 131072;
+      c->rx = realloc(c->rx, c->rxcap);
+    }
+    ssize_t r = recv(c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      conn_close(c, strerror(errno));
+      return;
+    }
+    if (r == 0) {
+      if (c->rxlen) logm("%s: connection closed inside a message (%zu bytes pending): truncated message dropped", c->peer, c->rxlen);
+      conn_close(c, "connection closed");
+      return;
+    }
+    c->rxlen += (size_t)r;
+    size_t off = 0;
+    while (c->rxlen - off >= sizeof(struct mj_hdr)) {
+      struct mj_hdr h;
+      memcpy(&h, c->rx + off, sizeof h);
+      const char *bad = mj_hdr_check(&h);
+      if (bad) {
+        logm("malformed message from %s: %s (magic 0x%08x version %u type %u len %u), rejected", c->peer, bad,
+             h.magic, h.version, h.type, h.len);
+        sendm(c, MJ_ERROR, h.seq, EPROTO, 0, bad, strlen(bad), NULL, 0);
+        flush_out(c);
+        conn_close(c, "protocol error: the byte stream cannot be resynchronised");
+        return;
+      }
+      if (c->rxlen - off < sizeof h + h.len) break;
+      uint32_t gen = c->gen;
+      int fd = c->fd;
+      dispatch(c, &h, c->rx + off + sizeof h);
+      if (conns[fd] != c || c->gen != gen) return; /* closed by the handler */
+      off += sizeof h + h.len;
+    }
+    if (off) { memmove(c->rx, c->rx + off, c->rxlen - off); c->rxlen -= off; }
+  }
+}
+
+static int listen_on(const char *addr, uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+  if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) { logm("bad address %s", addr); exit(2); }
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 128)) {
+    logm("cannot listen on %s:%u: %s", addr, port, strerror(errno));
+    exit(2);
+  }
+  return fd;
+}
+
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+
+int main(int argc, char **argv) {
+  const char *cluster = getenv("MOJAVE_CLUSTER"), *host = getenv("MOJAVE_HOST");
+  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "c:H:h", lo, NULL)) != -1) {
+    if (o == 'c') cluster = optarg;
+    else if (o == 'H') host = optarg;
+    else {
+      fprintf(stderr, "usage: mojave-nsd --cluster FILE --host NAME\n"
+                      "  serves the DSM key range of host NAME (and RESOLVE if it is the root nameserver)\n");
+      return o == 'h' ? 0 : 2;
+    }
+  }
+  if (!cluster || !host) { fprintf(stderr, "mojave-nsd: need --cluster FILE and --host NAME (or MOJAVE_CLUSTER/MOJAVE_HOST)\n"); return 2; }
+  char err[512];
+  if (mj_cluster_load(cluster, &C, err, sizeof err)) { fprintf(stderr, "mojave-nsd: %s\n", err); return 2; }
+  self_idx = mj_cluster_find_host(&C, host);
+  if (self_idx < 0) { fprintf(stderr, "mojave-nsd: host '%s' not in %s\n", host, cluster); return 2; }
+  self_name = C.host[self_idx].name;
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa = {.sa_handler = on_term};
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  mj_net_inject_init();
+  int lfd = listen_on(C.host[self_idx].addr, C.host[self_idx].port);
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+  logm("serving on %s:%u%s", C.host[self_idx].addr, C.host[self_idx].port, self_idx == C.root ? " (root nameserver)" : "");
+  while (!stop) {
+    int64_t next = expire_waiters();
+    int tmo = 1000;
+    if (next) {
+      int64_t d = (next - now_ns()) / 1000000 + 1;
+      if (d < tmo) tmo = d < 0 ? 0 : (int)d;
+    }
+    struct epoll_event evs[64];
+    int n = epoll_wait(epfd, evs, 64, tmo);
+    if (n < 0) { if (errno == EINTR) continue; logm("epoll_wait: %s", strerror(errno)); break; }
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd;
+      if (fd == lfd) {
+        for (;;) {
+          struct sockaddr_in pa; socklen_t pl = sizeof pa;
+          int cfd = accept4(lfd, (struct sockaddr *)&pa, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (cfd < 0) break;
+          if (cfd >= 65536) { close(cfd); continue; }
+          int one = 1;
+          setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          struct conn *c = calloc(1, sizeof *c);
+          c->fd = cfd; c->gen = gen_ctr++; c->t_accept = now_ns();
+          snprintf(c->peer, sizeof c->peer, "%s:%u", inet_ntoa(pa.sin_addr), ntohs(pa.sin_port));
+          conns[cfd] = c;
+          if (cfd > maxfd) maxfd = cfd;
+          struct epoll_event e2 = {.events = EPOLLIN, .data.fd = cfd};
+          epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &e2);
+          struct mj_hello hello;
+          mj_random(c->snonce, 16);
+          memcpy(hello.nonce, c->snonce, 16);
+          hello.server_idx = (uint32_t)self_idx;
+          sendm(c, MJ_HELLO, 0, 0, 0, &hello, sizeof hello, NULL, 0);
+        }
+        continue;
+      }
+      struct conn *c = conns[fd];
+      if (!c) continue;
+      if (evs[i].events & EPOLLOUT) flush_out(c);
+      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
+    }
+    /* handshake deadline: an unauthenticated peer may not hold a connection */
+    int64_t t = now_ns();
+    for (int fd = 0; fd <= maxfd; fd++)
+      if (conns[fd] && !conns[fd]->authed && t - conns[fd]->t_accept > 5000000000LL) conn_close(conns[fd], "no AUTH within 5 s");
+  }
+  logm("shutting down");
+  return 0;
+}

@@ -1,0 +1,168 @@
+/* runtime/internal.h — libmojave's internal state: pointer table, speculation
+ * levels, copy-on-write logs.  Not installed; prefix _moj_ / MOJ_.
+ *
+ * All mutable runtime state lives in one mmap'd region (`_moj_rt`), never in
+ * .data/.bss, because aborting a speculation restores the executable's
+ * writable segments and must not roll the runtime back with the program.  The
+ * few true globals are set once at start-up, or live in the `moj_rt` section
+ * that the globals snapshot skips. */
+#ifndef MOJ_INTERNAL_H
+#define MOJ_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mojave/abi.h"
+#include "mojave/alloc.h"
+#include "mojave/spec.h"
+
+#define MOJ_HIDDEN  __attribute__((visibility("hidden")))
+#define MOJ_EXPORT  __attribute__((visibility("default")))
+#define MOJ_RTVAR   __attribute__((section("moj_rt")))
+#define MOJ_NOINLINE __attribute__((noinline))
+#define MOJ_COLD    __attribute__((cold, noinline))
+
+/* Owner value of a table entry that is on the free list. */
+#define MOJ_OWNER_FREE 0xffffffffu
+/* Default and hard limits of the table (entries, index 0 unused). */
+#define MOJ_DEFAULT_MAX_OBJECTS (1u << 27)
+#define MOJ_HARD_MAX_OBJECTS    ((1u << MOJ_INDEX_BITS) - 1)
+
+/* Per-entry cold metadata (parallel byte array). */
+#define MOJ_META_ALIGN_MASK 0x3f  /* log2 of the object's alignment          */
+#define MOJ_META_INHEAP     0x40  /* base lives in its owner level's private heap */
+
+/* A saved table entry: pre-state of an object before a level modified it. */
+typedef struct moj_rec {
+  uint32_t    idx;
+  uint8_t     meta;
+  uint8_t     unallocated; /* object did not exist before this level */
+  uint16_t    _pad;
+  moj_entry_t saved;
+} moj_rec_t;
+
+typedef struct moj_vec {  /* growable array of records, backed by mmap */
+  moj_rec_t *v;
+  size_t     n, cap;
+} moj_vec_t;
+
+/* Saved machine context of spec_enter (x86-64 SysV callee-saved state). */
+typedef struct moj_ctx {
+  uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+  uint32_t mxcsr;
+  uint16_t fpucw;
+  uint16_t _pad;
+} moj_ctx_t;
+
+typedef struct moj_level {
+  int        id;         /* public id, never reused                      */
+  uint32_t   owner;      /* owner value in table entries (== id)         */
+  pthread_t  thread;     /* thread that entered                           */
+  moj_ctx_t  ctx;        /* registers at spec_enter                      */
+  moj_vec_t  log;        /* pre-states of objects this level modified    */
+  void      *heap;       /* mi_heap_t*, created on first allocation      */
+  /* stack frames live at entry: [stack_lo, stack_hi) copied to stack_save */
+  uintptr_t  stack_lo, stack_hi;
+  char      *stack_save; size_t stack_cap;
+  char      *globals_save; size_t globals_cap; /* snapshot of writable data */
+  off_t      out_mark[2];/* held stdout/stderr length at entry            */
+} moj_level_t;
+
+/* A writable range of the executable captured by the globals snapshot. */
+typedef struct moj_range { uintptr_t lo, hi; } moj_range_t;
+#define MOJ_MAX_RANGES 16
+
+typedef struct moj_rt {
+  pthread_mutex_t lock;          /* table free list + growth            */
+  moj_entry_t    *table;         /* entry 0 unused                      */
+  uint8_t        *meta;
+  uint32_t        capacity;      /* max index + 1                       */
+  uint32_t        top;           /* next never-used index               */
+  uint32_t        free_head;     /* free list through entry.size        */
+  size_t          live;
+  size_t          cow_copies, cow_bytes;
+
+  int             depth;         /* active levels                       */
+  int             next_id;
+  int             last_abort_code;
+  moj_level_t     levels[SPEC_MAX_LEVELS + 1]; /* [1..depth]            */
+
+  moj_range_t     ranges[MOJ_MAX_RANGES];
+  int             nranges;
+  size_t          globals_bytes;
+
+  /* held output (see output.c) */
+  int             out_fd[2];     /* memfd per stream (same one if shared) */
+  int             saved_fd[2];   /* the real stdout/stderr while held     */
+  int             out_shared;    /* stdout and stderr are the same file   */
+  off_t           released[2];   /* held bytes already copied out         */
+  off_t           last_mark[2];  /* held lengths when last measured       */
+  int             out_mode, out_mode_set; /* MOJAVE_HOLD_OUTPUT           */
+  int             out_armed;     /* a speculation is holding output       */
+  int             out_engaged;   /* descriptors 1/2 point at the memfds   */
+  int             out_dirty;     /* output may have happened since last_mark */
+  int             out_children;  /* a child process may write at any time */
+  int             out_inherited; /* forked child: the memfds are the parent's */
+
+  char           *altstack;      /* stack used while restoring the stack */
+  size_t          altstack_size;
+  uintptr_t       abort_sp;      /* frame of the spec_abort call (ASan builds) */
+  int             threads;       /* threads started through pthread_create and still running */
+} moj_rt_t;
+
+extern moj_rt_t *_moj_rt MOJ_HIDDEN;
+
+void _moj_init(void) MOJ_HIDDEN;
+void _moj_fatal(const char *fmt, ...) MOJ_HIDDEN __attribute__((noreturn, format(printf, 1, 2)));
+void _moj_warn_once(int *flag, const char *fmt, ...) MOJ_HIDDEN __attribute__((format(printf, 2, 3)));
+
+/* table.c */
+uint32_t _moj_index_alloc(void) MOJ_HIDDEN;         /* 0 when full (errno set) */
+void     _moj_index_release(uint32_t idx) MOJ_HIDDEN;
+void    *_moj_vec_push(moj_vec_t *v) MOJ_HIDDEN;    /* fatal on ENOMEM */
+void     _moj_vec_free(moj_vec_t *v) MOJ_HIDDEN;
+void    *_moj_mmap(size_t n) MOJ_HIDDEN;            /* NULL on failure */
+
+static inline moj_entry_t *_moj_ent(uint32_t idx) { return &_moj_rt->table[idx]; }
+static inline uint64_t _moj_make_handle(uint32_t idx) {
+  return MOJ_HANDLE_TAG | ((uint64_t)idx << MOJ_INDEX_SHIFT);
+}
+
+/* alloc.c */
+void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) MOJ_HIDDEN;
+void  _moj_block_free(void *p) MOJ_HIDDEN;
+
+/* spec.c */
+static inline moj_level_t *_moj_top(void) {
+  return _moj_rt->depth ? &_moj_rt->levels[_moj_rt->depth] : NULL;
+}
+
+/* snapshot.c: globals and stack */
+void _moj_globals_init(void) MOJ_HIDDEN;
+int  _moj_globals_save(moj_level_t *l) MOJ_HIDDEN;
+void _moj_globals_restore(const moj_level_t *l) MOJ_HIDDEN;
+uintptr_t _moj_stack_top(void) MOJ_HIDDEN;
+
+/* output.c */
+int  _moj_output_begin(void) MOJ_HIDDEN;                  /* outermost entry            */
+void _moj_output_marks(off_t mark[2]) MOJ_HIDDEN;         /* held lengths now           */
+void _moj_output_truncate(const off_t mark[2]) MOJ_HIDDEN;/* abort: drop after the marks */
+void _moj_output_flush_to(const off_t to[2]) MOJ_HIDDEN;  /* commit: copy out up to marks (-1 = all) */
+void _moj_output_end(int discard) MOJ_HIDDEN;             /* no level left: stop holding */
+void _moj_output_hook(void) MOJ_HIDDEN;                   /* an output path is about to run */
+void _moj_output_children(void) MOJ_HIDDEN;               /* a child process is being started */
+void _moj_output_forked(void) MOJ_HIDDEN;                 /* in a child of fork() */
+void _moj_output_wrappers_linked(void) MOJ_HIDDEN;
+void *_moj_real(const char *name) MOJ_HIDDEN;
+
+/* threads.c */
+int _moj_threads_running(void) MOJ_HIDDEN;
+
+/* spec_x86_64.S */
+int  _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) MOJ_HIDDEN;
+void _moj_resume(const moj_ctx_t *ctx, int value) MOJ_HIDDEN __attribute__((noreturn));
+void _moj_on_stack(void *stack_top, void (*fn)(void *), void *arg) MOJ_HIDDEN __attribute__((noreturn));
+
+#endif /* MOJ_INTERNAL_H */

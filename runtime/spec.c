@@ -1,0 +1,231 @@
+/* runtime/spec.c — speculation levels: enter, commit, abort.
+ *
+ * Entry saves registers (spec_x86_64.S), the live stack segment, the globals
+ * and the held-output marks; the heap is not touched (copy-on-write does the
+ * rest lazily), so entry cost is independent of heap size.  Commit and abort
+ * walk only the objects the levels modified. */
+#include "internal.h"
+
+#include <errno.h>
+#include <mimalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void _moj_copy_raw(void *dst, const void *src, size_t n) MOJ_HIDDEN;
+
+static int save_stack(moj_level_t *l, uintptr_t lo) {
+  uintptr_t hi = _moj_stack_top();
+  size_t n = hi - lo;
+  if (l->stack_cap < n) {
+    size_t cap = 4096;
+    while (cap < n) cap *= 2;
+    char *b = _moj_mmap(cap);
+    if (!b) return -1;
+    if (l->stack_save) munmap(l->stack_save, l->stack_cap);
+    l->stack_save = b;
+    l->stack_cap = cap;
+  }
+  l->stack_lo = lo;
+  l->stack_hi = hi;
+  _moj_copy_raw(l->stack_save, (void *)lo, n);
+  return 0;
+}
+
+int _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) {
+  if (moj_unlikely(!_moj_rt)) _moj_init();
+  moj_rt_t *rt = _moj_rt;
+  if (_moj_threads_running() > 0) { errno = ENOTSUP; return 0; }
+  _moj_output_wrappers_linked();
+  if (rt->depth >= SPEC_MAX_LEVELS) { errno = EOVERFLOW; return 0; }
+  moj_level_t *l = &rt->levels[rt->depth + 1];
+  if (rt->depth == 0 && _moj_output_begin() < 0) return 0;
+  if (save_stack(l, caller_sp) < 0 || _moj_globals_save(l) < 0) {
+    if (rt->depth == 0) _moj_output_end(0);
+    errno = ENOMEM;
+    return 0;
+  }
+  _moj_output_marks(l->out_mark);
+  l->ctx = *regs;
+  if (++rt->next_id <= 0) rt->next_id = 1;
+  l->id = rt->next_id;
+  l->owner = (uint32_t)l->id;
+  l->thread = pthread_self();
+  l->log.n = 0;
+  l->heap = NULL;
+  rt->depth++;
+  __moj_cur_owner = l->owner;
+  return l->id;
+}
+
+/* Find the active level `id`; sets errno and returns 0 when there is none. */
+static int find_level(int id) {
+  moj_rt_t *rt = _moj_rt;
+  if (id <= 0) { errno = EINVAL; return 0; }
+  if (!rt) { errno = ESRCH; return 0; }
+  for (int d = rt->depth; d >= 1; d--) {
+    if (rt->levels[d].id != id) continue;
+    if (!pthread_equal(rt->levels[d].thread, pthread_self())) { errno = EPERM; return 0; }
+    return d;
+  }
+  errno = ESRCH;
+  return 0;
+}
+
+static void set_cur_owner(void) {
+  moj_level_t *t = _moj_top();
+  __moj_cur_owner = t ? t->owner : 0;
+}
+
+/* Remove level k from the stack, keeping its buffers for reuse at the end. */
+static void remove_level(int k) {
+  moj_rt_t *rt = _moj_rt;
+  moj_level_t gone = rt->levels[k];
+  memmove(&rt->levels[k], &rt->levels[k + 1], (size_t)(rt->depth - k) * sizeof gone);
+  rt->levels[rt->depth] = gone;
+  rt->levels[rt->depth].log.n = 0;
+  rt->depth--;
+  set_cur_owner();
+}
+
+MOJ_EXPORT int spec_commit(int id) {
+  int k = find_level(id);
+  if (!k) return -1;
+  moj_rt_t *rt = _moj_rt;
+  moj_level_t *l = &rt->levels[k];
+  moj_level_t *p = k > 1 ? &rt->levels[k - 1] : NULL;
+  uint32_t pown = p ? p->owner : 0;
+
+  for (size_t i = 0; i < l->log.n; i++) {
+    moj_rec_t *r = &l->log.v[i];
+    moj_entry_t *e = _moj_ent(r->idx);
+    if (!p || (!r->unallocated && r->saved.owner == pown)) {
+      /* The enclosing state already has (or is) an older pre-state: ours is obsolete. */
+      if (!r->unallocated && r->saved.base) mi_free(r->saved.base);
+    } else {
+      *(moj_rec_t *)_moj_vec_push(&p->log) = *r;
+    }
+    if (e->owner != l->owner) continue;            /* a later level owns it now */
+    if (!e->base && !p) { _moj_index_release(r->idx); continue; }
+    e->owner = pown;
+    rt->meta[r->idx] &= MOJ_META_ALIGN_MASK;       /* our heap is merged below */
+  }
+  /* Later levels' pre-states that were this level's copies now belong to p. */
+  for (int d = k + 1; d <= rt->depth; d++) {
+    moj_vec_t *v = &rt->levels[d].log;
+    for (size_t i = 0; i < v->n; i++)
+      if (!v->v[i].unallocated && v->v[i].saved.owner == l->owner) {
+        v->v[i].saved.owner = pown;
+        v->v[i].meta &= MOJ_META_ALIGN_MASK;
+      }
+  }
+  if (l->heap) { mi_heap_delete(l->heap); l->heap = NULL; }
+
+  if (k == 1) {
+    if (rt->depth == 1) {
+      off_t all[2] = {-1, -1};
+      _moj_output_flush_to(all);
+      _moj_output_end(0);
+    } else {
+      _moj_output_flush_to(rt->levels[2].out_mark);
+    }
+  }
+  remove_level(k);
+  return 0;
+}
+
+/* Undo one level: restore its logged pre-states, free what it allocated. */
+static void undo_level(moj_level_t *l) {
+  moj_rt_t *rt = _moj_rt;
+  for (size_t i = l->log.n; i-- > 0;) {
+    moj_rec_t *r = &l->log.v[i];
+    moj_entry_t *e = _moj_ent(r->idx);
+    if (e->base && !(rt->meta[r->idx] & MOJ_META_INHEAP)) mi_free(e->base);
+    if (r->unallocated) {
+      _moj_index_release(r->idx);
+    } else {
+      *e = r->saved;
+      rt->meta[r->idx] = r->meta;
+    }
+  }
+  l->log.n = 0;
+  if (l->heap) { mi_heap_destroy(l->heap); l->heap = NULL; }
+}
+
+#if !defined(__SANITIZE_ADDRESS__) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define MOJ_ASAN 1
+#define MOJ_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define MOJ_NO_ASAN
+#endif
+
+/* Runs on the runtime's private stack, so overwriting the program's stack is
+ * safe wherever spec_abort was called from.  Not instrumented by ASan: it
+ * switches stacks, which ASan cannot follow. */
+static MOJ_NO_ASAN void restore_and_resume(void *arg) {
+  moj_level_t *l = arg;
+  _moj_globals_restore(l);
+  _moj_copy_raw((void *)l->stack_lo, l->stack_save, l->stack_hi - l->stack_lo);
+#ifdef MOJ_ASAN
+  /* frames abandoned by the jump keep their redzone poison: clear it */
+  uintptr_t lo = _moj_rt->abort_sp - 65536;
+  __asan_unpoison_memory_region((void *)lo, l->stack_hi - lo);
+#endif
+  _moj_resume(&l->ctx, -_moj_rt->last_abort_code);
+}
+
+MOJ_EXPORT int spec_abort_with(int id, int code) {
+  if (code < 1) { errno = EINVAL; return -1; }
+  int k = find_level(id);
+  if (!k) return -1;
+  moj_rt_t *rt = _moj_rt;
+  for (int d = rt->depth; d >= k; d--) undo_level(&rt->levels[d]);
+  moj_level_t *l = &rt->levels[k];
+  if (k == 1) _moj_output_end(1);
+  else _moj_output_truncate(l->out_mark);
+  rt->depth = k - 1;
+  set_cur_owner();
+  rt->last_abort_code = code;
+  rt->abort_sp = (uintptr_t)__builtin_frame_address(0);
+  _moj_on_stack(rt->altstack + rt->altstack_size, restore_and_resume, l);
+}
+
+/* exit() inside a speculation is an irrevocable act: commit every level so
+ * held output is written rather than silently lost (see docs/api.md). */
+static void commit_all_at_exit(void) {
+  while (_moj_rt && _moj_rt->depth) spec_commit(_moj_rt->levels[1].id);
+}
+
+__attribute__((constructor(102))) static void register_exit_commit(void) {
+  atexit(commit_all_at_exit);
+}
+
+MOJ_EXPORT int spec_abort(int id) { return spec_abort_with(id, SPEC_ABORT_DEFAULT); }
+
+MOJ_EXPORT int spec_level(void) { return _moj_rt ? _moj_rt->depth : 0; }
+
+MOJ_EXPORT int spec_current(void) {
+  moj_level_t *t = _moj_rt ? _moj_top() : NULL;
+  return t ? t->id : 0;
+}
+
+MOJ_EXPORT int spec_id_at(int depth) {
+  if (!_moj_rt || depth < 1 || depth > _moj_rt->depth) return 0;
+  return _moj_rt->levels[depth].id;
+}
+
+MOJ_EXPORT int spec_depth_of(int id) {
+  if (!_moj_rt || id <= 0) return 0;
+  for (int d = 1; d <= _moj_rt->depth; d++)
+    if (_moj_rt->levels[d].id == id) return d;
+  return 0;
+}
+
+MOJ_EXPORT int spec_last_abort_code(void) { return _moj_rt ? _moj_rt->last_abort_code : 0; }

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# scripts/cluster.sh — a throw-away N-host cluster on one machine for the DSM
+# tests and benchmarks: each host is a network namespace with a veth into a
+# private switch namespace (10.77.0.0/24 exists only inside them), or, when
+# namespaces are unavailable (not root, no CAP_SYS_ADMIN), a distinct loopback
+# address 127.77.T.i.  Every host runs mojave-nsd; the cluster file is written
+# to DIR/cluster.conf (format: docs/cluster.md).
+#
+#   cluster.sh up DIR N            start N hosts (h1..hN), state in DIR
+#   cluster.sh exec DIR HOST CMD.. run CMD "on" HOST (MOJAVE_CLUSTER/MOJAVE_HOST set)
+#   cluster.sh stop-nsd DIR HOST   kill -9 HOST's daemon      (fault tests)
+#   cluster.sh start-nsd DIR HOST  (re)start HOST's daemon
+#   cluster.sh down DIR            stop everything, remove namespaces
+#   cluster.sh run N CMD..         up in a temp dir, run CMD with MOJAVE_CLUSTER_DIR
+#                                  exported, always tear down (trap); exit = CMD's
+# Env: MOJAVE_NSD (daemon binary), MOJAVE_CLUSTER_MODE=ns|lo (force a mode).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+NSD=${MOJAVE_NSD:-$here/../build/runtime/dsm/mojave-nsd}
+PORT=7700
+
+tag_of() { echo -n "$1" | md5sum | cut -c1-6; }
+
+ns_ok() {
+  [ "${MOJAVE_CLUSTER_MODE:-}" = lo ] && return 1
+  [ "$(id -u)" -eq 0 ] || return 1
+  command -v ip >/dev/null || return 1
+  local t="mjprobe$$"
+  ip netns add "$t" 2>/dev/null || return 1
+  ip netns del "$t"
+  return 0
+}
+
+in_host() { # DIR HOST CMD...
+  local dir=$1 host=$2; shift 2
+  local mode; mode=$(cat "$dir/mode")
+  if [ "$mode" = ns ]; then
+    ip netns exec "mj-$(cat "$dir/tag")-$host" env MOJAVE_CLUSTER="$dir/cluster.conf" MOJAVE_HOST="$host" "$@"
+  else
+    env MOJAVE_CLUSTER="$dir/cluster.conf" MOJAVE_HOST="$host" "$@"
+  fi
+}
+
+start_nsd() { # DIR HOST
+  local dir=$1 host=$2
+  [ -x "$NSD" ] || { echo "cluster.sh: daemon binary $NSD not found (set MOJAVE_NSD)" >&2; exit 1; }
+  local log="$dir/nsd-$host.log"
+  local before=0
+  [ -f "$log" ] && before=$(grep -c "serving on" "$log" || true)
+  in_host "$dir" "$host" "$NSD" --cluster "$dir/cluster.conf" --host "$host" >>"$log" 2>&1 &
+  echo $! >"$dir/nsd-$host.pid"
+  for _ in $(seq 100); do
+    local n; n=$(grep -c "serving on" "$log" 2>/dev/null || true)
+    [ "${n:-0}" -gt "$before" ] && return 0
+    kill -0 "$(cat "$dir/nsd-$host.pid")" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "cluster.sh: daemon on $host failed to start:" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+up() {
+  local dir=$1 n=$2
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  local tag; tag=$(tag_of "$dir")
+  echo "$tag" >"$dir/tag"
+  local mode=lo
+  ns_ok && mode=ns
+  echo $mode >"$dir/mode"
+  local secret; secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  {
+    echo "# mojave cluster file written by scripts/cluster.sh ($mode mode)"
+    echo "secret $secret"
+    for i in $(seq 1 "$n"); do
+      if [ $mode = ns ]; then echo "host h$i 10.77.0.$i:$PORT"
+      else echo "host h$i 127.77.$((0x${tag:0:2})).$i:$PORT"; fi
+    done
+    echo "nameserver root h1"
+    [ "$n" -ge 2 ] && echo "nameserver delegate h2 0x4d4a8000-0x4d4affff"
+    echo "distributed 0x4d4a0000-0x4d4affff"
+  } >"$dir/cluster.conf"
+  if [ $mode = ns ]; then
+    local sw="mj-$tag-sw"
+    ip netns add "$sw"
+    ip -n "$sw" link add br0 type bridge
+    ip -n "$sw" link set br0 up
+    ip -n "$sw" link set lo up
+    for i in $(seq 1 "$n"); do
+      local h="mj-$tag-h$i"
+      ip netns add "$h"
+      ip link add eth0 netns "$h" type veth peer name "p$i" netns "$sw"
+      ip -n "$sw" link set "p$i" master br0
+      ip -n "$sw" link set "p$i" up
+      ip -n "$h" addr add "10.77.0.$i/24" dev eth0
+      ip -n "$h" link set eth0 up
+      ip -n "$h" link set lo up
+    done
+  fi
+  for i in $(seq 1 "$n"); do start_nsd "$dir" "h$i"; done
+}
+
+down() {
+  local dir=$1
+  [ -f "$dir/tag" ] || return 0
+  local tag; tag=$(cat "$dir/tag")
+  for p in "$dir"/nsd-*.pid; do
+    [ -f "$p" ] || continue
+    kill -TERM "$(cat "$p")" 2>/dev/null || true
+  done
+  sleep 0.1
+  for p in "$dir"/nsd-*.pid; do
+    [ -f "$p" ] || continue
+    kill -KILL "$(cat "$p")" 2>/dev/null || true
+    rm -f "$p"
+  done
+  if [ "$(cat "$dir/mode")" = ns ]; then
+    for ns in $(ip netns list | awk '{print $1}' | grep "^mj-$tag-" || true); do
+      # processes still inside (a hung test program) would keep the namespace alive
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+      ip netns del "$ns" 2>/dev/null || true
+    done
+  fi
+}
+
+cmd=${1:-}
+case "$cmd" in
+  up) up "$2" "$3"; cat "$2/cluster.conf" ;;
+  down) down "$2" ;;
+  exec) shift; d=$1; h=$2; shift 2; in_host "$d" "$h" "$@" ;;
+  stop-nsd) kill -KILL "$(cat "$2/nsd-$3.pid")" 2>/dev/null || true; rm -f "$2/nsd-$3.pid" ;;
+  start-nsd) start_nsd "$2" "$3" ;;
+  run)
+    shift; n=$1; shift
+    dir=$(mktemp -d /tmp/mojave-cluster.XXXXXX)
+    trap 'down "$dir"; if [ "${MOJAVE_KEEP_LOGS:-}" ]; then echo "logs kept in $dir" >&2; else rm -rf "$dir"; fi' EXIT
+    trap 'exit 130' INT TERM
+    up "$dir" "$n" >/dev/null
+    export MOJAVE_CLUSTER_DIR=$dir
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ]; then
+      echo "--- daemon logs ($dir) ---" >&2
+      tail -n 40 "$dir"/nsd-*.log >&2 || true
+    fi
+    exit $rc
+    ;;
+  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+esac

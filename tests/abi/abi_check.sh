@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# tests/abi/abi_check.sh — checks the instrumentation ABI against the built
+# runtime: every symbol in MOJ_ABI_SYMBOLS (include/mojave/abi.h) must be
+# defined by libmojave.a, and a module built for another ABI version must fail
+# to link.  Usage: abi_check.sh <include-dir> <libmojave.a> <cc>
+set -euo pipefail
+inc=$1 lib=$2 cc=$3
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+# 1. The list, expanded by the preprocessor exactly as the pass sees it.
+printf '#include <mojave/abi.h>\n#define S(x) @x@\nMOJ_ABI_SYMBOLS(S)\n' >"$tmp/l.c"
+"$cc" -E -P -I"$inc" "$tmp/l.c" | grep -o '@[A-Za-z0-9_]*@' | tr -d @ | sort -u >"$tmp/want"
+# 2. What the archive defines (text, data or bss; global).
+nm -g --defined-only "$lib" 2>/dev/null | awk 'NF==3 {print $3}' | sort -u >"$tmp/have"
+missing=$(comm -23 "$tmp/want" "$tmp/have")
+n=$(wc -l <"$tmp/want")
+if [ -n "$missing" ]; then
+  echo "FAIL: ABI symbols missing from $lib:"; echo "$missing"; exit 1
+fi
+echo "ok: all $n ABI symbols are defined by the runtime"
+
+# 3. A module compiled against another ABI version must not link.
+printf 'void __moj_version_mismatch_check_v999(void);\nint main(void){__moj_version_mismatch_check_v999();return 0;}\n' >"$tmp/stale.c"
+if "$cc" "$tmp/stale.c" "$lib" -o "$tmp/stale" 2>"$tmp/err"; then
+  echo "FAIL: a module for ABI v999 linked against the v$(grep -o 'MOJ_ABI_VERSION [0-9]*' "$inc/mojave/abi.h" | awk '{print $2}') runtime"; exit 1
+fi
+grep -q '__moj_version_mismatch_check_v999' "$tmp/err" || { echo "FAIL: unexpected link error:"; cat "$tmp/err"; exit 1; }
+echo "ok: a stale module fails to link, naming __moj_version_mismatch_check_v999"
+# 4. ... and the current version does link.
+printf '#include <mojave/abi.h>\nint main(void){MOJ_ABI_VERSION_SYMBOL();return 0;}\n' >"$tmp/cur.c"
+"$cc" -I"$inc" "$tmp/cur.c" "$lib" -lmimalloc -lpthread -ldl -o "$tmp/cur" || { echo "FAIL: current ABI does not link"; exit 1; }
+echo "PASS"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# t_badwire.sh — hostile and malformed peers against h1's daemon (from h2); the
+# daemon must log a reason for each rejection and keep serving.
+. "$(dirname "$0")/lib.sh"
+rc=0
+"$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" h2 timeout 30 "$BIN/badwire" "$MOJAVE_CLUSTER_DIR/cluster.conf" h1 h2 || rc=1
+log=$MOJAVE_CLUSTER_DIR/nsd-h1.log
+for reason in "bad magic" "unsupported protocol version" "payload larger than" "truncated message" \
+              "first message must be AUTH" "bad cluster secret or unknown host" "unknown message type" \
+              "payload 3 <" "does not match nsops" "bad id/page/access" "MSGSND from .*length mismatch"; do
+  grep -q "$reason" "$log" || { echo "daemon log lacks a line for: $reason"; rc=1; }
+done
+kill -0 "$(cat "$MOJAVE_CLUSTER_DIR/nsd-h1.pid")" || { echo "daemon died"; rc=1; }
+verdict dsm_badwire $rc

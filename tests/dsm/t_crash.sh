@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# t_crash.sh — kill -9 one participant (h4) while it holds a semaphore and the
+# only copy of a page; survivors on h1..h3 must get clear errors within 2 s.
+. "$(dirname "$0")/lib.sh"
+out=$MOJAVE_CLUSTER_DIR/crash; mkdir -p "$out"
+TEST_TIMEOUT=30
+for i in 1 2 3; do on h$i crash survivor 0x4d4a0500 $i "$out"; done
+"$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" h4 env LD_PRELOAD="$IPC_LIB" "$BIN/crash" victim 0x4d4a0500 3 "$out" &
+victim=$!
+for _ in $(seq 200); do [ -f "$out/victim.ready" ] && break; sleep 0.05; done
+sleep 0.3
+vpid=$(pgrep -f "crash victim 0x4d4a0500" | while read -r p; do [ "$(cat /proc/$p/comm)" = crash ] && echo "$p"; done | head -1)
+date +%s.%N >"$out/kill.time"
+kill -9 "$vpid"
+wait "$victim" 2>/dev/null
+wait_all; verdict dsm_crash $?

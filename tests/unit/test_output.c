@@ -1,0 +1,210 @@
+/* tests/unit/test_output.c — output held during speculation: dropped on abort,
+ * released in order on the outermost commit, for stdio and write(2), with
+ * stdout and stderr sharing one file or not. */
+#include "moj_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <mojave.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char out_path[] = "/tmp/moj-out-XXXXXX";
+static char err_path[] = "/tmp/moj-err-XXXXXX";
+static int saved_out = -1, saved_err = -1;
+
+/* Point stdout (and stderr: the same file when `shared`) at temp files. */
+static void capture(int shared) {
+  fflush(stdout);
+  fflush(stderr);
+  strcpy(out_path, "/tmp/moj-out-XXXXXX");
+  strcpy(err_path, "/tmp/moj-err-XXXXXX");
+  int o = mkstemp(out_path);
+  int e = shared ? o : mkstemp(err_path);
+  saved_out = dup(1);
+  saved_err = dup(2);
+  dup2(o, 1);
+  dup2(e, 2);
+  close(o);
+  if (!shared) close(e);
+}
+
+static void slurp(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY);
+  ssize_t n = read(fd, buf, cap - 1);
+  buf[n < 0 ? 0 : n] = 0;
+  close(fd);
+  unlink(path);
+}
+
+static void release(int shared, char *out, char *err, size_t cap) {
+  fflush(stdout);
+  fflush(stderr);
+  dup2(saved_out, 1);
+  dup2(saved_err, 2);
+  close(saved_out);
+  close(saved_err);
+  slurp(out_path, out, cap);
+  if (!shared) slurp(err_path, err, cap);
+}
+
+static void say(int fd, const char *s) { ssize_t w = write(fd, s, strlen(s)); (void)w; }
+
+static void abort_drops_commit_releases(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  printf("A");
+  int r = spec_enter();
+  if (r > 0) {
+    printf("dropped-stdio");
+    say(1, "dropped-write");
+    say(2, "dropped-err");
+    spec_abort(r);
+  }
+  printf("B");
+  r = spec_enter();
+  printf("C");
+  say(2, "E1");
+  fflush(stdout);
+  say(1, "D");
+  assert_int_equal(spec_commit(r), 0);
+  printf("F");
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "ABCDF");
+  assert_string_equal(err, "E1");
+}
+
+static void shared_file_keeps_interleaving(void **st) {
+  (void)st;
+  char out[256];
+  capture(1);
+  int r = spec_enter();
+  say(1, "1");
+  say(2, "2");
+  say(1, "3");
+  int r2 = spec_enter();
+  if (r2 > 0) {
+    say(2, "x");
+    spec_abort(r2);
+  }
+  say(2, "4");
+  assert_int_equal(spec_commit(r), 0);
+  release(1, out, NULL, sizeof out);
+  assert_string_equal(out, "1234");
+}
+
+static void outer_commit_releases_only_its_part(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int a = spec_enter();
+  say(1, "a");
+  int b = spec_enter();
+  if (b > 0) {
+    say(1, "b");
+    assert_int_equal(spec_commit(a), 0);
+    /* "a" is released now, "b" is still held by b */
+    char now[16] = {0};
+    int fd = open(out_path, O_RDONLY);
+    ssize_t n = read(fd, now, sizeof now - 1);
+    close(fd);
+    assert_int_equal(n, 1);
+    assert_string_equal(now, "a");
+    spec_abort(b);
+  }
+  say(1, "c");
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "ac");
+}
+
+static void nothing_held_outside(void **st) {
+  (void)st;
+  char out[64], err[64];
+  capture(0);
+  say(1, "direct");
+  int fd = open(out_path, O_RDONLY);
+  char now[16] = {0};
+  ssize_t n = read(fd, now, sizeof now - 1);
+  close(fd);
+  assert_int_equal(n, 6);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "direct");
+}
+
+static void macro_putc_and_perror(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int r = spec_enter();
+  if (r > 0) {
+    putc_unlocked('x', stdout);                         /* fills the buffer, no call */
+    errno = ENOENT;
+    perror("gone");
+    spec_abort(r);
+  }
+  r = spec_enter();
+  putc_unlocked('k', stdout);
+  assert_int_equal(spec_commit(r), 0);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "k");
+  assert_string_equal(err, "");
+}
+
+static void child_processes_are_held(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int r = spec_enter();
+  if (r > 0) {
+    assert_int_equal(system("echo dropped-child"), 0);
+    spec_abort(r);
+  }
+  say(1, "1");
+  r = spec_enter();
+  say(1, "2");
+  assert_int_equal(system("printf 3"), 0);
+  say(1, "4");
+  assert_int_equal(spec_commit(r), 0);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "1234");
+}
+
+static void forked_child_output_stays_with_parent(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int r = spec_enter();
+  if (r > 0) {
+    pid_t pid = fork();
+    if (pid == 0) { printf("child-dropped"); exit(0); } /* exit commits the child's copy */
+    waitpid(pid, NULL, 0);
+    say(1, "parent-dropped");
+    spec_abort(r);
+  }
+  r = spec_enter();
+  say(1, "a");
+  pid_t pid = fork();
+  if (pid == 0) { printf("b"); exit(0); }
+  waitpid(pid, NULL, 0);
+  say(1, "c");
+  assert_int_equal(spec_commit(r), 0);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "abc");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_teardown(abort_drops_commit_releases, moj_close_levels),
+    cmocka_unit_test_teardown(shared_file_keeps_interleaving, moj_close_levels),
+    cmocka_unit_test_teardown(outer_commit_releases_only_its_part, moj_close_levels),
+    cmocka_unit_test_teardown(nothing_held_outside, moj_close_levels),
+    cmocka_unit_test_teardown(macro_putc_and_perror, moj_close_levels),
+    cmocka_unit_test_teardown(child_processes_are_held, moj_close_levels),
+    cmocka_unit_test_teardown(forked_child_output_stays_with_parent, moj_close_levels),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

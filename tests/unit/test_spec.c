@@ -1,0 +1,346 @@
+/* tests/unit/test_spec.c — the speculation API: every rule of spec_enter /
+ * spec_commit / spec_abort (nesting, abort of later levels, commit leaving later
+ * levels running), rollback of heap, globals and locals, and every misuse case. */
+#include "moj_test.h"
+
+#include <errno.h>
+#include <mojave.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t live(void) { moj_stats_t s; moj_get_stats(&s); return s.live_objects; }
+
+static int g_counter = 5;
+static char g_text[32] = "global";
+
+/* Keeps locals in memory so the test checks the stack, not registers. */
+static void touch(volatile int *p, int v) { *p = v; }
+
+static void enter_commit_basics(void **st) {
+  (void)st;
+  assert_int_equal(spec_level(), 0);
+  assert_int_equal(spec_current(), 0);
+  int id = spec_enter();
+  assert_true(id > 0);
+  assert_int_equal(spec_level(), 1);
+  assert_int_equal(spec_current(), id);
+  assert_int_equal(spec_id_at(1), id);
+  assert_int_equal(spec_depth_of(id), 1);
+  assert_int_equal(spec_commit(id), 0);
+  assert_int_equal(spec_level(), 0);
+  int id2 = spec_enter();
+  assert_true(id2 > id);                                /* ids are never reused */
+  assert_int_equal(spec_commit(id2), 0);
+}
+
+static void abort_returns_code(void **st) {
+  (void)st;
+  volatile int rounds = 0;
+  int r = spec_enter();
+  rounds++;
+  if (r > 0) spec_abort(r);
+  assert_int_equal(r, -SPEC_ABORT_DEFAULT);
+  assert_int_equal(rounds, 1);                          /* the local came back too */
+  r = spec_enter();
+  if (r > 0) spec_abort_with(r, 1234);
+  assert_int_equal(r, -1234);
+  assert_int_equal(spec_last_abort_code(), 1234);
+  assert_int_equal(spec_level(), 0);
+}
+
+static void abort_rolls_back_heap_globals_locals(void **st) {
+  (void)st;
+  int *obj = moj_malloc(4 * sizeof(int));
+  for (int i = 0; i < 4; i++) MOJ_W(int, obj)[i] = i;
+  volatile int local = 10;
+  size_t objs = live();
+  int r = spec_enter();
+  if (r > 0) {
+    MOJ_W(int, obj)[2] = 99;
+    g_counter = 77;
+    strcpy(g_text, "changed");
+    touch(&local, 11);
+    void *extra = moj_malloc(100);                      /* allocated inside: freed */
+    MOJ_W(char, extra)[0] = 1;
+    assert_int_equal(live(), objs + 1);
+    spec_abort(r);
+  }
+  assert_int_equal(MOJ_R(int, obj)[2], 2);
+  assert_int_equal(g_counter, 5);
+  assert_string_equal(g_text, "global");
+  assert_int_equal(local, 10);
+  assert_int_equal(live(), objs);
+  moj_free(obj);
+}
+
+static void commit_keeps_changes(void **st) {
+  (void)st;
+  int *obj = moj_malloc(sizeof(int));
+  *MOJ_W(int, obj) = 1;
+  int r = spec_enter();
+  assert_true(r > 0);
+  *MOJ_W(int, obj) = 2;
+  g_counter = 8;
+  int *made = moj_malloc(sizeof(int));
+  *MOJ_W(int, made) = 3;
+  assert_int_equal(spec_commit(r), 0);
+  assert_int_equal(*MOJ_R(int, obj), 2);
+  assert_int_equal(*MOJ_R(int, made), 3);
+  assert_int_equal(g_counter, 8);
+  *MOJ_W(int, obj) = 4;                                 /* writable again at level 0 */
+  g_counter = 5;
+  moj_free(obj);
+  moj_free(made);
+}
+
+static void free_and_realloc_are_undone(void **st) {
+  (void)st;
+  char *a = moj_malloc(8), *b = moj_malloc(8);
+  strcpy(MOJ_W(char, a), "aaaa");
+  strcpy(MOJ_W(char, b), "bbbb");
+  size_t objs = live();
+  int r = spec_enter();
+  if (r > 0) {
+    moj_free(a);
+    assert_ptr_equal(moj_realloc(b, 4096), b);
+    strcpy(MOJ_W(char, b) + 4000, "far");
+    spec_abort(r);
+  }
+  assert_string_equal(MOJ_R(char, a), "aaaa");
+  assert_string_equal(MOJ_R(char, b), "bbbb");
+  assert_int_equal(moj_usable_size(b), 8);
+  assert_int_equal(live(), objs);
+  r = spec_enter();
+  moj_free(a);                                          /* now commit the free */
+  assert_int_equal(spec_commit(r), 0);
+  assert_int_equal(live(), objs - 1);
+  moj_free(b);
+}
+
+static void abort_outer_aborts_inner(void **st) {
+  (void)st;
+  int *x = moj_malloc(sizeof(int));
+  *MOJ_W(int, x) = 0;
+  int *inner_id = malloc(sizeof *inner_id);           /* raw memory: not rolled back */
+  *inner_id = 0;
+  int a = spec_enter();
+  if (a > 0) {
+    *MOJ_W(int, x) = 1;
+    int b = spec_enter();
+    assert_true(b > a);
+    *inner_id = b;
+    *MOJ_W(int, x) = 2;
+    g_counter = 100;
+    assert_int_equal(spec_level(), 2);
+    spec_abort(a);                                      /* aborts b too */
+  }
+  assert_true(a < 0);
+  assert_int_equal(spec_level(), 0);
+  assert_int_equal(*MOJ_R(int, x), 0);
+  assert_int_equal(g_counter, 5);
+  assert_true(*inner_id > 0);
+  errno = 0;
+  assert_int_equal(spec_commit(*inner_id), -1);        /* b ended with a */
+  assert_int_equal(errno, ESRCH);
+  free(inner_id);
+  moj_free(x);
+}
+
+static void commit_outer_leaves_inner_running(void **st) {
+  (void)st;
+  int *x = moj_malloc(sizeof(int));
+  *MOJ_W(int, x) = 0;
+  volatile int phase = 0;
+  int a = spec_enter();
+  assert_true(a > 0);
+  *MOJ_W(int, x) = 1;                                   /* a's change */
+  g_counter = 6;
+  int b = spec_enter();
+  if (b > 0) {
+    *MOJ_W(int, x) = 2;                                 /* b's change */
+    g_counter = 7;
+    assert_int_equal(spec_commit(a), 0);                /* a commits; b still active */
+    assert_int_equal(spec_level(), 1);
+    assert_int_equal(spec_current(), b);
+    assert_int_equal(spec_depth_of(b), 1);
+    touch(&phase, 1);
+    spec_abort(b);                                      /* back to before b's entry */
+  }
+  assert_true(b < 0);
+  assert_int_equal(phase, 0);
+  assert_int_equal(spec_level(), 0);
+  assert_int_equal(*MOJ_R(int, x), 1);                  /* a's change survived */
+  assert_int_equal(g_counter, 6);
+  g_counter = 5;
+  moj_free(x);
+}
+
+static void commit_inner_then_abort_outer(void **st) {
+  (void)st;
+  int *x = moj_malloc(sizeof(int));
+  *MOJ_W(int, x) = 0;
+  int a = spec_enter();
+  if (a > 0) {
+    int b = spec_enter();
+    *MOJ_W(int, x) = 5;
+    void *y = moj_malloc(64);
+    MOJ_W(char, y)[0] = 1;
+    assert_int_equal(spec_commit(b), 0);                /* merged into a */
+    assert_int_equal(*MOJ_R(int, x), 5);
+    spec_abort(a);
+  }
+  assert_int_equal(*MOJ_R(int, x), 0);
+  moj_free(x);
+}
+
+static void middle_commit_keeps_older_prestate(void **st) {
+  (void)st;
+  /* a writes x, b writes x, c writes x; commit b; abort c -> b's value;
+   * then abort a -> the original. */
+  int *x = moj_malloc(sizeof(int));
+  *MOJ_W(int, x) = 10;
+  volatile int stage = 0;
+  int a = spec_enter();
+  if (a < 0) {
+    assert_int_equal(*MOJ_R(int, x), 10);
+    assert_int_equal(stage, 0);
+    moj_free(x);
+    return;
+  }
+  *MOJ_W(int, x) = 11;
+  int b = spec_enter();
+  *MOJ_W(int, x) = 12;
+  int c = spec_enter();
+  if (c > 0) {
+    *MOJ_W(int, x) = 13;
+    assert_int_equal(spec_commit(b), 0);
+    assert_int_equal(spec_level(), 2);
+    spec_abort(c);
+  }
+  assert_int_equal(*MOJ_R(int, x), 12);
+  assert_int_equal(spec_level(), 1);
+  touch(&stage, 1);
+  spec_abort(a);
+}
+
+static void misuse_errors(void **st) {
+  (void)st;
+  errno = 0;
+  assert_int_equal(spec_commit(0), -1);
+  assert_int_equal(errno, EINVAL);
+  assert_int_equal(spec_abort(-4), -1);
+  assert_int_equal(errno, EINVAL);
+  assert_int_equal(spec_commit(987654), -1);
+  assert_int_equal(errno, ESRCH);
+  int id = spec_enter();
+  assert_int_equal(spec_abort_with(id, 0), -1);         /* code out of range */
+  assert_int_equal(errno, EINVAL);
+  assert_int_equal(spec_abort_with(id, -3), -1);
+  assert_int_equal(spec_level(), 1);                    /* nothing happened */
+  assert_int_equal(spec_commit(id), 0);
+  assert_int_equal(spec_commit(id), -1);                /* already ended */
+  assert_int_equal(errno, ESRCH);
+  assert_int_equal(spec_abort(id), -1);
+  assert_int_equal(errno, ESRCH);
+}
+
+static void nesting_limit(void **st) {
+  (void)st;
+  int ids[SPEC_MAX_LEVELS];
+  for (int i = 0; i < SPEC_MAX_LEVELS; i++) {
+    ids[i] = spec_enter();
+    assert_true(ids[i] > 0);
+  }
+  errno = 0;
+  assert_int_equal(spec_enter(), 0);
+  assert_int_equal(errno, EOVERFLOW);
+  assert_int_equal(spec_level(), SPEC_MAX_LEVELS);      /* state intact */
+  for (int i = SPEC_MAX_LEVELS - 1; i >= 0; i--) assert_int_equal(spec_commit(ids[i]), 0);
+  assert_int_equal(spec_level(), 0);
+}
+
+static void *idle(void *arg) {
+  pthread_mutex_lock(arg);
+  pthread_mutex_unlock(arg);
+  return NULL;
+}
+
+static void threads_are_refused(void **st) {
+  (void)st;
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&m);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, idle, &m), 0);
+  errno = 0;
+  assert_int_equal(spec_enter(), 0);                    /* another thread is running */
+  assert_int_equal(errno, ENOTSUP);
+  pthread_mutex_unlock(&m);
+  pthread_join(t, NULL);
+  int id = spec_enter();
+  assert_true(id > 0);
+  assert_int_equal(pthread_create(&t, NULL, idle, &m), EAGAIN); /* none while speculating */
+  assert_int_equal(spec_commit(id), 0);
+}
+
+static void *threaded_allocs(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 20000; i++) {
+    int *p = moj_malloc(16);
+    *MOJ_W(int, p) = i;
+    if (*MOJ_R(int, p) != i) return (void *)1;
+    moj_free(p);
+  }
+  return NULL;
+}
+
+static void allocator_is_thread_safe(void **st) {
+  (void)st;
+  size_t before = live();
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&t[i], NULL, threaded_allocs, NULL), 0);
+  for (int i = 0; i < 4; i++) {
+    void *r;
+    pthread_join(t[i], &r);
+    assert_null(r);
+  }
+  assert_int_equal(live(), before);
+}
+
+static __attribute__((noinline)) int enter_elsewhere(void) {
+  int r = spec_enter();
+  return r;
+}
+
+static void abort_from_a_returned_frame(void **st) {
+  (void)st;
+  /* The function that entered has returned; aborting still resumes inside it. */
+  volatile int resumed = 0;
+  int r = enter_elsewhere();
+  if (r > 0) {
+    touch(&resumed, 1);
+    spec_abort(r);
+  }
+  assert_true(r < 0);
+  assert_int_equal(resumed, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_teardown(enter_commit_basics, moj_close_levels),
+    cmocka_unit_test_teardown(abort_returns_code, moj_close_levels),
+    cmocka_unit_test_teardown(abort_rolls_back_heap_globals_locals, moj_close_levels),
+    cmocka_unit_test_teardown(commit_keeps_changes, moj_close_levels),
+    cmocka_unit_test_teardown(free_and_realloc_are_undone, moj_close_levels),
+    cmocka_unit_test_teardown(abort_outer_aborts_inner, moj_close_levels),
+    cmocka_unit_test_teardown(commit_outer_leaves_inner_running, moj_close_levels),
+    cmocka_unit_test_teardown(commit_inner_then_abort_outer, moj_close_levels),
+    cmocka_unit_test_teardown(middle_commit_keeps_older_prestate, moj_close_levels),
+    cmocka_unit_test_teardown(misuse_errors, moj_close_levels),
+    cmocka_unit_test_teardown(nesting_limit, moj_close_levels),
+    cmocka_unit_test_teardown(threads_are_refused, moj_close_levels),
+    cmocka_unit_test_teardown(allocator_is_thread_safe, moj_close_levels),
+    cmocka_unit_test_teardown(abort_from_a_returned_frame, moj_close_levels),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
