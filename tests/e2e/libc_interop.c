@@ -63,6 +63,14 @@ int main(void) {
   }
   CHECK(strcmp(s, "hello, world") == 0, "after abort '%s'", s);
 
+  /* strtol's end pointer comes back as a handle into the same string. */
+  char *num = malloc(16);
+  strcpy(num, "123abc");
+  char *end;
+  long val = strtol(num, &end, 10);
+  CHECK(val == 123 && end == num + 3 && *end == 'a', "strtol end pointer %p vs %p", (void *)end, (void *)(num + 3));
+  free(num);
+
   /* libc memory stays raw and is freed by libc through the runtime. */
   char *d = strdup(s);
   CHECK((intptr_t)d > 0 && strcmp(d, s) == 0, "strdup");
