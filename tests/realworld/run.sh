@@ -15,7 +15,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../../build}" && pwd)
 shift || true
-MOJCC=${MOJCC:-$build/compiler/mojcc}
+MOJCC=${MOJCC:-$build/bin/mojcc}
 CLANG=${CLANG:-clang-16}
 cache=${REALWORLD_CACHE:-/tmp/mojave-realworld}
 projects=("$@")

@@ -14,7 +14,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../../build}" && pwd)
-MOJCC=${MOJCC:-$build/compiler/mojcc}
+MOJCC=${MOJCC:-$build/bin/mojcc}
 CLANG=${CLANG:-clang-16}
 JOBS=${TORTURE_JOBS:-$(nproc)}
 cache=${TORTURE_CACHE:-/tmp/mojave-torture}
