@@ -65,6 +65,20 @@ const OutPointer EndPointerFunctions[] = {
     {"__isoc23_strtoll", 1}, {"__isoc23_strtoull", 1}, {"strtoq", 1},
     {"strtouq", 1},   {"__strtol_internal", 1}, {"__strtod_internal", 1}};
 
+// Library functions taking a va_list: the handles inside it are translated by
+// runtime wrappers (runtime/cc_vararg.c) the call is redirected to.
+bool takesVaListOfPointers(StringRef N) {
+  static const char *const Names[] = {
+      "vprintf", "vfprintf", "vsprintf", "vsnprintf", "vasprintf", "vdprintf",
+      "__vsnprintf_chk", "__vsprintf_chk", "__vfprintf_chk", "__vprintf_chk",
+      "vsyslog", "vwarn", "vwarnx", "verr", "verrx", "__isoc99_vscanf",
+      "__isoc99_vfscanf", "__isoc99_vsscanf", "vscanf", "vfscanf", "vsscanf"};
+  for (const char *X : Names)
+    if (N == X)
+      return true;
+  return false;
+}
+
 class ExternalCalls {
 public:
   ExternalCalls(Module &M, FunctionAnalysisManager &FAM) : M(M), FAM(FAM) {}
@@ -252,6 +266,16 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
   }
   if (!isForeignDeclaration(*F))
     return;
+  if (takesVaListOfPointers(F->getName()) &&
+      CB.getFunctionType() == F->getFunctionType()) {
+    // Redirected first: the wrapper has the same prototype and is itself
+    // foreign-convention, so the argument handling below still applies.
+    Function *W = cast<Function>(
+        M.getOrInsertFunction(("__moj_cc_" + F->getName()).str(),
+                              F->getFunctionType())
+            .getCallee());
+    CB.setCalledFunction(W);
+  }
   bool HasPtr = false;
   for (Value *A : CB.args())
     HasPtr |= A->getType()->isPointerTy() && !isProvablyRaw(getRoot(A));

@@ -108,6 +108,17 @@ define i64 @endptr(ptr %s) {
   ret i64 %v
 }
 
+; A va_list holding handles goes to a runtime wrapper that translates it.
+declare i32 @vsnprintf(ptr, i64, ptr, ptr)
+; CHECK-LABEL: define i32 @valist(
+; CHECK: call i32 @__moj_cc_vsnprintf(ptr %{{.*}}, i64 8, ptr %{{.*}}, ptr %ap)
+; CHECK-NOT: call i32 @vsnprintf
+define i32 @valist(ptr %buf, ptr %fmt) {
+  %ap = alloca [24 x i8]
+  %r = call i32 @vsnprintf(ptr %buf, i64 8, ptr %fmt, ptr %ap)
+  ret i32 %r
+}
+
 ; CHECK-LABEL: define linkonce_odr i32 @__moj_wrap.strcmp(
 ; CHECK: call ptr @__moj_xws
 ; CHECK: call i32 @strcmp(
