@@ -47,7 +47,7 @@ static const char *help_text =
 "        asm) receive raw pointers, variadic arguments included.\n"
 "    Programs may then use spec_enter/spec_commit/spec_abort (<mojave.h>)\n"
 "    to speculate.  Every object file carries its module's LLVM bitcode\n"
-"    (section .llvmbc), and executables are linked with libmojave.a,\n"
+"    (section .mojave.bc), and executables are linked with libmojave.a,\n"
 "    mimalloc, pthread and dl.\n"
 "\n"
 "    All options are clang's (see clang-16 --help): -c -S -E -o -O<n> -g\n"
@@ -254,8 +254,7 @@ int main(int argc, char **argv) {
   if (compile && !no_instrument) {
     const char *plugin = locate("MOJCC_PLUGIN", plugin_rel, "MojavePasses.so");
     snprintf(plug_arg, sizeof plug_arg, "-fpass-plugin=%s", plugin);
-    out[n++] = plug_arg;
-    out[n++] = "-fembed-bitcode=all";
+    out[n++] = plug_arg; /* the plugin also embeds the bitcode (.mojave.bc) */
   }
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--mojcc-no-instrument") != 0)

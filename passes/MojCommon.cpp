@@ -16,6 +16,8 @@
 #include "llvm/IR/IntrinsicInst.h"
 #include "llvm/IR/Operator.h"
 
+#include <cctype>
+
 using namespace llvm;
 
 namespace moj {
@@ -136,9 +138,15 @@ static const StringSet<> &callbackLibFunctions() {
 }
 
 bool isKnownLibraryFunction(const Function &F, const TargetLibraryInfo &TLI) {
+  StringRef N = F.getName();
+  if (isRuntimeFunction(N))
+    return false;
+  // Reserved identifiers belong to the implementation (glibc's
+  // __isoc99_scanf, __errno_location, _IO_getc ...), never to the program.
+  if (N.startswith("__") || (N.size() > 1 && N[0] == '_' && isupper(N[1])))
+    return true;
   LibFunc LF;
-  return !isRuntimeFunction(F.getName()) && TLI.getLibFunc(F, LF) &&
-         TLI.has(LF);
+  return TLI.getLibFunc(F, LF) && TLI.has(LF);
 }
 
 bool isHarmlessCall(const CallBase &CB, const TargetLibraryInfo &TLI) {

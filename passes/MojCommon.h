@@ -93,6 +93,11 @@ struct MojLowerPass : llvm::PassInfoMixin<MojLowerPass> {
   static bool isRequired() { return true; }
 };
 
+struct MojEmbedBitcodePass : llvm::PassInfoMixin<MojEmbedBitcodePass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
 } // namespace moj
 
 #endif

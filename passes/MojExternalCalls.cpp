@@ -52,6 +52,33 @@ bool varargsAreReadOnly(StringRef N) {
          N == "execle" || N == "open" || N == "openat" || N == "fcntl";
 }
 
+// Library functions that store a pointer into their first argument's string
+// through an out-parameter: {name, out-parameter index}.
+struct OutPointer {
+  const char *Name;
+  unsigned Slot;
+};
+const OutPointer EndPointerFunctions[] = {
+    {"strtol", 1},    {"strtoul", 1},   {"strtoll", 1},  {"strtoull", 1},
+    {"strtod", 1},    {"strtof", 1},    {"strtold", 1},  {"strtoimax", 1},
+    {"strtoumax", 1}, {"__isoc23_strtol", 1}, {"__isoc23_strtoul", 1},
+    {"__isoc23_strtoll", 1}, {"__isoc23_strtoull", 1}, {"strtoq", 1},
+    {"strtouq", 1},   {"__strtol_internal", 1}, {"__strtod_internal", 1}};
+
+// Library functions taking a va_list: the handles inside it are translated by
+// runtime wrappers (runtime/cc_vararg.c) the call is redirected to.
+bool takesVaListOfPointers(StringRef N) {
+  static const char *const Names[] = {
+      "vprintf", "vfprintf", "vsprintf", "vsnprintf", "vasprintf", "vdprintf",
+      "__vsnprintf_chk", "__vsprintf_chk", "__vfprintf_chk", "__vprintf_chk",
+      "vsyslog", "vwarn", "vwarnx", "verr", "verrx", "__isoc99_vscanf",
+      "__isoc99_vfscanf", "__isoc99_vsscanf", "vscanf", "vfscanf", "vsscanf"};
+  for (const char *X : Names)
+    if (N == X)
+      return true;
+  return false;
+}
+
 class ExternalCalls {
 public:
   ExternalCalls(Module &M, FunctionAnalysisManager &FAM) : M(M), FAM(FAM) {}
@@ -73,7 +100,35 @@ private:
   void translateArgs(CallBase &CB, IRBuilder<> &B, bool ReadOnlyVarargs,
                      SmallVectorImpl<std::pair<unsigned, Value *>> &Out);
   Function *getRehandle();
+  void rehandleOutParameter(CallBase &CB, Function &F,
+                            ArrayRef<std::pair<unsigned, Value *>> T);
 };
+
+// strtol(s, &end, 10): libc stores a raw pointer into s's current copy in
+// *end; turn it back into a handle so `end == s` and later writes work.
+void ExternalCalls::rehandleOutParameter(
+    CallBase &CB, Function &F, ArrayRef<std::pair<unsigned, Value *>> T) {
+  const OutPointer *OP = nullptr;
+  for (const OutPointer &E : EndPointerFunctions)
+    if (F.getName() == E.Name)
+      OP = &E;
+  if (!OP || CB.arg_size() <= OP->Slot)
+    return;
+  // The string: its original (possibly handle) value, if it was translated.
+  Value *Orig = nullptr;
+  for (auto &P : T)
+    if (P.first == 0)
+      Orig = P.second;
+  if (!Orig)
+    return;
+  Orig = cast<CallInst>(Orig)->getArgOperand(0);
+  auto *PtrTy = PointerType::getUnqual(M.getContext());
+  FunctionCallee Fix = M.getOrInsertFunction(
+      "__moj_cc_rehandle_out",
+      FunctionType::get(Type::getVoidTy(M.getContext()), {PtrTy, PtrTy}, false));
+  IRBuilder<> B(CB.getNextNode());
+  B.CreateCall(Fix, {CB.getArgOperand(OP->Slot), Orig});
+}
 
 void ExternalCalls::defineMarkers() {
   auto *I8 = Type::getInt8Ty(M.getContext());
@@ -211,6 +266,16 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
   }
   if (!isForeignDeclaration(*F))
     return;
+  if (takesVaListOfPointers(F->getName()) &&
+      CB.getFunctionType() == F->getFunctionType()) {
+    // Redirected first: the wrapper has the same prototype and is itself
+    // foreign-convention, so the argument handling below still applies.
+    Function *W = cast<Function>(
+        M.getOrInsertFunction(("__moj_cc_" + F->getName()).str(),
+                              F->getFunctionType())
+            .getCallee());
+    CB.setCalledFunction(W);
+  }
   bool HasPtr = false;
   for (Value *A : CB.args())
     HasPtr |= A->getType()->isPointerTy() && !isProvablyRaw(getRoot(A));
@@ -255,6 +320,7 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
       CB.setArgOperand(P.first, PN);
     }
   }
+  rehandleOutParameter(CB, *F, T);
   if (!CB.getType()->isPointerTy() || Originals.empty() || CB.use_empty())
     return;
   // The returned pointer may point into a managed argument's current copy.

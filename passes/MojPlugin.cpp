@@ -3,7 +3,7 @@
 // Entry point of MojavePasses.so.  Registers
 //   * each pass by name for `opt -load-pass-plugin=MojavePasses.so
 //     -passes=moj-alloc|moj-extcall|moj-translate|moj-translate-nohoist|
-//     moj-lower|moj-instrument|moj-instrument-O0`
+//     moj-lower|moj-embed-bc|moj-instrument|moj-instrument-O0`
 //   * the whole pipeline at clang's optimizer-last extension point, so it
 //     sees the code after all of clang's optimizations (vectorized loops,
 //     inlined callees) and nothing re-optimizes around its barriers except
@@ -21,7 +21,8 @@ using namespace llvm;
 namespace moj {
 
 struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
-  explicit MojInstrumentPass(bool Hoist) : Hoist(Hoist) {}
+  explicit MojInstrumentPass(bool Hoist, bool Embed = false)
+      : Hoist(Hoist), Embed(Embed) {}
   PreservedAnalyses run(Module &M, ModuleAnalysisManager &MAM) {
     if (M.getModuleFlag(InstrumentedFlag))
       return PreservedAnalyses::all();
@@ -32,10 +33,14 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     MPM.addPass(MojLowerPass());
     MPM.run(M, MAM);
     M.addModuleFlag(Module::Warning, InstrumentedFlag, 1);
+    if (Embed) {
+      MojEmbedBitcodePass EB;
+      EB.run(M, MAM);
+    }
     return PreservedAnalyses::none();
   }
   static bool isRequired() { return true; }
-  bool Hoist;
+  bool Hoist, Embed;
 };
 
 } // namespace moj
@@ -53,6 +58,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                     MPM.addPass(MojExternalCallPass());
                   else if (Name == "moj-lower")
                     MPM.addPass(MojLowerPass());
+                  else if (Name == "moj-embed-bc")
+                    MPM.addPass(MojEmbedBitcodePass());
                   else if (Name == "moj-instrument")
                     MPM.addPass(MojInstrumentPass(true));
                   else if (Name == "moj-instrument-O0")
@@ -74,7 +81,9 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                 });
             PB.registerOptimizerLastEPCallback(
                 [](ModulePassManager &MPM, OptimizationLevel Level) {
-                  MPM.addPass(MojInstrumentPass(Level != OptimizationLevel::O0));
+                  // Object files from clang carry their bitcode (migration).
+                  MPM.addPass(MojInstrumentPass(Level != OptimizationLevel::O0,
+                                                /*Embed=*/true));
                 });
           }};
 }

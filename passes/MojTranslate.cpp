@@ -35,6 +35,8 @@
 #include "llvm/IR/IntrinsicInst.h"
 #include "llvm/IR/Operator.h"
 #include "llvm/Transforms/Utils/Local.h"
+#include "llvm/Transforms/Utils/LoopUtils.h"
+#include "llvm/Transforms/Utils/BasicBlockUtils.h"
 
 using namespace llvm;
 
@@ -155,6 +157,11 @@ void Translator::collect() {
 }
 
 void Translator::placeInLoops() {
+  // Late CFG cleanups often fold a loop's preheader away; give every loop
+  // one back so translations have a place to go.
+  for (Loop *L : LI.getLoopsInPreorder())
+    if (!L->getLoopPreheader())
+      InsertPreheaderForLoop(L, &DT, &LI, nullptr, false);
   for (Loop *L : LI.getLoopsInPreorder()) {
     bool Free = true;
     for (BasicBlock *BB : L->blocks())
@@ -335,9 +342,7 @@ PreservedAnalyses MojTranslatePass::run(Function &F,
   Translator T(F, LI, DT, TLI, Hoist);
   if (!T.run())
     return PreservedAnalyses::all();
-  PreservedAnalyses PA;
-  PA.preserveSet<CFGAnalyses>();
-  return PA;
+  return PreservedAnalyses::none();
 }
 
 } // namespace moj

@@ -12,6 +12,8 @@
  *                           handle o becomes a handle again (strchr, memchr,
  *                           strcpy...), so later writes through it still go
  *                           through the copy-on-write barrier.
+ *   __moj_cc_rehandle_out(slot, o)  the same for a pointer libc stored in
+ *                           an out-parameter (strtol's endptr).
  */
 #include <mojave/abi.h>
 
@@ -33,4 +35,9 @@ MOJ_CC_EXPORT void *__moj_cc_rehandle(void *ret, void *orig) {
   if (!b || r < b || r - b > e->size) /* one past the end is still inside */
     return ret;
   return (void *)(uintptr_t)((h & ~(uint64_t)MOJ_OFFSET_MASK) | (uint64_t)(r - b));
+}
+
+MOJ_CC_EXPORT void __moj_cc_rehandle_out(void **slot, void *orig) {
+  if (slot)
+    *slot = __moj_cc_rehandle(*slot, orig);
 }

@@ -5,12 +5,29 @@
  * speculation, and raw libc memory (strdup) freed through the runtime. */
 #include <mojave.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <string.h>
 #include "check.h"
 
 static int cmp_int(const void *x, const void *y) {
   int a = *(const int *)x, b = *(const int *)y;
   return (a > b) - (a < b);
+}
+
+/* A logging-style wrapper: the va_list holding handles goes to libc. */
+static int format_into(char *dst, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vsnprintf(dst, n, fmt, ap);
+  va_end(ap);
+  return r;
+}
+static int scan_from(const char *src, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vsscanf(src, fmt, ap);
+  va_end(ap);
+  return r;
 }
 
 struct entry { const char *name; int (*cmp)(const char *, const char *); };
@@ -62,6 +79,29 @@ int main(void) {
     ABORT_UNLESS_FAILED(id);
   }
   CHECK(strcmp(s, "hello, world") == 0, "after abort '%s'", s);
+
+  /* va_list forwarding: %s and %n through vsnprintf, targets of vsscanf;
+   * more arguments than registers so some come from the overflow area. */
+  char *word = malloc(8), *line = malloc(128);
+  int *count = malloc(sizeof *count);
+  double *dd = malloc(sizeof *dd);
+  strcpy(word, "mojave");
+  int r = format_into(line, 128, "%s-%d-%.1f-%s%n|%d %d %d %d %s", word, 7, 1.5, word, count,
+                      1, 2, 3, 4, word);
+  CHECK(r > 0 && strcmp(line, "mojave-7-1.5-mojave|1 2 3 4 mojave") == 0, "vsnprintf '%s'", line);
+  CHECK(*count == 19, "%%n through va_list: %d", *count);
+  int *xs = malloc(2 * sizeof *xs);
+  CHECK(scan_from("12 34 5.5 word", "%d %d %lf %7s", &xs[0], &xs[1], dd, word) == 4, "vsscanf");
+  CHECK(xs[0] == 12 && xs[1] == 34 && *dd == 5.5 && strcmp(word, "word") == 0, "vsscanf targets");
+  free(word); free(line); free(count); free(dd); free(xs);
+
+  /* strtol's end pointer comes back as a handle into the same string. */
+  char *num = malloc(16);
+  strcpy(num, "123abc");
+  char *end;
+  long val = strtol(num, &end, 10);
+  CHECK(val == 123 && end == num + 3 && *end == 'a', "strtol end pointer %p vs %p", (void *)end, (void *)(num + 3));
+  free(num);
 
   /* libc memory stays raw and is freed by libc through the runtime. */
   char *d = strdup(s);

@@ -95,8 +95,33 @@ define void @asm_ptr(ptr %p) {
   ret void
 }
 
+; strtol's end pointer (stored by libc into *end) is turned back into a
+; handle relative to the string.
+declare i64 @strtol(ptr, ptr, i32)
+; CHECK-LABEL: define i64 @endptr(
+; CHECK: %[[S:.*]] = call ptr @__moj_xws(ptr %s)
+; CHECK: %v = call i64 @strtol(ptr %[[S]], ptr %end, i32 10)
+; CHECK-NEXT: call void @__moj_cc_rehandle_out(ptr %end, ptr %s)
+define i64 @endptr(ptr %s) {
+  %end = alloca ptr
+  %v = call i64 @strtol(ptr %s, ptr %end, i32 10)
+  ret i64 %v
+}
+
+; A va_list holding handles goes to a runtime wrapper that translates it.
+declare i32 @vsnprintf(ptr, i64, ptr, ptr)
+; CHECK-LABEL: define i32 @valist(
+; CHECK: call i32 @__moj_cc_vsnprintf(ptr %{{.*}}, i64 8, ptr %{{.*}}, ptr %ap)
+; CHECK-NOT: call i32 @vsnprintf
+define i32 @valist(ptr %buf, ptr %fmt) {
+  %ap = alloca [24 x i8]
+  %r = call i32 @vsnprintf(ptr %buf, i64 8, ptr %fmt, ptr %ap)
+  ret i32 %r
+}
+
 ; CHECK-LABEL: define linkonce_odr i32 @__moj_wrap.strcmp(
 ; CHECK: call ptr @__moj_xws
 ; CHECK: call i32 @strcmp(
 
 ; CHECK: attributes #[[RT]] = { returns_twice }
+

@@ -1,6 +1,7 @@
 # tests/lit/lit.cfg.py — lit configuration for the mojave pass tests.
 # %opt runs opt-16 with the plugin loaded; %mojcc is the build-tree driver.
 import os
+import sys
 import lit.formats
 
 config.name = "mojave-passes"
@@ -14,4 +15,5 @@ config.substitutions.append(("%opt", "%s/opt -load-pass-plugin=%s" % (tools, con
 config.substitutions.append(("%mojcc", config.moj_mojcc))
 config.substitutions.append(("%clang", "%s/clang" % tools))
 config.substitutions.append(("%plugin", config.moj_plugin))
+config.substitutions.append(("%python", sys.executable))
 config.environment["PATH"] = tools + os.pathsep + config.environment.get("PATH", "")
