@@ -47,7 +47,14 @@ start_nsd() { # DIR HOST
   local log="$dir/nsd-$host.log"
   local before=0
   [ -f "$log" ] && before=$(grep -c "serving on" "$log" || true)
-  in_host "$dir" "$host" "$NSD" --cluster "$dir/cluster.conf" --host "$host" >>"$log" 2>&1 &
+  # started directly (not through a shell function) so $! is the daemon itself:
+  # ip netns exec and env both exec, and stop-nsd must kill the daemon, not a subshell
+  local args=(--cluster "$dir/cluster.conf" --host "$host" --state "$dir/state-$host")
+  if [ "$(cat "$dir/mode")" = ns ]; then
+    ip netns exec "mj-$(cat "$dir/tag")-$host" "$NSD" "${args[@]}" >>"$log" 2>&1 &
+  else
+    "$NSD" "${args[@]}" >>"$log" 2>&1 &
+  fi
   echo $! >"$dir/nsd-$host.pid"
   for _ in $(seq 100); do
     local n; n=$(grep -c "serving on" "$log" 2>/dev/null || true)
@@ -129,7 +136,11 @@ case "$cmd" in
   up) up "$2" "$3"; cat "$2/cluster.conf" ;;
   down) down "$2" ;;
   exec) shift; d=$1; h=$2; shift 2; in_host "$d" "$h" "$@" ;;
-  stop-nsd) kill -KILL "$(cat "$2/nsd-$3.pid")" 2>/dev/null || true; rm -f "$2/nsd-$3.pid" ;;
+  stop-nsd)
+    pid=$(cat "$2/nsd-$3.pid")
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+    rm -f "$2/nsd-$3.pid" ;;
   start-nsd) start_nsd "$2" "$3" ;;
   run)
     shift; n=$1; shift

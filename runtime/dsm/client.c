@@ -124,8 +124,10 @@ static void fwait(_Atomic uint32_t *a, uint32_t v) {
 static void fwake(_Atomic uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0); }
 
 /* ---------------- connections to homes ---------------- */
+#define MJ_ERETRY 0x7ffe /* internal: the home restarted, repeat the request */
 struct pend {
   uint32_t seq;
+  uint16_t type;
   int efd;           /* >= 0: the waiter polls this eventfd (interruptible calls) */
   _Atomic uint32_t done;
   int status;
@@ -135,6 +137,7 @@ struct pend {
 struct hconn {
   int fd;          /* -1: not connected */
   int dead;        /* connection lost: calls fail with EIDRM, faults raise SIGBUS */
+  _Atomic int recovering; /* reconnecting to a restarted home: faults wait and retry */
   pthread_mutex_t lock; /* protects pend list and sends */
   struct pend *pend;
   _Atomic uint32_t seq;
@@ -155,6 +158,7 @@ struct cseg {
   uint32_t npages;
   int memfd;
   uint8_t *rt;              /* runtime view, always RW */
+  int orphan;               /* the restarted home no longer knows it: faults raise SIGBUS */
   _Atomic uint8_t *acc;     /* per page MJ_ACC_* */
   int nviews;
   struct { uint8_t *addr; int rdonly; } v[MAX_VIEWS];
@@ -255,13 +259,109 @@ static void install_page(const struct mj_hdr *h, const uint8_t *pl) {
   pthread_mutex_unlock(&seg_lock);
 }
 
+
+static int hconnect(int host);
+static int host_has_segs(int host) {
+  pthread_mutex_lock(&seg_lock);
+  int any = 0;
+  for (struct cseg *s = segs; s; s = s->next) any |= s->host == host;
+  pthread_mutex_unlock(&seg_lock);
+  return any;
+}
+/* The home closed the connection while we hold segments there: it may be
+ * restarting (mojave-nsd --state keeps segments).  Fail what cannot survive
+ * (semaphore and queue calls: EIDRM), make page requests retry, reconnect for
+ * up to MOJAVE_DSM_RECONNECT_MS and re-register every attachment with the
+ * pages we hold, so nothing attached is lost. */
+/* Requests sent on a connection that died will never be answered; caller holds hc->lock. */
+static void fail_sent_locked(struct hconn *hc) {
+  for (struct pend *p = hc->pend, *n; p; p = n) {
+    n = p->next;
+    p->status = p->type == MJ_PAGE_REQ ? MJ_ERETRY : EIDRM;
+    int efd = p->efd;
+    atomic_store(&p->done, 1);
+    fwake(&p->done);
+    if (efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
+  }
+  hc->pend = NULL;
+}
+static int recover(struct hconn *hc, int host) {
+  atomic_store(&hc->recovering, 1);
+  pthread_mutex_lock(&hc->lock);
+  fail_sent_locked(hc);
+  pthread_mutex_unlock(&hc->lock);
+  const char *e = getenv("MOJAVE_DSM_RECONNECT_MS");
+  long budget = e ? strtol(e, NULL, 10) : 5000;
+  warnm("connection to home host %s lost; reconnecting for up to %ld ms", C.host[host].name, budget);
+  int fd = -1;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    fd = hconnect(host);
+    if (fd >= 0) break;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > budget) return 0;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  pthread_mutex_lock(&seg_lock);
+  pthread_mutex_lock(&hc->lock);
+  /* a request written into the dead socket before the peer's reset arrived is
+   * still listed: it will never be answered, so it is repeated too */
+  fail_sent_locked(hc);
+  close(hc->fd);
+  hc->fd = fd;
+  const size_t rec = 8 + MJ_PAGE, chunk = 200;
+  uint8_t *buf = malloc(chunk * rec);
+  for (struct cseg *s = segs; s; s = s->next) {
+    if (s->host != host) continue;
+    struct mj_reattach q = {s->id, (uint32_t)s->nviews};
+    size_t n = 0;
+    for (uint32_t pn = 0; pn <= s->npages; pn++) {
+      int last = pn == s->npages;
+      if (!last && s->acc[pn] != MJ_ACC_NONE) {
+        uint32_t acc = s->acc[pn];
+        memcpy(buf + n * rec, &pn, 4);
+        memcpy(buf + n * rec + 4, &acc, 4);
+        memcpy(buf + n * rec + 8, s->rt + (size_t)pn * MJ_PAGE, MJ_PAGE);
+        n++;
+      }
+      if (n == chunk || last) {
+        send_locked(hc, MJ_REATTACH, 0, last ? 0 : 1, &q, sizeof q, buf, n * rec);
+        n = 0;
+      }
+    }
+  }
+  free(buf);
+  pthread_mutex_unlock(&hc->lock);
+  pthread_mutex_unlock(&seg_lock);
+  atomic_store(&hc->recovering, 0);
+  warnm("reconnected to home host %s; attachments re-registered", C.host[host].name);
+  return 1;
+}
+/* The restarted home does not know this segment: nothing can be fetched any more. */
+static void orphan_seg(int id) {
+  pthread_mutex_lock(&seg_lock);
+  struct cseg *s = seg_by_id(id);
+  if (s) {
+    s->orphan = 1;
+    warnm("segment 0x%x is gone after its home restarted; accesses to pages not held here raise SIGBUS", id);
+  }
+  pthread_mutex_unlock(&seg_lock);
+}
+
 static void *reader_main(void *arg) {
   int host = (int)(intptr_t)arg;
   struct hconn *hc = &H[host];
   uint8_t *buf = malloc(MJ_MAX_PAYLOAD);
   for (;;) {
     struct mj_hdr h;
-    if (mj_read_full(hc->fd, &h, sizeof h)) { conn_fail(hc, host, errno == EPIPE ? "closed by peer" : strerror(errno)); break; }
+    if (mj_read_full(hc->fd, &h, sizeof h)) {
+      int e = errno;
+      if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) continue;
+      conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e));
+      break;
+    }
     const char *bad = mj_hdr_check(&h);
     if (bad) { conn_fail(hc, host, bad); break; }
     if (mj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); break; }
@@ -271,6 +371,11 @@ static void *reader_main(void *arg) {
       continue;
     }
     if (h.type == (MJ_PAGE_REQ | MJ_REPLY)) install_page(&h, buf);
+    if (h.type == (MJ_REATTACH | MJ_REPLY)) {
+      int32_t id;
+      if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
+      continue;
+    }
     pthread_mutex_lock(&hc->lock);
     struct pend **pp = &hc->pend;
     while (*pp && (*pp)->seq != h.seq) pp = &(*pp)->next;
@@ -384,7 +489,7 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
    * would be restarted silently. */
   static __thread int tl_efd = -1;
   if (interruptible && tl_efd < 0) tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .buf = rbuf, .cap = rcap, .efd = interruptible ? tl_efd : -1};
+  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .type = type, .buf = rbuf, .cap = rcap, .efd = interruptible ? tl_efd : -1};
   pthread_mutex_lock(&hc->lock);
   if (hc->dead) { pthread_mutex_unlock(&hc->lock); return EIDRM; }
   p.next = hc->pend;
@@ -469,7 +574,17 @@ static int id_host(int id) {
 /* ---------------- page faults ---------------- */
 static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
   struct mj_page_req q = {s->id, pn, acc};
-  return call(s->host, MJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0);
+  for (int tries = 0;; tries++) {
+    if (s->orphan) return EIDRM;
+    int st = call(s->host, MJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0);
+    /* a home restart in progress: wait for the re-registration, then ask again */
+    if ((st == MJ_ERETRY || (st == EIDRM && atomic_load(&H[s->host].recovering))) && tries < 1000) {
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    return st;
+  }
 }
 static struct sigaction old_segv;
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
