@@ -146,11 +146,16 @@ case "$cmd" in
     shift; n=$1; shift
     dir=$(mktemp -d /tmp/mojave-cluster.XXXXXX)
     trap 'down "$dir"; if [ "${MOJAVE_KEEP_LOGS:-}" ]; then echo "logs kept in $dir" >&2; else rm -rf "$dir"; fi' EXIT
-    trap 'exit 130' INT TERM
+    child=
+    # CMD runs in the background so a TERM (ctest timeout) interrupts `wait`
+    # at once and the EXIT trap tears the cluster down instead of leaking it
+    trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 130' INT TERM
     up "$dir" "$n" >/dev/null
     export MOJAVE_CLUSTER_DIR=$dir
     set +e
-    "$@"
+    "$@" &
+    child=$!
+    wait "$child"
     rc=$?
     set -e
     if [ $rc -ne 0 ]; then
