@@ -405,6 +405,7 @@ static int hconnect(int host) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  mj_sock_liveness(fd);
   /* Source address = our host's address, so the home sees which host we are. */
   struct sockaddr_in me = {.sin_family = AF_INET};
   if (inet_pton(AF_INET, C.host[self_host].addr, &me.sin_addr) == 1) bind(fd, (struct sockaddr *)&me, sizeof me);

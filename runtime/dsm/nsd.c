@@ -1371,6 +1371,7 @@ int main(int argc, char **argv) {
           if (cfd >= 65536) { close(cfd); continue; }
           int one = 1;
           setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          mj_sock_liveness(cfd);
           struct conn *c = calloc(1, sizeof *c);
           c->fd = cfd; c->gen = gen_ctr++; c->t_accept = now_ns();
           snprintf(c->peer, sizeof c->peer, "%s:%u", inet_ntoa(pa.sin_addr), ntohs(pa.sin_port));

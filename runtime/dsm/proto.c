@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,4 +204,14 @@ const char *mj_type_name(unsigned t) {
   case MJ_MSGRCV: return "MSGRCV"; case MJ_MSGCTL: return "MSGCTL";
   default: return "UNKNOWN";
   }
+}
+
+void mj_sock_liveness(int fd) {
+  int on = 1, idle = 1, intvl = 1, cnt = 2;
+  unsigned int uto = 3000;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+  setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof uto);
 }

@@ -140,5 +140,9 @@ void mj_hdr_init(struct mj_hdr *h, uint16_t type, uint32_t len, uint32_t seq, in
 void mj_net_inject_init(void);
 void mj_net_inject(void);
 const char *mj_type_name(unsigned t);
+/* A peer that vanishes without closing (host down, partition) is detected by
+ * TCP keepalive (idle 1 s, 2 probes 1 s apart) and TCP_USER_TIMEOUT (3 s of
+ * unacknowledged data), so nobody blocks forever on a dead host. */
+void mj_sock_liveness(int fd);
 
 #endif
