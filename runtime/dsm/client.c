@@ -88,6 +88,8 @@ static void warnm(const char *fmt, ...) {
 
 static void sigsegv_install(void);
 static void atfork_child(void);
+static void atfork_prepare(void);
+static void atfork_parent(void);
 static void init(void) {
   resolve_real();
   dbg = getenv("MOJAVE_DSM_DEBUG") != NULL;
@@ -113,7 +115,7 @@ static void init(void) {
   }
   cfg_ok = 1;
   sigsegv_install();
-  pthread_atfork(NULL, NULL, atfork_child);
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 static inline void ensure_init(void) { pthread_once(&init_once, init); }
 
@@ -261,6 +263,7 @@ static void install_page(const struct mj_hdr *h, const uint8_t *pl) {
 
 
 static int hconnect(int host);
+static struct mj_cred cred(void);
 static int host_has_segs(int host) {
   pthread_mutex_lock(&seg_lock);
   int any = 0;
@@ -315,7 +318,7 @@ static int recover(struct hconn *hc, int host) {
   uint8_t *buf = malloc(chunk * rec);
   for (struct cseg *s = segs; s; s = s->next) {
     if (s->host != host) continue;
-    struct mj_reattach q = {s->id, (uint32_t)s->nviews};
+    struct mj_reattach q = {s->id, (uint32_t)s->nviews, cred()};
     size_t n = 0;
     for (uint32_t pn = 0; pn <= s->npages; pn++) {
       int last = pn == s->npages;
@@ -371,7 +374,7 @@ static void *reader_main(void *arg) {
       continue;
     }
     if (h.type == (MJ_PAGE_REQ | MJ_REPLY)) install_page(&h, buf);
-    if (h.type == (MJ_REATTACH | MJ_REPLY)) {
+    if (h.type == (MJ_REATTACH | MJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
       int32_t id;
       if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
       continue;
@@ -497,8 +500,6 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
   hc->pend = &p;
   if (send_locked(hc, type, p.seq, 0, p1, l1, p2, l2)) {
     hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
-    struct pend **pp = &hc->pend;
-    (void)pp;
     pthread_mutex_unlock(&hc->lock);
     return EIDRM;
   }
@@ -973,26 +974,60 @@ EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) {
 }
 
 /* ---------------- process lifecycle ---------------- */
-/* A forked child must not share our sockets or page state: it starts with no
- * connections and no DSM attachments (documented limit: DSM attachments are
- * not inherited across fork). */
+/* fork(): as with the kernel, the child inherits the parent's DSM attachments —
+ * but as a separate cluster member.  It must not share the parent's sockets or
+ * page copies, so it gets fresh connections, a fresh memfd mapped over every
+ * inherited view (MAP_FIXED, no access: pages are fetched on demand) and
+ * registers its attachments with the homes (REATTACH with no pages), so nattch
+ * counts it at once.  Runs in the child before fork() returns there. */
+static int fork_pipe[2] = {-1, -1};
+/* The parent's fork() returns only once the child is registered, so an
+ * IPC_STAT right after fork counts the child, as the kernel does. */
+static void atfork_prepare(void) {
+  fork_pipe[0] = fork_pipe[1] = -1;
+  if (segs && pipe2(fork_pipe, O_CLOEXEC)) fork_pipe[0] = fork_pipe[1] = -1;
+}
+static void atfork_parent(void) {
+  if (fork_pipe[0] < 0) return;
+  close(fork_pipe[1]);
+  char b;
+  while (syscall(SYS_read, fork_pipe[0], &b, 1) < 0 && errno == EINTR) {}
+  close(fork_pipe[0]);
+}
 static void atfork_child(void) {
+  if (fork_pipe[0] >= 0) close(fork_pipe[0]);
   for (int i = 0; i < MJ_MAX_HOSTS; i++) {
     if (H[i].fd >= 0) close(H[i].fd);
     H[i].fd = -1;
     H[i].dead = 0;
     H[i].pend = NULL;
+    atomic_store(&H[i].recovering, 0);
     pthread_mutex_init(&H[i].lock, NULL);
   }
   pthread_mutex_init(&seg_lock, NULL);
   pthread_mutex_init(&conn_lock, NULL);
-  for (struct cseg *s = segs, *n; s; s = n) {
-    n = s->next;
-    for (int i = 0; i < s->nviews; i++) munmap(s->v[i].addr, s->mapsize);
+  pthread_mutex_init(&kc_lock, NULL);
+  for (struct cseg *s = segs; s; s = s->next) {
+    int fd = memfd_create("mojave-dsm", MFD_CLOEXEC);
+    uint8_t *rt = MAP_FAILED;
+    if (fd >= 0 && ftruncate(fd, (off_t)s->mapsize) == 0)
+      rt = mmap(NULL, s->mapsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int ok = rt != MAP_FAILED;
+    for (int v = 0; ok && v < s->nviews; v++)
+      ok = mmap(s->v[v].addr, s->mapsize, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED;
     munmap(s->rt, s->mapsize);
     close(s->memfd);
+    s->memfd = fd;
+    s->rt = rt == MAP_FAILED ? NULL : rt;
+    memset((void *)s->acc, 0, s->npages);
+    struct mj_reattach q = {s->id, (uint32_t)s->nviews, cred()};
+    int st = ok ? call(s->host, MJ_REATTACH, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0) : ENOMEM;
+    if (st) {
+      s->orphan = 1;
+      warnm("fork: child could not take over attachment of segment 0x%x (%s); its accesses raise SIGBUS", s->id, strerror(st));
+    }
   }
-  segs = NULL;
+  if (fork_pipe[1] >= 0) close(fork_pipe[1]); /* EOF releases the parent */
 }
 /* exit() detaches like the kernel does, handing owned pages back to the home. */
 __attribute__((destructor)) static void at_exit_detach(void) {

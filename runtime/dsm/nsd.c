@@ -620,9 +620,11 @@ static void do_reattach(struct conn *c, const struct mj_hdr *h, const uint8_t *p
   if (a < 0) {
     for (a = 0; a < MAX_ATT; a++)
       if (s->who[a].pid == c->pid && !strncmp(s->who[a].host, c->host, 32) && !s->att[a].count) break;
-    if (a == MAX_ATT) /* unknown to the persisted table: a fresh slot nobody owns pages with */
+    if (a == MAX_ATT) { /* not a former attacher (a fork()ed child): needs the rights of a fresh shmat */
+      if (!perm_ok(&s->perm, &q.cred, 0444)) { reply(c, h, EACCES, &q.id, sizeof q.id); return; }
       for (a = 0; a < MAX_ATT && (s->att[a].count || s->who[a].pid); a++) {}
-    if (a == MAX_ATT) { reply(c, h, ENOSPC, NULL, 0); return; }
+    }
+    if (a == MAX_ATT) { reply(c, h, ENOSPC, &q.id, sizeof q.id); return; }
     s->att[a].c = cref_of(c);
     s->att[a].count = (int)(q.count ? q.count : 1);
     memcpy(s->who[a].host, c->host, 32);
