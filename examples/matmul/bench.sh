@@ -33,8 +33,8 @@ dsm_run() { # n -> wall seconds for the 4 workers (process start included)
 msg_run() { # n -> master's time, workers already listening on h1..h4
   local n=$1 port=$((9000 + RANDOM % 1000)) hp=()
   for q in 0 1 2 3; do
-    "$CL" exec "$D" h$((q + 1)) "$MM" msg-worker $port &
     hp+=("$(addr h$((q + 1))):$port")
+    "$CL" exec "$D" h$((q + 1)) "$MM" msg-worker "${hp[$q]}" &
   done
   local t0; t0=$(ts)
   "$CL" exec "$D" h1 "$MM" msg-master "$n" "${hp[@]}" >/dev/null

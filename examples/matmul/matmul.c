@@ -3,7 +3,7 @@
  * four workers in four versions:
  *   threads N                 pthreads in one process (time: thread start..join)
  *   shm N                     4 forked processes, local System V shm (time incl. fork)
- *   msg-worker PORT           message passing over TCP: a worker serving one strip
+ *   msg-worker ADDR:PORT      message passing over TCP: a worker serving one strip
  *   msg-master N H:P x4       master ships A strip + B, collects C strips
  *   dsm-init KEY N            DSM: create + fill the segment (run under LD_PRELOAD)
  *   dsm-work KEY N Q          DSM: compute strip Q (one process per host)
@@ -93,10 +93,17 @@ static int xfer(int fd, void *p, size_t len, int out) {
   }
   return 0;
 }
-static int run_msg_worker(int port) {
+static int run_msg_worker(const char *hostport) {
   int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  char h[64];
+  snprintf(h, sizeof h, "%s", hostport);
+  char *colon = strchr(h, ':');
+  if (!colon) return 2;
+  *colon = 0;
+  /* bound to the host's own address: in loopback mode all workers share one port space */
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+  inet_pton(AF_INET, h, &sa.sin_addr);
   if (bind(l, (struct sockaddr *)&sa, sizeof sa) || listen(l, 1)) { perror("worker listen"); return 1; }
   int fd = accept(l, NULL, NULL);
   int hdr[2];
@@ -155,7 +162,7 @@ static double *dsm_attach(key_t key, int create) {
 int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "threads")) { n = atoi(argv[2]); return run_threads(); }
   if (argc >= 3 && !strcmp(argv[1], "shm")) { n = atoi(argv[2]); return run_shm(); }
-  if (argc >= 3 && !strcmp(argv[1], "msg-worker")) return run_msg_worker(atoi(argv[2]));
+  if (argc >= 3 && !strcmp(argv[1], "msg-worker")) return run_msg_worker(argv[2]);
   if (argc >= 7 && !strcmp(argv[1], "msg-master")) { n = atoi(argv[2]); return run_msg_master(argv + 3); }
   if (argc >= 4 && !strncmp(argv[1], "dsm-", 4)) {
     key_t key = (key_t)strtol(argv[2], NULL, 0);

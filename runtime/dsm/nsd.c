@@ -49,6 +49,7 @@ static int self_idx;
 static const char *state_dir; /* --state: home copies + metadata survive a daemon restart */
 static const char *self_name = "?";
 static int debug; /* MOJAVE_NSD_DEBUG=1: trace page traffic */
+static int ra_pages = 8; /* --readahead N: pages pushed after a read fault */
 
 static void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logm(const char *fmt, ...) {
@@ -297,6 +298,15 @@ static void page_run(struct shm *s, int id, uint32_t pn) {
       if (s->own[pn] == -1) {
         p->copyset |= 1ull << slot;
         page_send(rc, seq, 0, id, pn, MJ_ACC_READ, s->home + (size_t)pn * MJ_PAGE);
+        /* read-ahead: push the following pages that sit idle at home as read
+         * copies too (unsolicited grants, seq 0).  Each fault costs a round
+         * trip and three wake-ups; on a busy host that dominates scans. */
+        for (uint32_t k = pn + 1; k < s->npages && k <= pn + (uint32_t)ra_pages; k++) {
+          struct page *pk = &s->pg[k];
+          if (s->own[k] != -1 || pk->busy || pk->q || ((pk->copyset >> slot) & 1)) continue;
+          pk->copyset |= 1ull << slot;
+          page_send(rc, 0, 0, id, k, MJ_ACC_READ, s->home + (size_t)k * MJ_PAGE);
+        }
         continue;
       }
       p->busy = 1; p->fetch_from = s->own[pn]; p->want_data = 1;
@@ -1321,15 +1331,17 @@ static void on_term(int s) { (void)s; stop = 1; }
 
 int main(int argc, char **argv) {
   const char *cluster = getenv("MOJAVE_CLUSTER"), *host = getenv("MOJAVE_HOST");
-  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
-  while ((o = getopt_long(argc, argv, "c:H:s:h", lo, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "c:H:s:r:h", lo, NULL)) != -1) {
     if (o == 's') state_dir = optarg;
+    else if (o == 'r') ra_pages = atoi(optarg) < 0 ? 0 : atoi(optarg) > 64 ? 64 : atoi(optarg);
     else if (o == 'c') cluster = optarg;
     else if (o == 'H') host = optarg;
     else {
       fprintf(stderr, "usage: mojave-nsd --cluster FILE --host NAME [--state DIR]\n"
                       "  --state DIR keeps segments (home copies + metadata) across restarts\n"
+                      "  --readahead N pushes up to N following idle pages after a read fault (default 8)\n"
                       "  serves the DSM key range of host NAME (and RESOLVE if it is the root nameserver)\n");
       return o == 'h' ? 0 : 2;
     }
@@ -1346,6 +1358,7 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   mj_net_inject_init();
   debug = getenv("MOJAVE_NSD_DEBUG") != NULL;
+  if (getenv("MOJAVE_NSD_READAHEAD")) ra_pages = atoi(getenv("MOJAVE_NSD_READAHEAD")) < 0 ? 0 : atoi(getenv("MOJAVE_NSD_READAHEAD")) > 64 ? 64 : atoi(getenv("MOJAVE_NSD_READAHEAD"));
   if (state_dir) state_load();
   int lfd = listen_on(C.host[self_idx].addr, C.host[self_idx].port);
   epfd = epoll_create1(EPOLL_CLOEXEC);
