@@ -160,6 +160,7 @@ static int is_owner(const struct perm *p, const struct mj_cred *cr) {
 }
 
 /* ---------------- waiters (blocked semop / msgsnd / msgrcv) ---------------- */
+static int timed_waiters; /* upper bound on waiters with a deadline */
 struct waiter {
   struct cref c;
   uint32_t seq;
@@ -807,6 +808,7 @@ static void add_waiter(struct waiter **list, struct conn *c, const struct mj_hdr
   w->c = cref_of(c); w->seq = h->seq; w->type = h->type;
   w->deadline = timeout_ns >= 0 ? now_ns() + timeout_ns : 0;
   if (timeout_ns == 0) w->deadline = 1; /* already expired: one try, then EAGAIN */
+  if (w->deadline) timed_waiters++;
   w->req = malloc(h->len); memcpy(w->req, pl, h->len); w->reqlen = h->len;
   struct waiter **t = list;
   while (*t) t = &(*t)->next; /* FIFO: waiters are served in arrival order */
@@ -1116,7 +1118,9 @@ static void do_cancel(struct conn *c, const struct mj_hdr *h) {
   }
 }
 static int64_t expire_waiters(void) {
+  if (!timed_waiters) return 0; /* the common case: skip the scan on the hot path */
   int64_t t = now_ns(), next = 0;
+  int left = 0;
   for (int i = 0; i < MAX_SLOTS; i++) {
     struct waiter **lists[2] = {sems[i] ? &sems[i]->w : NULL, mqs[i] ? &mqs[i]->w : NULL};
     for (int k = 0; k < 2; k++) {
@@ -1131,10 +1135,12 @@ static int64_t expire_waiters(void) {
           continue;
         }
         if (w->deadline && (!next || w->deadline < next)) next = w->deadline;
+        if (w->deadline) left++;
         pw = &w->next;
       }
     }
   }
+  timed_waiters = left;
   return next;
 }
 
@@ -1407,8 +1413,12 @@ int main(int argc, char **argv) {
       if (evs[i].events & EPOLLOUT) flush_out(c);
       if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
     }
-    /* handshake deadline: an unauthenticated peer may not hold a connection */
+    /* handshake deadline: an unauthenticated peer may not hold a connection
+     * (checked twice a second, not on every event) */
     int64_t t = now_ns();
+    static int64_t last_scan;
+    if (t - last_scan < 500000000LL) continue;
+    last_scan = t;
     for (int fd = 0; fd <= maxfd; fd++)
       if (conns[fd] && !conns[fd]->authed && t - conns[fd]->t_accept > 5000000000LL) conn_close(conns[fd], "no AUTH within 5 s");
   }
