@@ -8,6 +8,7 @@
  *   dsm-init KEY N            DSM: create + fill the segment (run under LD_PRELOAD)
  *   dsm-work KEY N Q          DSM: compute strip Q (one process per host)
  *   dsm-check KEY N           DSM: verify C, remove the segment
+ * MATMUL_TIMING=1 makes dsm-work report its strip time (faults included).
  * Plain C + System V IPC: the DSM version is the shm version's code unchanged,
  * run on four hosts under LD_PRELOAD=libmojave_ipc.so. */
 #define _GNU_SOURCE
@@ -170,7 +171,11 @@ int main(int argc, char **argv) {
     double *a = dsm_attach(key, !strcmp(argv[1], "dsm-init"));
     double *b = a + (size_t)n * n, *c = b + (size_t)n * n;
     if (!strcmp(argv[1], "dsm-init")) fill(a, b);
-    else if (!strcmp(argv[1], "dsm-work") && argc >= 5) strip(a, b, c, atoi(argv[4]));
+    else if (!strcmp(argv[1], "dsm-work") && argc >= 5) {
+      double t0 = now();
+      strip(a, b, c, atoi(argv[4]));
+      if (getenv("MATMUL_TIMING")) fprintf(stderr, "strip %s: %.3f s (faults included)\n", argv[4], now() - t0);
+    }
     else if (!strcmp(argv[1], "dsm-check")) {
       int rc = verify(c);
       shmctl(shmget(key, 0, 0600), IPC_RMID, NULL);
