@@ -181,15 +181,16 @@ static struct cseg *seg_by_addr(const void *addr, int *view) {
       if (a >= s->v[i].addr && a < s->v[i].addr + s->mapsize) { if (view) *view = i; return s; }
   return NULL;
 }
-static void set_prot(struct cseg *s, uint32_t pn, uint32_t acc) {
+static void set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc) {
   for (int i = 0; i < s->nviews; i++) {
     int prot = acc == MJ_ACC_WRITE ? (s->v[i].rdonly ? PROT_READ : PROT_READ | PROT_WRITE)
                : acc == MJ_ACC_READ ? PROT_READ : PROT_NONE;
-    if (mprotect(s->v[i].addr + (size_t)pn * MJ_PAGE, MJ_PAGE, prot))
+    if (mprotect(s->v[i].addr + (size_t)pn * MJ_PAGE, (size_t)n * MJ_PAGE, prot))
       warnm("mprotect failed: %s", strerror(errno));
   }
-  atomic_store(&s->acc[pn], (uint8_t)acc);
+  for (uint32_t k = 0; k < n; k++) atomic_store(&s->acc[pn + k], (uint8_t)acc);
 }
+static void set_prot(struct cseg *s, uint32_t pn, uint32_t acc) { set_prot_n(s, pn, 1, acc); }
 
 static int send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t aux, const void *p1, size_t l1,
                        const void *p2, size_t l2) {
@@ -254,9 +255,11 @@ static void install_page(const struct mj_hdr *h, const uint8_t *pl) {
   memcpy(&q, pl, sizeof q);
   pthread_mutex_lock(&seg_lock);
   struct cseg *s = seg_by_id(q.id);
-  if (s && q.page < s->npages) {
-    if (q.has_data && h->len >= sizeof q + MJ_PAGE) memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, MJ_PAGE);
-    set_prot(s, q.page, q.access);
+  /* has_data = pages carried: the faulting page plus read-ahead followers */
+  uint32_t n = q.has_data ? q.has_data : 1;
+  if (s && q.page < s->npages && n <= s->npages - q.page && (!q.has_data || h->len >= sizeof q + (size_t)n * MJ_PAGE)) {
+    if (q.has_data) memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, (size_t)n * MJ_PAGE);
+    set_prot_n(s, q.page, n, q.access);
   }
   pthread_mutex_unlock(&seg_lock);
 }

@@ -49,7 +49,7 @@ static int self_idx;
 static const char *state_dir; /* --state: home copies + metadata survive a daemon restart */
 static const char *self_name = "?";
 static int debug; /* MOJAVE_NSD_DEBUG=1: trace page traffic */
-static int ra_pages = 8; /* --readahead N: pages pushed after a read fault */
+static int ra_pages = 8; /* --readahead N: idle following pages sent along with a read fault's page */
 
 static void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logm(const char *fmt, ...) {
@@ -235,9 +235,13 @@ static int att_slot(struct shm *s, struct conn *c) {
     if (s->att[i].count && s->att[i].c.fd == c->fd && s->att[i].c.gen == c->gen) return i;
   return -1;
 }
+/* has_data = number of consecutive pages carried (pn, pn+1, ...), 0 for none */
+static void page_send_n(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data, uint32_t n) {
+  struct mj_page p = {id, pn, acc, data ? n : 0};
+  sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, data, data ? (size_t)n * MJ_PAGE : 0);
+}
 static void page_send(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data) {
-  struct mj_page p = {id, pn, acc, data != NULL};
-  sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, data, data ? MJ_PAGE : 0);
+  page_send_n(c, seq, st, id, pn, acc, data, 1);
 }
 static void fetch_send(struct shm *s, int id, uint32_t pn, int slot, uint32_t newacc, int want) {
   struct conn *o = cget(s->att[slot].c);
@@ -298,16 +302,17 @@ static void page_run(struct shm *s, int id, uint32_t pn) {
     if (acc == MJ_ACC_READ) {
       if (s->own[pn] == -1) {
         p->copyset |= 1ull << slot;
-        page_send(rc, seq, 0, id, pn, MJ_ACC_READ, s->home + (size_t)pn * MJ_PAGE);
-        /* read-ahead: push the following pages that sit idle at home as read
-         * copies too (unsolicited grants, seq 0).  Each fault costs a round
-         * trip and three wake-ups; on a busy host that dominates scans. */
-        for (uint32_t k = pn + 1; k < s->npages && k <= pn + (uint32_t)ra_pages; k++) {
-          struct page *pk = &s->pg[k];
-          if (s->own[k] != -1 || pk->busy || pk->q || ((pk->copyset >> slot) & 1)) continue;
+        /* read-ahead: the following pages that sit idle at home go along as
+         * read copies in the same reply (home copies are contiguous), so a
+         * scan pays one round trip, one wake-up and one mprotect per batch */
+        uint32_t n = 1;
+        while (n <= (uint32_t)ra_pages && pn + n < s->npages) {
+          struct page *pk = &s->pg[pn + n];
+          if (s->own[pn + n] != -1 || pk->busy || pk->q || ((pk->copyset >> slot) & 1)) break;
           pk->copyset |= 1ull << slot;
-          page_send(rc, 0, 0, id, k, MJ_ACC_READ, s->home + (size_t)k * MJ_PAGE);
+          n++;
         }
+        page_send_n(rc, seq, 0, id, pn, MJ_ACC_READ, s->home + (size_t)pn * MJ_PAGE, n);
         continue;
       }
       p->busy = 1; p->fetch_from = s->own[pn]; p->want_data = 1;
