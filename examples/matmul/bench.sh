@@ -44,12 +44,17 @@ msg_run() { # n -> master's time, workers already listening on h1..h4
 }
 echo "| n | pthreads (s) | SysV shm, 1 host (s) | message passing, 4 hosts (s) | DSM, 4 hosts (s) | DSM / shm |"
 echo "|---|---|---|---|---|---|"
-best() { sort -g | head -1; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }'; }
 for n in $sizes; do
-  th=$(for _ in $(seq "$reps"); do "$MM" threads "$n"; done | best)
-  sh=$(for _ in $(seq "$reps"); do "$MM" shm "$n"; done | best)
-  mp=$(for _ in $(seq "$reps"); do msg_run "$n"; echo; done | grep . | best)
-  ds=$(for _ in $(seq "$reps"); do dsm_run "$n"; echo; done | grep . | best)
+  th=; sh=; mp=; ds=
+  # versions interleaved within each repetition, so load changes on a shared
+  # machine hit all four alike
+  for _ in $(seq "$reps"); do
+    th=$(min "$th" "$("$MM" threads "$n")")
+    sh=$(min "$sh" "$("$MM" shm "$n")")
+    mp=$(min "$mp" "$(msg_run "$n")")
+    ds=$(min "$ds" "$(dsm_run "$n")")
+  done
   echo "| $n | $th | $sh | $mp | $ds | $(echo "$ds $sh" | awk '{printf "%.2fx", $1/$2}') |"
 done
 echo "(best of $reps; cluster mode: $(cat "$D/mode"); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ))"
