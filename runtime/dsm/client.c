@@ -70,7 +70,6 @@ static struct mj_cluster C;
 static int cfg_ok;      /* a cluster file was loaded: distributed keys exist */
 static int self_host = -1;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int dbg;
 static long spin_us = 0; /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
 
 static void warnm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -92,7 +91,6 @@ static void atfork_prepare(void);
 static void atfork_parent(void);
 static void init(void) {
   resolve_real();
-  dbg = getenv("MOJAVE_DSM_DEBUG") != NULL;
   if (getenv("MOJAVE_DSM_SPIN_US")) spin_us = strtol(getenv("MOJAVE_DSM_SPIN_US"), NULL, 10);
   mj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");

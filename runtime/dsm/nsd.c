@@ -834,11 +834,7 @@ static void do_semop(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
     if (ops[i].op) alter = 1;
   }
   if (!perm_ok(&s->perm, &q.cred, alter ? 0222 : 0444)) { reply(c, h, EACCES, NULL, 0); return; }
-  /* sem_try needs aligned sembufs */
-  uint8_t *copy = malloc(h->len);
-  memcpy(copy, pl, h->len);
-  int r = sem_try(c, sl, s, &q, (const void *)(copy + sizeof q));
-  free(copy);
+  int r = sem_try(c, sl, s, &q, ops); /* mj_sembuf is packed: unaligned access is fine */
   if (r == -1) {
     if (q.timeout_ns == 0) { reply(c, h, EAGAIN, NULL, 0); return; }
     add_waiter(&s->w, c, h, pl, q.timeout_ns);
