@@ -69,6 +69,7 @@ static void resolve_real(void) {
 static struct mj_cluster C;
 static int cfg_ok;      /* a cluster file was loaded: distributed keys exist */
 static int self_host = -1;
+static pid_t owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static long spin_us = 0; /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
 
@@ -112,6 +113,7 @@ static void init(void) {
     }
   }
   cfg_ok = 1;
+  owner_pid = getpid();
   sigsegv_install();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
@@ -589,7 +591,13 @@ static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
     return st;
   }
 }
-static struct sigaction old_segv;
+static struct sigaction old_segv; /* the application's SIGSEGV disposition: we chain to it */
+static int segv_installed;
+static int (*real_sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (!real_sigaction_fn) real_sigaction_fn = dlsym(RTLD_NEXT, "sigaction");
+  return real_sigaction_fn(sig, act, old);
+}
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
   int saved = errno;
   ucontext_t *u = uc;
@@ -604,7 +612,10 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     /* not ours (or a store through a SHM_RDONLY attach): behave as without us */
     if (old_segv.sa_flags & SA_SIGINFO) { old_segv.sa_sigaction(sig, si, uc); return; }
     if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) { old_segv.sa_handler(sig); return; }
-    signal(SIGSEGV, SIG_DFL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    real_sigaction(SIGSEGV, &dfl, NULL);
     errno = saved;
     return; /* re-executes and dies with the default action */
   }
@@ -623,7 +634,35 @@ static void sigsegv_install(void) {
   sa.sa_sigaction = segv_handler;
   sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGSEGV, &sa, &old_segv);
+  real_sigaction(SIGSEGV, &sa, &old_segv);
+  segv_installed = 1;
+}
+
+/* Applications that install their own SIGSEGV handler must not take DSM
+ * faults away from us: their handler is recorded and called for faults that
+ * are not DSM faults, exactly as if it were installed alone. */
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (sig != SIGSEGV || !segv_installed) return real_sigaction(sig, act, old);
+  struct sigaction prev = old_segv;
+  if (act) old_segv = *act;
+  if (old) *old = prev;
+  return 0;
+}
+EXPORT sighandler_t signal(int sig, sighandler_t h) {
+  if (sig != SIGSEGV || !segv_installed) {
+    struct sigaction sa, prev;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sa.sa_flags = SA_RESTART; /* BSD semantics, as glibc's signal() */
+    sigemptyset(&sa.sa_mask);
+    if (real_sigaction(sig, &sa, &prev)) return SIG_ERR;
+    return prev.sa_handler;
+  }
+  sighandler_t prev = (old_segv.sa_flags & SA_SIGINFO) ? SIG_DFL : old_segv.sa_handler;
+  memset(&old_segv, 0, sizeof old_segv);
+  old_segv.sa_handler = h;
+  old_segv.sa_flags = SA_RESTART;
+  return prev;
 }
 
 /* Make [p, p+n) accessible before a syscall touches it: the kernel returns
@@ -996,6 +1035,7 @@ static void atfork_parent(void) {
   close(fork_pipe[0]);
 }
 static void atfork_child(void) {
+  owner_pid = getpid();
   if (fork_pipe[0] >= 0) close(fork_pipe[0]);
   for (int i = 0; i < MJ_MAX_HOSTS; i++) {
     if (H[i].fd >= 0) close(H[i].fd);
@@ -1033,6 +1073,23 @@ static void atfork_child(void) {
 /* exit() detaches like the kernel does, handing owned pages back to the home. */
 __attribute__((destructor)) static void at_exit_detach(void) {
   while (segs && segs->nviews) shmdt(segs->v[0].addr);
+}
+/* _exit()/_Exit() skip destructors, yet forked children commonly leave that
+ * way after writing shared memory: hand the pages back here too.  A vfork()
+ * child shares our memory and sockets but has another pid: it must not touch
+ * them, so only the process that owns the attachments detaches. */
+static void exit_detach(void) {
+  if (segs && owner_pid == getpid()) at_exit_detach();
+}
+EXPORT void _exit(int status) {
+  exit_detach();
+  syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+EXPORT void _Exit(int status) {
+  exit_detach();
+  syscall(SYS_exit_group, status);
+  __builtin_unreachable();
 }
 
 /* For programs linked with the runtime: query whether DSM is active. */

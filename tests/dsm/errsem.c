@@ -5,6 +5,7 @@
  *   errsem KEYBASE   (uses KEYBASE .. KEYBASE+9) */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,9 @@ static key_t base;
   } while (0)
 
 static void on_alarm(int s) { (void)s; }
+static sigjmp_buf segv_jb;
+static volatile int app_segv;
+static void on_segv(int s) { (void)s; app_segv++; siglongjmp(segv_jb, 1); }
 
 static void cleanup(void) {
   for (int i = 0; i < 10; i++) {
@@ -70,6 +74,18 @@ static void shm_cases(void) {
   int st;
   waitpid(c, &st, 0);
   EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+  /* an application SIGSEGV handler installed after attaching: shared memory
+   * keeps working, and a genuine fault (store through SHM_RDONLY) reaches it */
+  struct sigaction sa = {.sa_handler = on_segv}, prev;
+  sigemptyset(&sa.sa_mask);
+  EXPECT(sigaction(SIGSEGV, &sa, &prev) == 0);
+  c = fork();
+  if (c == 0) { p[100] = 'y'; _exit(p[100] == 'y' && !strcmp(q, "hello") ? 0 : 1); }
+  waitpid(c, &st, 0);
+  EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  if (sigsetjmp(segv_jb, 1) == 0) { ((volatile char *)q)[1] = 'x'; }
+  EXPECT(app_segv == 1 && p[1] == 'e');
+  EXPECT(sigaction(SIGSEGV, &prev, NULL) == 0);
   /* permissions: another user may not open a 0600 segment */
   c = fork();
   if (c == 0) {
