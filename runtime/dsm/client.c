@@ -650,13 +650,9 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 }
 EXPORT sighandler_t signal(int sig, sighandler_t h) {
   if (sig != SIGSEGV || !segv_installed) {
-    struct sigaction sa, prev;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = h;
-    sa.sa_flags = SA_RESTART; /* BSD semantics, as glibc's signal() */
-    sigemptyset(&sa.sa_mask);
-    if (real_sigaction(sig, &sa, &prev)) return SIG_ERR;
-    return prev.sa_handler;
+    static sighandler_t (*real_signal)(int, sighandler_t);
+    if (!real_signal) real_signal = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+    return real_signal(sig, h);
   }
   sighandler_t prev = (old_segv.sa_flags & SA_SIGINFO) ? SIG_DFL : old_segv.sa_handler;
   memset(&old_segv, 0, sizeof old_segv);
