@@ -86,8 +86,8 @@ static void shm_cases(void) {
   if (sigsetjmp(segv_jb, 1) == 0) { ((volatile char *)q)[1] = 'x'; }
   EXPECT(app_segv == 1 && p[1] == 'e');
   EXPECT(sigaction(SIGSEGV, &prev, NULL) == 0);
-  /* permissions: another user may not open a 0600 segment */
-  c = fork();
+  /* permissions: another user may not open a 0600 segment (needs root to become nobody) */
+  c = geteuid() == 0 ? fork() : -1;
   if (c == 0) {
     if (setgid(65534) || setuid(65534)) _exit(3);
     errno = 0;
@@ -97,8 +97,10 @@ static void shm_cases(void) {
     int e2 = errno;
     _exit(r1 == -1 && e1 == EACCES && r2 == (void *)-1 && e2 == EACCES ? 0 : 1);
   }
-  waitpid(c, &st, 0);
-  EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  if (c > 0) {
+    waitpid(c, &st, 0);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
   /* IPC_RMID: the segment lives until the last detach; the key is free at once */
   EXPECT(shmctl(id, IPC_RMID, NULL) == 0);
   EXPECT(shmctl(id, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST) && ds.shm_nattch == 2);
@@ -188,6 +190,7 @@ static void msg_cases(void) {
 /* Another user (nobody) against 0600 objects of root: every call that needs a
  * permission must fail with EACCES, and the owner-only controls with EPERM. */
 static void perm_cases(void) {
+  if (geteuid() != 0) { printf("note: not root, permission cases as another user skipped\n"); return; }
   int shm = shmget(base + 6, 4096, IPC_CREAT | 0600), sem = semget(base + 6, 1, IPC_CREAT | 0600), q = msgget(base + 6, IPC_CREAT | 0600);
   EXPECT(shm >= 0 && sem >= 0 && q >= 0);
   pid_t c = fork();
