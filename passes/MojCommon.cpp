@@ -178,6 +178,14 @@ void warn(Module &M, const Instruction *I, const Twine &Msg) {
         *I->getFunction(), S, I->getDebugLoc(), DS_Warning));
     return;
   }
+  // Module-level: attach it to some function so clang does not file it
+  // under -Winline-asm.
+  for (const Function &F : M)
+    if (!F.isDeclaration()) {
+      M.getContext().diagnose(
+          DiagnosticInfoUnsupported(F, S, DiagnosticLocation(), DS_Warning));
+      return;
+    }
   M.getContext().diagnose(DiagnosticInfoInlineAsm(S, DS_Warning));
 }
 

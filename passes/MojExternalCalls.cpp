@@ -170,7 +170,11 @@ void ExternalCalls::wrapAddressTakenFunctions() {
   }
   for (Function *F : Targets) {
     if (F->isVarArg()) {
-      warn(M, nullptr, Twine("mojcc: the address of variadic function '") + F->getName() +
+      const Instruction *At = nullptr;
+      for (const User *U : F->users())
+        if ((At = dyn_cast<Instruction>(U)))
+          break;
+      warn(M, At, Twine("mojcc: the address of variadic function '") + F->getName() +
               "' is taken; indirect calls through it pass handles, not raw "
               "pointers, if it is not compiled by mojcc");
       continue;
