@@ -79,6 +79,18 @@ bool takesVaListOfPointers(StringRef N) {
   return false;
 }
 
+// Pointer parameters libc never dereferences, only hands back to the
+// program's own (instrumented) code: they keep their handle, so the callee
+// sees a managed pointer, not a raw address of one copy.
+bool isOpaqueParameter(StringRef N, unsigned I) {
+  return (N == "pthread_create" && I == 3) || (N == "on_exit" && I == 1) ||
+         (N == "pthread_setspecific" && I == 1) ||
+         ((N == "tsearch" || N == "tfind" || N == "tdelete" ||
+           N == "bsearch") && I == 0) ||
+         (N == "qsort_r" && I == 4) || (N == "twalk_r" && I == 2) ||
+         (N == "__cxa_atexit" && I == 1);
+}
+
 class ExternalCalls {
 public:
   ExternalCalls(Module &M, FunctionAnalysisManager &FAM) : M(M), FAM(FAM) {}
@@ -98,7 +110,8 @@ private:
   void wrapAddressTakenFunctions();
   void handleCall(CallBase &CB, const TargetLibraryInfo &TLI);
   void translateArgs(CallBase &CB, IRBuilder<> &B, bool ReadOnlyVarargs,
-                     SmallVectorImpl<std::pair<unsigned, Value *>> &Out);
+                     SmallVectorImpl<std::pair<unsigned, Value *>> &Out,
+                     StringRef Callee = "");
   Function *getRehandle();
   void rehandleOutParameter(CallBase &CB, Function &F,
                             ArrayRef<std::pair<unsigned, Value *>> T);
@@ -225,13 +238,14 @@ Function *ExternalCalls::getRehandle() {
 // point; records (argument index, translated value).
 void ExternalCalls::translateArgs(
     CallBase &CB, IRBuilder<> &B, bool ReadOnlyVarargs,
-    SmallVectorImpl<std::pair<unsigned, Value *>> &Out) {
+    SmallVectorImpl<std::pair<unsigned, Value *>> &Out, StringRef Callee) {
   Function *Rd = getMarker(M, MarkerRead);
   Function *Wr = getMarker(M, MarkerWriteSoft);
   unsigned NumFixed = CB.getFunctionType()->getNumParams();
   for (unsigned I = 0, E = CB.arg_size(); I != E; ++I) {
     Value *A = CB.getArgOperand(I);
-    if (!A->getType()->isPointerTy() || isProvablyRaw(getRoot(A)))
+    if (!A->getType()->isPointerTy() || isProvablyRaw(getRoot(A)) ||
+        isOpaqueParameter(Callee, I))
       continue;
     bool ReadOnly = I < NumFixed ? CB.onlyReadsMemory(I) : ReadOnlyVarargs;
     if (CB.paramHasAttr(I, Attribute::ByVal))
@@ -290,7 +304,7 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
   SmallVector<Value *, 4> Originals;
   if (isKnownLibraryFunction(*F, TLI)) {
     IRBuilder<> B(&CB);
-    translateArgs(CB, B, ROVarargs, T);
+    translateArgs(CB, B, ROVarargs, T, F->getName());
     for (auto &P : T) {
       Originals.push_back(CB.getArgOperand(P.first));
       CB.setArgOperand(P.first, P.second);
@@ -310,7 +324,7 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
         Marker, ConstantPointerNull::get(Marker->getType()), "moj.foreign");
     Instruction *ThenTerm = SplitBlockAndInsertIfThen(Foreign, &CB, false);
     IRBuilder<> B(ThenTerm);
-    translateArgs(CB, B, ROVarargs, T);
+    translateArgs(CB, B, ROVarargs, T, F->getName());
     BasicBlock *ThenBB = ThenTerm->getParent();
     BasicBlock *JoinBB = CB.getParent();
     BasicBlock *HeadBB = ThenBB->getSinglePredecessor();

@@ -5,6 +5,7 @@
  * speculation, and raw libc memory (strdup) freed through the runtime. */
 #include <mojave.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include "check.h"
@@ -28,6 +29,14 @@ static int scan_from(const char *src, const char *fmt, ...) {
   int r = vsscanf(src, fmt, ap);
   va_end(ap);
   return r;
+}
+
+/* pthread_create's argument is opaque to libc: the thread gets the handle. */
+static void *seen_arg;
+static void *thread_main(void *arg) {
+  seen_arg = arg;
+  ((int *)arg)[1] = 77;
+  return NULL;
 }
 
 struct entry { const char *name; int (*cmp)(const char *, const char *); };
@@ -94,6 +103,13 @@ int main(void) {
   CHECK(scan_from("12 34 5.5 word", "%d %d %lf %7s", &xs[0], &xs[1], dd, word) == 4, "vsscanf");
   CHECK(xs[0] == 12 && xs[1] == 34 && *dd == 5.5 && strcmp(word, "word") == 0, "vsscanf targets");
   free(word); free(line); free(count); free(dd); free(xs);
+
+  int *targ = calloc(2, sizeof *targ);
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, thread_main, targ) == 0, "pthread_create");
+  pthread_join(th, NULL);
+  CHECK(seen_arg == (void *)targ && targ[1] == 77, "thread argument %p vs %p", seen_arg, (void *)targ);
+  free(targ);
 
   /* strtol's end pointer comes back as a handle into the same string. */
   char *num = malloc(16);
