@@ -65,10 +65,15 @@ const OutPointer EndPointerFunctions[] = {
     {"__isoc23_strtoll", 1}, {"__isoc23_strtoull", 1}, {"strtoq", 1},
     {"strtouq", 1},   {"__strtol_internal", 1}, {"__strtod_internal", 1}};
 
-// Library functions taking a va_list: the handles inside it are translated by
-// runtime wrappers (runtime/cc_vararg.c) the call is redirected to.
-bool takesVaListOfPointers(StringRef N) {
+// Library functions whose arguments point to memory holding more pointers
+// (a va_list, iovec/msghdr/argv arrays, getline's buffer pointer): calls are
+// redirected to runtime wrappers __moj_cc_<fn> with the same prototype that
+// translate the inner pointers (runtime/cc_vararg.c, runtime/cc_libc.c).
+bool hasRuntimeWrapper(StringRef N) {
   static const char *const Names[] = {
+      "writev", "readv", "pwritev", "preadv", "pwritev64", "preadv64",
+      "sendmsg", "recvmsg", "execv", "execvp", "execve", "execvpe",
+      "getline", "getdelim", "__getdelim",
       "vprintf", "vfprintf", "vsprintf", "vsnprintf", "vasprintf", "vdprintf",
       "__vsnprintf_chk", "__vsprintf_chk", "__vfprintf_chk", "__vprintf_chk",
       "vsyslog", "vwarn", "vwarnx", "verr", "verrx", "__isoc99_vscanf",
@@ -284,7 +289,7 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
   }
   if (!isForeignDeclaration(*F))
     return;
-  if (takesVaListOfPointers(F->getName()) &&
+  if (hasRuntimeWrapper(F->getName()) &&
       CB.getFunctionType() == F->getFunctionType()) {
     // Redirected first: the wrapper has the same prototype and is itself
     // foreign-convention, so the argument handling below still applies.

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include "check.h"
 
 static int cmp_int(const void *x, const void *y) {
@@ -110,6 +112,32 @@ int main(void) {
   pthread_join(th, NULL);
   CHECK(seen_arg == (void *)targ && targ[1] == 77, "thread argument %p vs %p", seen_arg, (void *)targ);
   free(targ);
+
+  /* writev/readv: iovec arrays in managed memory pointing to managed buffers. */
+  int fds[2];
+  CHECK(pipe(fds) == 0, "pipe");
+  struct iovec *iov = malloc(2 * sizeof *iov);
+  char *p1 = malloc(8), *p2 = malloc(8);
+  strcpy(p1, "abc"); strcpy(p2, "defg");
+  iov[0].iov_base = p1; iov[0].iov_len = 3;
+  iov[1].iov_base = p2; iov[1].iov_len = 4;
+  CHECK(writev(fds[1], iov, 2) == 7, "writev");
+  memset(p1, 0, 8); memset(p2, 0, 8);
+  iov[0].iov_len = 4; iov[1].iov_len = 3;
+  CHECK(readv(fds[0], iov, 2) == 7, "readv");
+  CHECK(memcmp(p1, "abcd", 4) == 0 && memcmp(p2, "efg", 3) == 0, "readv data '%.4s' '%.3s'", p1, p2);
+  close(fds[0]); close(fds[1]);
+  free(iov); free(p1); free(p2);
+
+  /* getline into a buffer that is already a managed handle (libc must not
+   * realloc it); it grows through the runtime. */
+  FILE *mf = fmemopen("first line\na much longer second line of text\n", 45, "r");
+  char *gl = malloc(4);
+  size_t gn = 4;
+  CHECK(getline(&gl, &gn, mf) == 11 && strcmp(gl, "first line\n") == 0, "getline 1 '%s'", gl);
+  CHECK(getline(&gl, &gn, mf) == 34 && (intptr_t)gl < 0 && gn >= 35, "getline 2 '%s' %zu", gl, gn);
+  free(gl);
+  fclose(mf);
 
   /* strtol's end pointer comes back as a handle into the same string. */
   char *num = malloc(16);
