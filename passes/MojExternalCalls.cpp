@@ -247,15 +247,21 @@ void ExternalCalls::translateArgs(
   Function *Rd = getMarker(M, MarkerRead);
   Function *Wr = getMarker(M, MarkerWriteSoft);
   unsigned NumFixed = CB.getFunctionType()->getNumParams();
-  for (unsigned I = 0, E = CB.arg_size(); I != E; ++I) {
-    Value *A = CB.getArgOperand(I);
-    if (!A->getType()->isPointerTy() || isProvablyRaw(getRoot(A)) ||
-        isOpaqueParameter(Callee, I))
-      continue;
-    bool ReadOnly = I < NumFixed ? CB.onlyReadsMemory(I) : ReadOnlyVarargs;
-    if (CB.paramHasAttr(I, Attribute::ByVal))
-      ReadOnly = true;
-    Out.push_back({I, B.CreateCall(ReadOnly ? Rd : Wr, {A})});
+  // Barriers first: a read translation made before a copy-on-write of the
+  // same object (sscanf(s, "%d", &s_obj->n)) would point to the old copy.
+  for (int Pass = 0; Pass < 2; ++Pass) {
+    for (unsigned I = 0, E = CB.arg_size(); I != E; ++I) {
+      Value *A = CB.getArgOperand(I);
+      if (!A->getType()->isPointerTy() || isProvablyRaw(getRoot(A)) ||
+          isOpaqueParameter(Callee, I))
+        continue;
+      bool ReadOnly = I < NumFixed ? CB.onlyReadsMemory(I) : ReadOnlyVarargs;
+      if (CB.paramHasAttr(I, Attribute::ByVal))
+        ReadOnly = true;
+      if (ReadOnly != (Pass == 1))
+        continue;
+      Out.push_back({I, B.CreateCall(ReadOnly ? Rd : Wr, {A})});
+    }
   }
 }
 
