@@ -71,6 +71,7 @@ static int cfg_ok;      /* a cluster file was loaded: distributed keys exist */
 static int self_host = -1;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int dbg;
+static long spin_us = 0; /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
 
 static void warnm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warnm(const char *fmt, ...) {
@@ -90,6 +91,7 @@ static void atfork_child(void);
 static void init(void) {
   resolve_real();
   dbg = getenv("MOJAVE_DSM_DEBUG") != NULL;
+  if (getenv("MOJAVE_DSM_SPIN_US")) spin_us = strtol(getenv("MOJAVE_DSM_SPIN_US"), NULL, 10);
   mj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");
   if (!path || !*path) return; /* no cluster: every key is local */
@@ -396,6 +398,19 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
   }
   pthread_mutex_unlock(&hc->lock);
   int cancelled = 0;
+  /* A reply usually comes within a few tens of microseconds: spinning briefly
+   * saves a sleep/wake pair on the critical path (MOJAVE_DSM_SPIN_US, 0 = off). */
+  if (spin_us > 0) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; !atomic_load_explicit(&p.done, memory_order_acquire); i++) {
+      __builtin_ia32_pause();
+      if ((i & 63) == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000 > spin_us) break;
+      }
+    }
+  }
   while (!atomic_load(&p.done)) {
     long r;
     if (p.efd >= 0) {
@@ -633,21 +648,28 @@ EXPORT int shmdt(const void *addr) {
     *pp = s->next;
   }
   int host = s->host;
-  /* Sent while holding seg_lock so a concurrent PAGE_FETCH is answered after it. */
+  /* Sent while holding seg_lock so a concurrent PAGE_FETCH is answered after it.
+   * Owned pages travel in chunks below MJ_MAX_PAYLOAD; only the last message
+   * (aux = 0) detaches and is answered. */
   struct hconn *hc = hget(host);
   struct pend p = {.efd = -1};
   int st = EIDRM;
   if (hc) {
     p.seq = atomic_fetch_add(&hc->seq, 1) + 1;
     pthread_mutex_lock(&hc->lock);
-    if (!hc->dead) {
+    int err = hc->dead;
+    const size_t rec = 4 + MJ_PAGE, chunk = 200 * rec;
+    size_t off = 0;
+    while (!err && pll - off > chunk) {
+      err = send_locked(hc, MJ_SHMDT, 0, 1, &d, sizeof d, pl + off, chunk);
+      off += chunk;
+    }
+    if (!err) {
       p.next = hc->pend;
       hc->pend = &p;
-      if (send_locked(hc, MJ_SHMDT, p.seq, 0, &d, sizeof d, pl, pll)) { hc->pend = p.next; atomic_store(&p.done, 1); p.status = EIDRM; }
-    } else {
-      atomic_store(&p.done, 1);
-      p.status = EIDRM;
+      if (send_locked(hc, MJ_SHMDT, p.seq, 0, &d, sizeof d, pl + off, pll - off)) { hc->pend = p.next; err = 1; }
     }
+    if (err) { atomic_store(&p.done, 1); p.status = EIDRM; }
     pthread_mutex_unlock(&hc->lock);
   }
   pthread_mutex_unlock(&seg_lock);

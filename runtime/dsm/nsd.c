@@ -464,6 +464,7 @@ static void do_shmdt(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
       if (p->owner == a) p->owner = -1;
     }
   }
+  if (h->aux & 1) return; /* more page records follow; the last message detaches */
   shm_detach(sl, c, 0, 0);
   reply(c, h, 0, NULL, 0);
 }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# examples/matmul/latency.sh [BUILD_DIR] [SAMPLES] — DSM latency table: remote
+# page faults and semop next to the raw TCP round trip on the same link (h2 ->
+# h1; segment homed on h1; the "third host" is h3).  Not a test.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+samples=${2:-2000}
+export MOJAVE_NSD=$build/runtime/dsm/mojave-nsd
+CL=$root/scripts/cluster.sh
+if [ -z "${MOJAVE_CLUSTER_DIR:-}" ]; then exec "$CL" run 3 "$0" "$build" "$samples"; fi
+D=$MOJAVE_CLUSTER_DIR
+LAT=$build/examples/matmul/latency
+IPC=$build/runtime/dsm/libmojave_ipc.so
+h1=$(awk '$1=="host" && $2=="h1" {split($3,a,":"); print a[1]}' "$D/cluster.conf")
+"$CL" exec "$D" h1 "$LAT" echo 9100 &
+"$CL" exec "$D" h3 env LD_PRELOAD="$IPC" "$LAT" owner 0x4d4a0800 "$samples" "$D" &
+"$CL" exec "$D" h2 env LD_PRELOAD="$IPC" "$LAT" run 0x4d4a0800 "$samples" "$h1:9100" "$D"
+wait
+echo "(cluster mode: $(cat "$D/mode"); $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ))"
