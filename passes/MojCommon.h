@@ -93,6 +93,12 @@ struct MojLowerPass : llvm::PassInfoMixin<MojLowerPass> {
   static bool isRequired() { return true; }
 };
 
+struct MojDiagnosePass : llvm::PassInfoMixin<MojDiagnosePass> {
+  llvm::PreservedAnalyses run(llvm::Function &F,
+                              llvm::FunctionAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
 struct MojEmbedBitcodePass : llvm::PassInfoMixin<MojEmbedBitcodePass> {
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
   static bool isRequired() { return true; }

@@ -27,6 +27,7 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     if (M.getModuleFlag(InstrumentedFlag))
       return PreservedAnalyses::all();
     ModulePassManager MPM;
+    MPM.addPass(createModuleToFunctionPassAdaptor(MojDiagnosePass()));
     MPM.addPass(MojAllocPass());
     MPM.addPass(MojExternalCallPass());
     MPM.addPass(createModuleToFunctionPassAdaptor(MojTranslatePass(Hoist)));
@@ -73,6 +74,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                    ArrayRef<PassBuilder::PipelineElement>) {
                   if (Name == "moj-translate")
                     FPM.addPass(MojTranslatePass(true));
+                  else if (Name == "moj-diagnose")
+                    FPM.addPass(MojDiagnosePass());
                   else if (Name == "moj-translate-nohoist")
                     FPM.addPass(MojTranslatePass(false));
                   else
