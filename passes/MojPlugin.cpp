@@ -2,7 +2,7 @@
 //
 // Entry point of MojavePasses.so.  Registers
 //   * each pass by name for `opt -load-pass-plugin=MojavePasses.so
-//     -passes=moj-alloc|moj-extcall|moj-translate|moj-translate-nohoist|
+//     -passes=moj-diagnose|moj-alloc|moj-extcall|moj-translate|moj-translate-nohoist|
 //     moj-lower|moj-embed-bc|moj-instrument|moj-instrument-O0`
 //   * the whole pipeline at clang's optimizer-last extension point, so it
 //     sees the code after all of clang's optimizations (vectorized loops,
