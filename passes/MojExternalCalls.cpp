@@ -96,6 +96,13 @@ bool isOpaqueParameter(StringRef N, unsigned I) {
          (N == "__cxa_atexit" && I == 1);
 }
 
+// Runtime functions are not instrumented: the few that write through a
+// pointer parameter (an out-parameter, not an object handle) need it raw.
+bool isRuntimeOutParameter(StringRef N, unsigned I) {
+  return I == 0 && (N == "__moj_posix_memalign" || N == "moj_posix_memalign" ||
+                    N == "moj_get_stats");
+}
+
 class ExternalCalls {
 public:
   ExternalCalls(Module &M, FunctionAnalysisManager &FAM) : M(M), FAM(FAM) {}
@@ -291,6 +298,13 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
   if (F->getName() == "spec_enter") {
     F->addFnAttr(Attribute::ReturnsTwice);
     CB.addFnAttr(Attribute::ReturnsTwice);
+    return;
+  }
+  if (isRuntimeOutParameter(F->getName(), 0) && CB.arg_size() > 0 &&
+      !isProvablyRaw(getRoot(CB.getArgOperand(0)))) {
+    IRBuilder<> B(&CB);
+    CB.setArgOperand(0, B.CreateCall(getMarker(M, MarkerWriteSoft),
+                                     {CB.getArgOperand(0)}));
     return;
   }
   if (!isForeignDeclaration(*F))
