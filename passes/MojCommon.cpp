@@ -162,6 +162,9 @@ bool isHarmlessCall(const CallBase &CB, const TargetLibraryInfo &TLI) {
   if (CB.hasFnAttr(Attribute::ReturnsTwice) ||
       F->hasFnAttribute(Attribute::ReturnsTwice))
     return false;
+  // Proven by moj-nonmoving: only reads managed memory, transitively.
+  if (F->hasFnAttribute("mojave-nonmoving"))
+    return true;
   if (!F->isDeclaration() || isRuntimeFunction(F->getName()))
     return false;
   // A plain C library function cannot reach the runtime, so it cannot move a
