@@ -260,6 +260,9 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--mojcc-no-instrument") != 0)
       out[n++] = argv[i];
   if (link) {
+    /* A -x given by the user would apply to the archive too. */
+    out[n++] = "-x";
+    out[n++] = "none";
     out[n++] = (char *)locate("MOJCC_RUNTIME", rt_rel, "libmojave.a");
     out[n++] = "-lmimalloc";
     out[n++] = "-lpthread";

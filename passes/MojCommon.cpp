@@ -162,6 +162,9 @@ bool isHarmlessCall(const CallBase &CB, const TargetLibraryInfo &TLI) {
   if (CB.hasFnAttr(Attribute::ReturnsTwice) ||
       F->hasFnAttribute(Attribute::ReturnsTwice))
     return false;
+  // Proven by moj-nonmoving: only reads managed memory, transitively.
+  if (F->hasFnAttribute("mojave-nonmoving"))
+    return true;
   if (!F->isDeclaration() || isRuntimeFunction(F->getName()))
     return false;
   // A plain C library function cannot reach the runtime, so it cannot move a
@@ -178,6 +181,14 @@ void warn(Module &M, const Instruction *I, const Twine &Msg) {
         *I->getFunction(), S, I->getDebugLoc(), DS_Warning));
     return;
   }
+  // Module-level: attach it to some function so clang does not file it
+  // under -Winline-asm.
+  for (const Function &F : M)
+    if (!F.isDeclaration()) {
+      M.getContext().diagnose(
+          DiagnosticInfoUnsupported(F, S, DiagnosticLocation(), DS_Warning));
+      return;
+    }
   M.getContext().diagnose(DiagnosticInfoInlineAsm(S, DS_Warning));
 }
 

@@ -80,6 +80,11 @@ struct MojExternalCallPass : llvm::PassInfoMixin<MojExternalCallPass> {
   static bool isRequired() { return true; }
 };
 
+struct MojNonMovingPass : llvm::PassInfoMixin<MojNonMovingPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
 struct MojTranslatePass : llvm::PassInfoMixin<MojTranslatePass> {
   explicit MojTranslatePass(bool Hoist = true) : Hoist(Hoist) {}
   llvm::PreservedAnalyses run(llvm::Function &F,
@@ -90,6 +95,12 @@ struct MojTranslatePass : llvm::PassInfoMixin<MojTranslatePass> {
 
 struct MojLowerPass : llvm::PassInfoMixin<MojLowerPass> {
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
+struct MojDiagnosePass : llvm::PassInfoMixin<MojDiagnosePass> {
+  llvm::PreservedAnalyses run(llvm::Function &F,
+                              llvm::FunctionAnalysisManager &);
   static bool isRequired() { return true; }
 };
 

@@ -65,10 +65,15 @@ const OutPointer EndPointerFunctions[] = {
     {"__isoc23_strtoll", 1}, {"__isoc23_strtoull", 1}, {"strtoq", 1},
     {"strtouq", 1},   {"__strtol_internal", 1}, {"__strtod_internal", 1}};
 
-// Library functions taking a va_list: the handles inside it are translated by
-// runtime wrappers (runtime/cc_vararg.c) the call is redirected to.
-bool takesVaListOfPointers(StringRef N) {
+// Library functions whose arguments point to memory holding more pointers
+// (a va_list, iovec/msghdr/argv arrays, getline's buffer pointer): calls are
+// redirected to runtime wrappers __moj_cc_<fn> with the same prototype that
+// translate the inner pointers (runtime/cc_vararg.c, runtime/cc_libc.c).
+bool hasRuntimeWrapper(StringRef N) {
   static const char *const Names[] = {
+      "writev", "readv", "pwritev", "preadv", "pwritev64", "preadv64",
+      "sendmsg", "recvmsg", "execv", "execvp", "execve", "execvpe",
+      "getline", "getdelim", "__getdelim",
       "vprintf", "vfprintf", "vsprintf", "vsnprintf", "vasprintf", "vdprintf",
       "__vsnprintf_chk", "__vsprintf_chk", "__vfprintf_chk", "__vprintf_chk",
       "vsyslog", "vwarn", "vwarnx", "verr", "verrx", "__isoc99_vscanf",
@@ -77,6 +82,25 @@ bool takesVaListOfPointers(StringRef N) {
     if (N == X)
       return true;
   return false;
+}
+
+// Pointer parameters libc never dereferences, only hands back to the
+// program's own (instrumented) code: they keep their handle, so the callee
+// sees a managed pointer, not a raw address of one copy.
+bool isOpaqueParameter(StringRef N, unsigned I) {
+  return (N == "pthread_create" && I == 3) || (N == "on_exit" && I == 1) ||
+         (N == "pthread_setspecific" && I == 1) ||
+         ((N == "tsearch" || N == "tfind" || N == "tdelete" ||
+           N == "bsearch") && I == 0) ||
+         (N == "qsort_r" && I == 4) || (N == "twalk_r" && I == 2) ||
+         (N == "__cxa_atexit" && I == 1);
+}
+
+// Runtime functions are not instrumented: the few that write through a
+// pointer parameter (an out-parameter, not an object handle) need it raw.
+bool isRuntimeOutParameter(StringRef N, unsigned I) {
+  return I == 0 && (N == "__moj_posix_memalign" || N == "moj_posix_memalign" ||
+                    N == "moj_get_stats");
 }
 
 class ExternalCalls {
@@ -98,7 +122,8 @@ private:
   void wrapAddressTakenFunctions();
   void handleCall(CallBase &CB, const TargetLibraryInfo &TLI);
   void translateArgs(CallBase &CB, IRBuilder<> &B, bool ReadOnlyVarargs,
-                     SmallVectorImpl<std::pair<unsigned, Value *>> &Out);
+                     SmallVectorImpl<std::pair<unsigned, Value *>> &Out,
+                     StringRef Callee = "");
   Function *getRehandle();
   void rehandleOutParameter(CallBase &CB, Function &F,
                             ArrayRef<std::pair<unsigned, Value *>> T);
@@ -170,7 +195,11 @@ void ExternalCalls::wrapAddressTakenFunctions() {
   }
   for (Function *F : Targets) {
     if (F->isVarArg()) {
-      warn(M, nullptr, Twine("mojcc: the address of variadic function '") + F->getName() +
+      const Instruction *At = nullptr;
+      for (const User *U : F->users())
+        if ((At = dyn_cast<Instruction>(U)))
+          break;
+      warn(M, At, Twine("mojcc: the address of variadic function '") + F->getName() +
               "' is taken; indirect calls through it pass handles, not raw "
               "pointers, if it is not compiled by mojcc");
       continue;
@@ -221,18 +250,25 @@ Function *ExternalCalls::getRehandle() {
 // point; records (argument index, translated value).
 void ExternalCalls::translateArgs(
     CallBase &CB, IRBuilder<> &B, bool ReadOnlyVarargs,
-    SmallVectorImpl<std::pair<unsigned, Value *>> &Out) {
+    SmallVectorImpl<std::pair<unsigned, Value *>> &Out, StringRef Callee) {
   Function *Rd = getMarker(M, MarkerRead);
   Function *Wr = getMarker(M, MarkerWriteSoft);
   unsigned NumFixed = CB.getFunctionType()->getNumParams();
-  for (unsigned I = 0, E = CB.arg_size(); I != E; ++I) {
-    Value *A = CB.getArgOperand(I);
-    if (!A->getType()->isPointerTy() || isProvablyRaw(getRoot(A)))
-      continue;
-    bool ReadOnly = I < NumFixed ? CB.onlyReadsMemory(I) : ReadOnlyVarargs;
-    if (CB.paramHasAttr(I, Attribute::ByVal))
-      ReadOnly = true;
-    Out.push_back({I, B.CreateCall(ReadOnly ? Rd : Wr, {A})});
+  // Barriers first: a read translation made before a copy-on-write of the
+  // same object (sscanf(s, "%d", &s_obj->n)) would point to the old copy.
+  for (int Pass = 0; Pass < 2; ++Pass) {
+    for (unsigned I = 0, E = CB.arg_size(); I != E; ++I) {
+      Value *A = CB.getArgOperand(I);
+      if (!A->getType()->isPointerTy() || isProvablyRaw(getRoot(A)) ||
+          isOpaqueParameter(Callee, I))
+        continue;
+      bool ReadOnly = I < NumFixed ? CB.onlyReadsMemory(I) : ReadOnlyVarargs;
+      if (CB.paramHasAttr(I, Attribute::ByVal))
+        ReadOnly = true;
+      if (ReadOnly != (Pass == 1))
+        continue;
+      Out.push_back({I, B.CreateCall(ReadOnly ? Rd : Wr, {A})});
+    }
   }
 }
 
@@ -264,9 +300,16 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
     CB.addFnAttr(Attribute::ReturnsTwice);
     return;
   }
+  if (isRuntimeOutParameter(F->getName(), 0) && CB.arg_size() > 0 &&
+      !isProvablyRaw(getRoot(CB.getArgOperand(0)))) {
+    IRBuilder<> B(&CB);
+    CB.setArgOperand(0, B.CreateCall(getMarker(M, MarkerWriteSoft),
+                                     {CB.getArgOperand(0)}));
+    return;
+  }
   if (!isForeignDeclaration(*F))
     return;
-  if (takesVaListOfPointers(F->getName()) &&
+  if (hasRuntimeWrapper(F->getName()) &&
       CB.getFunctionType() == F->getFunctionType()) {
     // Redirected first: the wrapper has the same prototype and is itself
     // foreign-convention, so the argument handling below still applies.
@@ -286,7 +329,7 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
   SmallVector<Value *, 4> Originals;
   if (isKnownLibraryFunction(*F, TLI)) {
     IRBuilder<> B(&CB);
-    translateArgs(CB, B, ROVarargs, T);
+    translateArgs(CB, B, ROVarargs, T, F->getName());
     for (auto &P : T) {
       Originals.push_back(CB.getArgOperand(P.first));
       CB.setArgOperand(P.first, P.second);
@@ -306,7 +349,7 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
         Marker, ConstantPointerNull::get(Marker->getType()), "moj.foreign");
     Instruction *ThenTerm = SplitBlockAndInsertIfThen(Foreign, &CB, false);
     IRBuilder<> B(ThenTerm);
-    translateArgs(CB, B, ROVarargs, T);
+    translateArgs(CB, B, ROVarargs, T, F->getName());
     BasicBlock *ThenBB = ThenTerm->getParent();
     BasicBlock *JoinBB = CB.getParent();
     BasicBlock *HeadBB = ThenBB->getSinglePredecessor();

@@ -2,7 +2,7 @@
 //
 // Entry point of MojavePasses.so.  Registers
 //   * each pass by name for `opt -load-pass-plugin=MojavePasses.so
-//     -passes=moj-alloc|moj-extcall|moj-translate|moj-translate-nohoist|
+//     -passes=moj-diagnose|moj-alloc|moj-extcall|moj-nonmoving|moj-translate|moj-translate-nohoist|
 //     moj-lower|moj-embed-bc|moj-instrument|moj-instrument-O0`
 //   * the whole pipeline at clang's optimizer-last extension point, so it
 //     sees the code after all of clang's optimizations (vectorized loops,
@@ -27,8 +27,10 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     if (M.getModuleFlag(InstrumentedFlag))
       return PreservedAnalyses::all();
     ModulePassManager MPM;
+    MPM.addPass(createModuleToFunctionPassAdaptor(MojDiagnosePass()));
     MPM.addPass(MojAllocPass());
     MPM.addPass(MojExternalCallPass());
+    MPM.addPass(MojNonMovingPass());
     MPM.addPass(createModuleToFunctionPassAdaptor(MojTranslatePass(Hoist)));
     MPM.addPass(MojLowerPass());
     MPM.run(M, MAM);
@@ -58,6 +60,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                     MPM.addPass(MojExternalCallPass());
                   else if (Name == "moj-lower")
                     MPM.addPass(MojLowerPass());
+                  else if (Name == "moj-nonmoving")
+                    MPM.addPass(MojNonMovingPass());
                   else if (Name == "moj-embed-bc")
                     MPM.addPass(MojEmbedBitcodePass());
                   else if (Name == "moj-instrument")
@@ -73,6 +77,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                    ArrayRef<PassBuilder::PipelineElement>) {
                   if (Name == "moj-translate")
                     FPM.addPass(MojTranslatePass(true));
+                  else if (Name == "moj-diagnose")
+                    FPM.addPass(MojDiagnosePass());
                   else if (Name == "moj-translate-nohoist")
                     FPM.addPass(MojTranslatePass(false));
                   else

@@ -28,6 +28,8 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/MapVector.h"
+
+#include <memory>
 #include "llvm/Analysis/LoopInfo.h"
 #include "llvm/Analysis/TargetLibraryInfo.h"
 #include "llvm/IR/Dominators.h"
@@ -82,7 +84,8 @@ private:
   void add(Instruction *I, unsigned Op, bool Write);
   void placeInLoops();
   void emitHoisted();
-  void walk(DomTreeNode *N, Cache C);
+  void walkBlock(BasicBlock *BB, Cache &C);
+  void walk();
   Value *rebase(Value *V, Value *Root, Value *X, IRBuilder<> &B);
   bool isClobber(const Instruction &I) const {
     const auto *CB = dyn_cast<CallBase>(&I);
@@ -264,8 +267,7 @@ Value *Translator::rebase(Value *V, Value *Root, Value *X, IRBuilder<> &B) {
   return B.CreateGEP(B.getInt8Ty(), X, Diff, "moj.addr");
 }
 
-void Translator::walk(DomTreeNode *N, Cache C) {
-  BasicBlock *BB = N->getBlock();
+void Translator::walkBlock(BasicBlock *BB, Cache &C) {
   SmallVector<Instruction *, 32> Insts;
   for (Instruction &I : *BB)
     Insts.push_back(&I);
@@ -308,12 +310,25 @@ void Translator::walk(DomTreeNode *N, Cache C) {
     if (isClobber(*I))
       C.clear();
   }
-  for (DomTreeNode *Child : N->children()) {
-    BasicBlock *CB = Child->getBlock();
-    if (CB->getSinglePredecessor() == BB)
-      walk(Child, C);
-    else
-      walk(Child, Cache());
+}
+
+// Dominator-tree preorder with an explicit stack (huge functions have deep
+// trees); a child inherits its parent's cache only through a
+// single-predecessor edge, where no other path can have clobbered it.
+void Translator::walk() {
+  SmallVector<std::pair<DomTreeNode *, std::shared_ptr<Cache>>, 32> Stack;
+  Stack.push_back({DT.getRootNode(), std::make_shared<Cache>()});
+  while (!Stack.empty()) {
+    auto [N, In] = Stack.pop_back_val();
+    BasicBlock *BB = N->getBlock();
+    auto C = std::make_shared<Cache>(*In);
+    walkBlock(BB, *C);
+    for (DomTreeNode *Child : N->children()) {
+      if (Child->getBlock()->getSinglePredecessor() == BB)
+        Stack.push_back({Child, C});
+      else
+        Stack.push_back({Child, std::make_shared<Cache>()});
+    }
   }
 }
 
@@ -325,7 +340,7 @@ bool Translator::run() {
     placeInLoops();
     emitHoisted();
   }
-  walk(DT.getRootNode(), Cache());
+  walk();
   RecursivelyDeleteTriviallyDeadInstructionsPermissive(MaybeDead);
   return true;
 }

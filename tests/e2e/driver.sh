@@ -22,6 +22,7 @@ check "-v shows the clang command with the plugin" bash -c "'$MOJCC' -v -c -DX=0
 check "-c object carries .mojave.bc" bash -c "llvm-readelf-16 -S '$t/x.o' | grep -q '.mojave.bc'"
 check "-S emits assembly" bash -c "'$MOJCC' -S -DX=0 '$t/x.c' -o - | grep -q 'main:'"
 check "-MD/-MF deps" bash -c "'$MOJCC' -c -MD -MF '$t/x.d' -DX=0 '$t/x.c' -o '$t/x2.o' && grep -q 'x.c' '$t/x.d'"
+check "-x c - (stdin) compiles and links" bash -c "echo 'int main(void){return 0;}' | '$MOJCC' -x c - -o '$t/stdin' && '$t/stdin'"
 check "-M only prints deps" bash -c "'$MOJCC' -M -DX=0 '$t/x.c' | grep -q 'x.o:'"
 
 printf 'int main(void){ return undeclared_thing; }\n' > "$t/bad.c"

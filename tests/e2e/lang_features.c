@@ -71,6 +71,14 @@ int main(void) {
   if (setjmp(jb) == 0) jump(&x[1]);
   CHECK(x[1] == 9, "setjmp/longjmp");
 
+  /* posix_memalign storing into a slot that lives in managed memory. */
+  struct holder { void *buf; } *hold = malloc(sizeof *hold);
+  CHECK(posix_memalign(&hold->buf, 64, 256) == 0 && hold->buf, "posix_memalign into heap slot");
+  memset(hold->buf, 7, 256);
+  CHECK(((unsigned char *)hold->buf)[255] == 7, "aligned buffer");
+  free(hold->buf);
+  free(hold);
+
   /* Inside a speculation: struct copy into the heap is rolled back. */
   int id = spec_enter();
   if (id > 0) {

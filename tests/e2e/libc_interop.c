@@ -5,8 +5,11 @@
  * speculation, and raw libc memory (strdup) freed through the runtime. */
 #include <mojave.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include "check.h"
 
 static int cmp_int(const void *x, const void *y) {
@@ -28,6 +31,14 @@ static int scan_from(const char *src, const char *fmt, ...) {
   int r = vsscanf(src, fmt, ap);
   va_end(ap);
   return r;
+}
+
+/* pthread_create's argument is opaque to libc: the thread gets the handle. */
+static void *seen_arg;
+static void *thread_main(void *arg) {
+  seen_arg = arg;
+  ((int *)arg)[1] = 77;
+  return NULL;
 }
 
 struct entry { const char *name; int (*cmp)(const char *, const char *); };
@@ -94,6 +105,39 @@ int main(void) {
   CHECK(scan_from("12 34 5.5 word", "%d %d %lf %7s", &xs[0], &xs[1], dd, word) == 4, "vsscanf");
   CHECK(xs[0] == 12 && xs[1] == 34 && *dd == 5.5 && strcmp(word, "word") == 0, "vsscanf targets");
   free(word); free(line); free(count); free(dd); free(xs);
+
+  int *targ = calloc(2, sizeof *targ);
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, thread_main, targ) == 0, "pthread_create");
+  pthread_join(th, NULL);
+  CHECK(seen_arg == (void *)targ && targ[1] == 77, "thread argument %p vs %p", seen_arg, (void *)targ);
+  free(targ);
+
+  /* writev/readv: iovec arrays in managed memory pointing to managed buffers. */
+  int fds[2];
+  CHECK(pipe(fds) == 0, "pipe");
+  struct iovec *iov = malloc(2 * sizeof *iov);
+  char *p1 = malloc(8), *p2 = malloc(8);
+  strcpy(p1, "abc"); strcpy(p2, "defg");
+  iov[0].iov_base = p1; iov[0].iov_len = 3;
+  iov[1].iov_base = p2; iov[1].iov_len = 4;
+  CHECK(writev(fds[1], iov, 2) == 7, "writev");
+  memset(p1, 0, 8); memset(p2, 0, 8);
+  iov[0].iov_len = 4; iov[1].iov_len = 3;
+  CHECK(readv(fds[0], iov, 2) == 7, "readv");
+  CHECK(memcmp(p1, "abcd", 4) == 0 && memcmp(p2, "efg", 3) == 0, "readv data '%.4s' '%.3s'", p1, p2);
+  close(fds[0]); close(fds[1]);
+  free(iov); free(p1); free(p2);
+
+  /* getline into a buffer that is already a managed handle (libc must not
+   * realloc it); it grows through the runtime. */
+  FILE *mf = fmemopen("first line\na much longer second line of text\n", 45, "r");
+  char *gl = malloc(4);
+  size_t gn = 4;
+  CHECK(getline(&gl, &gn, mf) == 11 && strcmp(gl, "first line\n") == 0, "getline 1 '%s'", gl);
+  CHECK(getline(&gl, &gn, mf) == 34 && (intptr_t)gl < 0 && gn >= 35, "getline 2 '%s' %zu", gl, gn);
+  free(gl);
+  fclose(mf);
 
   /* strtol's end pointer comes back as a handle into the same string. */
   char *num = malloc(16);

@@ -119,9 +119,20 @@ define i32 @valist(ptr %buf, ptr %fmt) {
   ret i32 %r
 }
 
+; The runtime writes posix_memalign's result through a raw pointer.
+declare i32 @__moj_posix_memalign(ptr, i64, i64)
+; CHECK-LABEL: define i32 @pm(
+; CHECK: %[[O:.*]] = call ptr @__moj_xws(ptr %slot)
+; CHECK: call i32 @__moj_posix_memalign(ptr %[[O]], i64 64, i64 128)
+define i32 @pm(ptr %slot) {
+  %r = call i32 @__moj_posix_memalign(ptr %slot, i64 64, i64 128)
+  ret i32 %r
+}
+
 ; CHECK-LABEL: define linkonce_odr i32 @__moj_wrap.strcmp(
 ; CHECK: call ptr @__moj_xws
 ; CHECK: call i32 @strcmp(
 
 ; CHECK: attributes #[[RT]] = { returns_twice }
+
 
