@@ -685,6 +685,15 @@ EXPORT sighandler_t signal(int sig, sighandler_t h) {
 static void prefault(const void *p, size_t n, int write) {
   if (!segs || !n) return;
   const uint8_t *a = p, *end = a + n;
+  /* most I/O buffers are not DSM memory: one scan decides, then nothing per page */
+  int overlaps = 0;
+  sigset_t om0;
+  lk(&seg_lock, &om0);
+  for (struct cseg *s = segs; s && !overlaps; s = s->next)
+    for (int i = 0; i < s->nviews; i++)
+      if (a < s->v[i].addr + s->mapsize && end > s->v[i].addr) { overlaps = 1; break; }
+  ulk(&seg_lock, &om0);
+  if (!overlaps) return;
   while (a < end) {
     int view;
     sigset_t om;
