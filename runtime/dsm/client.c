@@ -42,6 +42,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -71,7 +72,8 @@ static int cfg_ok;      /* a cluster file was loaded: distributed keys exist */
 static int self_host = -1;
 static pid_t owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static long spin_us = 0; /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
+static long spin_us = 0;
+static int zcomp; /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed when that saves >= 1/8 */ /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
 
 static void warnm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warnm(const char *fmt, ...) {
@@ -92,6 +94,7 @@ static void atfork_prepare(void);
 static void atfork_parent(void);
 static void init(void) {
   resolve_real();
+  zcomp = getenv("MOJAVE_DSM_COMPRESS") && atoi(getenv("MOJAVE_DSM_COMPRESS"));
   if (getenv("MOJAVE_DSM_SPIN_US")) spin_us = strtol(getenv("MOJAVE_DSM_SPIN_US"), NULL, 10);
   mj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");
@@ -258,25 +261,41 @@ static void serve_fetch(struct hconn *hc, const struct mj_hdr *h, const uint8_t 
     set_prot(s, q.page, na);
     if (q.has_data) { data = s->rt + (size_t)q.page * MJ_PAGE; r.has_data = 1; }
   }
+  size_t dl = data ? MJ_PAGE : 0;
+  static uint8_t zbuf[MJ_PAGE + 1024]; /* reader thread only */
+  if (zcomp && data) {
+    size_t zl = ZSTD_compress(zbuf, sizeof zbuf, data, MJ_PAGE, 1);
+    if (!ZSTD_isError(zl) && zl < MJ_PAGE - MJ_PAGE / 8) { data = zbuf; dl = zl; r.has_data |= MJ_PAGE_ZSTD; }
+  }
   pthread_mutex_lock(&hc->lock);
-  send_locked(hc, MJ_PAGE_FETCH | MJ_REPLY, h->seq, 0, &r, sizeof r, data, data ? MJ_PAGE : 0);
+  send_locked(hc, MJ_PAGE_FETCH | MJ_REPLY, h->seq, 0, &r, sizeof r, data, dl);
   pthread_mutex_unlock(&hc->lock);
   pthread_mutex_unlock(&seg_lock);
 }
-/* Install a granted page before waking the faulting thread. */
-static void install_page(const struct mj_hdr *h, const uint8_t *pl) {
+/* Install a granted page before waking the faulting thread.  Returns -1 on a
+ * corrupt compressed frame: the connection is then unusable. */
+static int install_page(const struct mj_hdr *h, const uint8_t *pl) {
   struct mj_page q;
-  if (h->status || h->len < sizeof q) return;
+  if (h->status || h->len < sizeof q) return 0;
   memcpy(&q, pl, sizeof q);
+  int z = (q.has_data & MJ_PAGE_ZSTD) != 0;
+  q.has_data &= ~MJ_PAGE_ZSTD;
   pthread_mutex_lock(&seg_lock);
   struct cseg *s = seg_by_id(q.id);
   /* has_data = pages carried: the faulting page plus read-ahead followers */
   uint32_t n = q.has_data ? q.has_data : 1;
-  if (s && q.page < s->npages && n <= s->npages - q.page && (!q.has_data || h->len >= sizeof q + (size_t)n * MJ_PAGE)) {
-    if (q.has_data) memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, (size_t)n * MJ_PAGE);
-    set_prot_n(s, q.page, n, q.access);
+  int rc = 0;
+  if (s && q.page < s->npages && n <= s->npages - q.page && (z || !q.has_data || h->len >= sizeof q + (size_t)n * MJ_PAGE)) {
+    if (z) {
+      size_t r = ZSTD_decompress(s->rt + (size_t)q.page * MJ_PAGE, (size_t)n * MJ_PAGE, pl + sizeof q, h->len - sizeof q);
+      if (ZSTD_isError(r) || r != (size_t)n * MJ_PAGE) rc = -1;
+    } else if (q.has_data) {
+      memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, (size_t)n * MJ_PAGE);
+    }
+    if (!rc) set_prot_n(s, q.page, n, q.access);
   }
   pthread_mutex_unlock(&seg_lock);
+  return rc;
 }
 
 
@@ -391,7 +410,7 @@ static void *reader_main(void *arg) {
       warnm("home %s reports: %.*s", C.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
       continue;
     }
-    if (h.type == (MJ_PAGE_REQ | MJ_REPLY)) install_page(&h, buf);
+    if (h.type == (MJ_PAGE_REQ | MJ_REPLY) && install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); break; }
     if (h.type == (MJ_REATTACH | MJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
       int32_t id;
       if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
