@@ -42,6 +42,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -71,7 +72,8 @@ static int cfg_ok;      /* a cluster file was loaded: distributed keys exist */
 static int self_host = -1;
 static pid_t owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static long spin_us = 0; /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
+static long spin_us = 0;
+static int zcomp; /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed when that saves >= 1/8 */ /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
 
 static void warnm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warnm(const char *fmt, ...) {
@@ -92,6 +94,7 @@ static void atfork_prepare(void);
 static void atfork_parent(void);
 static void init(void) {
   resolve_real();
+  zcomp = getenv("MOJAVE_DSM_COMPRESS") && atoi(getenv("MOJAVE_DSM_COMPRESS"));
   if (getenv("MOJAVE_DSM_SPIN_US")) spin_us = strtol(getenv("MOJAVE_DSM_SPIN_US"), NULL, 10);
   mj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");
@@ -124,6 +127,21 @@ static void fwait(_Atomic uint32_t *a, uint32_t v) {
   syscall(SYS_futex, a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
 }
 static void fwake(_Atomic uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0); }
+
+/* Locks taken by application threads are held with all signals blocked: an
+ * application signal handler that touches DSM memory would otherwise fault
+ * into the runtime while this thread holds the lock, and deadlock on it.
+ * Nothing done under these locks touches application memory. */
+static void lk(pthread_mutex_t *m, sigset_t *old) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, old);
+  pthread_mutex_lock(m);
+}
+static void ulk(pthread_mutex_t *m, const sigset_t *old) {
+  pthread_mutex_unlock(m);
+  pthread_sigmask(SIG_SETMASK, old, NULL);
+}
 
 /* ---------------- connections to homes ---------------- */
 #define MJ_ERETRY 0x7ffe /* internal: the home restarted, repeat the request */
@@ -243,25 +261,41 @@ static void serve_fetch(struct hconn *hc, const struct mj_hdr *h, const uint8_t 
     set_prot(s, q.page, na);
     if (q.has_data) { data = s->rt + (size_t)q.page * MJ_PAGE; r.has_data = 1; }
   }
+  size_t dl = data ? MJ_PAGE : 0;
+  static uint8_t zbuf[MJ_PAGE + 1024]; /* reader thread only */
+  if (zcomp && data) {
+    size_t zl = ZSTD_compress(zbuf, sizeof zbuf, data, MJ_PAGE, 1);
+    if (!ZSTD_isError(zl) && zl < MJ_PAGE - MJ_PAGE / 8) { data = zbuf; dl = zl; r.has_data |= MJ_PAGE_ZSTD; }
+  }
   pthread_mutex_lock(&hc->lock);
-  send_locked(hc, MJ_PAGE_FETCH | MJ_REPLY, h->seq, 0, &r, sizeof r, data, data ? MJ_PAGE : 0);
+  send_locked(hc, MJ_PAGE_FETCH | MJ_REPLY, h->seq, 0, &r, sizeof r, data, dl);
   pthread_mutex_unlock(&hc->lock);
   pthread_mutex_unlock(&seg_lock);
 }
-/* Install a granted page before waking the faulting thread. */
-static void install_page(const struct mj_hdr *h, const uint8_t *pl) {
+/* Install a granted page before waking the faulting thread.  Returns -1 on a
+ * corrupt compressed frame: the connection is then unusable. */
+static int install_page(const struct mj_hdr *h, const uint8_t *pl) {
   struct mj_page q;
-  if (h->status || h->len < sizeof q) return;
+  if (h->status || h->len < sizeof q) return 0;
   memcpy(&q, pl, sizeof q);
+  int z = (q.has_data & MJ_PAGE_ZSTD) != 0;
+  q.has_data &= ~MJ_PAGE_ZSTD;
   pthread_mutex_lock(&seg_lock);
   struct cseg *s = seg_by_id(q.id);
   /* has_data = pages carried: the faulting page plus read-ahead followers */
   uint32_t n = q.has_data ? q.has_data : 1;
-  if (s && q.page < s->npages && n <= s->npages - q.page && (!q.has_data || h->len >= sizeof q + (size_t)n * MJ_PAGE)) {
-    if (q.has_data) memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, (size_t)n * MJ_PAGE);
-    set_prot_n(s, q.page, n, q.access);
+  int rc = 0;
+  if (s && q.page < s->npages && n <= s->npages - q.page && (z || !q.has_data || h->len >= sizeof q + (size_t)n * MJ_PAGE)) {
+    if (z) {
+      size_t r = ZSTD_decompress(s->rt + (size_t)q.page * MJ_PAGE, (size_t)n * MJ_PAGE, pl + sizeof q, h->len - sizeof q);
+      if (ZSTD_isError(r) || r != (size_t)n * MJ_PAGE) rc = -1;
+    } else if (q.has_data) {
+      memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, (size_t)n * MJ_PAGE);
+    }
+    if (!rc) set_prot_n(s, q.page, n, q.access);
   }
   pthread_mutex_unlock(&seg_lock);
+  return rc;
 }
 
 
@@ -376,7 +410,7 @@ static void *reader_main(void *arg) {
       warnm("home %s reports: %.*s", C.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
       continue;
     }
-    if (h.type == (MJ_PAGE_REQ | MJ_REPLY)) install_page(&h, buf);
+    if (h.type == (MJ_PAGE_REQ | MJ_REPLY) && install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); break; }
     if (h.type == (MJ_REATTACH | MJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
       int32_t id;
       if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
@@ -461,7 +495,8 @@ static struct hconn *hget(int host) {
   pthread_once(&h_once, h_init);
   struct hconn *hc = &H[host];
   if (hc->fd >= 0 && !hc->dead) return hc;
-  pthread_mutex_lock(&conn_lock);
+  sigset_t om;
+  lk(&conn_lock, &om);
   if (hc->fd < 0 || hc->dead) {
     if (hc->fd >= 0) { /* reconnect after a loss: the old reader has exited */
       pthread_join(hc->reader, NULL);
@@ -479,7 +514,7 @@ static struct hconn *hget(int host) {
       pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
   }
-  pthread_mutex_unlock(&conn_lock);
+  ulk(&conn_lock, &om);
   return hc->fd >= 0 && !hc->dead ? hc : NULL;
 }
 
@@ -497,16 +532,17 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
   static __thread int tl_efd = -1;
   if (interruptible && tl_efd < 0) tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .type = type, .buf = rbuf, .cap = rcap, .efd = interruptible ? tl_efd : -1};
-  pthread_mutex_lock(&hc->lock);
-  if (hc->dead) { pthread_mutex_unlock(&hc->lock); return EIDRM; }
+  sigset_t om;
+  lk(&hc->lock, &om);
+  if (hc->dead) { ulk(&hc->lock, &om); return EIDRM; }
   p.next = hc->pend;
   hc->pend = &p;
   if (send_locked(hc, type, p.seq, 0, p1, l1, p2, l2)) {
     hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
-    pthread_mutex_unlock(&hc->lock);
+    ulk(&hc->lock, &om);
     return EIDRM;
   }
-  pthread_mutex_unlock(&hc->lock);
+  ulk(&hc->lock, &om);
   int cancelled = 0;
   /* A reply usually comes within a few tens of microseconds: spinning briefly
    * saves a sleep/wake pair on the critical path (MOJAVE_DSM_SPIN_US, 0 = off). */
@@ -532,9 +568,9 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
     }
     if (r < 0 && errno == EINTR && interruptible && !cancelled) {
       cancelled = 1;
-      pthread_mutex_lock(&hc->lock);
+      lk(&hc->lock, &om);
       if (!hc->dead && !atomic_load(&p.done)) send_locked(hc, MJ_CANCEL, 0, p.seq, NULL, 0, NULL, 0);
-      pthread_mutex_unlock(&hc->lock);
+      ulk(&hc->lock, &om);
     }
   }
   if (rlen) *rlen = p.len;
@@ -549,18 +585,19 @@ static struct { int32_t key; int host; } kcache[256];
 static int nk;
 static pthread_mutex_t kc_lock = PTHREAD_MUTEX_INITIALIZER;
 static int key_home(int32_t key) {
-  pthread_mutex_lock(&kc_lock);
+  sigset_t om;
+  lk(&kc_lock, &om);
   for (int i = 0; i < nk; i++)
-    if (kcache[i].key == key) { int h = kcache[i].host; pthread_mutex_unlock(&kc_lock); return h; }
-  pthread_mutex_unlock(&kc_lock);
+    if (kcache[i].key == key) { int h = kcache[i].host; ulk(&kc_lock, &om); return h; }
+  ulk(&kc_lock, &om);
   struct mj_resolve q = {key};
   struct mj_resolve_r r;
   size_t rl = 0;
   int st = call(C.root, MJ_RESOLVE, &q, sizeof q, NULL, 0, &r, sizeof r, &rl, 0);
   if (st || rl != sizeof r || r.host_idx >= (uint32_t)C.nhosts) return -1;
-  pthread_mutex_lock(&kc_lock);
+  lk(&kc_lock, &om);
   if (nk < 256) { kcache[nk].key = key; kcache[nk].host = (int)r.host_idx; nk++; }
-  pthread_mutex_unlock(&kc_lock);
+  ulk(&kc_lock, &om);
   return (int)r.host_idx;
 }
 static int is_dist_key(key_t key) {
@@ -603,11 +640,12 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   ucontext_t *u = uc;
   int write = (u->uc_mcontext.gregs[REG_ERR] & 2) != 0;
   int view = -1;
-  pthread_mutex_lock(&seg_lock);
+  sigset_t om;
+  lk(&seg_lock, &om);
   struct cseg *s = seg_by_addr(si->si_addr, &view);
   int rdonly = s ? s->v[view].rdonly : 0;
   uint32_t pn = s ? (uint32_t)(((uint8_t *)si->si_addr - s->v[view].addr) / MJ_PAGE) : 0;
-  pthread_mutex_unlock(&seg_lock);
+  ulk(&seg_lock, &om);
   if (!s || (write && rdonly) || pn >= s->npages) {
     /* not ours (or a store through a SHM_RDONLY attach): behave as without us */
     if (old_segv.sa_flags & SA_SIGINFO) { old_segv.sa_sigaction(sig, si, uc); return; }
@@ -666,9 +704,19 @@ EXPORT sighandler_t signal(int sig, sighandler_t h) {
 static void prefault(const void *p, size_t n, int write) {
   if (!segs || !n) return;
   const uint8_t *a = p, *end = a + n;
+  /* most I/O buffers are not DSM memory: one scan decides, then nothing per page */
+  int overlaps = 0;
+  sigset_t om0;
+  lk(&seg_lock, &om0);
+  for (struct cseg *s = segs; s && !overlaps; s = s->next)
+    for (int i = 0; i < s->nviews; i++)
+      if (a < s->v[i].addr + s->mapsize && end > s->v[i].addr) { overlaps = 1; break; }
+  ulk(&seg_lock, &om0);
+  if (!overlaps) return;
   while (a < end) {
     int view;
-    pthread_mutex_lock(&seg_lock);
+    sigset_t om;
+    lk(&seg_lock, &om);
     struct cseg *s = seg_by_addr(a, &view);
     uint32_t pn = 0;
     int need = 0;
@@ -676,7 +724,7 @@ static void prefault(const void *p, size_t n, int write) {
       pn = (uint32_t)((a - s->v[view].addr) / MJ_PAGE);
       if (pn < s->npages) need = atomic_load(&s->acc[pn]) < (write ? MJ_ACC_WRITE : MJ_ACC_READ);
     }
-    pthread_mutex_unlock(&seg_lock);
+    ulk(&seg_lock, &om);
     if (need) acquire(s, pn, write ? MJ_ACC_WRITE : MJ_ACC_READ);
     a = (const uint8_t *)(((uintptr_t)a & ~(uintptr_t)(MJ_PAGE - 1)) + MJ_PAGE);
   }
@@ -716,6 +764,7 @@ EXPORT int shmget(key_t key, size_t size, int flg) {
 }
 
 EXPORT void *shmat(int id, const void *addr, int flg) {
+  sigset_t om;
   if (!is_dist_id(id)) return real_shmat(id, addr, flg);
   int host = id_host(id);
   if (host < 0) { errno = EINVAL; return (void *)-1; }
@@ -725,7 +774,7 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
   struct mj_shmat_r r;
   int st = call(host, MJ_SHMAT, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   if (st) { errno = st; return (void *)-1; }
-  pthread_mutex_lock(&seg_lock);
+  lk(&seg_lock, &om);
   struct cseg *s = seg_by_id(id);
   if (!s) {
     s = calloc(1, sizeof *s);
@@ -738,7 +787,7 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
       int e = errno;
       if (s->memfd >= 0) close(s->memfd);
       free(s);
-      pthread_mutex_unlock(&seg_lock);
+      ulk(&seg_lock, &om);
       struct mj_shmdt d = {id, cred()};
       call(host, MJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
       errno = e == EMFILE ? EMFILE : ENOMEM;
@@ -752,7 +801,7 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
   if (s->nviews < MAX_VIEWS)
     v = mmap((void *)addr, s->mapsize, PROT_NONE, MAP_SHARED | (addr ? MAP_FIXED : 0), s->memfd, 0);
   if (v == MAP_FAILED) {
-    pthread_mutex_unlock(&seg_lock);
+    ulk(&seg_lock, &om);
     struct mj_shmdt d = {id, cred()};
     call(host, MJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
     errno = ENOMEM;
@@ -763,20 +812,21 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
   s->v[k].rdonly = (flg & SHM_RDONLY) != 0;
   for (uint32_t pn = 0; pn < s->npages; pn++) /* a second attach sees what we already hold */
     if (s->acc[pn]) set_prot(s, pn, s->acc[pn]);
-  pthread_mutex_unlock(&seg_lock);
+  ulk(&seg_lock, &om);
   return v;
 }
 
 EXPORT int shmdt(const void *addr) {
+  sigset_t om;
   ensure_init();
-  pthread_mutex_lock(&seg_lock);
+  lk(&seg_lock, &om);
   struct cseg *s = segs;
   int k = -1;
   for (; s; s = s->next) {
     for (int i = 0; i < s->nviews; i++) if (s->v[i].addr == addr) { k = i; break; }
     if (k >= 0) break;
   }
-  if (!s) { pthread_mutex_unlock(&seg_lock); return real_shmdt(addr); }
+  if (!s) { ulk(&seg_lock, &om); return real_shmdt(addr); }
   munmap(s->v[k].addr, s->mapsize);
   s->v[k] = s->v[--s->nviews];
   struct mj_shmdt d = {s->id, cred()};
@@ -825,7 +875,7 @@ EXPORT int shmdt(const void *addr) {
     if (err) { atomic_store(&p.done, 1); p.status = EIDRM; }
     pthread_mutex_unlock(&hc->lock);
   }
-  pthread_mutex_unlock(&seg_lock);
+  ulk(&seg_lock, &om);
   if (hc) {
     while (!atomic_load(&p.done)) fwait(&p.done, 0);
     st = p.status;
@@ -962,8 +1012,12 @@ EXPORT int msgsnd(int id, const void *msgp, size_t sz, int flg) {
   long mtype;
   memcpy(&mtype, msgp, sizeof mtype);
   if (mtype < 1) return fail(EINVAL);
+  /* copied here, where a fault on a DSM buffer is an ordinary fault: the
+   * send itself runs under the connection lock */
+  char text[MJ_MSGMAX];
+  memcpy(text, (const char *)msgp + sizeof(long), sz);
   struct mj_msgsnd q = {id, flg, mtype, (uint32_t)sz, cred()};
-  int st = call(host, MJ_MSGSND, &q, sizeof q, (const char *)msgp + sizeof(long), sz, NULL, 0, NULL, 1);
+  int st = call(host, MJ_MSGSND, &q, sizeof q, text, sz, NULL, 0, NULL, 1);
   return st ? fail(st) : 0;
 }
 EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long typ, int flg) {

@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #define MAX_SLOTS 4096
 #define MAX_ATT 64     /* processes attached to one segment (copyset is a 64-bit mask) */
@@ -49,6 +50,8 @@ static int self_idx;
 static const char *state_dir; /* --state: home copies + metadata survive a daemon restart */
 static const char *self_name = "?";
 static int debug; /* MOJAVE_NSD_DEBUG=1: trace page traffic */
+static int zcomp; /* --compress / MOJAVE_NSD_COMPRESS=1: zstd page transfers */
+static uint64_t z_pages, z_raw, z_sent;
 static int ra_pages = 8; /* --readahead N: idle following pages sent along with a read fault's page */
 
 static void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -238,7 +241,20 @@ static int att_slot(struct shm *s, struct conn *c) {
 /* has_data = number of consecutive pages carried (pn, pn+1, ...), 0 for none */
 static void page_send_n(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data, uint32_t n) {
   struct mj_page p = {id, pn, acc, data ? n : 0};
-  sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, data, data ? (size_t)n * MJ_PAGE : 0);
+  size_t raw = data ? (size_t)n * MJ_PAGE : 0;
+  if (zcomp && data) {
+    /* sent compressed only when it saves at least 1/8: incompressible pages
+     * would just cost CPU at both ends */
+    static uint8_t zbuf[(64 + 2) * MJ_PAGE + 1024];
+    size_t zl = ZSTD_compress(zbuf, sizeof zbuf, data, raw, 1);
+    if (!ZSTD_isError(zl) && zl < raw - raw / 8) {
+      p.has_data |= MJ_PAGE_ZSTD;
+      z_pages += n; z_raw += raw; z_sent += zl;
+      sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, zbuf, zl);
+      return;
+    }
+  }
+  sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, data, raw);
 }
 static void page_send(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data) {
   page_send_n(c, seq, st, id, pn, acc, data, 1);
@@ -705,7 +721,12 @@ static void do_fetch_reply(struct conn *c, const struct mj_hdr *h, const uint8_t
   int a = att_slot(s, c);
   if (a < 0) return; /* detached before answering: shm_detach already settled it */
   const uint8_t *data = NULL;
-  if (q.has_data) {
+  static uint8_t unz[MJ_PAGE];
+  if (q.has_data & MJ_PAGE_ZSTD) {
+    size_t r = ZSTD_decompress(unz, sizeof unz, pl + sizeof q, h->len - sizeof q);
+    if (ZSTD_isError(r) || r != MJ_PAGE) { logm("PAGE_FETCH reply from %s: bad zstd frame, rejected", c->peer); return; }
+    data = unz;
+  } else if (q.has_data) {
     if (h->len != sizeof q + MJ_PAGE) { logm("PAGE_FETCH reply from %s: wrong length %u, rejected", c->peer, h->len); return; }
     data = pl + sizeof q;
   }
@@ -1338,10 +1359,11 @@ static void on_term(int s) { (void)s; stop = 1; }
 
 int main(int argc, char **argv) {
   const char *cluster = getenv("MOJAVE_CLUSTER"), *host = getenv("MOJAVE_HOST");
-  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"compress", 0, 0, 'z'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
-  while ((o = getopt_long(argc, argv, "c:H:s:r:h", lo, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "c:H:s:r:zh", lo, NULL)) != -1) {
     if (o == 's') state_dir = optarg;
+    else if (o == 'z') zcomp = 1;
     else if (o == 'r') ra_pages = atoi(optarg) < 0 ? 0 : atoi(optarg) > 64 ? 64 : atoi(optarg);
     else if (o == 'c') cluster = optarg;
     else if (o == 'H') host = optarg;
@@ -1349,6 +1371,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "usage: mojave-nsd --cluster FILE --host NAME [--state DIR]\n"
                       "  --state DIR keeps segments (home copies + metadata) across restarts\n"
                       "  --readahead N pushes up to N following idle pages after a read fault (default 8)\n"
+                      "  --compress sends pages zstd-compressed when that saves >= 1/8 (also MOJAVE_NSD_COMPRESS=1)\n"
                       "  serves the DSM key range of host NAME (and RESOLVE if it is the root nameserver)\n");
       return o == 'h' ? 0 : 2;
     }
@@ -1365,6 +1388,7 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   mj_net_inject_init();
   debug = getenv("MOJAVE_NSD_DEBUG") != NULL;
+  if (getenv("MOJAVE_NSD_COMPRESS") && atoi(getenv("MOJAVE_NSD_COMPRESS"))) zcomp = 1;
   if (getenv("MOJAVE_NSD_READAHEAD")) ra_pages = atoi(getenv("MOJAVE_NSD_READAHEAD")) < 0 ? 0 : atoi(getenv("MOJAVE_NSD_READAHEAD")) > 64 ? 64 : atoi(getenv("MOJAVE_NSD_READAHEAD"));
   if (state_dir) state_load();
   int lfd = listen_on(C.host[self_idx].addr, C.host[self_idx].port);
@@ -1423,6 +1447,8 @@ int main(int argc, char **argv) {
     for (int fd = 0; fd <= maxfd; fd++)
       if (conns[fd] && !conns[fd]->authed && t - conns[fd]->t_accept > 5000000000LL) conn_close(conns[fd], "no AUTH within 5 s");
   }
+  if (zcomp) logm("compression: %llu pages sent compressed, %llu -> %llu bytes", (unsigned long long)z_pages,
+                  (unsigned long long)z_raw, (unsigned long long)z_sent);
   logm("shutting down");
   return 0;
 }

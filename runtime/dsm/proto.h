@@ -99,7 +99,10 @@ struct mj_stat_r {
 enum { MJ_ACC_NONE = 0, MJ_ACC_READ = 1, MJ_ACC_WRITE = 2 };
 struct mj_page_req { int32_t id; uint32_t page; uint32_t access; } __attribute__((packed));
 struct mj_reattach { int32_t id; uint32_t count; struct mj_cred cred; } __attribute__((packed)); /* + {u32 page, u32 access, data}* */
-/* Reply/fetch payload: header fields then MJ_PAGE bytes when has_data. */
+/* Reply/fetch payload: header fields then the page bytes.  has_data = number
+ * of pages carried; with MJ_PAGE_ZSTD set the bytes are one zstd frame that
+ * decompresses to exactly that many pages (optional compression). */
+#define MJ_PAGE_ZSTD 0x80000000u
 struct mj_page { int32_t id; uint32_t page; uint32_t access; uint32_t has_data; } __attribute__((packed));
 
 struct mj_semget { int32_t key; int32_t nsems; int32_t flags; struct mj_cred cred; } __attribute__((packed));

@@ -52,6 +52,10 @@ int main(int argc, char **argv) {
     long want = (long)n * iters;
     printf("counter=%ld expected=%ld\n", a->counter, want);
     if (a->counter != want) { printf("FAIL sem_counter: lost updates\n"); return 1; }
+    /* the last process bumped `done` inside its critical section, but its V
+     * may still be on the wire: take the semaphore once more before removing
+     * the set, or that V would find the set gone (EINVAL) */
+    if (P(sem)) { perror("FAIL final P"); return 1; }
     semctl(sem, 0, IPC_RMID);
     shmctl(id, IPC_RMID, NULL);
   }
