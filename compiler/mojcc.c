@@ -48,7 +48,7 @@ static const char *help_text =
 "    Programs may then use spec_enter/spec_commit/spec_abort (<mojave.h>)\n"
 "    to speculate.  Every object file carries its module's LLVM bitcode\n"
 "    (section .mojave.bc), and executables are linked with libmojave.a,\n"
-"    mimalloc, pthread and dl.\n"
+"    mimalloc, zstd, pthread and dl.\n"
 "\n"
 "    All options are clang's (see clang-16 --help): -c -S -E -o -O<n> -g\n"
 "    -I -D -U -L -l -std= -W... -f... -M..., multiple .c/.o/.a inputs,\n"
@@ -265,6 +265,7 @@ int main(int argc, char **argv) {
     out[n++] = "none";
     out[n++] = (char *)locate("MOJCC_RUNTIME", rt_rel, "libmojave.a");
     out[n++] = "-lmimalloc";
+    out[n++] = "-lzstd"; /* the runtime's DSM client compresses pages */
     out[n++] = "-lpthread";
     out[n++] = "-ldl";
     /* Shared objects built by mojcc resolve the runtime in the executable. */

@@ -739,16 +739,23 @@ static void prefault(const void *p, size_t n, int write) {
   }                                                                  \
   return r_;
 
+/* Inside libmojave (MJ_IN_RUNTIME) the runtime's output layer owns write,
+ * pwrite, send and sendto and chains to these under __moj_dsm_* names. */
+#ifdef MJ_IN_RUNTIME
+#define MJ_IO(name) __moj_dsm_##name
+#else
+#define MJ_IO(name) name
+#endif
 EXPORT ssize_t read(int fd, void *buf, size_t n) { RETRY_FAULT(syscall(SYS_read, fd, buf, n), buf, n, 1) }
-EXPORT ssize_t write(int fd, const void *buf, size_t n) { RETRY_FAULT(syscall(SYS_write, fd, buf, n), buf, n, 0) }
+EXPORT ssize_t MJ_IO(write)(int fd, const void *buf, size_t n) { RETRY_FAULT(syscall(SYS_write, fd, buf, n), buf, n, 0) }
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t o) { RETRY_FAULT(syscall(SYS_pread64, fd, buf, n, o), buf, n, 1) }
-EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t o) { RETRY_FAULT(syscall(SYS_pwrite64, fd, buf, n, o), buf, n, 0) }
+EXPORT ssize_t MJ_IO(pwrite)(int fd, const void *buf, size_t n, off_t o) { RETRY_FAULT(syscall(SYS_pwrite64, fd, buf, n, o), buf, n, 0) }
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int fl) { RETRY_FAULT(syscall(SYS_recvfrom, fd, buf, n, fl, NULL, NULL), buf, n, 1) }
-EXPORT ssize_t send(int fd, const void *buf, size_t n, int fl) { RETRY_FAULT(syscall(SYS_sendto, fd, buf, n, fl, NULL, 0), buf, n, 0) }
+EXPORT ssize_t MJ_IO(send)(int fd, const void *buf, size_t n, int fl) { RETRY_FAULT(syscall(SYS_sendto, fd, buf, n, fl, NULL, 0), buf, n, 0) }
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int fl, struct sockaddr *sa, socklen_t *sl) {
   RETRY_FAULT(syscall(SYS_recvfrom, fd, buf, n, fl, sa, sl), buf, n, 1)
 }
-EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int fl, const struct sockaddr *sa, socklen_t sl) {
+EXPORT ssize_t MJ_IO(sendto)(int fd, const void *buf, size_t n, int fl, const struct sockaddr *sa, socklen_t sl) {
   RETRY_FAULT(syscall(SYS_sendto, fd, buf, n, fl, sa, sl), buf, n, 0)
 }
 

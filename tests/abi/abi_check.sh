@@ -28,5 +28,5 @@ grep -q '__moj_version_mismatch_check_v999' "$tmp/err" || { echo "FAIL: unexpect
 echo "ok: a stale module fails to link, naming __moj_version_mismatch_check_v999"
 # 4. ... and the current version does link.
 printf '#include <mojave/abi.h>\nint main(void){MOJ_ABI_VERSION_SYMBOL();return 0;}\n' >"$tmp/cur.c"
-"$cc" -I"$inc" "$tmp/cur.c" "$lib" -lmimalloc -lpthread -ldl -o "$tmp/cur" || { echo "FAIL: current ABI does not link"; exit 1; }
+"$cc" -I"$inc" "$tmp/cur.c" "$lib" -lmimalloc -lzstd -lpthread -ldl -o "$tmp/cur" || { echo "FAIL: current ABI does not link"; exit 1; }
 echo "PASS"
