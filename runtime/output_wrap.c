@@ -46,14 +46,10 @@ void *_moj_real(const char *name) {
 
 /* Plain forwarders: ret name(params) { hook; return real(args); } */
 #define MOJ_FORWARD(X) \
-  X(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n)) \
   X(ssize_t, writev, (int fd, const struct iovec *v, int n), (fd, v, n)) \
-  X(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o)) \
   X(ssize_t, pwrite64, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o)) \
   X(ssize_t, pwritev, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o)) \
   X(ssize_t, pwritev2, (int fd, const struct iovec *v, int n, off_t o, int f), (fd, v, n, o, f)) \
-  X(ssize_t, send, (int fd, const void *b, size_t n, int f), (fd, b, n, f)) \
-  X(ssize_t, sendto, (int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l), (fd, b, n, f, a, l)) \
   X(ssize_t, sendmsg, (int fd, const struct msghdr *m, int f), (fd, m, f)) \
   X(ssize_t, sendfile, (int o, int i, off_t *off, size_t n), (o, i, off, n)) \
   X(ssize_t, splice, (int a, loff_t *b, int c, loff_t *d, size_t n, unsigned f), (a, b, c, d, n, f)) \
@@ -100,6 +96,25 @@ void *_moj_real(const char *name) {
   static ret (*real_##name) params MOJ_RTVAR; \
   MOJ_EXPORT ret name params { HOOK(); return REAL(name) args; }
 MOJ_FORWARD(DEFINE_FORWARD)
+
+/* Calls the distributed-shared-memory layer also wraps (a syscall handed a
+ * protected DSM page must fault it in, not fail with EFAULT).  When the static
+ * DSM library is linked in, it provides __moj_dsm_<name> and we chain to it;
+ * otherwise (or under LD_PRELOAD, where RTLD_NEXT finds it) we go to libc. */
+#define MOJ_FORWARD_DSM(X) \
+  X(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n)) \
+  X(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o)) \
+  X(ssize_t, send, (int fd, const void *b, size_t n, int f), (fd, b, n, f)) \
+  X(ssize_t, sendto, (int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l), (fd, b, n, f, a, l))
+
+#define DEFINE_DSM_FORWARD(ret, name, params, args) \
+  ret __moj_dsm_##name params __attribute__((weak)); \
+  static ret (*real_##name) params MOJ_RTVAR; \
+  MOJ_EXPORT ret name params { \
+    HOOK(); \
+    if (__moj_dsm_##name) return __moj_dsm_##name args; \
+    return REAL(name) args; }
+MOJ_FORWARD_DSM(DEFINE_DSM_FORWARD)
 
 /* The variadic ones format through the v-forms above. */
 #define VARIADIC(ret, name, params, vcall) \

@@ -3,7 +3,7 @@
 # tests and benchmarks: each host is a network namespace with a veth into a
 # private switch namespace (10.77.0.0/24 exists only inside them), or, when
 # namespaces are unavailable (not root, no CAP_SYS_ADMIN), a distinct loopback
-# address 127.77.T.i.  Every host runs mojave-nsd; the cluster file is written
+# address 127.77.T.i (T claimed with a lock dir).  Every host runs mojave-nsd; the cluster file is written
 # to DIR/cluster.conf (format: docs/cluster.md).
 #
 #   cluster.sh up DIR N            start N hosts (h1..hN), state in DIR
@@ -47,7 +47,14 @@ start_nsd() { # DIR HOST
   local log="$dir/nsd-$host.log"
   local before=0
   [ -f "$log" ] && before=$(grep -c "serving on" "$log" || true)
-  in_host "$dir" "$host" "$NSD" --cluster "$dir/cluster.conf" --host "$host" >>"$log" 2>&1 &
+  # started directly (not through a shell function) so $! is the daemon itself:
+  # ip netns exec and env both exec, and stop-nsd must kill the daemon, not a subshell
+  local args=(--cluster "$dir/cluster.conf" --host "$host" --state "$dir/state-$host")
+  if [ "$(cat "$dir/mode")" = ns ]; then
+    ip netns exec "mj-$(cat "$dir/tag")-$host" "$NSD" "${args[@]}" >>"$log" 2>&1 &
+  else
+    "$NSD" "${args[@]}" >>"$log" 2>&1 &
+  fi
   echo $! >"$dir/nsd-$host.pid"
   for _ in $(seq 100); do
     local n; n=$(grep -c "serving on" "$log" 2>/dev/null || true)
@@ -70,12 +77,24 @@ up() {
   ns_ok && mode=ns
   echo $mode >"$dir/mode"
   local secret; secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  local lo_net=""
+  if [ $mode = lo ]; then
+    # claim a free 127.77.T.0/24 so concurrent clusters (ctest -j) never share
+    # addresses; a claim older than an hour is from a killed run
+    find /tmp -maxdepth 1 -name 'mojave-lo-*.lock' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
+    local t0=$((0x${tag:0:2}))
+    for k in $(seq 0 255); do
+      local t=$(((t0 + k) % 256))
+      if mkdir "/tmp/mojave-lo-$t.lock" 2>/dev/null; then lo_net=$t; echo "$t" >"$dir/lo_net"; break; fi
+    done
+    [ -n "$lo_net" ] || { echo "cluster.sh: no free 127.77.T.0/24" >&2; exit 1; }
+  fi
   {
     echo "# mojave cluster file written by scripts/cluster.sh ($mode mode)"
     echo "secret $secret"
     for i in $(seq 1 "$n"); do
       if [ $mode = ns ]; then echo "host h$i 10.77.0.$i:$PORT"
-      else echo "host h$i 127.77.$((0x${tag:0:2})).$i:$PORT"; fi
+      else echo "host h$i 127.77.$lo_net.$i:$PORT"; fi
     done
     echo "nameserver root h1"
     [ "$n" -ge 2 ] && echo "nameserver delegate h2 0x4d4a8000-0x4d4affff"
@@ -115,6 +134,7 @@ down() {
     kill -KILL "$(cat "$p")" 2>/dev/null || true
     rm -f "$p"
   done
+  if [ -f "$dir/lo_net" ]; then rm -rf "/tmp/mojave-lo-$(cat "$dir/lo_net").lock"; fi
   if [ "$(cat "$dir/mode")" = ns ]; then
     for ns in $(ip netns list | awk '{print $1}' | grep "^mj-$tag-" || true); do
       # processes still inside (a hung test program) would keep the namespace alive
@@ -129,17 +149,26 @@ case "$cmd" in
   up) up "$2" "$3"; cat "$2/cluster.conf" ;;
   down) down "$2" ;;
   exec) shift; d=$1; h=$2; shift 2; in_host "$d" "$h" "$@" ;;
-  stop-nsd) kill -KILL "$(cat "$2/nsd-$3.pid")" 2>/dev/null || true; rm -f "$2/nsd-$3.pid" ;;
+  stop-nsd)
+    pid=$(cat "$2/nsd-$3.pid")
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+    rm -f "$2/nsd-$3.pid" ;;
   start-nsd) start_nsd "$2" "$3" ;;
   run)
     shift; n=$1; shift
     dir=$(mktemp -d /tmp/mojave-cluster.XXXXXX)
     trap 'down "$dir"; if [ "${MOJAVE_KEEP_LOGS:-}" ]; then echo "logs kept in $dir" >&2; else rm -rf "$dir"; fi' EXIT
-    trap 'exit 130' INT TERM
+    child=
+    # CMD runs in the background so a TERM (ctest timeout) interrupts `wait`
+    # at once and the EXIT trap tears the cluster down instead of leaking it
+    trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 130' INT TERM
     up "$dir" "$n" >/dev/null
     export MOJAVE_CLUSTER_DIR=$dir
     set +e
-    "$@"
+    "$@" &
+    child=$!
+    wait "$child"
     rc=$?
     set -e
     if [ $rc -ne 0 ]; then

@@ -8,6 +8,9 @@ root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 samples=${2:-2000}
 export MOJAVE_NSD=$build/runtime/dsm/mojave-nsd
+# one fault = one request: home read-ahead off unless asked for (it would turn
+# the sequential page walk below into mostly local hits)
+export MOJAVE_NSD_READAHEAD=${MOJAVE_NSD_READAHEAD:-0}
 CL=$root/scripts/cluster.sh
 if [ -z "${MOJAVE_CLUSTER_DIR:-}" ]; then exec "$CL" run 3 "$0" "$build" "$samples"; fi
 D=$MOJAVE_CLUSTER_DIR
@@ -18,4 +21,4 @@ h1=$(awk '$1=="host" && $2=="h1" {split($3,a,":"); print a[1]}' "$D/cluster.conf
 "$CL" exec "$D" h3 env LD_PRELOAD="$IPC" "$LAT" owner 0x4d4a0800 "$samples" "$D" &
 "$CL" exec "$D" h2 env LD_PRELOAD="$IPC" "$LAT" run 0x4d4a0800 "$samples" "$h1:9100" "$D"
 wait
-echo "(cluster mode: $(cat "$D/mode"); $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ))"
+echo "(home read-ahead $MOJAVE_NSD_READAHEAD; cluster mode: $(cat "$D/mode"); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ))"

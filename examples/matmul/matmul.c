@@ -3,11 +3,13 @@
  * four workers in four versions:
  *   threads N                 pthreads in one process (time: thread start..join)
  *   shm N                     4 forked processes, local System V shm (time incl. fork)
- *   msg-worker PORT           message passing over TCP: a worker serving one strip
+ *   msg-worker ADDR:PORT      message passing over TCP: a worker serving one strip
  *   msg-master N H:P x4       master ships A strip + B, collects C strips
  *   dsm-init KEY N            DSM: create + fill the segment (run under LD_PRELOAD)
  *   dsm-work KEY N Q          DSM: compute strip Q (one process per host)
  *   dsm-check KEY N           DSM: verify C, remove the segment
+ * threads/shm print "wall CPU" seconds (CPU of the computing threads/children).
+ * MATMUL_TIMING=1 makes dsm-work report its strip time (faults included).
  * Plain C + System V IPC: the DSM version is the shm version's code unchanged,
  * run on four hosts under LD_PRELOAD=libmojave_ipc.so. */
 #define _GNU_SOURCE
@@ -22,11 +24,18 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static int n;
+/* CPU seconds (user + system) of this process or of its waited-for children */
+static double cpu(int who) {
+  struct rusage r;
+  getrusage(who, &r);
+  return (double)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (double)t.tv_sec + (double)t.tv_nsec / 1e9; }
 static void fill(double *a, double *b) {
   for (int i = 0; i < n; i++)
@@ -59,12 +68,12 @@ static int run_threads(void) {
   size_t sz = (size_t)n * n * sizeof(double);
   double *a = malloc(sz), *b = malloc(sz), *c = malloc(sz);
   fill(a, b);
-  double t0 = now();
+  double t0 = now(), c0 = cpu(RUSAGE_SELF);
   pthread_t th[4];
   struct targ ta[4];
   for (int q = 0; q < 4; q++) { ta[q] = (struct targ){a, b, c, q}; pthread_create(&th[q], NULL, tmain, &ta[q]); }
   for (int q = 0; q < 4; q++) pthread_join(th[q], NULL);
-  printf("%.3f\n", now() - t0);
+  printf("%.3f %.3f\n", now() - t0, cpu(RUSAGE_SELF) - c0); /* wall, CPU */
   return verify(c);
 }
 
@@ -80,7 +89,7 @@ static int run_shm(void) {
   for (int q = 0; q < 4; q++)
     if (fork() == 0) { strip(a, b, c, q); _exit(0); }
   for (int q = 0; q < 4; q++) wait(NULL);
-  printf("%.3f\n", now() - t0);
+  printf("%.3f %.3f\n", now() - t0, cpu(RUSAGE_CHILDREN)); /* wall, CPU of the 4 workers */
   return verify(c);
 }
 
@@ -93,10 +102,17 @@ static int xfer(int fd, void *p, size_t len, int out) {
   }
   return 0;
 }
-static int run_msg_worker(int port) {
+static int run_msg_worker(const char *hostport) {
   int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  char h[64];
+  snprintf(h, sizeof h, "%s", hostport);
+  char *colon = strchr(h, ':');
+  if (!colon) return 2;
+  *colon = 0;
+  /* bound to the host's own address: in loopback mode all workers share one port space */
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+  inet_pton(AF_INET, h, &sa.sin_addr);
   if (bind(l, (struct sockaddr *)&sa, sizeof sa) || listen(l, 1)) { perror("worker listen"); return 1; }
   int fd = accept(l, NULL, NULL);
   int hdr[2];
@@ -155,7 +171,7 @@ static double *dsm_attach(key_t key, int create) {
 int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "threads")) { n = atoi(argv[2]); return run_threads(); }
   if (argc >= 3 && !strcmp(argv[1], "shm")) { n = atoi(argv[2]); return run_shm(); }
-  if (argc >= 3 && !strcmp(argv[1], "msg-worker")) return run_msg_worker(atoi(argv[2]));
+  if (argc >= 3 && !strcmp(argv[1], "msg-worker")) return run_msg_worker(argv[2]);
   if (argc >= 7 && !strcmp(argv[1], "msg-master")) { n = atoi(argv[2]); return run_msg_master(argv + 3); }
   if (argc >= 4 && !strncmp(argv[1], "dsm-", 4)) {
     key_t key = (key_t)strtol(argv[2], NULL, 0);
@@ -163,7 +179,11 @@ int main(int argc, char **argv) {
     double *a = dsm_attach(key, !strcmp(argv[1], "dsm-init"));
     double *b = a + (size_t)n * n, *c = b + (size_t)n * n;
     if (!strcmp(argv[1], "dsm-init")) fill(a, b);
-    else if (!strcmp(argv[1], "dsm-work") && argc >= 5) strip(a, b, c, atoi(argv[4]));
+    else if (!strcmp(argv[1], "dsm-work") && argc >= 5) {
+      double t0 = now();
+      strip(a, b, c, atoi(argv[4]));
+      if (getenv("MATMUL_TIMING")) fprintf(stderr, "strip %s: %.3f s (faults included)\n", argv[4], now() - t0);
+    }
     else if (!strcmp(argv[1], "dsm-check")) {
       int rc = verify(c);
       shmctl(shmget(key, 0, 0600), IPC_RMID, NULL);

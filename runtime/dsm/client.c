@@ -69,8 +69,8 @@ static void resolve_real(void) {
 static struct mj_cluster C;
 static int cfg_ok;      /* a cluster file was loaded: distributed keys exist */
 static int self_host = -1;
+static pid_t owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int dbg;
 static long spin_us = 0; /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
 
 static void warnm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -88,9 +88,10 @@ static void warnm(const char *fmt, ...) {
 
 static void sigsegv_install(void);
 static void atfork_child(void);
+static void atfork_prepare(void);
+static void atfork_parent(void);
 static void init(void) {
   resolve_real();
-  dbg = getenv("MOJAVE_DSM_DEBUG") != NULL;
   if (getenv("MOJAVE_DSM_SPIN_US")) spin_us = strtol(getenv("MOJAVE_DSM_SPIN_US"), NULL, 10);
   mj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");
@@ -112,8 +113,9 @@ static void init(void) {
     }
   }
   cfg_ok = 1;
+  owner_pid = getpid();
   sigsegv_install();
-  pthread_atfork(NULL, NULL, atfork_child);
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 static inline void ensure_init(void) { pthread_once(&init_once, init); }
 
@@ -124,8 +126,10 @@ static void fwait(_Atomic uint32_t *a, uint32_t v) {
 static void fwake(_Atomic uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0); }
 
 /* ---------------- connections to homes ---------------- */
+#define MJ_ERETRY 0x7ffe /* internal: the home restarted, repeat the request */
 struct pend {
   uint32_t seq;
+  uint16_t type;
   int efd;           /* >= 0: the waiter polls this eventfd (interruptible calls) */
   _Atomic uint32_t done;
   int status;
@@ -135,6 +139,7 @@ struct pend {
 struct hconn {
   int fd;          /* -1: not connected */
   int dead;        /* connection lost: calls fail with EIDRM, faults raise SIGBUS */
+  _Atomic int recovering; /* reconnecting to a restarted home: faults wait and retry */
   pthread_mutex_t lock; /* protects pend list and sends */
   struct pend *pend;
   _Atomic uint32_t seq;
@@ -155,6 +160,7 @@ struct cseg {
   uint32_t npages;
   int memfd;
   uint8_t *rt;              /* runtime view, always RW */
+  int orphan;               /* the restarted home no longer knows it: faults raise SIGBUS */
   _Atomic uint8_t *acc;     /* per page MJ_ACC_* */
   int nviews;
   struct { uint8_t *addr; int rdonly; } v[MAX_VIEWS];
@@ -175,15 +181,16 @@ static struct cseg *seg_by_addr(const void *addr, int *view) {
       if (a >= s->v[i].addr && a < s->v[i].addr + s->mapsize) { if (view) *view = i; return s; }
   return NULL;
 }
-static void set_prot(struct cseg *s, uint32_t pn, uint32_t acc) {
+static void set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc) {
   for (int i = 0; i < s->nviews; i++) {
     int prot = acc == MJ_ACC_WRITE ? (s->v[i].rdonly ? PROT_READ : PROT_READ | PROT_WRITE)
                : acc == MJ_ACC_READ ? PROT_READ : PROT_NONE;
-    if (mprotect(s->v[i].addr + (size_t)pn * MJ_PAGE, MJ_PAGE, prot))
+    if (mprotect(s->v[i].addr + (size_t)pn * MJ_PAGE, (size_t)n * MJ_PAGE, prot))
       warnm("mprotect failed: %s", strerror(errno));
   }
-  atomic_store(&s->acc[pn], (uint8_t)acc);
+  for (uint32_t k = 0; k < n; k++) atomic_store(&s->acc[pn + k], (uint8_t)acc);
 }
+static void set_prot(struct cseg *s, uint32_t pn, uint32_t acc) { set_prot_n(s, pn, 1, acc); }
 
 static int send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t aux, const void *p1, size_t l1,
                        const void *p2, size_t l2) {
@@ -248,9 +255,103 @@ static void install_page(const struct mj_hdr *h, const uint8_t *pl) {
   memcpy(&q, pl, sizeof q);
   pthread_mutex_lock(&seg_lock);
   struct cseg *s = seg_by_id(q.id);
-  if (s && q.page < s->npages) {
-    if (q.has_data && h->len >= sizeof q + MJ_PAGE) memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, MJ_PAGE);
-    set_prot(s, q.page, q.access);
+  /* has_data = pages carried: the faulting page plus read-ahead followers */
+  uint32_t n = q.has_data ? q.has_data : 1;
+  if (s && q.page < s->npages && n <= s->npages - q.page && (!q.has_data || h->len >= sizeof q + (size_t)n * MJ_PAGE)) {
+    if (q.has_data) memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, (size_t)n * MJ_PAGE);
+    set_prot_n(s, q.page, n, q.access);
+  }
+  pthread_mutex_unlock(&seg_lock);
+}
+
+
+static int hconnect(int host);
+static struct mj_cred cred(void);
+static int host_has_segs(int host) {
+  pthread_mutex_lock(&seg_lock);
+  int any = 0;
+  for (struct cseg *s = segs; s; s = s->next) any |= s->host == host;
+  pthread_mutex_unlock(&seg_lock);
+  return any;
+}
+/* The home closed the connection while we hold segments there: it may be
+ * restarting (mojave-nsd --state keeps segments).  Fail what cannot survive
+ * (semaphore and queue calls: EIDRM), make page requests retry, reconnect for
+ * up to MOJAVE_DSM_RECONNECT_MS and re-register every attachment with the
+ * pages we hold, so nothing attached is lost. */
+/* Requests sent on a connection that died will never be answered; caller holds hc->lock. */
+static void fail_sent_locked(struct hconn *hc) {
+  for (struct pend *p = hc->pend, *n; p; p = n) {
+    n = p->next;
+    p->status = p->type == MJ_PAGE_REQ ? MJ_ERETRY : EIDRM;
+    int efd = p->efd;
+    atomic_store(&p->done, 1);
+    fwake(&p->done);
+    if (efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
+  }
+  hc->pend = NULL;
+}
+static int recover(struct hconn *hc, int host) {
+  atomic_store(&hc->recovering, 1);
+  pthread_mutex_lock(&hc->lock);
+  fail_sent_locked(hc);
+  pthread_mutex_unlock(&hc->lock);
+  const char *e = getenv("MOJAVE_DSM_RECONNECT_MS");
+  long budget = e ? strtol(e, NULL, 10) : 5000;
+  warnm("connection to home host %s lost; reconnecting for up to %ld ms", C.host[host].name, budget);
+  int fd = -1;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    fd = hconnect(host);
+    if (fd >= 0) break;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > budget) return 0;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  pthread_mutex_lock(&seg_lock);
+  pthread_mutex_lock(&hc->lock);
+  /* a request written into the dead socket before the peer's reset arrived is
+   * still listed: it will never be answered, so it is repeated too */
+  fail_sent_locked(hc);
+  close(hc->fd);
+  hc->fd = fd;
+  const size_t rec = 8 + MJ_PAGE, chunk = 200;
+  uint8_t *buf = malloc(chunk * rec);
+  for (struct cseg *s = segs; s; s = s->next) {
+    if (s->host != host) continue;
+    struct mj_reattach q = {s->id, (uint32_t)s->nviews, cred()};
+    size_t n = 0;
+    for (uint32_t pn = 0; pn <= s->npages; pn++) {
+      int last = pn == s->npages;
+      if (!last && s->acc[pn] != MJ_ACC_NONE) {
+        uint32_t acc = s->acc[pn];
+        memcpy(buf + n * rec, &pn, 4);
+        memcpy(buf + n * rec + 4, &acc, 4);
+        memcpy(buf + n * rec + 8, s->rt + (size_t)pn * MJ_PAGE, MJ_PAGE);
+        n++;
+      }
+      if (n == chunk || last) {
+        send_locked(hc, MJ_REATTACH, 0, last ? 0 : 1, &q, sizeof q, buf, n * rec);
+        n = 0;
+      }
+    }
+  }
+  free(buf);
+  pthread_mutex_unlock(&hc->lock);
+  pthread_mutex_unlock(&seg_lock);
+  atomic_store(&hc->recovering, 0);
+  warnm("reconnected to home host %s; attachments re-registered", C.host[host].name);
+  return 1;
+}
+/* The restarted home does not know this segment: nothing can be fetched any more. */
+static void orphan_seg(int id) {
+  pthread_mutex_lock(&seg_lock);
+  struct cseg *s = seg_by_id(id);
+  if (s) {
+    s->orphan = 1;
+    warnm("segment 0x%x is gone after its home restarted; accesses to pages not held here raise SIGBUS", id);
   }
   pthread_mutex_unlock(&seg_lock);
 }
@@ -261,7 +362,12 @@ static void *reader_main(void *arg) {
   uint8_t *buf = malloc(MJ_MAX_PAYLOAD);
   for (;;) {
     struct mj_hdr h;
-    if (mj_read_full(hc->fd, &h, sizeof h)) { conn_fail(hc, host, errno == EPIPE ? "closed by peer" : strerror(errno)); break; }
+    if (mj_read_full(hc->fd, &h, sizeof h)) {
+      int e = errno;
+      if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) continue;
+      conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e));
+      break;
+    }
     const char *bad = mj_hdr_check(&h);
     if (bad) { conn_fail(hc, host, bad); break; }
     if (mj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); break; }
@@ -271,6 +377,11 @@ static void *reader_main(void *arg) {
       continue;
     }
     if (h.type == (MJ_PAGE_REQ | MJ_REPLY)) install_page(&h, buf);
+    if (h.type == (MJ_REATTACH | MJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
+      int32_t id;
+      if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
+      continue;
+    }
     pthread_mutex_lock(&hc->lock);
     struct pend **pp = &hc->pend;
     while (*pp && (*pp)->seq != h.seq) pp = &(*pp)->next;
@@ -300,6 +411,7 @@ static int hconnect(int host) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  mj_sock_liveness(fd);
   /* Source address = our host's address, so the home sees which host we are. */
   struct sockaddr_in me = {.sin_family = AF_INET};
   if (inet_pton(AF_INET, C.host[self_host].addr, &me.sin_addr) == 1) bind(fd, (struct sockaddr *)&me, sizeof me);
@@ -384,15 +496,13 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
    * would be restarted silently. */
   static __thread int tl_efd = -1;
   if (interruptible && tl_efd < 0) tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .buf = rbuf, .cap = rcap, .efd = interruptible ? tl_efd : -1};
+  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .type = type, .buf = rbuf, .cap = rcap, .efd = interruptible ? tl_efd : -1};
   pthread_mutex_lock(&hc->lock);
   if (hc->dead) { pthread_mutex_unlock(&hc->lock); return EIDRM; }
   p.next = hc->pend;
   hc->pend = &p;
   if (send_locked(hc, type, p.seq, 0, p1, l1, p2, l2)) {
     hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
-    struct pend **pp = &hc->pend;
-    (void)pp;
     pthread_mutex_unlock(&hc->lock);
     return EIDRM;
   }
@@ -469,9 +579,25 @@ static int id_host(int id) {
 /* ---------------- page faults ---------------- */
 static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
   struct mj_page_req q = {s->id, pn, acc};
-  return call(s->host, MJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0);
+  for (int tries = 0;; tries++) {
+    if (s->orphan) return EIDRM;
+    int st = call(s->host, MJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0);
+    /* a home restart in progress: wait for the re-registration, then ask again */
+    if ((st == MJ_ERETRY || (st == EIDRM && atomic_load(&H[s->host].recovering))) && tries < 1000) {
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+      continue;
+    }
+    return st;
+  }
 }
-static struct sigaction old_segv;
+static struct sigaction old_segv; /* the application's SIGSEGV disposition: we chain to it */
+static int segv_installed;
+static int (*real_sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (!real_sigaction_fn) real_sigaction_fn = dlsym(RTLD_NEXT, "sigaction");
+  return real_sigaction_fn(sig, act, old);
+}
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
   int saved = errno;
   ucontext_t *u = uc;
@@ -486,7 +612,10 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     /* not ours (or a store through a SHM_RDONLY attach): behave as without us */
     if (old_segv.sa_flags & SA_SIGINFO) { old_segv.sa_sigaction(sig, si, uc); return; }
     if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) { old_segv.sa_handler(sig); return; }
-    signal(SIGSEGV, SIG_DFL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    real_sigaction(SIGSEGV, &dfl, NULL);
     errno = saved;
     return; /* re-executes and dies with the default action */
   }
@@ -505,7 +634,31 @@ static void sigsegv_install(void) {
   sa.sa_sigaction = segv_handler;
   sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGSEGV, &sa, &old_segv);
+  real_sigaction(SIGSEGV, &sa, &old_segv);
+  segv_installed = 1;
+}
+
+/* Applications that install their own SIGSEGV handler must not take DSM
+ * faults away from us: their handler is recorded and called for faults that
+ * are not DSM faults, exactly as if it were installed alone. */
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (sig != SIGSEGV || !segv_installed) return real_sigaction(sig, act, old);
+  struct sigaction prev = old_segv;
+  if (act) old_segv = *act;
+  if (old) *old = prev;
+  return 0;
+}
+EXPORT sighandler_t signal(int sig, sighandler_t h) {
+  if (sig != SIGSEGV || !segv_installed) {
+    static sighandler_t (*real_signal)(int, sighandler_t);
+    if (!real_signal) real_signal = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+    return real_signal(sig, h);
+  }
+  sighandler_t prev = (old_segv.sa_flags & SA_SIGINFO) ? SIG_DFL : old_segv.sa_handler;
+  memset(&old_segv, 0, sizeof old_segv);
+  old_segv.sa_handler = h;
+  old_segv.sa_flags = SA_RESTART;
+  return prev;
 }
 
 /* Make [p, p+n) accessible before a syscall touches it: the kernel returns
@@ -857,30 +1010,82 @@ EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) {
 }
 
 /* ---------------- process lifecycle ---------------- */
-/* A forked child must not share our sockets or page state: it starts with no
- * connections and no DSM attachments (documented limit: DSM attachments are
- * not inherited across fork). */
+/* fork(): as with the kernel, the child inherits the parent's DSM attachments —
+ * but as a separate cluster member.  It must not share the parent's sockets or
+ * page copies, so it gets fresh connections, a fresh memfd mapped over every
+ * inherited view (MAP_FIXED, no access: pages are fetched on demand) and
+ * registers its attachments with the homes (REATTACH with no pages), so nattch
+ * counts it at once.  Runs in the child before fork() returns there. */
+static int fork_pipe[2] = {-1, -1};
+/* The parent's fork() returns only once the child is registered, so an
+ * IPC_STAT right after fork counts the child, as the kernel does. */
+static void atfork_prepare(void) {
+  fork_pipe[0] = fork_pipe[1] = -1;
+  if (segs && pipe2(fork_pipe, O_CLOEXEC)) fork_pipe[0] = fork_pipe[1] = -1;
+}
+static void atfork_parent(void) {
+  if (fork_pipe[0] < 0) return;
+  close(fork_pipe[1]);
+  char b;
+  while (syscall(SYS_read, fork_pipe[0], &b, 1) < 0 && errno == EINTR) {}
+  close(fork_pipe[0]);
+}
 static void atfork_child(void) {
+  owner_pid = getpid();
+  if (fork_pipe[0] >= 0) close(fork_pipe[0]);
   for (int i = 0; i < MJ_MAX_HOSTS; i++) {
     if (H[i].fd >= 0) close(H[i].fd);
     H[i].fd = -1;
     H[i].dead = 0;
     H[i].pend = NULL;
+    atomic_store(&H[i].recovering, 0);
     pthread_mutex_init(&H[i].lock, NULL);
   }
   pthread_mutex_init(&seg_lock, NULL);
   pthread_mutex_init(&conn_lock, NULL);
-  for (struct cseg *s = segs, *n; s; s = n) {
-    n = s->next;
-    for (int i = 0; i < s->nviews; i++) munmap(s->v[i].addr, s->mapsize);
+  pthread_mutex_init(&kc_lock, NULL);
+  for (struct cseg *s = segs; s; s = s->next) {
+    int fd = memfd_create("mojave-dsm", MFD_CLOEXEC);
+    uint8_t *rt = MAP_FAILED;
+    if (fd >= 0 && ftruncate(fd, (off_t)s->mapsize) == 0)
+      rt = mmap(NULL, s->mapsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int ok = rt != MAP_FAILED;
+    for (int v = 0; ok && v < s->nviews; v++)
+      ok = mmap(s->v[v].addr, s->mapsize, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED;
     munmap(s->rt, s->mapsize);
     close(s->memfd);
+    s->memfd = fd;
+    s->rt = rt == MAP_FAILED ? NULL : rt;
+    memset((void *)s->acc, 0, s->npages);
+    struct mj_reattach q = {s->id, (uint32_t)s->nviews, cred()};
+    int st = ok ? call(s->host, MJ_REATTACH, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0) : ENOMEM;
+    if (st) {
+      s->orphan = 1;
+      warnm("fork: child could not take over attachment of segment 0x%x (%s); its accesses raise SIGBUS", s->id, strerror(st));
+    }
   }
-  segs = NULL;
+  if (fork_pipe[1] >= 0) close(fork_pipe[1]); /* EOF releases the parent */
 }
 /* exit() detaches like the kernel does, handing owned pages back to the home. */
 __attribute__((destructor)) static void at_exit_detach(void) {
   while (segs && segs->nviews) shmdt(segs->v[0].addr);
+}
+/* _exit()/_Exit() skip destructors, yet forked children commonly leave that
+ * way after writing shared memory: hand the pages back here too.  A vfork()
+ * child shares our memory and sockets but has another pid: it must not touch
+ * them, so only the process that owns the attachments detaches. */
+static void exit_detach(void) {
+  if (segs && owner_pid == getpid()) at_exit_detach();
+}
+EXPORT void _exit(int status) {
+  exit_detach();
+  syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+EXPORT void _Exit(int status) {
+  exit_detach();
+  syscall(SYS_exit_group, status);
+  __builtin_unreachable();
 }
 
 /* For programs linked with the runtime: query whether DSM is active. */

@@ -28,6 +28,9 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +46,10 @@
 
 static struct mj_cluster C;
 static int self_idx;
+static const char *state_dir; /* --state: home copies + metadata survive a daemon restart */
 static const char *self_name = "?";
+static int debug; /* MOJAVE_NSD_DEBUG=1: trace page traffic */
+static int ra_pages = 8; /* --readahead N: idle following pages sent along with a read fault's page */
 
 static void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logm(const char *fmt, ...) {
@@ -154,6 +160,7 @@ static int is_owner(const struct perm *p, const struct mj_cred *cr) {
 }
 
 /* ---------------- waiters (blocked semop / msgsnd / msgrcv) ---------------- */
+static int timed_waiters; /* upper bound on waiters with a deadline */
 struct waiter {
   struct cref c;
   uint32_t seq;
@@ -165,7 +172,7 @@ struct waiter {
 
 /* ---------------- shared memory ---------------- */
 struct page {
-  int8_t owner;      /* attachment slot holding the only (writable) copy; -1 home copy valid; -2 lost */
+  uint8_t claimed;   /* recovery: the owner re-registered it as writable */
   uint8_t busy;
   uint8_t want_data;
   uint64_t copyset;  /* attachment slots holding read-only copies */
@@ -175,8 +182,15 @@ struct page {
   struct pq { struct cref c; uint32_t seq; uint32_t acc; struct pq *next; } *q, *qt;
 };
 struct att { struct cref c; int count; };
+struct who { char host[32]; uint32_t pid; };
 struct shm {
   int used, removed;
+  int8_t *own;       /* per page: attachment slot holding the only (writable) copy; -1 home copy valid; -2 lost.
+                        Persisted (mapped file) with --state so a restarted home knows who owns what. */
+  struct who who[MAX_ATT]; /* which process holds each attachment slot (persisted) */
+  int recovering;    /* restored after a restart: page requests wait until the former attachers re-register */
+  uint64_t returned; /* recovery: slots that re-registered */
+  int64_t recover_until;
   struct perm perm;
   uint64_t size; uint32_t npages;
   uint8_t *home;
@@ -221,14 +235,19 @@ static int att_slot(struct shm *s, struct conn *c) {
     if (s->att[i].count && s->att[i].c.fd == c->fd && s->att[i].c.gen == c->gen) return i;
   return -1;
 }
+/* has_data = number of consecutive pages carried (pn, pn+1, ...), 0 for none */
+static void page_send_n(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data, uint32_t n) {
+  struct mj_page p = {id, pn, acc, data ? n : 0};
+  sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, data, data ? (size_t)n * MJ_PAGE : 0);
+}
 static void page_send(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data) {
-  struct mj_page p = {id, pn, acc, data != NULL};
-  sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, data, data ? MJ_PAGE : 0);
+  page_send_n(c, seq, st, id, pn, acc, data, 1);
 }
 static void fetch_send(struct shm *s, int id, uint32_t pn, int slot, uint32_t newacc, int want) {
   struct conn *o = cget(s->att[slot].c);
   s->pg[pn].waitmask |= 1ull << slot;
   struct mj_page p = {id, pn, newacc, (uint32_t)want};
+  if (debug) logm("PAGE_FETCH -> slot %d (%s) id=0x%x page %u newacc %u want %d", slot, o ? o->host : "gone", id, pn, newacc, want);
   if (o) sendm(o, MJ_PAGE_FETCH, ++o->fetch_seq, 0, 0, &p, sizeof p, NULL, 0);
 }
 
@@ -241,17 +260,17 @@ static void page_complete(struct shm *s, int id, uint32_t pn) {
   int slot = rc ? att_slot(s, rc) : -1;
   const uint8_t *home = s->home + (size_t)pn * MJ_PAGE;
   p->busy = 0;
-  if (p->owner == -2) {
+  if (s->own[pn] == -2) {
     if (rc) page_send(rc, p->req_seq, EIO, id, pn, 0, NULL);
   } else if (slot < 0) {
     /* requester vanished meanwhile: the home copy is current, nobody owns it */
-    p->owner = -1;
+    s->own[pn] = -1;
   } else if (p->req_acc == MJ_ACC_READ) {
     p->copyset |= 1ull << slot;
     page_send(rc, p->req_seq, 0, id, pn, MJ_ACC_READ, home);
   } else {
     int had = (p->copyset >> slot) & 1;
-    p->owner = (int8_t)slot;
+    s->own[pn] = (int8_t)slot;
     p->copyset = 0;
     page_send(rc, p->req_seq, 0, id, pn, MJ_ACC_WRITE, had ? NULL : home);
   }
@@ -261,6 +280,7 @@ static void page_complete(struct shm *s, int id, uint32_t pn) {
 /* Start queued requests on a page until one has to wait for a client. */
 static void page_run(struct shm *s, int id, uint32_t pn) {
   struct page *p = &s->pg[pn];
+  if (s->recovering) return; /* served once the former attachers re-registered */
   while (!p->busy && p->q) {
     struct pq *r = p->q;
     p->q = r->next;
@@ -273,25 +293,35 @@ static void page_run(struct shm *s, int id, uint32_t pn) {
       if (rc) page_send(rc, seq, EINVAL, id, pn, 0, NULL);
       continue;
     }
-    if (p->owner == -2) { page_send(rc, seq, EIO, id, pn, 0, NULL); continue; }
+    if (s->own[pn] == -2) { page_send(rc, seq, EIO, id, pn, 0, NULL); continue; }
     p->req_c = cref_of(rc); p->req_seq = seq; p->req_slot = slot; p->req_acc = acc;
-    if (p->owner == slot) { /* already exclusive: spurious or racing fault */
+    if (s->own[pn] == slot) { /* already exclusive: spurious or racing fault */
       page_send(rc, seq, 0, id, pn, MJ_ACC_WRITE, NULL);
       continue;
     }
     if (acc == MJ_ACC_READ) {
-      if (p->owner == -1) {
+      if (s->own[pn] == -1) {
         p->copyset |= 1ull << slot;
-        page_send(rc, seq, 0, id, pn, MJ_ACC_READ, s->home + (size_t)pn * MJ_PAGE);
+        /* read-ahead: the following pages that sit idle at home go along as
+         * read copies in the same reply (home copies are contiguous), so a
+         * scan pays one round trip, one wake-up and one mprotect per batch */
+        uint32_t n = 1;
+        while (n <= (uint32_t)ra_pages && pn + n < s->npages) {
+          struct page *pk = &s->pg[pn + n];
+          if (s->own[pn + n] != -1 || pk->busy || pk->q || ((pk->copyset >> slot) & 1)) break;
+          pk->copyset |= 1ull << slot;
+          n++;
+        }
+        page_send_n(rc, seq, 0, id, pn, MJ_ACC_READ, s->home + (size_t)pn * MJ_PAGE, n);
         continue;
       }
-      p->busy = 1; p->fetch_from = p->owner; p->want_data = 1;
-      fetch_send(s, id, pn, p->owner, MJ_ACC_READ, 1);
+      p->busy = 1; p->fetch_from = s->own[pn]; p->want_data = 1;
+      fetch_send(s, id, pn, s->own[pn], MJ_ACC_READ, 1);
       return;
     }
-    if (p->owner >= 0) {
-      p->busy = 1; p->fetch_from = p->owner; p->want_data = 1;
-      fetch_send(s, id, pn, p->owner, MJ_ACC_NONE, 1);
+    if (s->own[pn] >= 0) {
+      p->busy = 1; p->fetch_from = s->own[pn]; p->want_data = 1;
+      fetch_send(s, id, pn, s->own[pn], MJ_ACC_NONE, 1);
       return;
     }
     uint64_t others = p->copyset & ~(1ull << slot);
@@ -315,10 +345,10 @@ static void page_fetched(struct shm *s, int id, uint32_t pn, int from_slot, cons
   p->waitmask &= ~(1ull << from_slot);
   if (p->want_data) {
     if (data) memcpy(s->home + (size_t)pn * MJ_PAGE, data, MJ_PAGE);
-    else if (dead) p->owner = -2; /* the only up-to-date copy died with its process */
-    if (p->owner != -2) {
+    else if (dead) s->own[pn] = -2; /* the only up-to-date copy died with its process */
+    if (s->own[pn] != -2) {
       int keep = p->req_acc == MJ_ACC_READ && data != NULL;
-      p->owner = -1;
+      s->own[pn] = -1;
       p->copyset = keep ? (1ull << from_slot) : 0;
     }
     page_complete(s, id, pn);
@@ -327,12 +357,57 @@ static void page_fetched(struct shm *s, int id, uint32_t pn, int from_slot, cons
   }
 }
 
+
+/* ---- persistence: a restarted home must not lose segments still attached.
+ * The home copy of every page lives in a MAP_SHARED file, so even data fetched
+ * from an owner an instant before a crash is on disk; metadata is rewritten
+ * (write + rename) whenever it changes, and the per-page owner array is a
+ * mapped file too.  Read copies are not persisted: the attached clients
+ * re-register what they hold (REATTACH) after reconnecting. */
+struct shm_meta { uint32_t magic; int32_t key; uint32_t uid, gid, cuid, cgid, mode; int32_t removed;
+                  uint64_t size; int64_t atime, dtime, ctime; uint32_t cpid, lpid; struct who who[MAX_ATT]; };
+#define META_MAGIC 0x4d4a534du
+static void state_path(char *buf, size_t n, int slot, const char *ext) {
+  snprintf(buf, n, "%s/shm-%d.%s", state_dir, slot, ext);
+}
+static void shm_save_meta(int slot) {
+  struct shm *s = shms[slot];
+  if (!state_dir || !s) return;
+  struct shm_meta m = {META_MAGIC, s->perm.key, s->perm.uid, s->perm.gid, s->perm.cuid, s->perm.cgid, s->perm.mode,
+                       s->removed, s->size, s->atime, s->dtime, s->ctime, s->cpid, s->lpid, {{{0}, 0}}};
+  memcpy(m.who, s->who, sizeof m.who);
+  char tmp[700], fin[600];
+  state_path(fin, sizeof fin, slot, "meta");
+  snprintf(tmp, sizeof tmp, "%s.tmp", fin);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || write(fd, &m, sizeof m) != (ssize_t)sizeof m || close(fd) || rename(tmp, fin))
+    logm("cannot save segment metadata %s: %s", fin, strerror(errno));
+}
+/* Home copy storage: a file in the state dir when persistent, else anonymous memory. */
+static uint8_t *home_map(int slot, size_t bytes, int keep, const char *ext) {
+  if (!state_dir) return keep ? NULL : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char path[600];
+  state_path(path, sizeof path, slot, ext);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), 0600);
+  if (fd < 0 || ftruncate(fd, (off_t)bytes)) { logm("cannot create %s: %s", path, strerror(errno)); if (fd >= 0) close(fd); return MAP_FAILED; }
+  uint8_t *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  return p;
+}
+
 static void shm_destroy(int slot) {
   struct shm *s = shms[slot];
   for (uint32_t i = 0; i < s->npages; i++)
     while (s->pg[i].q) { struct pq *r = s->pg[i].q; s->pg[i].q = r->next; free(r); }
   free(s->pg);
-  free(s->home);
+  munmap(s->home, (size_t)s->npages * MJ_PAGE);
+  munmap(s->own, s->npages);
+  if (state_dir) {
+    char path[600];
+    state_path(path, sizeof path, slot, "meta"); unlink(path);
+    state_path(path, sizeof path, slot, "pages"); unlink(path);
+    state_path(path, sizeof path, slot, "owners"); unlink(path);
+  }
   free(s);
   shms[slot] = NULL;
 }
@@ -353,15 +428,17 @@ static void shm_detach(int slot, struct conn *c, int all, int crashed) {
   s->lpid = c->pid;
   if (s->att[a].count == 0) {
     int id = MJ_ID_MAKE(self_idx, slot);
+    memset(&s->who[a], 0, sizeof s->who[a]);
+    shm_save_meta(slot);
     for (uint32_t pn = 0; pn < s->npages; pn++) {
       struct page *p = &s->pg[pn];
       p->copyset &= ~(1ull << a);
       if (p->busy && ((p->waitmask >> a) & 1)) page_fetched(s, id, pn, a, NULL, crashed);
-      else if (p->owner == a) p->owner = crashed ? -2 : -1;
+      else if (s->own[pn] == a) s->own[pn] = crashed ? -2 : -1;
     }
     if (crashed) {
       int lost = 0;
-      for (uint32_t pn = 0; pn < s->npages; pn++) lost += s->pg[pn].owner == -2;
+      for (uint32_t pn = 0; pn < s->npages; pn++) lost += s->own[pn] == -2;
       if (lost) logm("segment id=0x%x: %d page(s) lost with crashed pid %u on %s", id, lost, c->pid, c->host);
     }
   }
@@ -411,13 +488,19 @@ static void do_shmget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
   s->perm = (struct perm){q.key, q.cred.uid, q.cred.gid, q.cred.uid, q.cred.gid, (uint32_t)q.flags & 0777};
   s->size = q.size;
   s->npages = (uint32_t)((q.size + MJ_PAGE - 1) / MJ_PAGE);
-  s->home = calloc(s->npages, MJ_PAGE);
+  s->home = home_map(sl, (size_t)s->npages * MJ_PAGE, 0, "pages");
+  s->own = (int8_t *)home_map(sl, s->npages, 0, "owners");
   s->pg = calloc(s->npages, sizeof *s->pg);
-  if (!s->home || !s->pg) { free(s->home); free(s->pg); free(s); reply(c, h, ENOMEM, NULL, 0); return; }
-  for (uint32_t i = 0; i < s->npages; i++) s->pg[i].owner = -1;
+  if (s->home == MAP_FAILED || (uint8_t *)s->own == MAP_FAILED || !s->pg) {
+    if (s->home != MAP_FAILED) munmap(s->home, (size_t)s->npages * MJ_PAGE);
+    if ((uint8_t *)s->own != MAP_FAILED) munmap(s->own, s->npages);
+    free(s->pg); free(s); reply(c, h, ENOMEM, NULL, 0); return;
+  }
+  for (uint32_t i = 0; i < s->npages; i++) s->own[i] = -1;
   s->ctime = wall();
   s->cpid = q.cred.pid;
   shms[sl] = s;
+  shm_save_meta(sl);
   struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
   logm("shmget key=0x%x size=%llu -> id=0x%x (by %s pid %u)", q.key, (unsigned long long)q.size, r.id, c->host, c->pid);
   reply(c, h, 0, &r, sizeof r);
@@ -437,6 +520,9 @@ static void do_shmat(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
     /* a recycled slot must not inherit rights from its previous user */
     for (uint32_t pn = 0; pn < s->npages; pn++) s->pg[pn].copyset &= ~(1ull << a);
     s->att[a].c = cref_of(c);
+    memcpy(s->who[a].host, c->host, 32);
+    s->who[a].pid = c->pid;
+    shm_save_meta(sl);
   }
   s->att[a].count++;
   s->atime = wall();
@@ -459,9 +545,9 @@ static void do_shmdt(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
     uint32_t pn; memcpy(&pn, pl + off, 4);
     if (pn >= s->npages) continue;
     struct page *p = &s->pg[pn];
-    if (p->owner == a || (p->busy && p->want_data && p->fetch_from == a)) {
+    if (s->own[pn] == a || (p->busy && p->want_data && p->fetch_from == a)) {
       memcpy(s->home + (size_t)pn * MJ_PAGE, pl + off + 4, MJ_PAGE);
-      if (p->owner == a) p->owner = -1;
+      if (s->own[pn] == a) s->own[pn] = -1;
     }
   }
   if (h->aux & 1) return; /* more page records follow; the last message detaches */
@@ -491,12 +577,14 @@ static void do_shmctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
     if (!is_owner(&s->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
     s->perm.uid = q.set_uid; s->perm.gid = q.set_gid; s->perm.mode = q.set_mode & 0777;
     s->ctime = wall();
+    shm_save_meta(sl);
     reply(c, h, 0, NULL, 0);
     return;
   case IPC_RMID:
     if (!is_owner(&s->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
     s->removed = 1;
     s->perm.key = IPC_PRIVATE;
+    shm_save_meta(sl);
     logm("shm id=0x%x marked for removal (nattch=%d)", q.id, shm_nattch(s));
     if (shm_nattch(s) == 0) shm_destroy(sl);
     reply(c, h, 0, NULL, 0);
@@ -505,6 +593,90 @@ static void do_shmctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
     reply(c, h, EINVAL, NULL, 0);
   }
 }
+
+/* End of recovery for a restored segment: pages owned by a process that did not
+ * come back are lost; pages whose owner came back without claiming them were
+ * handed over in the crash window and the (persisted) home copy is current. */
+static void finish_recovery(int sl) {
+  struct shm *s = shms[sl];
+  int id = MJ_ID_MAKE(self_idx, sl), lost = 0;
+  s->recovering = 0;
+  for (uint32_t pn = 0; pn < s->npages; pn++) {
+    int o = s->own[pn];
+    if (o >= 0 && !((s->returned >> o) & 1)) { s->own[pn] = -2; lost++; }
+    else if (o >= 0 && !s->pg[pn].claimed) s->own[pn] = -1;
+    s->pg[pn].claimed = 0;
+  }
+  for (int a = 0; a < MAX_ATT; a++)
+    if (s->who[a].pid && !((s->returned >> a) & 1)) memset(&s->who[a], 0, sizeof s->who[a]);
+  shm_save_meta(sl);
+  logm("segment id=0x%x: recovery complete (%d page(s) lost with processes that did not return)", id, lost);
+  for (uint32_t pn = 0; pn < s->npages; pn++) page_run(s, id, pn);
+}
+static void check_recovery_deadlines(void) {
+  int64_t t = now_ns();
+  for (int i = 0; i < MAX_SLOTS; i++)
+    if (shms[i] && shms[i]->recovering && t > shms[i]->recover_until) finish_recovery(i);
+}
+
+/* REATTACH: a client that was attached before this daemon restarted re-registers
+ * its attachment and the pages it holds.  Payload: mj_reattach, then records
+ * {u32 page, u32 access, 4096 bytes}; aux = 1 means more records follow.  The
+ * process gets back its former attachment slot (matched by host and pid), so
+ * the persisted owner array stays meaningful. */
+static void do_reattach(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_reattach);
+  struct mj_reattach q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct shm *s = shm_by_id(q.id, &sl);
+  if (!s) { if (!(h->aux & 1)) reply(c, h, EIDRM, &q.id, sizeof q.id); return; }
+  size_t off = sizeof q, rec = 8 + MJ_PAGE;
+  if ((h->len - off) % rec) { logm("REATTACH from %s: trailing bytes, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
+  int a = att_slot(s, c);
+  if (a < 0) {
+    for (a = 0; a < MAX_ATT; a++)
+      if (s->who[a].pid == c->pid && !strncmp(s->who[a].host, c->host, 32) && !s->att[a].count) break;
+    if (a == MAX_ATT) { /* not a former attacher (a fork()ed child): needs the rights of a fresh shmat */
+      if (!perm_ok(&s->perm, &q.cred, 0444)) { reply(c, h, EACCES, &q.id, sizeof q.id); return; }
+      for (a = 0; a < MAX_ATT && (s->att[a].count || s->who[a].pid); a++) {}
+    }
+    if (a == MAX_ATT) { reply(c, h, ENOSPC, &q.id, sizeof q.id); return; }
+    s->att[a].c = cref_of(c);
+    s->att[a].count = (int)(q.count ? q.count : 1);
+    memcpy(s->who[a].host, c->host, 32);
+    s->who[a].pid = c->pid;
+  }
+  for (; off < h->len; off += rec) {
+    uint32_t pn, acc;
+    memcpy(&pn, pl + off, 4); memcpy(&acc, pl + off + 4, 4);
+    if (pn >= s->npages) continue;
+    struct page *p = &s->pg[pn];
+    int ok;
+    if (acc == MJ_ACC_WRITE) {
+      ok = s->own[pn] == a;
+      if (ok) { p->claimed = 1; memcpy(s->home + (size_t)pn * MJ_PAGE, pl + off + 8, MJ_PAGE); }
+    } else {
+      ok = s->own[pn] == -1;
+      if (ok) p->copyset |= 1ull << a;
+    }
+    if (!ok) { /* contradicts the persisted directory: revoke this copy (no reply awaited) */
+      struct mj_page f = {q.id, pn, MJ_ACC_NONE, 0};
+      sendm(c, MJ_PAGE_FETCH, ++c->fetch_seq, 0, 0, &f, sizeof f, NULL, 0);
+    }
+  }
+  if (h->aux & 1) return;
+  s->returned |= 1ull << a;
+  shm_save_meta(sl);
+  logm("segment id=0x%x: %s pid %u re-attached after restart", q.id, c->host, c->pid);
+  reply(c, h, 0, &q.id, sizeof q.id);
+  if (s->recovering) {
+    int all = 1;
+    for (int i = 0; i < MAX_ATT; i++)
+      if (s->who[i].pid && !((s->returned >> i) & 1)) all = 0;
+    if (all) finish_recovery(sl);
+  }
+}
+
 static void do_page_req(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
   NEED(struct mj_page_req);
   struct mj_page_req q; memcpy(&q, pl, sizeof q);
@@ -515,6 +687,8 @@ static void do_page_req(struct conn *c, const struct mj_hdr *h, const uint8_t *p
     page_send(c, h->seq, EINVAL, q.id, q.page, 0, NULL);
     return;
   }
+  if (debug) logm("PAGE_REQ %s pid %u id=0x%x page %u acc %u (owner %d copyset %llx busy %d recovering %d)", c->host, c->pid,
+                  q.id, q.page, q.access, s->own[q.page], (unsigned long long)s->pg[q.page].copyset, s->pg[q.page].busy, s->recovering);
   struct pq *r = malloc(sizeof *r);
   *r = (struct pq){cref_of(c), h->seq, q.access, NULL};
   struct page *p = &s->pg[q.page];
@@ -639,6 +813,7 @@ static void add_waiter(struct waiter **list, struct conn *c, const struct mj_hdr
   w->c = cref_of(c); w->seq = h->seq; w->type = h->type;
   w->deadline = timeout_ns >= 0 ? now_ns() + timeout_ns : 0;
   if (timeout_ns == 0) w->deadline = 1; /* already expired: one try, then EAGAIN */
+  if (w->deadline) timed_waiters++;
   w->req = malloc(h->len); memcpy(w->req, pl, h->len); w->reqlen = h->len;
   struct waiter **t = list;
   while (*t) t = &(*t)->next; /* FIFO: waiters are served in arrival order */
@@ -659,11 +834,7 @@ static void do_semop(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
     if (ops[i].op) alter = 1;
   }
   if (!perm_ok(&s->perm, &q.cred, alter ? 0222 : 0444)) { reply(c, h, EACCES, NULL, 0); return; }
-  /* sem_try needs aligned sembufs */
-  uint8_t *copy = malloc(h->len);
-  memcpy(copy, pl, h->len);
-  int r = sem_try(c, sl, s, &q, (const void *)(copy + sizeof q));
-  free(copy);
+  int r = sem_try(c, sl, s, &q, ops); /* mj_sembuf is packed: unaligned access is fine */
   if (r == -1) {
     if (q.timeout_ns == 0) { reply(c, h, EAGAIN, NULL, 0); return; }
     add_waiter(&s->w, c, h, pl, q.timeout_ns);
@@ -948,7 +1119,9 @@ static void do_cancel(struct conn *c, const struct mj_hdr *h) {
   }
 }
 static int64_t expire_waiters(void) {
+  if (!timed_waiters) return 0; /* the common case: skip the scan on the hot path */
   int64_t t = now_ns(), next = 0;
+  int left = 0;
   for (int i = 0; i < MAX_SLOTS; i++) {
     struct waiter **lists[2] = {sems[i] ? &sems[i]->w : NULL, mqs[i] ? &mqs[i]->w : NULL};
     for (int k = 0; k < 2; k++) {
@@ -963,10 +1136,12 @@ static int64_t expire_waiters(void) {
           continue;
         }
         if (w->deadline && (!next || w->deadline < next)) next = w->deadline;
+        if (w->deadline) left++;
         pw = &w->next;
       }
     }
   }
+  timed_waiters = left;
   return next;
 }
 
@@ -1043,6 +1218,7 @@ static void dispatch(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
   case MJ_SHMDT: do_shmdt(c, h, pl); break;
   case MJ_SHMCTL: do_shmctl(c, h, pl); break;
   case MJ_PAGE_REQ: do_page_req(c, h, pl); break;
+  case MJ_REATTACH: do_reattach(c, h, pl); break;
   case MJ_PAGE_FETCH | MJ_REPLY: do_fetch_reply(c, h, pl); break;
   case MJ_SEMGET: do_semget(c, h, pl); break;
   case MJ_SEMOP: do_semop(c, h, pl); break;
@@ -1114,18 +1290,65 @@ static int listen_on(const char *addr, uint16_t port) {
   return fd;
 }
 
+
+static void state_load(void) {
+  if (mkdir(state_dir, 0700) && errno != EEXIST) { logm("cannot create state dir %s: %s", state_dir, strerror(errno)); exit(2); }
+  DIR *d = opendir(state_dir);
+  if (!d) { logm("cannot open state dir %s: %s", state_dir, strerror(errno)); exit(2); }
+  struct dirent *e;
+  int n = 0;
+  while ((e = readdir(d))) {
+    int slot;
+    char ext[16];
+    if (sscanf(e->d_name, "shm-%d.%15s", &slot, ext) != 2 || strcmp(ext, "meta") || slot <= 0 || slot >= MAX_SLOTS) continue;
+    char path[600];
+    state_path(path, sizeof path, slot, "meta");
+    struct shm_meta m;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t r = fd >= 0 ? read(fd, &m, sizeof m) : -1;
+    if (fd >= 0) close(fd);
+    if (r != (ssize_t)sizeof m || m.magic != META_MAGIC || m.size < 1 || m.size > SHMMAX_DSM) { logm("ignoring bad state file %s", path); continue; }
+    struct shm *s = calloc(1, sizeof *s);
+    s->used = 1; s->removed = m.removed;
+    s->perm = (struct perm){m.key, m.uid, m.gid, m.cuid, m.cgid, m.mode};
+    s->size = m.size; s->npages = (uint32_t)((m.size + MJ_PAGE - 1) / MJ_PAGE);
+    s->atime = m.atime; s->dtime = m.dtime; s->ctime = m.ctime; s->cpid = m.cpid; s->lpid = m.lpid;
+    s->home = home_map(slot, (size_t)s->npages * MJ_PAGE, 1, "pages");
+    s->own = (int8_t *)home_map(slot, s->npages, 1, "owners");
+    s->pg = calloc(s->npages, sizeof *s->pg);
+    if (!s->home || s->home == MAP_FAILED || (uint8_t *)s->own == MAP_FAILED || !s->pg) {
+      logm("cannot restore segment slot %d", slot); free(s->pg); free(s); continue;
+    }
+    memcpy(s->who, m.who, sizeof s->who);
+    for (int a = 0; a < MAX_ATT; a++) {
+      s->who[a].host[31] = 0;
+      if (s->who[a].pid) s->recovering = 1;
+    }
+    /* the client reconnect budget (MOJAVE_DSM_RECONNECT_MS, 5 s) plus slack */
+    s->recover_until = now_ns() + 8000000000LL;
+    shms[slot] = s;
+    n++;
+  }
+  closedir(d);
+  if (n) logm("restored %d segment(s) from %s; waiting for attached processes to re-register", n, state_dir);
+}
+
 static volatile sig_atomic_t stop;
 static void on_term(int s) { (void)s; stop = 1; }
 
 int main(int argc, char **argv) {
   const char *cluster = getenv("MOJAVE_CLUSTER"), *host = getenv("MOJAVE_HOST");
-  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
-  while ((o = getopt_long(argc, argv, "c:H:h", lo, NULL)) != -1) {
-    if (o == 'c') cluster = optarg;
+  while ((o = getopt_long(argc, argv, "c:H:s:r:h", lo, NULL)) != -1) {
+    if (o == 's') state_dir = optarg;
+    else if (o == 'r') ra_pages = atoi(optarg) < 0 ? 0 : atoi(optarg) > 64 ? 64 : atoi(optarg);
+    else if (o == 'c') cluster = optarg;
     else if (o == 'H') host = optarg;
     else {
-      fprintf(stderr, "usage: mojave-nsd --cluster FILE --host NAME\n"
+      fprintf(stderr, "usage: mojave-nsd --cluster FILE --host NAME [--state DIR]\n"
+                      "  --state DIR keeps segments (home copies + metadata) across restarts\n"
+                      "  --readahead N pushes up to N following idle pages after a read fault (default 8)\n"
                       "  serves the DSM key range of host NAME (and RESOLVE if it is the root nameserver)\n");
       return o == 'h' ? 0 : 2;
     }
@@ -1141,6 +1364,9 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   mj_net_inject_init();
+  debug = getenv("MOJAVE_NSD_DEBUG") != NULL;
+  if (getenv("MOJAVE_NSD_READAHEAD")) ra_pages = atoi(getenv("MOJAVE_NSD_READAHEAD")) < 0 ? 0 : atoi(getenv("MOJAVE_NSD_READAHEAD")) > 64 ? 64 : atoi(getenv("MOJAVE_NSD_READAHEAD"));
+  if (state_dir) state_load();
   int lfd = listen_on(C.host[self_idx].addr, C.host[self_idx].port);
   epfd = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
@@ -1148,6 +1374,7 @@ int main(int argc, char **argv) {
   logm("serving on %s:%u%s", C.host[self_idx].addr, C.host[self_idx].port, self_idx == C.root ? " (root nameserver)" : "");
   while (!stop) {
     int64_t next = expire_waiters();
+    check_recovery_deadlines();
     int tmo = 1000;
     if (next) {
       int64_t d = (next - now_ns()) / 1000000 + 1;
@@ -1166,6 +1393,7 @@ int main(int argc, char **argv) {
           if (cfd >= 65536) { close(cfd); continue; }
           int one = 1;
           setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          mj_sock_liveness(cfd);
           struct conn *c = calloc(1, sizeof *c);
           c->fd = cfd; c->gen = gen_ctr++; c->t_accept = now_ns();
           snprintf(c->peer, sizeof c->peer, "%s:%u", inet_ntoa(pa.sin_addr), ntohs(pa.sin_port));
@@ -1186,8 +1414,12 @@ int main(int argc, char **argv) {
       if (evs[i].events & EPOLLOUT) flush_out(c);
       if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
     }
-    /* handshake deadline: an unauthenticated peer may not hold a connection */
+    /* handshake deadline: an unauthenticated peer may not hold a connection
+     * (checked twice a second, not on every event) */
     int64_t t = now_ns();
+    static int64_t last_scan;
+    if (t - last_scan < 500000000LL) continue;
+    last_scan = t;
     for (int fd = 0; fd <= maxfd; fd++)
       if (conns[fd] && !conns[fd]->authed && t - conns[fd]->t_accept > 5000000000LL) conn_close(conns[fd], "no AUTH within 5 s");
   }

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,10 +198,20 @@ const char *mj_type_name(unsigned t) {
   case MJ_HELLO: return "HELLO"; case MJ_AUTH: return "AUTH"; case MJ_AUTH_OK: return "AUTH_OK";
   case MJ_ERROR: return "ERROR"; case MJ_PING: return "PING"; case MJ_RESOLVE: return "RESOLVE";
   case MJ_SHMGET: return "SHMGET"; case MJ_SHMAT: return "SHMAT"; case MJ_SHMDT: return "SHMDT";
-  case MJ_SHMCTL: return "SHMCTL"; case MJ_PAGE_REQ: return "PAGE_REQ"; case MJ_PAGE_FETCH: return "PAGE_FETCH";
+  case MJ_SHMCTL: return "SHMCTL"; case MJ_PAGE_REQ: return "PAGE_REQ"; case MJ_PAGE_FETCH: return "PAGE_FETCH"; case MJ_REATTACH: return "REATTACH";
   case MJ_SEMGET: return "SEMGET"; case MJ_SEMOP: return "SEMOP"; case MJ_SEMCTL: return "SEMCTL";
   case MJ_CANCEL: return "CANCEL"; case MJ_MSGGET: return "MSGGET"; case MJ_MSGSND: return "MSGSND";
   case MJ_MSGRCV: return "MSGRCV"; case MJ_MSGCTL: return "MSGCTL";
   default: return "UNKNOWN";
   }
+}
+
+void mj_sock_liveness(int fd) {
+  int on = 1, idle = 1, intvl = 1, cnt = 2;
+  unsigned int uto = 3000;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+  setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof uto);
 }

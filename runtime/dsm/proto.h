@@ -48,6 +48,7 @@ enum mj_type {
   MJ_SHMCTL = 14,
   MJ_PAGE_REQ = 15,   /* c->s: fault; reply carries data and the granted access */
   MJ_PAGE_FETCH = 16, /* s->c: downgrade/invalidate; client replies with data */
+  MJ_REATTACH = 17,   /* c->s: re-register an attachment with a restarted home */
   MJ_SEMGET = 20,
   MJ_SEMOP = 21,
   MJ_SEMCTL = 22,
@@ -97,6 +98,7 @@ struct mj_stat_r {
 
 enum { MJ_ACC_NONE = 0, MJ_ACC_READ = 1, MJ_ACC_WRITE = 2 };
 struct mj_page_req { int32_t id; uint32_t page; uint32_t access; } __attribute__((packed));
+struct mj_reattach { int32_t id; uint32_t count; struct mj_cred cred; } __attribute__((packed)); /* + {u32 page, u32 access, data}* */
 /* Reply/fetch payload: header fields then MJ_PAGE bytes when has_data. */
 struct mj_page { int32_t id; uint32_t page; uint32_t access; uint32_t has_data; } __attribute__((packed));
 
@@ -138,5 +140,9 @@ void mj_hdr_init(struct mj_hdr *h, uint16_t type, uint32_t len, uint32_t seq, in
 void mj_net_inject_init(void);
 void mj_net_inject(void);
 const char *mj_type_name(unsigned t);
+/* A peer that vanishes without closing (host down, partition) is detected by
+ * TCP keepalive (idle 1 s, 2 probes 1 s apart) and TCP_USER_TIMEOUT (3 s of
+ * unacknowledged data), so nobody blocks forever on a dead host. */
+void mj_sock_liveness(int fd);
 
 #endif

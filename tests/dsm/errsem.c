@@ -5,6 +5,7 @@
  *   errsem KEYBASE   (uses KEYBASE .. KEYBASE+9) */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,9 @@ static key_t base;
   } while (0)
 
 static void on_alarm(int s) { (void)s; }
+static sigjmp_buf segv_jb;
+static volatile int app_segv;
+static void on_segv(int s) { (void)s; app_segv++; siglongjmp(segv_jb, 1); }
 
 static void cleanup(void) {
   for (int i = 0; i < 10; i++) {
@@ -70,8 +74,20 @@ static void shm_cases(void) {
   int st;
   waitpid(c, &st, 0);
   EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
-  /* permissions: another user may not open a 0600 segment */
+  /* an application SIGSEGV handler installed after attaching: shared memory
+   * keeps working, and a genuine fault (store through SHM_RDONLY) reaches it */
+  struct sigaction sa = {.sa_handler = on_segv}, prev;
+  sigemptyset(&sa.sa_mask);
+  EXPECT(sigaction(SIGSEGV, &sa, &prev) == 0);
   c = fork();
+  if (c == 0) { p[100] = 'y'; _exit(p[100] == 'y' && !strcmp(q, "hello") ? 0 : 1); }
+  waitpid(c, &st, 0);
+  EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  if (sigsetjmp(segv_jb, 1) == 0) { ((volatile char *)q)[1] = 'x'; }
+  EXPECT(app_segv == 1 && p[1] == 'e');
+  EXPECT(sigaction(SIGSEGV, &prev, NULL) == 0);
+  /* permissions: another user may not open a 0600 segment (needs root to become nobody) */
+  c = geteuid() == 0 ? fork() : -1;
   if (c == 0) {
     if (setgid(65534) || setuid(65534)) _exit(3);
     errno = 0;
@@ -81,8 +97,10 @@ static void shm_cases(void) {
     int e2 = errno;
     _exit(r1 == -1 && e1 == EACCES && r2 == (void *)-1 && e2 == EACCES ? 0 : 1);
   }
-  waitpid(c, &st, 0);
-  EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  if (c > 0) {
+    waitpid(c, &st, 0);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
   /* IPC_RMID: the segment lives until the last detach; the key is free at once */
   EXPECT(shmctl(id, IPC_RMID, NULL) == 0);
   EXPECT(shmctl(id, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST) && ds.shm_nattch == 2);
@@ -169,6 +187,55 @@ static void msg_cases(void) {
   EXPECT_ERR(msgrcv(q, &m, sizeof m.d, 0, IPC_NOWAIT), EINVAL);
 }
 
+/* Another user (nobody) against 0600 objects of root: every call that needs a
+ * permission must fail with EACCES, and the owner-only controls with EPERM. */
+static void perm_cases(void) {
+  if (geteuid() != 0) { printf("note: not root, permission cases as another user skipped\n"); return; }
+  int shm = shmget(base + 6, 4096, IPC_CREAT | 0600), sem = semget(base + 6, 1, IPC_CREAT | 0600), q = msgget(base + 6, IPC_CREAT | 0600);
+  EXPECT(shm >= 0 && sem >= 0 && q >= 0);
+  pid_t c = fork();
+  if (c == 0) {
+    if (setgid(65534) || setuid(65534)) _exit(100);
+    int bad = 0;
+#define CHILD_ERR(call, e) do { errno = 0; long r_ = (long)(call); if (r_ != -1 || errno != (e)) { printf("FAIL key 0x%x as nobody: %s -> %ld %s, expected %s\n", base, #call, r_, strerrorname_np(errno), strerrorname_np(e)); bad++; } } while (0)
+    struct sembuf b = {0, 1, IPC_NOWAIT};
+    struct { long t; char d[8]; } m = {1, "x"};
+    struct shmid_ds sd; struct msqid_ds md; struct semid_ds xd;
+    CHILD_ERR(semop(sem, &b, 1), EACCES);
+    CHILD_ERR(semctl(sem, 0, GETVAL), EACCES);
+    CHILD_ERR(semctl(sem, 0, SETVAL, 1), EACCES);
+    CHILD_ERR(msgsnd(q, &m, 8, IPC_NOWAIT), EACCES);
+    CHILD_ERR(msgrcv(q, &m, 8, 0, IPC_NOWAIT), EACCES);
+    CHILD_ERR(shmctl(shm, IPC_STAT, &sd), EACCES);
+    CHILD_ERR(msgctl(q, IPC_STAT, &md), EACCES);
+    union { int v; struct semid_ds *b; } u = {.b = &xd};
+    CHILD_ERR(semctl(sem, 0, IPC_STAT, u), EACCES);
+    CHILD_ERR(shmctl(shm, IPC_RMID, NULL), EPERM);
+    CHILD_ERR(semctl(sem, 0, IPC_RMID), EPERM);
+    CHILD_ERR(msgctl(q, IPC_RMID, NULL), EPERM);
+    memset(&sd, 0, sizeof sd);
+    CHILD_ERR(shmctl(shm, IPC_SET, &sd), EPERM);
+    _exit(bad ? 1 : 0);
+  }
+  int st;
+  waitpid(c, &st, 0);
+  EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  /* the owner may change the mode; then nobody may read */
+  struct shmid_ds sd;
+  EXPECT(shmctl(shm, IPC_STAT, &sd) == 0);
+  sd.shm_perm.mode = 0644;
+  EXPECT(shmctl(shm, IPC_SET, &sd) == 0);
+  EXPECT(shmctl(shm, IPC_STAT, &sd) == 0 && (sd.shm_perm.mode & 0777) == 0644);
+  c = fork();
+  if (c == 0) {
+    if (setgid(65534) || setuid(65534)) _exit(100);
+    void *p = shmat(shm, NULL, SHM_RDONLY);
+    _exit(p != (void *)-1 ? 0 : 1);
+  }
+  waitpid(c, &st, 0);
+  EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) { fprintf(stderr, "usage: errsem KEYBASE\n"); return 2; }
   base = (key_t)strtol(argv[1], NULL, 0);
@@ -176,6 +243,7 @@ int main(int argc, char **argv) {
   shm_cases();
   sem_cases();
   msg_cases();
+  perm_cases();
   cleanup();
   if (fails) { printf("FAIL errsem 0x%x: %d case(s)\n", base, fails); return 1; }
   printf("PASS errsem 0x%x\n", base);

@@ -1,6 +1,8 @@
-/* ns_restart.c — a segment homed on a delegate (h2) stays usable while the
- * root nameserver is killed and restarted: attached processes keep sharing
- * pages, and a process started after the restart resolves the key again.
+/* ns_restart.c — a segment homed on a delegate (h2) stays usable while a
+ * nameserver (the root h1, or the delegate h2 that is the segment's home) is
+ * killed -9 and restarted: attached processes keep their pages (read copies
+ * and a dirty page are re-registered with a restarted home), coherence goes on,
+ * and a process started after the restart resolves and attaches the key.
  *   ns_restart writer|reader|late KEY OUTDIR */
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +41,9 @@ int main(int argc, char **argv) {
   if (w) {
     for (int i = 1; i < 4 * 1024; i++) m[i] = 100000 + i;
     touch(out, "w1");
+    if (wait_file(out, "r1")) return 1;
+    m[3 * 1024 + 5] = 777; /* page 3 dirty here (only copy) across the restart */
+    touch(out, "d1");
     if (wait_file(out, "go")) return 1;
     for (int i = 1; i < 4 * 1024; i++) m[i] = 200000 + i;
     touch(out, "w2");
@@ -47,6 +52,9 @@ int main(int argc, char **argv) {
   } else if (!strcmp(argv[1], "reader")) {
     if (check(m, 1)) return 1;
     touch(out, "r1");
+    if (wait_file(out, "go_r")) return 1;
+    if (m[3 * 1024 + 5] != 777) { printf("FAIL reader: dirty word = %d after restart, want 777\n", m[3 * 1024 + 5]); return 1; }
+    touch(out, "r2");
     if (wait_file(out, "w2") || check(m, 2)) return 1;
     m[0] = m[0] + 1;
   } else {

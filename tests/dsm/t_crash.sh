@@ -9,7 +9,7 @@ for i in 1 2 3; do on h$i crash survivor 0x4d4a0500 $i "$out"; done
 victim=$!
 for _ in $(seq 200); do [ -f "$out/victim.ready" ] && break; sleep 0.05; done
 sleep 0.3
-vpid=$(pgrep -f "crash victim 0x4d4a0500" | while read -r p; do [ "$(cat /proc/$p/comm)" = crash ] && echo "$p"; done | head -1)
+vpid=$(cat "$out/victim.ready")
 date +%s.%N >"$out/kill.time"
 kill -9 "$vpid"
 wait "$victim" 2>/dev/null
