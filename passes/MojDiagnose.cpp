@@ -63,8 +63,14 @@ bool losesPointerBits(Value *V, unsigned Depth = 0) {
   case Instruction::Add:
   case Instruction::Sub:
   case Instruction::Xor:
-    return losesPointerBits(I->getOperand(0), Depth + 1) ||
-           losesPointerBits(I->getOperand(1), Depth + 1);
+    // Only a pointer re-tagged with a constant (`(p & mask) | TAG`); a
+    // variable base plus bits of a pointer (`table + (p >> 32) * 16`, as
+    // mojave's own inline fast path does) is an index computation.
+    if (isa<Constant>(I->getOperand(1)))
+      return losesPointerBits(I->getOperand(0), Depth + 1);
+    if (isa<Constant>(I->getOperand(0)))
+      return losesPointerBits(I->getOperand(1), Depth + 1);
+    return false;
   default:
     return false;
   }

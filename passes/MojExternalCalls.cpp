@@ -73,7 +73,8 @@ bool hasRuntimeWrapper(StringRef N) {
   static const char *const Names[] = {
       "writev", "readv", "pwritev", "preadv", "pwritev64", "preadv64",
       "sendmsg", "recvmsg", "execv", "execvp", "execve", "execvpe",
-      "getline", "getdelim", "__getdelim",
+      "getline", "getdelim", "__getdelim", "setvbuf", "setbuf", "strtok",
+      "strtok_r",
       "vprintf", "vfprintf", "vsprintf", "vsnprintf", "vasprintf", "vdprintf",
       "__vsnprintf_chk", "__vsprintf_chk", "__vfprintf_chk", "__vprintf_chk",
       "vsyslog", "vwarn", "vwarnx", "verr", "verrx", "__isoc99_vscanf",
@@ -93,7 +94,10 @@ bool isOpaqueParameter(StringRef N, unsigned I) {
          ((N == "tsearch" || N == "tfind" || N == "tdelete" ||
            N == "bsearch") && I == 0) ||
          (N == "qsort_r" && I == 4) || (N == "twalk_r" && I == 2) ||
-         (N == "__cxa_atexit" && I == 1);
+         (N == "__cxa_atexit" && I == 1) ||
+         // Handled by runtime wrappers that need the handle itself.
+         ((N == "setvbuf" || N == "setbuf") && I == 1) ||
+         ((N == "strtok" || N == "strtok_r") && I == 0);
 }
 
 // Runtime functions are not instrumented: the few that write through a

@@ -140,3 +140,43 @@ MOJ_CC_EXPORT ssize_t __moj_cc_getline(char **line, size_t *n, FILE *f) {
 MOJ_CC_EXPORT ssize_t __moj_cc___getdelim(char **line, size_t *n, int delim, FILE *f) {
   return __moj_cc_getdelim(line, n, delim, f);
 }
+
+/* setvbuf/setbuf with a managed buffer: libc would keep a raw address of one
+ * copy of the object (stale after a copy-on-write or realloc), so it gets no
+ * user buffer and allocates its own; buffering mode and size are kept. */
+MOJ_CC_EXPORT int __moj_cc_setvbuf(FILE *f, char *buf, int mode, size_t size) {
+  return setvbuf(f, moj_is_handle(buf) ? NULL : buf, mode, size);
+}
+MOJ_CC_EXPORT void __moj_cc_setbuf(FILE *f, char *buf) {
+  if (moj_is_handle(buf)) setvbuf(f, NULL, _IOFBF, BUFSIZ);
+  else setbuf(f, buf);
+}
+
+/* strtok/strtok_r on a managed string: libc would return (and keep) raw
+ * addresses of the current copy.  The tokenizer runs here on the handle, so
+ * tokens and the saved position stay handles and the NUL bytes it writes go
+ * through the copy-on-write barrier. */
+MOJ_CC_EXPORT char *__moj_cc_strtok_r(char *s, const char *delim, char **save) {
+  char *h = s ? s : *save;
+  if (!h) return NULL;
+  if (!moj_is_handle(h)) return strtok_r(s, delim, save);
+  const char *d = rd(delim);
+  size_t skip = strspn((const char *)rd(h), d);
+  if (!((const char *)rd(h))[skip]) {
+    *save = h + skip;
+    return NULL;
+  }
+  size_t len = strcspn((const char *)rd(h) + skip, d);
+  char *w = wr(h); /* the barrier may copy the object: translate again */
+  if (w[skip + len]) {
+    w[skip + len] = '\0';
+    *save = h + skip + len + 1;
+  } else {
+    *save = h + skip + len;
+  }
+  return h + skip;
+}
+MOJ_CC_EXPORT char *__moj_cc_strtok(char *s, const char *delim) {
+  static char *save;
+  return __moj_cc_strtok_r(s, delim, &save);
+}

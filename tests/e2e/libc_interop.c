@@ -139,6 +139,28 @@ int main(void) {
   free(gl);
   fclose(mf);
 
+  /* strtok on a managed string: tokens are handles into it; the NUL bytes
+   * it writes inside a speculation are rolled back by the abort. */
+  char *csv = malloc(32);
+  strcpy(csv, "alpha,beta,,gamma");
+  int sid = spec_enter();
+  if (sid > 0) {
+    char *t1 = strtok(csv, ","), *t2 = strtok(NULL, ","), *t3 = strtok(NULL, ",");
+    CHECK(t1 == csv && t2 == csv + 6 && t3 == csv + 12, "strtok tokens %p %p %p (csv %p)", (void *)t1, (void *)t2, (void *)t3, (void *)csv);
+    CHECK(t3 && strcmp(t3, "gamma") == 0 && strtok(NULL, ",") == NULL, "strtok end");
+    ABORT_UNLESS_FAILED(sid);
+  }
+  CHECK(strcmp(csv, "alpha,beta,,gamma") == 0, "string after abort '%s'", csv);
+  char *save = NULL, *r1 = strtok_r(csv, ",", &save);
+  CHECK(r1 == csv && save == csv + 6, "strtok_r save pointer");
+  free(csv);
+
+  /* setvbuf with a managed buffer: libc gets its own buffer instead. */
+  char *vbuf = malloc(4096);
+  CHECK(setvbuf(stdout, vbuf, _IOLBF, 4096) == 0, "setvbuf");
+  printf("line through a managed setvbuf buffer\n");
+  fflush(stdout);
+
   /* strtol's end pointer comes back as a handle into the same string. */
   char *num = malloc(16);
   strcpy(num, "123abc");

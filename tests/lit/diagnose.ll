@@ -47,3 +47,26 @@ define ptr @aligned(ptr %p) {
   %q = inttoptr i64 %a to ptr
   ret ptr %q
 }
+
+; Negative: a variable base plus bits of a pointer is an index computation
+; (mojave's own inline __moj_r/__moj_w in mojave/abi.h look like this).
+; CHECK-NOT: in function table_index
+@tbl = external global i64
+define ptr @table_index(ptr %p) {
+  %i = ptrtoint ptr %p to i64
+  %ix = lshr i64 %i, 32
+  %off = shl i64 %ix, 4
+  %t = load i64, ptr @tbl
+  %e = add i64 %t, %off
+  %q = inttoptr i64 %e to ptr
+  ret ptr %q
+}
+; A re-tagged pointer is still reported.
+; CHECK: in function retag {{.*}}high bits were masked
+define ptr @retag(ptr %p) {
+  %i = ptrtoint ptr %p to i64
+  %m = and i64 %i, 281474976710655
+  %o = or i64 %m, 1
+  %q = inttoptr i64 %o to ptr
+  ret ptr %q
+}
