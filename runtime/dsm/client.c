@@ -73,7 +73,7 @@ static int self_host = -1;
 static pid_t owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static long spin_us = 0;
-static int zcomp; /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed when that saves >= 1/8 */ /* spinning lost to sleeping on a loaded 2-core host; see docs/dsm-performance.md */
+static int zcomp; /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed when that saves >= 1/8 */ /* spinning lost to sleeping on a loaded 2-core host; see docs/performance.md */
 
 static void warnm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warnm(const char *fmt, ...) {
