@@ -25,6 +25,11 @@
 
 int _moj_out_hook MOJ_RTVAR; /* non-zero while a speculation may hold output */
 
+/* Interposers are weak: a program that defines one of these names itself
+ * (its own error() or printf) keeps its definition and links cleanly; only
+ * that path then bypasses held output. */
+#define MOJ_INTERPOSE MOJ_EXPORT __attribute__((weak))
+
 void *_moj_real(const char *name) {
   void *f = dlsym(RTLD_NEXT, name);
   if (!f) _moj_fatal("cannot find libc's %s (%s)", name, dlerror());
@@ -94,7 +99,7 @@ void *_moj_real(const char *name) {
 
 #define DEFINE_FORWARD(ret, name, params, args) \
   static ret (*real_##name) params MOJ_RTVAR; \
-  MOJ_EXPORT ret name params { HOOK(); return REAL(name) args; }
+  MOJ_INTERPOSE ret name params { HOOK(); return REAL(name) args; }
 MOJ_FORWARD(DEFINE_FORWARD)
 
 /* Calls the distributed-shared-memory layer also wraps (a syscall handed a
@@ -110,7 +115,7 @@ MOJ_FORWARD(DEFINE_FORWARD)
 #define DEFINE_DSM_FORWARD(ret, name, params, args) \
   ret __moj_dsm_##name params __attribute__((weak)); \
   static ret (*real_##name) params MOJ_RTVAR; \
-  MOJ_EXPORT ret name params { \
+  MOJ_INTERPOSE ret name params { \
     HOOK(); \
     if (__moj_dsm_##name) return __moj_dsm_##name args; \
     return REAL(name) args; }
@@ -118,7 +123,7 @@ MOJ_FORWARD_DSM(DEFINE_DSM_FORWARD)
 
 /* The variadic ones format through the v-forms above. */
 #define VARIADIC(ret, name, params, vcall) \
-  MOJ_EXPORT ret name params { va_list ap; va_start(ap, fmt); ret r = vcall; va_end(ap); return r; }
+  MOJ_INTERPOSE ret name params { va_list ap; va_start(ap, fmt); ret r = vcall; va_end(ap); return r; }
 VARIADIC(int, printf, (const char *fmt, ...), vprintf(fmt, ap))
 VARIADIC(int, fprintf, (FILE *f, const char *fmt, ...), vfprintf(f, fmt, ap))
 VARIADIC(int, dprintf, (int fd, const char *fmt, ...), vdprintf(fd, fmt, ap))
@@ -128,20 +133,20 @@ VARIADIC(int, __dprintf_chk, (int fd, int fl, const char *fmt, ...), __vdprintf_
 VARIADIC(int, wprintf, (const wchar_t *fmt, ...), vwprintf(fmt, ap))
 VARIADIC(int, fwprintf, (FILE *f, const wchar_t *fmt, ...), vfwprintf(f, fmt, ap))
 
-MOJ_EXPORT void warn(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vwarn(fmt, ap); va_end(ap); }
-MOJ_EXPORT void warnx(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vwarnx(fmt, ap); va_end(ap); }
+MOJ_INTERPOSE void warn(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vwarn(fmt, ap); va_end(ap); }
+MOJ_INTERPOSE void warnx(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vwarnx(fmt, ap); va_end(ap); }
 
 #define NORETURN_V(name, vname) \
   static void (*real_##vname)(int, const char *, va_list) MOJ_RTVAR; \
-  MOJ_EXPORT void vname(int st, const char *fmt, va_list ap) { \
+  MOJ_INTERPOSE void vname(int st, const char *fmt, va_list ap) { \
     HOOK(); REAL(vname)(st, fmt, ap); abort(); } \
-  MOJ_EXPORT void name(int st, const char *fmt, ...) { \
+  MOJ_INTERPOSE void name(int st, const char *fmt, ...) { \
     va_list ap; va_start(ap, fmt); vname(st, fmt, ap); }
 NORETURN_V(err, verr)
 NORETURN_V(errx, verrx)
 
 static pid_t (*real_fork)(void) MOJ_RTVAR;
-MOJ_EXPORT pid_t fork(void) {
+MOJ_INTERPOSE pid_t fork(void) {
   HOOK();
   _moj_output_children();
   pid_t pid = REAL(fork)();
@@ -149,10 +154,10 @@ MOJ_EXPORT pid_t fork(void) {
   return pid;
 }
 /* A vfork child would run on our frame; a fork is always a valid vfork. */
-MOJ_EXPORT pid_t vfork(void) { return fork(); }
+MOJ_INTERPOSE pid_t vfork(void) { return fork(); }
 
 static void (*real___assert_fail)(const char *, const char *, unsigned, const char *) MOJ_RTVAR;
-MOJ_EXPORT void __assert_fail(const char *a, const char *f, unsigned l, const char *fn) {
+MOJ_INTERPOSE void __assert_fail(const char *a, const char *f, unsigned l, const char *fn) {
   HOOK();
   REAL(__assert_fail)(a, f, l, fn);
   abort();
@@ -168,7 +173,7 @@ void _moj_output_wrappers_linked(void) {}
  * with the same output (program name, message, errno text, newline). */
 extern void (*error_print_progname)(void);
 extern unsigned int error_message_count;
-MOJ_EXPORT void error(int status, int errnum, const char *fmt, ...) {
+MOJ_INTERPOSE void error(int status, int errnum, const char *fmt, ...) {
   HOOK();
   fflush(stdout);
   if (error_print_progname) error_print_progname();

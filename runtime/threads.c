@@ -31,7 +31,7 @@ static void *trampoline(void *p) {
  * pthread_create wrapper) is linked from the archive whatever the link order. */
 int _moj_threads_running(void) { return __atomic_load_n(&_moj_rt->threads, __ATOMIC_SEQ_CST); }
 
-MOJ_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
+MOJ_EXPORT __attribute__((weak)) int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
   static create_fn real MOJ_RTVAR;
   if (!real && !(real = (create_fn)dlsym(RTLD_NEXT, "pthread_create"))) return EAGAIN;
   if (!_moj_rt) _moj_init();

@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config python3
       clang-16 llvm-16-dev llvm-16-tools libclang-rt-16-dev
       libcmocka-dev libmimalloc-dev libzstd-dev libffi-dev zstd
-      iproute2 procps)
+      iproute2 procps
+      gcc-12-source)   # the gcc torture "execute" tests run by ctest torture_subset
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
