@@ -22,8 +22,6 @@ void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) {
                                           : mi_heap_malloc_aligned(l->heap, n, align);
 }
 
-void _moj_block_free(void *p) { mi_free(p); }
-
 static uint32_t checked_index(uint64_t h, const char *what) {
   uint32_t idx = (uint32_t)(h >> MOJ_INDEX_SHIFT) & ((1u << MOJ_INDEX_BITS) - 1);
   if (moj_unlikely(idx == 0 || idx >= _moj_rt->top))

@@ -137,20 +137,17 @@ static int rewrite(moj_va_copy *c, const char *fmt, va_list ap, int scanf) {
   return 1;
 }
 
-#define PRINTF_WRAPPER(ret, name, params, fmtarg, call)                   \
+/* One wrapper shape for both families; `scan` says whether %s & co. are
+ * destinations (scanf) or sources (printf). */
+#define VA_WRAPPER(scan, ret, name, params, fmtarg, call)                 \
   MOJ_CC_EXPORT ret __moj_cc_##name params {                             \
     moj_va_copy c;                                                       \
-    int ok = rewrite(&c, fmtarg, ap, 0);                                 \
+    int ok = rewrite(&c, fmtarg, ap, scan);                              \
     if (ok) return call(c.tag);                                          \
     return call(ap);                                                     \
   }
-#define SCANF_WRAPPER(ret, name, params, fmtarg, call)                    \
-  MOJ_CC_EXPORT ret __moj_cc_##name params {                             \
-    moj_va_copy c;                                                       \
-    int ok = rewrite(&c, fmtarg, ap, 1);                                 \
-    if (ok) return call(c.tag);                                          \
-    return call(ap);                                                     \
-  }
+#define PRINTF_WRAPPER(...) VA_WRAPPER(0, __VA_ARGS__)
+#define SCANF_WRAPPER(...) VA_WRAPPER(1, __VA_ARGS__)
 
 #define C_VPRINTF(v) vprintf(fmt, v)
 PRINTF_WRAPPER(int, vprintf, (const char *fmt, va_list ap), fmt, C_VPRINTF)

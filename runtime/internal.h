@@ -22,7 +22,6 @@
 #define MOJ_EXPORT  __attribute__((visibility("default")))
 #define MOJ_RTVAR   __attribute__((section("moj_rt")))
 #define MOJ_NOINLINE __attribute__((noinline))
-#define MOJ_COLD    __attribute__((cold, noinline))
 
 /* Owner value of a table entry that is on the free list. */
 #define MOJ_OWNER_FREE 0xffffffffu
@@ -122,7 +121,6 @@ void _moj_warn_once(int *flag, const char *fmt, ...) MOJ_HIDDEN __attribute__((f
 uint32_t _moj_index_alloc(void) MOJ_HIDDEN;         /* 0 when full (errno set) */
 void     _moj_index_release(uint32_t idx) MOJ_HIDDEN;
 void    *_moj_vec_push(moj_vec_t *v) MOJ_HIDDEN;    /* fatal on ENOMEM */
-void     _moj_vec_free(moj_vec_t *v) MOJ_HIDDEN;
 void    *_moj_mmap(size_t n) MOJ_HIDDEN;            /* NULL on failure */
 
 static inline moj_entry_t *_moj_ent(uint32_t idx) { return &_moj_rt->table[idx]; }
@@ -132,7 +130,6 @@ static inline uint64_t _moj_make_handle(uint32_t idx) {
 
 /* alloc.c */
 void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) MOJ_HIDDEN;
-void  _moj_block_free(void *p) MOJ_HIDDEN;
 
 /* spec.c */
 static inline moj_level_t *_moj_top(void) {

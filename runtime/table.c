@@ -136,12 +136,6 @@ void *_moj_vec_push(moj_vec_t *v) {
   return &v->v[v->n++];
 }
 
-void _moj_vec_free(moj_vec_t *v) {
-  if (v->v) munmap(v->v, v->cap * sizeof *v->v);
-  v->v = NULL;
-  v->n = v->cap = 0;
-}
-
 MOJ_EXPORT void moj_get_stats(moj_stats_t *out) {
   if (!_moj_rt) _moj_init();
   moj_rt_t *rt = _moj_rt;
