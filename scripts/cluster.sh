@@ -16,7 +16,7 @@
 # Env: MOJAVE_NSD (daemon binary), MOJAVE_CLUSTER_MODE=ns|lo (force a mode).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-NSD=${MOJAVE_NSD:-$here/../build/runtime/dsm/mojave-nsd}
+NSD=${MOJAVE_NSD:-$here/../build/bin/mojave-nsd}
 PORT=7700
 
 tag_of() { echo -n "$1" | md5sum | cut -c1-6; }

@@ -11,8 +11,8 @@ root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 sizes=${2:-"100 200 1000"}
 reps=${3:-3}
-MM=$build/examples/matmul/matmul
-export MOJAVE_NSD=$build/runtime/dsm/mojave-nsd
+MM=$build/bin/matmul
+export MOJAVE_NSD=$build/bin/mojave-nsd
 IPC=$build/runtime/dsm/libmojave_ipc.so
 CL=$root/scripts/cluster.sh
 
@@ -48,22 +48,23 @@ msg_run() { # n -> "wall CPU" of master + 4 workers
     me=$BASHPID   # expanded here: inside $(...) it would name that inner subshell
     echo "$t0 $t1 $(awk -v t="$tck" '{printf "%.3f", ($16 + $17) / t}' "/proc/$me/stat")" ) | awk '{printf "%.3f %.3f", $2-$1, $3}'
 }
-echo "| n | pthreads (s) | SysV shm, 1 host (s) | message passing, 4 hosts (s) | DSM, 4 hosts (s) | DSM / shm wall | DSM / shm CPU |"
-echo "|---|---|---|---|---|---|---|"
+echo "| n | pthreads (s) | SysV shm, 1 host (s) | control: 4 private copies, 1 host (s) | message passing, 4 hosts (s) | DSM, 4 hosts (s) | DSM / shm wall | DSM / shm CPU | DSM / control CPU |"
+echo "|---|---|---|---|---|---|---|---|---|"
 # "wall CPU" pairs; keep the pair with the smaller wall time
 min() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print (a == "" || y[1] + 0 < x[1] + 0) ? b : a }'; }
 fmt() { echo "$1" | awk '{printf "%s (CPU %s)", $1, $2}'; }
 for n in $sizes; do
-  th=; sh=; mp=; ds=
+  th=; sh=; cp=; mp=; ds=
   # versions interleaved within each repetition, so load changes on a shared
   # machine hit all four alike
   for _ in $(seq "$reps"); do
     th=$(min "$th" "$("$MM" threads "$n")")
     sh=$(min "$sh" "$("$MM" shm "$n")")
+    cp=$(min "$cp" "$("$MM" copies "$n")")
     mp=$(min "$mp" "$(msg_run "$n")")
     ds=$(min "$ds" "$(dsm_run "$n")")
   done
-  echo "| $n | $(fmt "$th") | $(fmt "$sh") | $(fmt "$mp") | $(fmt "$ds") | $(echo "$ds $sh" | awk '{printf "%.2fx", $1/$3}') | $(echo "$ds $sh" | awk '{printf "%.2fx", $2/$4}') |"
+  echo "| $n | $(fmt "$th") | $(fmt "$sh") | $(fmt "$cp") | $(fmt "$mp") | $(fmt "$ds") | $(echo "$ds $sh" | awk '{printf "%.2fx", $1/$3}') | $(echo "$ds $sh" | awk '{printf "%.2fx", $2/$4}') | $(echo "$ds $cp" | awk '{printf "%.2fx", $2/$4}') |"
 done
-echo "(CPU: user+system seconds of the computing threads/processes; for DSM also the daemons' CPU during the run; message passing: master + workers)" 
+echo "(CPU: user+system seconds of the computing threads/processes; for DSM also the daemons' CPU during the run; message passing: master + workers; control: 4 forked workers that first copy A and B into private memory, as the 4 DSM hosts hold 4 copies — on one machine those copies share its caches)"
 echo "(best of $reps; cluster mode: $(cat "$D/mode"); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ))"

@@ -7,14 +7,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 samples=${2:-2000}
-export MOJAVE_NSD=$build/runtime/dsm/mojave-nsd
+export MOJAVE_NSD=$build/bin/mojave-nsd
 # one fault = one request: home read-ahead off unless asked for (it would turn
 # the sequential page walk below into mostly local hits)
 export MOJAVE_NSD_READAHEAD=${MOJAVE_NSD_READAHEAD:-0}
 CL=$root/scripts/cluster.sh
 if [ -z "${MOJAVE_CLUSTER_DIR:-}" ]; then exec "$CL" run 3 "$0" "$build" "$samples"; fi
 D=$MOJAVE_CLUSTER_DIR
-LAT=$build/examples/matmul/latency
+LAT=$build/bin/latency
 IPC=$build/runtime/dsm/libmojave_ipc.so
 h1=$(awk '$1=="host" && $2=="h1" {split($3,a,":"); print a[1]}' "$D/cluster.conf")
 "$CL" exec "$D" h1 "$LAT" echo 9100 &

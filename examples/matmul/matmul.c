@@ -3,6 +3,10 @@
  * four workers in four versions:
  *   threads N                 pthreads in one process (time: thread start..join)
  *   shm N                     4 forked processes, local System V shm (time incl. fork)
+ *   copies N                  control: 4 forked processes, each copying A and B into
+ *                             private memory first, as 4 hosts hold 4 copies (time incl.
+ *                             fork and copy); shows what 4 copies cost in the shared
+ *                             caches of one machine, without any network
  *   msg-worker ADDR:PORT      message passing over TCP: a worker serving one strip
  *   msg-master N H:P x4       master ships A strip + B, collects C strips
  *   dsm-init KEY N            DSM: create + fill the segment (run under LD_PRELOAD)
@@ -77,7 +81,8 @@ static int run_threads(void) {
   return verify(c);
 }
 
-static int run_shm(void) {
+/* private != 0: the "copies" control — each worker reads its own copy of A and B */
+static int run_shm(int private) {
   size_t sz = (size_t)n * n * sizeof(double);
   int id = shmget(IPC_PRIVATE, 3 * sz, IPC_CREAT | 0600);
   double *a = shmat(id, NULL, 0);
@@ -87,7 +92,17 @@ static int run_shm(void) {
   fill(a, b);
   double t0 = now();
   for (int q = 0; q < 4; q++)
-    if (fork() == 0) { strip(a, b, c, q); _exit(0); }
+    if (fork() == 0) {
+      double *pa = a, *pb = b;
+      if (private) {
+        pa = malloc(sz); pb = malloc(sz);
+        if (!pa || !pb) _exit(1);
+        memcpy(pa, a, sz);
+        memcpy(pb, b, sz);
+      }
+      strip(pa, pb, c, q);
+      _exit(0);
+    }
   for (int q = 0; q < 4; q++) wait(NULL);
   printf("%.3f %.3f\n", now() - t0, cpu(RUSAGE_CHILDREN)); /* wall, CPU of the 4 workers */
   return verify(c);
@@ -170,7 +185,8 @@ static double *dsm_attach(key_t key, int create) {
 
 int main(int argc, char **argv) {
   if (argc >= 3 && !strcmp(argv[1], "threads")) { n = atoi(argv[2]); return run_threads(); }
-  if (argc >= 3 && !strcmp(argv[1], "shm")) { n = atoi(argv[2]); return run_shm(); }
+  if (argc >= 3 && !strcmp(argv[1], "shm")) { n = atoi(argv[2]); return run_shm(0); }
+  if (argc >= 3 && !strcmp(argv[1], "copies")) { n = atoi(argv[2]); return run_shm(1); }
   if (argc >= 3 && !strcmp(argv[1], "msg-worker")) return run_msg_worker(argv[2]);
   if (argc >= 7 && !strcmp(argv[1], "msg-master")) { n = atoi(argv[2]); return run_msg_master(argv + 3); }
   if (argc >= 4 && !strncmp(argv[1], "dsm-", 4)) {

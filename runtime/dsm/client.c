@@ -73,6 +73,9 @@ static int self_host = -1;
 static pid_t owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static long spin_us = 0;
+/* MOJAVE_DSM_STATS=1: fault counters, printed to stderr at exit */
+static int stats_on;
+static _Atomic uint64_t st_rfault, st_wfault, st_upgrade, st_pages, st_batches, st_wait_ns;
 static int zcomp; /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed when that saves >= 1/8 */ /* spinning lost to sleeping on a loaded 2-core host; see docs/performance.md */
 
 static void warnm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -96,6 +99,7 @@ static void init(void) {
   resolve_real();
   zcomp = getenv("MOJAVE_DSM_COMPRESS") && atoi(getenv("MOJAVE_DSM_COMPRESS"));
   if (getenv("MOJAVE_DSM_SPIN_US")) spin_us = strtol(getenv("MOJAVE_DSM_SPIN_US"), NULL, 10);
+  stats_on = getenv("MOJAVE_DSM_STATS") && atoi(getenv("MOJAVE_DSM_STATS"));
   mj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");
   if (!path || !*path) return; /* no cluster: every key is local */
@@ -199,10 +203,14 @@ static struct cseg *seg_by_addr(const void *addr, int *view) {
       if (a >= s->v[i].addr && a < s->v[i].addr + s->mapsize) { if (view) *view = i; return s; }
   return NULL;
 }
+/* Local page state: MJ_ACC_NONE/READ/WRITE as granted, or ACC_CLEAN: owned
+ * through write-ahead but not yet stored to (mapped read-only; the first
+ * store tells the home, then maps it writable without a round trip). */
+#define ACC_CLEAN 3
 static void set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc) {
   for (int i = 0; i < s->nviews; i++) {
     int prot = acc == MJ_ACC_WRITE ? (s->v[i].rdonly ? PROT_READ : PROT_READ | PROT_WRITE)
-               : acc == MJ_ACC_READ ? PROT_READ : PROT_NONE;
+               : acc == MJ_ACC_READ || acc == ACC_CLEAN ? PROT_READ : PROT_NONE;
     if (mprotect(s->v[i].addr + (size_t)pn * MJ_PAGE, (size_t)n * MJ_PAGE, prot))
       warnm("mprotect failed: %s", strerror(errno));
   }
@@ -292,7 +300,13 @@ static int install_page(const struct mj_hdr *h, const uint8_t *pl) {
     } else if (q.has_data) {
       memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, (size_t)n * MJ_PAGE);
     }
-    if (!rc) set_prot_n(s, q.page, n, q.access);
+    if (!rc && q.access == MJ_ACC_AHEAD) {
+      set_prot_n(s, q.page, 1, MJ_ACC_WRITE);
+      if (n > 1) set_prot_n(s, q.page + 1, n - 1, ACC_CLEAN);
+    } else if (!rc) {
+      set_prot_n(s, q.page, n, q.access);
+    }
+    if (stats_on) { st_pages += n; st_batches++; }
   }
   pthread_mutex_unlock(&seg_lock);
   return rc;
@@ -360,7 +374,7 @@ static int recover(struct hconn *hc, int host) {
     for (uint32_t pn = 0; pn <= s->npages; pn++) {
       int last = pn == s->npages;
       if (!last && s->acc[pn] != MJ_ACC_NONE) {
-        uint32_t acc = s->acc[pn];
+        uint32_t acc = s->acc[pn] == ACC_CLEAN ? MJ_ACC_WRITE : s->acc[pn];
         memcpy(buf + n * rec, &pn, 4);
         memcpy(buf + n * rec + 4, &acc, 4);
         memcpy(buf + n * rec + 8, s->rt + (size_t)pn * MJ_PAGE, MJ_PAGE);
@@ -628,6 +642,18 @@ static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
     return st;
   }
 }
+/* First store to a write-ahead page: tell the home (no reply needed: the
+ * message is ordered before anything else this process sends it), then map
+ * the page writable.  Caller holds seg_lock, so no PAGE_FETCH interleaves. */
+static void clean_upgrade(struct cseg *s, uint32_t pn) {
+  struct hconn *hc = &H[s->host];
+  struct mj_page_req q = {s->id, pn, MJ_ACC_WRITE};
+  pthread_mutex_lock(&hc->lock);
+  if (!hc->dead && hc->fd >= 0) send_locked(hc, MJ_PAGE_DIRTY, 0, 0, &q, sizeof q, NULL, 0);
+  pthread_mutex_unlock(&hc->lock);
+  set_prot(s, pn, MJ_ACC_WRITE);
+  if (stats_on) st_upgrade++;
+}
 static struct sigaction old_segv; /* the application's SIGSEGV disposition: we chain to it */
 static int segv_installed;
 static int (*real_sigaction_fn)(int, const struct sigaction *, struct sigaction *);
@@ -645,6 +671,12 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   struct cseg *s = seg_by_addr(si->si_addr, &view);
   int rdonly = s ? s->v[view].rdonly : 0;
   uint32_t pn = s ? (uint32_t)(((uint8_t *)si->si_addr - s->v[view].addr) / MJ_PAGE) : 0;
+  if (s && write && !rdonly && pn < s->npages && atomic_load(&s->acc[pn]) == ACC_CLEAN) {
+    clean_upgrade(s, pn);
+    ulk(&seg_lock, &om);
+    errno = saved;
+    return;
+  }
   ulk(&seg_lock, &om);
   if (!s || (write && rdonly) || pn >= s->npages) {
     /* not ours (or a store through a SHM_RDONLY attach): behave as without us */
@@ -657,7 +689,13 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     errno = saved;
     return; /* re-executes and dies with the default action */
   }
+  struct timespec t0, t1;
+  if (stats_on) { clock_gettime(CLOCK_MONOTONIC, &t0); if (write) st_wfault++; else st_rfault++; }
   int st = acquire(s, pn, write ? MJ_ACC_WRITE : MJ_ACC_READ);
+  if (stats_on) {
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    st_wait_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
+  }
   if (st) {
     warnm("DSM %s fault on segment 0x%x page %u failed (%s): raising SIGBUS", write ? "write" : "read", s->id, pn,
           st == EIO ? "page lost: its only copy was on a crashed process" : strerror(st));
@@ -722,7 +760,11 @@ static void prefault(const void *p, size_t n, int write) {
     int need = 0;
     if (s) {
       pn = (uint32_t)((a - s->v[view].addr) / MJ_PAGE);
-      if (pn < s->npages) need = atomic_load(&s->acc[pn]) < (write ? MJ_ACC_WRITE : MJ_ACC_READ);
+      if (pn < s->npages) {
+        uint32_t cur = atomic_load(&s->acc[pn]);
+        if (write && cur == ACC_CLEAN) clean_upgrade(s, pn);
+        else need = write ? cur != MJ_ACC_WRITE : cur == MJ_ACC_NONE;
+      }
     }
     ulk(&seg_lock, &om);
     if (need) acquire(s, pn, write ? MJ_ACC_WRITE : MJ_ACC_READ);
@@ -1130,6 +1172,15 @@ static void atfork_child(void) {
 /* exit() detaches like the kernel does, handing owned pages back to the home. */
 __attribute__((destructor)) static void at_exit_detach(void) {
   while (segs && segs->nviews) shmdt(segs->v[0].addr);
+  if (stats_on && st_rfault + st_wfault + st_upgrade) {
+    char line[256];
+    int k = snprintf(line, sizeof line,
+                     "mojave dsm: pid %d: %llu read faults, %llu write faults (%.1f ms waiting), %llu pages received in %llu replies, %llu write-ahead pages stored to\n",
+                     (int)getpid(), (unsigned long long)st_rfault, (unsigned long long)st_wfault, (double)st_wait_ns / 1e6,
+                     (unsigned long long)st_pages, (unsigned long long)st_batches, (unsigned long long)st_upgrade);
+    if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
+    st_rfault = st_wfault = st_upgrade = 0;
+  }
 }
 /* _exit()/_Exit() skip destructors, yet forked children commonly leave that
  * way after writing shared memory: hand the pages back here too.  A vfork()

@@ -52,7 +52,14 @@ static const char *self_name = "?";
 static int debug; /* MOJAVE_NSD_DEBUG=1: trace page traffic */
 static int zcomp; /* --compress / MOJAVE_NSD_COMPRESS=1: zstd page transfers */
 static uint64_t z_pages, z_raw, z_sent;
-static int ra_pages = 8; /* --readahead N: idle following pages sent along with a read fault's page */
+/* Fault batching.  A fault on a page idle at home (nobody else holds a copy)
+ * also grants the following idle pages: read copies after a read fault, the
+ * writable copy after a write fault.  The batch starts at --readahead pages
+ * and doubles, up to --readahead-max, while one attachment's faults keep
+ * landing just past its previous batch (a scan); any other fault resets it. */
+static int ra_pages = 8;      /* --readahead N: first batch (0 = no batching) */
+static int ra_max = 64;       /* --readahead-max M: largest batch */
+static int wa_on = 1;         /* --no-write-ahead clears it: write faults fetch one page */
 
 static void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logm(const char *fmt, ...) {
@@ -178,13 +185,15 @@ struct page {
   uint8_t claimed;   /* recovery: the owner re-registered it as writable */
   uint8_t busy;
   uint8_t want_data;
+  uint8_t clean;     /* owned through write-ahead, no MJ_PAGE_DIRTY yet: the home copy is still current */
   uint64_t copyset;  /* attachment slots holding read-only copies */
   uint64_t waitmask; /* slots whose PAGE_FETCH reply we still await */
   int fetch_from;    /* slot we asked for data */
   struct cref req_c; uint32_t req_seq; int req_slot; uint32_t req_acc; /* current transaction */
   struct pq { struct cref c; uint32_t seq; uint32_t acc; struct pq *next; } *q, *qt;
 };
-struct att { struct cref c; int count; };
+struct ra { uint32_t next, win; }; /* per attachment and direction: where a scan would fault next, batch size */
+struct att { struct cref c; int count; struct ra ra[2]; };
 struct who { char host[32]; uint32_t pid; };
 struct shm {
   int used, removed;
@@ -269,6 +278,24 @@ static void fetch_send(struct shm *s, int id, uint32_t pn, int slot, uint32_t ne
 
 static void page_run(struct shm *s, int id, uint32_t pn);
 
+/* Largest batch for a fault of attachment slot at pn (dir 0 read, 1 write):
+ * a scan (pn just past the previous batch; one page of slack for strides a
+ * little over a page) doubles the window, anything else starts over. */
+static uint32_t ra_window(struct shm *s, int slot, int dir, uint32_t pn) {
+  struct ra *r = &s->att[slot].ra[dir];
+  if (ra_pages <= 0) return 0;
+  if (r->win && pn >= r->next && pn <= r->next + 1) r->win = r->win * 2 > (uint32_t)ra_max ? (uint32_t)ra_max : r->win * 2;
+  else r->win = (uint32_t)ra_pages;
+  return r->win;
+}
+/* Record the batch actually sent, so the next fault can be recognised as a scan. */
+static void ra_sent(struct shm *s, int slot, int dir, uint32_t pn, uint32_t n) { s->att[slot].ra[dir].next = pn + n; }
+/* A page another attachment may want is not handed out speculatively. */
+static int ra_idle(struct shm *s, uint32_t pn, int slot) {
+  struct page *pk = &s->pg[pn];
+  return s->own[pn] == -1 && !pk->busy && !pk->q && (pk->copyset & ~(1ull << slot)) == 0;
+}
+
 /* Finish the current transaction: the requester receives the page with the access it asked for. */
 static void page_complete(struct shm *s, int id, uint32_t pn) {
   struct page *p = &s->pg[pn];
@@ -288,7 +315,20 @@ static void page_complete(struct shm *s, int id, uint32_t pn) {
     int had = (p->copyset >> slot) & 1;
     s->own[pn] = (int8_t)slot;
     p->copyset = 0;
-    page_send(rc, p->req_seq, 0, id, pn, MJ_ACC_WRITE, had ? NULL : home);
+    uint32_t n = 1;
+    if (!had && wa_on) {
+      /* write-ahead: following pages nobody holds become ours too (a scan
+       * writing a fresh buffer pays one round trip per batch, not per page) */
+      uint32_t w = ra_window(s, slot, 1, pn);
+      while (n <= w && pn + n < s->npages && ra_idle(s, pn + n, slot) && !((s->pg[pn + n].copyset >> slot) & 1)) {
+        s->own[pn + n] = (int8_t)slot;
+        s->pg[pn + n].clean = 1;
+        n++;
+      }
+      ra_sent(s, slot, 1, pn, n);
+    }
+    p->clean = 0;
+    page_send_n(rc, p->req_seq, 0, id, pn, n > 1 ? MJ_ACC_AHEAD : MJ_ACC_WRITE, had ? NULL : home, n);
   }
   page_run(s, id, pn);
 }
@@ -321,13 +361,14 @@ static void page_run(struct shm *s, int id, uint32_t pn) {
         /* read-ahead: the following pages that sit idle at home go along as
          * read copies in the same reply (home copies are contiguous), so a
          * scan pays one round trip, one wake-up and one mprotect per batch */
-        uint32_t n = 1;
-        while (n <= (uint32_t)ra_pages && pn + n < s->npages) {
+        uint32_t n = 1, w = ra_window(s, slot, 0, pn);
+        while (n <= w && pn + n < s->npages) {
           struct page *pk = &s->pg[pn + n];
           if (s->own[pn + n] != -1 || pk->busy || pk->q || ((pk->copyset >> slot) & 1)) break;
           pk->copyset |= 1ull << slot;
           n++;
         }
+        ra_sent(s, slot, 0, pn, n);
         page_send_n(rc, seq, 0, id, pn, MJ_ACC_READ, s->home + (size_t)pn * MJ_PAGE, n);
         continue;
       }
@@ -361,7 +402,8 @@ static void page_fetched(struct shm *s, int id, uint32_t pn, int from_slot, cons
   p->waitmask &= ~(1ull << from_slot);
   if (p->want_data) {
     if (data) memcpy(s->home + (size_t)pn * MJ_PAGE, data, MJ_PAGE);
-    else if (dead) s->own[pn] = -2; /* the only up-to-date copy died with its process */
+    else if (dead && !p->clean) s->own[pn] = -2; /* the only up-to-date copy died with its process */
+    p->clean = 0;
     if (s->own[pn] != -2) {
       int keep = p->req_acc == MJ_ACC_READ && data != NULL;
       s->own[pn] = -1;
@@ -450,7 +492,8 @@ static void shm_detach(int slot, struct conn *c, int all, int crashed) {
       struct page *p = &s->pg[pn];
       p->copyset &= ~(1ull << a);
       if (p->busy && ((p->waitmask >> a) & 1)) page_fetched(s, id, pn, a, NULL, crashed);
-      else if (s->own[pn] == a) s->own[pn] = crashed ? -2 : -1;
+      else if (s->own[pn] == a) s->own[pn] = crashed && !p->clean ? -2 : -1;
+      if (s->own[pn] < 0) p->clean = 0;
     }
     if (crashed) {
       int lost = 0;
@@ -536,6 +579,7 @@ static void do_shmat(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
     /* a recycled slot must not inherit rights from its previous user */
     for (uint32_t pn = 0; pn < s->npages; pn++) s->pg[pn].copyset &= ~(1ull << a);
     s->att[a].c = cref_of(c);
+    memset(s->att[a].ra, 0, sizeof s->att[a].ra);
     memcpy(s->who[a].host, c->host, 32);
     s->who[a].pid = c->pid;
     shm_save_meta(sl);
@@ -564,6 +608,7 @@ static void do_shmdt(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
     if (s->own[pn] == a || (p->busy && p->want_data && p->fetch_from == a)) {
       memcpy(s->home + (size_t)pn * MJ_PAGE, pl + off + 4, MJ_PAGE);
       if (s->own[pn] == a) s->own[pn] = -1;
+      p->clean = 0;
     }
   }
   if (h->aux & 1) return; /* more page records follow; the last message detaches */
@@ -658,6 +703,7 @@ static void do_reattach(struct conn *c, const struct mj_hdr *h, const uint8_t *p
     }
     if (a == MAX_ATT) { reply(c, h, ENOSPC, &q.id, sizeof q.id); return; }
     s->att[a].c = cref_of(c);
+    memset(s->att[a].ra, 0, sizeof s->att[a].ra);
     s->att[a].count = (int)(q.count ? q.count : 1);
     memcpy(s->who[a].host, c->host, 32);
     s->who[a].pid = c->pid;
@@ -711,6 +757,20 @@ static void do_page_req(struct conn *c, const struct mj_hdr *h, const uint8_t *p
   if (p->qt) p->qt->next = r; else p->q = r;
   p->qt = r;
   page_run(s, q.id, q.page);
+}
+/* PAGE_DIRTY (no reply): the owner is about to store to a write-ahead page,
+ * so from now on only its copy is current. */
+static void do_page_dirty(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  if (h->len < sizeof(struct mj_page_req)) { logm("PAGE_DIRTY from %s: payload %u bytes, rejected", c->peer, h->len); return; }
+  struct mj_page_req q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct shm *s = shm_by_id(q.id, &sl);
+  int a = s && q.page < s->npages ? att_slot(s, c) : -1;
+  if (a < 0 || s->own[q.page] != a) {
+    logm("PAGE_DIRTY from %s: id 0x%x page %u is not owned by it, ignored", c->peer, q.id, q.page);
+    return;
+  }
+  s->pg[q.page].clean = 0;
 }
 static void do_fetch_reply(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
   NEED(struct mj_page);
@@ -1239,6 +1299,7 @@ static void dispatch(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
   case MJ_SHMDT: do_shmdt(c, h, pl); break;
   case MJ_SHMCTL: do_shmctl(c, h, pl); break;
   case MJ_PAGE_REQ: do_page_req(c, h, pl); break;
+  case MJ_PAGE_DIRTY: do_page_dirty(c, h, pl); break;
   case MJ_REATTACH: do_reattach(c, h, pl); break;
   case MJ_PAGE_FETCH | MJ_REPLY: do_fetch_reply(c, h, pl); break;
   case MJ_SEMGET: do_semget(c, h, pl); break;
@@ -1357,22 +1418,53 @@ static void state_load(void) {
 static volatile sig_atomic_t stop;
 static void on_term(int s) { (void)s; stop = 1; }
 
+/* A batch-size option: an integer in [0, 64], or a clear error. */
+static int parse_pages(const char *what, const char *v) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || end == v || *end || n < 0 || n > 64) {
+    fprintf(stderr, "mojave-nsd: %s must be an integer from 0 to 64, got '%s'\n", what, v);
+    exit(2);
+  }
+  return (int)n;
+}
+
 int main(int argc, char **argv) {
   const char *cluster = getenv("MOJAVE_CLUSTER"), *host = getenv("MOJAVE_HOST");
-  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"compress", 0, 0, 'z'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"readahead-max", 1, 0, 'm'}, {"no-write-ahead", 0, 0, 'W'}, {"compress", 0, 0, 'z'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  /* environment first, so the command line wins */
+  if (getenv("MOJAVE_NSD_READAHEAD")) ra_pages = parse_pages("MOJAVE_NSD_READAHEAD", getenv("MOJAVE_NSD_READAHEAD"));
+  if (getenv("MOJAVE_NSD_WRITEAHEAD") && !strcmp(getenv("MOJAVE_NSD_WRITEAHEAD"), "0")) wa_on = 0;
   int o;
-  while ((o = getopt_long(argc, argv, "c:H:s:r:zh", lo, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "c:H:s:r:m:Wzh", lo, NULL)) != -1) {
     if (o == 's') state_dir = optarg;
     else if (o == 'z') zcomp = 1;
-    else if (o == 'r') ra_pages = atoi(optarg) < 0 ? 0 : atoi(optarg) > 64 ? 64 : atoi(optarg);
+    else if (o == 'r') ra_pages = parse_pages("--readahead", optarg);
+    else if (o == 'm') ra_max = parse_pages("--readahead-max", optarg);
+    else if (o == 'W') wa_on = 0;
     else if (o == 'c') cluster = optarg;
     else if (o == 'H') host = optarg;
     else {
-      fprintf(stderr, "usage: mojave-nsd --cluster FILE --host NAME [--state DIR]\n"
-                      "  --state DIR keeps segments (home copies + metadata) across restarts\n"
-                      "  --readahead N pushes up to N following idle pages after a read fault (default 8)\n"
-                      "  --compress sends pages zstd-compressed when that saves >= 1/8 (also MOJAVE_NSD_COMPRESS=1)\n"
-                      "  serves the DSM key range of host NAME (and RESOLVE if it is the root nameserver)\n");
+      fprintf(o == 'h' ? stdout : stderr,
+              "usage: mojave-nsd --cluster FILE --host NAME [options]\n"
+              "Serves the DSM key range of host NAME from the cluster file (and key\n"
+              "resolution if NAME is the root nameserver): home copies of shared memory\n"
+              "pages, semaphores and message queues.  Logs to stderr.\n"
+              "  --cluster FILE        cluster file (docs/cluster.md); also MOJAVE_CLUSTER\n"
+              "  --host NAME           this daemon's host entry; also MOJAVE_HOST\n"
+              "  --state DIR           keep segments (home copies + metadata) across restarts\n"
+              "  --readahead N         a fault on a page nobody else holds also grants up to N\n"
+              "                        following idle pages (read copies after a read fault,\n"
+              "                        ownership after a write fault); 0 = one page per fault\n"
+              "                        (default 8; also MOJAVE_NSD_READAHEAD)\n"
+              "  --readahead-max M     the batch doubles up to M pages while a process scans\n"
+              "                        sequentially (default 64, at most 64)\n"
+              "  --no-write-ahead      write faults take one page (also MOJAVE_NSD_WRITEAHEAD=0)\n"
+              "  --compress            send pages zstd-compressed when that saves >= 1/8\n"
+              "                        (also MOJAVE_NSD_COMPRESS=1)\n"
+              "  --help                this text\n"
+              "Exit status: 0 after SIGTERM/SIGINT, 2 on bad arguments or configuration.\n");
       return o == 'h' ? 0 : 2;
     }
   }
@@ -1389,7 +1481,7 @@ int main(int argc, char **argv) {
   mj_net_inject_init();
   debug = getenv("MOJAVE_NSD_DEBUG") != NULL;
   if (getenv("MOJAVE_NSD_COMPRESS") && atoi(getenv("MOJAVE_NSD_COMPRESS"))) zcomp = 1;
-  if (getenv("MOJAVE_NSD_READAHEAD")) ra_pages = atoi(getenv("MOJAVE_NSD_READAHEAD")) < 0 ? 0 : atoi(getenv("MOJAVE_NSD_READAHEAD")) > 64 ? 64 : atoi(getenv("MOJAVE_NSD_READAHEAD"));
+  if (ra_max < ra_pages) ra_max = ra_pages;
   if (state_dir) state_load();
   int lfd = listen_on(C.host[self_idx].addr, C.host[self_idx].port);
   epfd = epoll_create1(EPOLL_CLOEXEC);

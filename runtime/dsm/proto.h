@@ -16,7 +16,7 @@
 #endif
 
 #define MJ_MAGIC 0x53444a4du /* "MJDS" on the wire */
-#define MJ_VERSION 1
+#define MJ_VERSION 2 /* 2: write-ahead (MJ_ACC_AHEAD, MJ_PAGE_DIRTY) */
 #define MJ_PAGE 4096u
 /* Largest payload accepted: one message queue message or a batch of pages.
  * Anything larger is rejected before allocating, so a hostile peer cannot
@@ -49,6 +49,7 @@ enum mj_type {
   MJ_PAGE_REQ = 15,   /* c->s: fault; reply carries data and the granted access */
   MJ_PAGE_FETCH = 16, /* s->c: downgrade/invalidate; client replies with data */
   MJ_REATTACH = 17,   /* c->s: re-register an attachment with a restarted home */
+  MJ_PAGE_DIRTY = 18, /* c->s, no reply: first store to a write-ahead page (mj_page_req) */
   MJ_SEMGET = 20,
   MJ_SEMOP = 21,
   MJ_SEMCTL = 22,
@@ -96,7 +97,12 @@ struct mj_stat_r {
   uint32_t nvals;        /* followed by nvals uint16 for GETALL */
 } __attribute__((packed));
 
-enum { MJ_ACC_NONE = 0, MJ_ACC_READ = 1, MJ_ACC_WRITE = 2 };
+/* MJ_ACC_AHEAD appears only in a PAGE_REQ reply: the faulting page is granted
+ * writable and the has_data - 1 pages after it are owned by the requester but
+ * still equal to the home copy ("clean"): it maps them read-only and sends
+ * MJ_PAGE_DIRTY before the first store to one, so a crash loses only pages
+ * that were really written. */
+enum { MJ_ACC_NONE = 0, MJ_ACC_READ = 1, MJ_ACC_WRITE = 2, MJ_ACC_AHEAD = 3 };
 struct mj_page_req { int32_t id; uint32_t page; uint32_t access; } __attribute__((packed));
 struct mj_reattach { int32_t id; uint32_t count; struct mj_cred cred; } __attribute__((packed)); /* + {u32 page, u32 access, data}* */
 /* Reply/fetch payload: header fields then the page bytes.  has_data = number
