@@ -45,6 +45,13 @@
 #include <zstd.h>
 
 #define EXPORT __attribute__((visibility("default")))
+/* Inside libmojave, libc functions we wrap are weak like the runtime's other
+ * interposers: a program may define its own. */
+#ifdef MJ_IN_RUNTIME
+#define EXPORT_WRAP EXPORT __attribute__((weak))
+#else
+#define EXPORT_WRAP EXPORT
+#endif
 
 /* ---------------- real functions ---------------- */
 static int (*real_shmget)(key_t, size_t, int);
@@ -1198,6 +1205,113 @@ EXPORT void _Exit(int status) {
   exit_detach();
   syscall(SYS_exit_group, status);
   __builtin_unreachable();
+}
+
+/* exec() replaces the image and closes our home connections (CLOEXEC), which
+ * the homes treat like a crash: pages only we hold would be lost.  Before
+ * exec, hand every page we own back (the SHMDT page records without the
+ * detach) and drop our copies, then wait for one round trip per home so the
+ * records are applied before the connection closes.  If exec fails we carry on
+ * attached, faulting pages back in as needed.  A vfork() child (another pid
+ * sharing our memory) leaves everything alone. */
+static void exec_handback(void) {
+  if (!segs || owner_pid != getpid()) return;
+  sigset_t om;
+  int used[MJ_MAX_HOSTS] = {0};
+  lk(&seg_lock, &om);
+  const size_t rec = 4 + MJ_PAGE, chunk = 200;
+  uint8_t *buf = malloc(chunk * rec);
+  for (struct cseg *s = segs; s && buf; s = s->next) {
+    struct hconn *hc = &H[s->host];
+    if (hc->fd < 0 || hc->dead) continue;
+    struct mj_shmdt d = {s->id, cred()};
+    size_t n = 0;
+    for (uint32_t pn = 0; pn <= s->npages; pn++) {
+      int last = pn == s->npages;
+      if (!last && (s->acc[pn] == MJ_ACC_WRITE || s->acc[pn] == ACC_CLEAN)) {
+        memcpy(buf + n * rec, &pn, 4);
+        memcpy(buf + n * rec + 4, s->rt + (size_t)pn * MJ_PAGE, MJ_PAGE);
+        n++;
+        set_prot(s, pn, MJ_ACC_NONE); /* the home's copy is the current one now */
+      }
+      if (n && (n == chunk || last)) {
+        pthread_mutex_lock(&hc->lock);
+        send_locked(hc, MJ_SHMDT, 0, 1, &d, sizeof d, buf, n * rec); /* aux 1: records only, stay attached */
+        pthread_mutex_unlock(&hc->lock);
+        used[s->host] = 1;
+        n = 0;
+      }
+    }
+  }
+  free(buf);
+  ulk(&seg_lock, &om);
+  for (int h = 0; h < MJ_MAX_HOSTS; h++)
+    if (used[h]) call(h, MJ_PING, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+}
+#define EXEC_REAL(name) \
+  static __typeof__(name) *real_##name; \
+  if (!real_##name) real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+EXPORT_WRAP int execve(const char *path, char *const argv[], char *const envp[]) {
+  EXEC_REAL(execve);
+  exec_handback();
+  return real_execve(path, argv, envp);
+}
+EXPORT_WRAP int execv(const char *path, char *const argv[]) {
+  EXEC_REAL(execv);
+  exec_handback();
+  return real_execv(path, argv);
+}
+EXPORT_WRAP int execvp(const char *file, char *const argv[]) {
+  EXEC_REAL(execvp);
+  exec_handback();
+  return real_execvp(file, argv);
+}
+EXPORT_WRAP int execvpe(const char *file, char *const argv[], char *const envp[]) {
+  EXEC_REAL(execvpe);
+  exec_handback();
+  return real_execvpe(file, argv, envp);
+}
+EXPORT_WRAP int fexecve(int fd, char *const argv[], char *const envp[]) {
+  EXEC_REAL(fexecve);
+  exec_handback();
+  return real_fexecve(fd, argv, envp);
+}
+/* execl, execlp, execle: collect the variadic list (bounded like ARG_MAX's
+ * pointer count would be) and go through the vector forms above. */
+#define EXECL_ARGS(arg, ap, av)                                                   \
+  size_t cnt_ = 1;                                                                \
+  va_start(ap, arg);                                                              \
+  while (va_arg(ap, char *)) cnt_++;                                              \
+  va_end(ap);                                                                     \
+  char **av = malloc((cnt_ + 1) * sizeof *av);                                    \
+  if (!av) { errno = ENOMEM; return -1; }                                         \
+  va_start(ap, arg);                                                              \
+  av[0] = (char *)arg;                                                            \
+  for (size_t i_ = 1; i_ <= cnt_; i_++) av[i_] = i_ < cnt_ ? va_arg(ap, char *) : NULL
+static int freed_av(int r, char **av) { /* exec returned: free the vector, keep errno */
+  int e = errno;
+  free(av);
+  errno = e;
+  return r;
+}
+EXPORT_WRAP int execl(const char *path, const char *arg, ...) {
+  va_list ap;
+  EXECL_ARGS(arg, ap, av);
+  va_end(ap);
+  return freed_av(execv(path, av), av);
+}
+EXPORT_WRAP int execlp(const char *file, const char *arg, ...) {
+  va_list ap;
+  EXECL_ARGS(arg, ap, av);
+  va_end(ap);
+  return freed_av(execvp(file, av), av);
+}
+EXPORT_WRAP int execle(const char *path, const char *arg, ...) {
+  va_list ap;
+  EXECL_ARGS(arg, ap, av);
+  char *const *envp = va_arg(ap, char *const *); /* after the terminating NULL */
+  va_end(ap);
+  return freed_av(execve(path, av, envp), av);
 }
 
 /* For programs linked with the runtime: query whether DSM is active. */
