@@ -13,7 +13,8 @@
 #   cluster.sh down DIR            stop everything, remove namespaces
 #   cluster.sh run N CMD..         up in a temp dir, run CMD with MOJAVE_CLUSTER_DIR
 #                                  exported, always tear down (trap); exit = CMD's
-# Env: MOJAVE_NSD (daemon binary), MOJAVE_CLUSTER_MODE=ns|lo (force a mode).
+# Env: MOJAVE_NSD (daemon binary), MOJAVE_CLUSTER_MODE=ns|lo (force a mode),
+#      MOJAVE_CLUSTER_EXTRA (lines appended to the generated cluster file).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 NSD=${MOJAVE_NSD:-$here/../build/bin/mojave-nsd}
@@ -99,6 +100,8 @@ up() {
     echo "nameserver root h1"
     [ "$n" -ge 2 ] && echo "nameserver delegate h2 0x4d4a8000-0x4d4affff"
     echo "distributed 0x4d4a0000-0x4d4affff"
+    # extra directives (e.g. deeper delegations) before the daemons start
+    if [ -n "${MOJAVE_CLUSTER_EXTRA:-}" ]; then printf "%s\n" "$MOJAVE_CLUSTER_EXTRA"; fi
   } >"$dir/cluster.conf"
   if [ $mode = ns ]; then
     local sw="mj-$tag-sw"

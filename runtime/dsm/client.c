@@ -605,21 +605,41 @@ static int fail(int e) { errno = e; return -1; }
 static struct { int32_t key; int host; } kcache[256];
 static int nk;
 static pthread_mutex_t kc_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Resolution walks the nameserver tree like a DNS resolver: from the most
+ * specific cached referral (else the root) follow referrals down to the home;
+ * both the referrals and the final answer are cached for the process. */
+static struct { uint32_t lo, hi; int host; } rcache[64];
+static int nr;
 static int key_home(int32_t key) {
   sigset_t om;
+  uint32_t k = (uint32_t)key;
+  int at = C.root;
   lk(&kc_lock, &om);
   for (int i = 0; i < nk; i++)
     if (kcache[i].key == key) { int h = kcache[i].host; ulk(&kc_lock, &om); return h; }
+  uint32_t best = 0xffffffffu;
+  for (int i = 0; i < nr; i++)
+    if (k >= rcache[i].lo && k <= rcache[i].hi && rcache[i].hi - rcache[i].lo <= best) { best = rcache[i].hi - rcache[i].lo; at = rcache[i].host; }
   ulk(&kc_lock, &om);
-  struct mj_resolve q = {key};
-  struct mj_resolve_r r;
-  size_t rl = 0;
-  int st = call(C.root, MJ_RESOLVE, &q, sizeof q, NULL, 0, &r, sizeof r, &rl, 0);
-  if (st || rl != sizeof r || r.host_idx >= (uint32_t)C.nhosts) return -1;
-  lk(&kc_lock, &om);
-  if (nk < 256) { kcache[nk].key = key; kcache[nk].host = (int)r.host_idx; nk++; }
-  ulk(&kc_lock, &om);
-  return (int)r.host_idx;
+  for (int hops = 0; hops <= MJ_MAX_REFERRALS; hops++) {
+    struct mj_resolve q = {key};
+    struct mj_resolve_r r;
+    size_t rl = 0;
+    int st = call(at, MJ_RESOLVE, &q, sizeof q, NULL, 0, &r, sizeof r, &rl, 0);
+    if (st || rl != sizeof r || r.host_idx >= (uint32_t)C.nhosts) {
+      warnm("cannot resolve key 0x%x at nameserver %s: %s", (unsigned)key, C.host[at].name,
+            st ? strerror(st == EIDRM ? EHOSTUNREACH : st) : "malformed answer");
+      return -1;
+    }
+    lk(&kc_lock, &om);
+    if (!r.referral && nk < 256) { kcache[nk].key = key; kcache[nk].host = (int)r.host_idx; nk++; }
+    if (r.referral && nr < 64 && r.lo <= k && k <= r.hi) { rcache[nr].lo = r.lo; rcache[nr].hi = r.hi; rcache[nr].host = (int)r.host_idx; nr++; }
+    ulk(&kc_lock, &om);
+    if (!r.referral) return (int)r.host_idx;
+    at = (int)r.host_idx;
+  }
+  warnm("cannot resolve key 0x%x: more than %d referrals", (unsigned)key, MJ_MAX_REFERRALS);
+  return -1;
 }
 static int is_dist_key(key_t key) {
   ensure_init();

@@ -47,7 +47,7 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
   char line[512];
   int ln = 0;
   char *pending_root = NULL;
-  struct { char host[32]; struct mj_range r; int line; } dl[MJ_MAX_RANGES];
+  struct { char host[32], parent[32]; struct mj_range r; int line; } dl[MJ_MAX_RANGES];
   int ndl = 0;
 #define FAIL(...) do { int o_ = snprintf(err, errlen, "%s:%d: ", path, ln); \
     snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__); fclose(f); free(pending_root); return -1; } while (0)
@@ -80,10 +80,11 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
     } else if (!strcmp(tok[0], "nameserver") && nt == 3 && !strcmp(tok[1], "root")) {
       free(pending_root);
       pending_root = strdup(tok[2]);
-    } else if (!strcmp(tok[0], "nameserver") && nt == 4 && !strcmp(tok[1], "delegate")) {
+    } else if (!strcmp(tok[0], "nameserver") && (nt == 4 || (nt == 6 && !strcmp(tok[4], "from"))) && !strcmp(tok[1], "delegate")) {
       if (ndl == MJ_MAX_RANGES) FAIL("too many delegations");
-      if (strlen(tok[2]) >= 32) FAIL("host name too long");
+      if (strlen(tok[2]) >= 32 || (nt == 6 && strlen(tok[5]) >= 32)) FAIL("host name too long");
       strcpy(dl[ndl].host, tok[2]);
+      strcpy(dl[ndl].parent, nt == 6 ? tok[5] : ""); /* "" = the root */
       if (parse_range(tok[3], &dl[ndl].r)) FAIL("bad key range '%s'", tok[3]);
       dl[ndl].line = ln;
       ndl++;
@@ -101,12 +102,28 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
   if (!pending_root) FAIL("no 'nameserver root HOST' line");
   c->root = mj_cluster_find_host(c, pending_root);
   if (c->root < 0) FAIL("root nameserver '%s' is not a declared host", pending_root);
+  int depth[MJ_MAX_RANGES] = {0}; /* referrals from the root to reach delegation i, minus one */
   for (int i = 0; i < ndl; i++) {
     int h = mj_cluster_find_host(c, dl[i].host);
     ln = dl[i].line;
     if (h < 0) FAIL("delegate host '%s' is not a declared host", dl[i].host);
+    int par = dl[i].parent[0] ? mj_cluster_find_host(c, dl[i].parent) : c->root;
+    if (par < 0) FAIL("delegating host '%s' is not a declared host", dl[i].parent);
+    if (par == h) FAIL("host '%s' cannot delegate to itself", dl[i].host);
+    if (par != c->root) {
+      /* a sub-delegation must lie inside a range its parent was delegated
+       * earlier in the file, so the tree has no cycles and no orphans */
+      int ok = -1;
+      for (int j = 0; j < i && ok < 0; j++)
+        if (c->deleg[j].host == par && dl[i].r.lo >= c->deleg[j].lo && dl[i].r.hi <= c->deleg[j].hi) ok = j;
+      if (ok < 0) FAIL("'%s' delegates 0x%x-0x%x but was not delegated a range containing it earlier in the file",
+                       dl[i].parent, dl[i].r.lo, dl[i].r.hi);
+      depth[i] = depth[ok] + 1;
+      if (depth[i] > MJ_MAX_REFERRALS) FAIL("delegation chain deeper than %d levels", MJ_MAX_REFERRALS);
+    }
     c->deleg[i] = dl[i].r;
     c->deleg[i].host = h;
+    c->deleg[i].parent = par;
   }
   c->ndeleg = ndl;
   fclose(f);
@@ -122,9 +139,30 @@ int mj_cluster_is_distributed(const struct mj_cluster *c, int32_t key) {
     if (k >= c->dist[i].lo && k <= c->dist[i].hi) return 1;
   return 0;
 }
-int mj_cluster_home(const struct mj_cluster *c, int32_t key) {
+int mj_cluster_resolve_at(const struct mj_cluster *c, int server, int32_t key, int *referral, uint32_t *lo, uint32_t *hi) {
   uint32_t k = (uint32_t)key;
+  int in_zone = server == c->root;
+  for (int i = 0; i < c->ndeleg && !in_zone; i++) /* within a range this server was given */
+    in_zone = c->deleg[i].host == server && k >= c->deleg[i].lo && k <= c->deleg[i].hi;
+  if (!in_zone) return -1;
   for (int i = 0; i < c->ndeleg; i++)
-    if (k >= c->deleg[i].lo && k <= c->deleg[i].hi) return c->deleg[i].host;
-  return c->root;
+    if (c->deleg[i].parent == server && k >= c->deleg[i].lo && k <= c->deleg[i].hi) {
+      *referral = 1;
+      if (lo) *lo = c->deleg[i].lo;
+      if (hi) *hi = c->deleg[i].hi;
+      return c->deleg[i].host;
+    }
+  *referral = 0;
+  if (lo) *lo = k; /* a home answer covers the key itself */
+  if (hi) *hi = k;
+  return server;
+}
+int mj_cluster_home(const struct mj_cluster *c, int32_t key) {
+  int at = c->root, referral = 1;
+  for (int hops = 0; hops <= MJ_MAX_REFERRALS && referral; hops++) {
+    int next = mj_cluster_resolve_at(c, at, key, &referral, NULL, NULL);
+    if (next < 0) return -1;
+    at = next;
+  }
+  return referral ? -1 : at;
 }

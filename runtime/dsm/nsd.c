@@ -525,9 +525,19 @@ static struct shm *shm_by_id(int id, int *slot) {
 #define NEED(T) \
   if (h->len < sizeof(T)) { logm("%s from %s: payload %u < %zu bytes, rejected", mj_type_name(h->type), c->peer, h->len, sizeof(T)); reply(c, h, EPROTO, NULL, 0); return; }
 
+/* Only a key's home may create or look it up: a client that asks another
+ * daemon (cluster files that differ between hosts) must not split the
+ * namespace.  Returns 0 after refusing. */
+static int key_is_mine(struct conn *c, const struct mj_hdr *h, int32_t key) {
+  if (key == 0 || mj_cluster_home(&C, key) == self_idx) return 1; /* IPC_PRIVATE: created where asked */
+  logm("%s from %s: key 0x%x is not homed here (do the cluster files differ?), refused", mj_type_name(h->type), c->peer, (unsigned)key);
+  reply(c, h, EREMOTE, NULL, 0);
+  return 0;
+}
 static void do_shmget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
   NEED(struct mj_shmget);
   struct mj_shmget q; memcpy(&q, pl, sizeof q);
+  if (!key_is_mine(c, h, q.key)) return;
   int sl = find_by_key_shm(q.key);
   if (sl >= 0) {
     struct shm *s = shms[sl];
@@ -804,6 +814,7 @@ static struct sem *sem_by_id(int id, int *slot) {
 static void do_semget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
   NEED(struct mj_semget);
   struct mj_semget q; memcpy(&q, pl, sizeof q);
+  if (!key_is_mine(c, h, q.key)) return;
   for (int i = 0; i < MAX_SLOTS; i++) {
     struct sem *s = sems[i];
     if (!s || s->perm.key != q.key) continue;
@@ -1028,6 +1039,7 @@ static struct mq *mq_by_id(int id, int *slot) {
 static void do_msgget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
   NEED(struct mj_msgget);
   struct mj_msgget q; memcpy(&q, pl, sizeof q);
+  if (!key_is_mine(c, h, q.key)) return;
   for (int i = 0; i < MAX_SLOTS; i++) {
     struct mq *m = mqs[i];
     if (!m || m->perm.key != q.key) continue;
@@ -1290,7 +1302,15 @@ static void dispatch(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
   case MJ_RESOLVE: {
     NEED(struct mj_resolve);
     struct mj_resolve q; memcpy(&q, pl, sizeof q);
-    struct mj_resolve_r r = {(uint32_t)mj_cluster_home(&C, q.key)};
+    int ref = 0;
+    uint32_t lo = 0, hi = 0;
+    int at = mj_cluster_resolve_at(&C, self_idx, q.key, &ref, &lo, &hi);
+    if (at < 0) {
+      logm("RESOLVE from %s: key 0x%x is outside this server's zone, refused", c->peer, (unsigned)q.key);
+      reply(c, h, ENXIO, NULL, 0);
+      break;
+    }
+    struct mj_resolve_r r = {(uint32_t)at, (uint32_t)ref, lo, hi};
     reply(c, h, 0, &r, sizeof r);
     break;
   }

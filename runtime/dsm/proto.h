@@ -16,7 +16,7 @@
 #endif
 
 #define MJ_MAGIC 0x53444a4du /* "MJDS" on the wire */
-#define MJ_VERSION 2 /* 2: write-ahead (MJ_ACC_AHEAD, MJ_PAGE_DIRTY) */
+#define MJ_VERSION 2 /* 2: write-ahead (MJ_ACC_AHEAD, MJ_PAGE_DIRTY), RESOLVE referrals */
 #define MJ_PAGE 4096u
 /* Largest payload accepted: one message queue message or a batch of pages.
  * Anything larger is rejected before allocating, so a hostile peer cannot
@@ -72,7 +72,10 @@ struct mj_auth_ok { uint8_t mac[32]; /* HMAC(secret, "S" | cnonce | snonce) */ u
 struct mj_cred { uint32_t uid, gid, pid; } __attribute__((packed));
 
 struct mj_resolve { int32_t key; } __attribute__((packed));
-struct mj_resolve_r { uint32_t host_idx; } __attribute__((packed));
+/* One step of resolution (like a DNS answer): referral = 1 means "ask
+ * host_idx, which serves keys lo..hi" (clients cache it), 0 means host_idx is
+ * the key's home. */
+struct mj_resolve_r { uint32_t host_idx; uint32_t referral; uint32_t lo, hi; } __attribute__((packed));
 
 struct mj_shmget { int32_t key; uint64_t size; int32_t flags; struct mj_cred cred; } __attribute__((packed));
 struct mj_id_r { int32_t id; } __attribute__((packed));

@@ -25,6 +25,16 @@ expect 2 "host 'h9' not in" --cluster "$tmp/ok.conf" --host h9
 expect 2 "$tmp/missing.conf" --cluster "$tmp/missing.conf" --host h1
 printf 'secret 0123456789abcdef0123\nhost h1 127.0.0.1:7799\nbogus line\n' >"$tmp/bad.conf"
 expect 2 "bad.conf:3: unknown or malformed directive" --cluster "$tmp/bad.conf" --host h1
+# delegation tree: a sub-delegation must lie in a range its parent holds
+conf() { printf 'secret 0123456789abcdef0123\nhost h1 127.0.0.1:7799\nhost h2 127.0.0.1:7798\nhost h3 127.0.0.1:7797\nnameserver root h1\n%s\n' "$1" >"$tmp/d.conf"; }
+conf $'nameserver delegate h2 0x100-0x1ff\nnameserver delegate h3 0x180-0x2ff from h2'
+expect 2 "d.conf:7: 'h2' delegates 0x180-0x2ff but was not delegated a range containing it" --cluster "$tmp/d.conf" --host h1
+conf $'nameserver delegate h3 0x180-0x1ff from h2\nnameserver delegate h2 0x100-0x1ff'
+expect 2 "d.conf:6: 'h2' delegates 0x180-0x1ff but was not delegated" --cluster "$tmp/d.conf" --host h1
+conf 'nameserver delegate h3 0x100-0x1ff from h9'
+expect 2 "delegating host 'h9' is not a declared host" --cluster "$tmp/d.conf" --host h1
+conf $'nameserver delegate h2 0x100-0x1ff\nnameserver delegate h2 0x100-0x10f from h2'
+expect 2 "cannot delegate to itself" --cluster "$tmp/d.conf" --host h1
 MOJAVE_NSD_READAHEAD=abc expect 2 "MOJAVE_NSD_READAHEAD must be an integer" --cluster "$tmp/ok.conf" --host h1
 if [ $rc -eq 0 ]; then echo "PASS dsm_nsd_usage"; else echo "FAIL dsm_nsd_usage"; fi
 exit $rc
