@@ -170,6 +170,11 @@ struct hconn {
   int dead;        /* connection lost: calls fail with EIDRM, faults raise SIGBUS */
   _Atomic int recovering; /* reconnecting to a restarted home: faults wait and retry */
   pthread_mutex_t lock; /* protects pend list and sends */
+  /* Whoever holds rx reads the next message from fd: normally the reader
+   * thread, but a faulting thread reads its own reply (one wake-up and one
+   * thread hand-off fewer on the fault path).  Order: rx before seg_lock. */
+  pthread_mutex_t rx;
+  uint8_t *rxbuf;  /* MJ_MAX_PAYLOAD bytes, used by the rx holder */
   struct pend *pend;
   _Atomic uint32_t seq;
   pthread_t reader;
@@ -178,7 +183,7 @@ static struct hconn H[MJ_MAX_HOSTS];
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t h_once = PTHREAD_ONCE_INIT;
 static void h_init(void) {
-  for (int i = 0; i < MJ_MAX_HOSTS; i++) { H[i].fd = -1; pthread_mutex_init(&H[i].lock, NULL); }
+  for (int i = 0; i < MJ_MAX_HOSTS; i++) { H[i].fd = -1; pthread_mutex_init(&H[i].lock, NULL); pthread_mutex_init(&H[i].rx, NULL); }
 }
 
 /* ---------------- attached segments ---------------- */
@@ -411,49 +416,66 @@ static void orphan_seg(int id) {
   pthread_mutex_unlock(&seg_lock);
 }
 
+/* Read and handle one message; caller holds hc->rx.  Returns 1 when the
+ * connection is finished (the reader thread then exits), 0 otherwise.  Only
+ * the reader thread (may_recover) handles a broken connection: a faulting
+ * thread that meets one gives rx back and waits like any other. */
+static int rx_one(struct hconn *hc, int host, int may_recover) {
+  uint8_t *buf = hc->rxbuf;
+  struct mj_hdr h;
+  if (mj_read_full(hc->fd, &h, sizeof h)) {
+    int e = errno;
+    if (!may_recover) return -1;
+    if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) return 0;
+    conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e));
+    return 1;
+  }
+  const char *bad = mj_hdr_check(&h);
+  if (bad) { conn_fail(hc, host, bad); return 1; }
+  if (mj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); return 1; }
+  if (h.type == MJ_PAGE_FETCH) { serve_fetch(hc, &h, buf); return 0; }
+  if (h.type == MJ_ERROR) {
+    warnm("home %s reports: %.*s", C.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
+    return 0;
+  }
+  if (h.type == (MJ_PAGE_REQ | MJ_REPLY) && install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); return 1; }
+  if (h.type == (MJ_REATTACH | MJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
+    int32_t id;
+    if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
+    return 0;
+  }
+  pthread_mutex_lock(&hc->lock);
+  struct pend **pp = &hc->pend;
+  while (*pp && (*pp)->seq != h.seq) pp = &(*pp)->next;
+  struct pend *p = *pp;
+  if (p) {
+    *pp = p->next;
+    p->status = h.status;
+    p->len = h.len;
+    if (p->buf) memcpy(p->buf, buf, h.len < p->cap ? h.len : p->cap);
+    int efd = p->efd;
+    atomic_store(&p->done, 1);
+    fwake(&p->done);
+    if (efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
+  }
+  pthread_mutex_unlock(&hc->lock);
+  return 0;
+}
+static int readable_now(int fd) {
+  struct pollfd pf = {fd, POLLIN, 0};
+  return syscall(SYS_poll, &pf, 1, 0) > 0;
+}
 static void *reader_main(void *arg) {
   int host = (int)(intptr_t)arg;
   struct hconn *hc = &H[host];
-  uint8_t *buf = malloc(MJ_MAX_PAYLOAD);
-  for (;;) {
-    struct mj_hdr h;
-    if (mj_read_full(hc->fd, &h, sizeof h)) {
-      int e = errno;
-      if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) continue;
-      conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e));
-      break;
-    }
-    const char *bad = mj_hdr_check(&h);
-    if (bad) { conn_fail(hc, host, bad); break; }
-    if (mj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); break; }
-    if (h.type == MJ_PAGE_FETCH) { serve_fetch(hc, &h, buf); continue; }
-    if (h.type == MJ_ERROR) {
-      warnm("home %s reports: %.*s", C.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
-      continue;
-    }
-    if (h.type == (MJ_PAGE_REQ | MJ_REPLY) && install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); break; }
-    if (h.type == (MJ_REATTACH | MJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
-      int32_t id;
-      if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
-      continue;
-    }
-    pthread_mutex_lock(&hc->lock);
-    struct pend **pp = &hc->pend;
-    while (*pp && (*pp)->seq != h.seq) pp = &(*pp)->next;
-    struct pend *p = *pp;
-    if (p) {
-      *pp = p->next;
-      p->status = h.status;
-      p->len = h.len;
-      if (p->buf) memcpy(p->buf, buf, h.len < p->cap ? h.len : p->cap);
-      int efd = p->efd;
-      atomic_store(&p->done, 1);
-      fwake(&p->done);
-      if (efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
-    }
-    pthread_mutex_unlock(&hc->lock);
+  for (int done = 0; !done;) {
+    struct pollfd pf = {hc->fd, POLLIN, 0};
+    if (syscall(SYS_poll, &pf, 1, -1) < 0) continue; /* EINTR */
+    pthread_mutex_lock(&hc->rx);
+    /* a faulting thread may have taken the message meanwhile */
+    if (readable_now(hc->fd)) done = rx_one(hc, host, 1);
+    pthread_mutex_unlock(&hc->rx);
   }
-  free(buf);
   return NULL;
 }
 
@@ -525,6 +547,8 @@ static struct hconn *hget(int host) {
       hc->fd = -1;
     }
     int fd = hconnect(host);
+    if (fd >= 0 && !hc->rxbuf) hc->rxbuf = malloc(MJ_MAX_PAYLOAD);
+    if (fd >= 0 && !hc->rxbuf) { close(fd); fd = -1; }
     if (fd >= 0) {
       hc->fd = fd;
       hc->dead = 0;
@@ -539,6 +563,10 @@ static struct hconn *hget(int host) {
   return hc->fd >= 0 && !hc->dead ? hc : NULL;
 }
 
+#define CALL_FAULT 2 /* `interruptible` value for page faults: read the reply ourselves */
+/* Per-thread eventfd a waiter polls; a fork()ed child gets a new one, since
+ * the inherited descriptor is the same object as the parent's. */
+static __thread int tl_efd = -1;
 /* One request/reply exchange.  With interruptible != 0 a signal during the
  * wait sends CANCEL and the call then returns whatever the home decided
  * (EINTR if it cancelled, the real result if it had already completed). */
@@ -546,13 +574,16 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
                 size_t rcap, size_t *rlen, int interruptible) {
   struct hconn *hc = hget(host);
   if (!hc) return EIDRM;
+  int self_read = interruptible == CALL_FAULT;
   mj_net_inject();
   /* Interruptible waits poll an eventfd: poll() always fails with EINTR on a
    * signal, even under SA_RESTART — exactly semop's rule — while a futex wait
    * would be restarted silently. */
-  static __thread int tl_efd = -1;
-  if (interruptible && tl_efd < 0) tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .type = type, .buf = rbuf, .cap = rcap, .efd = interruptible ? tl_efd : -1};
+  if ((interruptible || self_read) && tl_efd < 0) tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  /* a fault polls its eventfd too: the reader thread may deliver its reply */
+  if (self_read) interruptible = 0;
+  struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .type = type, .buf = rbuf, .cap = rcap,
+                   .efd = (interruptible || self_read) ? tl_efd : -1};
   sigset_t om;
   lk(&hc->lock, &om);
   if (hc->dead) { ulk(&hc->lock, &om); return EIDRM; }
@@ -577,6 +608,26 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
         if ((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000 > spin_us) break;
       }
     }
+  }
+  /* A fault reads its own reply when nobody else is reading: poll with
+   * signals enabled, then take rx with them blocked (a handler touching DSM
+   * memory must not fault into a thread that holds rx) and read what came. */
+  while (self_read && p.efd >= 0 && !atomic_load(&p.done)) {
+    struct pollfd pf[2] = {{hc->fd, POLLIN, 0}, {p.efd, POLLIN, 0}};
+    if (syscall(SYS_poll, pf, 2, -1) < 0) continue;
+    if (pf[1].revents) { uint64_t v; if (syscall(SYS_read, p.efd, &v, 8) < 0) {} }
+    if (atomic_load(&p.done)) break;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int got = pthread_mutex_trylock(&hc->rx) == 0;
+    int r = 0;
+    if (got) {
+      if (!atomic_load(&p.done) && readable_now(hc->fd)) r = rx_one(hc, (int)(hc - H), 0);
+      pthread_mutex_unlock(&hc->rx);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r) break; /* broken connection: the reader thread handles it; wait */
   }
   while (!atomic_load(&p.done)) {
     long r;
@@ -659,7 +710,7 @@ static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
   struct mj_page_req q = {s->id, pn, acc};
   for (int tries = 0;; tries++) {
     if (s->orphan) return EIDRM;
-    int st = call(s->host, MJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0);
+    int st = call(s->host, MJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, CALL_FAULT);
     /* a home restart in progress: wait for the re-registration, then ask again */
     if ((st == MJ_ERETRY || (st == EIDRM && atomic_load(&H[s->host].recovering))) && tries < 1000) {
       struct timespec ts = {0, 10 * 1000 * 1000};
@@ -1162,6 +1213,7 @@ static void atfork_parent(void) {
 }
 static void atfork_child(void) {
   owner_pid = getpid();
+  if (tl_efd >= 0) { close(tl_efd); tl_efd = -1; }
   if (fork_pipe[0] >= 0) close(fork_pipe[0]);
   for (int i = 0; i < MJ_MAX_HOSTS; i++) {
     if (H[i].fd >= 0) close(H[i].fd);
@@ -1170,6 +1222,7 @@ static void atfork_child(void) {
     H[i].pend = NULL;
     atomic_store(&H[i].recovering, 0);
     pthread_mutex_init(&H[i].lock, NULL);
+    pthread_mutex_init(&H[i].rx, NULL);
   }
   pthread_mutex_init(&seg_lock, NULL);
   pthread_mutex_init(&conn_lock, NULL);
