@@ -67,7 +67,8 @@ MOJ_CC_EXPORT void __moj_cc_rehandle_out(void **slot, void *orig) {
  * in section moj_rt, which spec_abort does not roll back — a dlopen or
  * dlclose inside a speculation is not undone either.  Writers (constructors,
  * dlopen, dlclose) take a lock; readers take none: a slot's hi is published
- * after its lo and cleared before it. */
+ * after its lo, and a slot is freed by clearing hi only, so a reader sees the
+ * old range, the new one, or an empty one (hi <= lo). */
 extern char __start_moj_text[] __attribute__((weak));
 extern char __stop_moj_text[] __attribute__((weak));
 
@@ -80,7 +81,7 @@ static _Atomic int ntexts MOJ_RTVAR; /* slots in use are below this */
 static pthread_mutex_t texts_lock MOJ_RTVAR = PTHREAD_MUTEX_INITIALIZER;
 
 static int in_range(uintptr_t p, uintptr_t lo, uintptr_t hi) {
-  return p - lo < hi - lo; /* lo <= p < hi; an empty range holds nothing */
+  return hi > lo && p - lo < hi - lo; /* lo <= p < hi */
 }
 
 static int is_main_text(uintptr_t lo, uintptr_t hi) {
@@ -120,7 +121,6 @@ MOJ_CC_EXPORT void __moj_cc_unregister_text(const void *lo, const void *hi) {
     if (atomic_load_explicit(&texts[i].hi, memory_order_relaxed) == h &&
         atomic_load_explicit(&texts[i].lo, memory_order_relaxed) == l) {
       atomic_store_explicit(&texts[i].hi, 0, memory_order_release);
-      atomic_store_explicit(&texts[i].lo, 0, memory_order_relaxed);
       break;
     }
   pthread_mutex_unlock(&texts_lock);
