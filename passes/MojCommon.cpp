@@ -26,6 +26,15 @@ std::string definitionMarkerName(StringRef Fn) {
   return ("__moj_def." + Fn).str();
 }
 
+bool hasRuntimeWrapper(StringRef Fn) {
+  static const StringSet<> Names = {
+#define MOJ_CC_WRAPPED(n) #n,
+      MOJ_CC_LIBC_WRAPPERS(MOJ_CC_WRAPPED)
+#undef MOJ_CC_WRAPPED
+  };
+  return Names.contains(Fn);
+}
+
 Function *getMarker(Module &M, const char *Name) {
   auto *PtrTy = PointerType::getUnqual(M.getContext());
   FunctionCallee FC =

@@ -17,6 +17,8 @@
 #include "llvm/IR/PassManager.h"
 #include "llvm/ADT/StringRef.h"
 
+#include "mojave/cc_abi.h"
+
 namespace llvm {
 class TargetLibraryInfo;
 class CallBase;
@@ -36,6 +38,20 @@ inline constexpr const char *MarkerWriteSoft = "__moj_xws";
 // externally visible function definition: its address is non-null at run time
 // iff the callee was compiled by mojcc (and so takes handles).
 std::string definitionMarkerName(llvm::StringRef Fn);
+
+// Names of the runtime's mojcc-only entry points (`cc::rehandle` is
+// "__moj_cc_rehandle"), generated from MOJ_CC_ENTRIES in mojave/cc_abi.h: an
+// entry point missing from that list does not compile here, and
+// tests/abi/abi_check.sh checks the list against the runtime.
+namespace cc {
+#define MOJ_CC_NAME(n) inline constexpr const char n[] = "__moj_cc_" #n;
+MOJ_CC_ENTRIES(MOJ_CC_NAME)
+#undef MOJ_CC_NAME
+} // namespace cc
+
+// True for the C library functions with a runtime wrapper `__moj_cc_<fn>`
+// (MOJ_CC_LIBC_WRAPPERS in mojave/cc_abi.h).
+bool hasRuntimeWrapper(llvm::StringRef Fn);
 
 // Name of the module flag that makes the pipeline idempotent.
 inline constexpr const char *InstrumentedFlag = "mojave.instrumented";

@@ -17,10 +17,22 @@
 // they are turned back into handles (__moj_cc_rehandle), so writes through
 // them still go through the barrier.
 //
-// Function pointers: indirect calls always use the instrumented convention;
-// taking the address of a declared-only function yields a linkonce_odr
-// wrapper `__moj_wrap.<fn>` that performs the same link-time test, so an
-// indirect call to strcmp or to another mojcc module both work.
+// Function pointers: every function this pass instruments is placed in
+// section moj_text (MOJ_CC_TEXT_SECTION), so the linker gathers a linked
+// object's instrumented code into one range [__start_moj_text,
+// __stop_moj_text), which a hidden comdat constructor registers with the
+// runtime (and a destructor unregisters, for dlclose).  An indirect call
+// with possibly-managed pointer arguments tests its target against the
+// calling object's own range inline (link-time constants, one compare and
+// one unlikely branch); a target outside it is looked up out of line
+// (__moj_cc_is_instrumented: the executable's range and registered shared
+// objects), and a foreign target (dlsym of a libc or gcc-built function, a
+// handler returned by signal) is called with the arguments translated as
+// for a direct call of an unknown foreign function, its returned pointer
+// re-handled.  Taking the address of a declared-only function yields a
+// linkonce_odr wrapper `__moj_wrap.<fn>` (itself in moj_text) that performs
+// the link-time test of direct calls, so strcmp through a pointer stays on
+// the fast path; so do the runtime's handle-taking functions (free).
 //
 // spec_enter call sites get returns_twice (the runtime resumes there).
 //===----------------------------------------------------------------------===//
@@ -33,7 +45,10 @@
 #include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/IntrinsicInst.h"
+#include "llvm/IR/MDBuilder.h"
+#include "llvm/TargetParser/Triple.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
+#include "llvm/Transforms/Utils/ModuleUtils.h"
 
 using namespace llvm;
 
@@ -64,26 +79,6 @@ const OutPointer EndPointerFunctions[] = {
     {"strtoumax", 1}, {"__isoc23_strtol", 1}, {"__isoc23_strtoul", 1},
     {"__isoc23_strtoll", 1}, {"__isoc23_strtoull", 1}, {"strtoq", 1},
     {"strtouq", 1},   {"__strtol_internal", 1}, {"__strtod_internal", 1}};
-
-// Library functions whose arguments point to memory holding more pointers
-// (a va_list, iovec/msghdr/argv arrays, getline's buffer pointer): calls are
-// redirected to runtime wrappers __moj_cc_<fn> with the same prototype that
-// translate the inner pointers (runtime/cc_vararg.c, runtime/cc_libc.c).
-bool hasRuntimeWrapper(StringRef N) {
-  static const char *const Names[] = {
-      "writev", "readv", "pwritev", "preadv", "pwritev64", "preadv64",
-      "sendmsg", "recvmsg", "execv", "execvp", "execve", "execvpe",
-      "getline", "getdelim", "__getdelim", "setvbuf", "setbuf", "strtok",
-      "strtok_r",
-      "vprintf", "vfprintf", "vsprintf", "vsnprintf", "vasprintf", "vdprintf",
-      "__vsnprintf_chk", "__vsprintf_chk", "__vfprintf_chk", "__vprintf_chk",
-      "vsyslog", "vwarn", "vwarnx", "verr", "verrx", "__isoc99_vscanf",
-      "__isoc99_vfscanf", "__isoc99_vsscanf", "vscanf", "vfscanf", "vsscanf"};
-  for (const char *X : Names)
-    if (N == X)
-      return true;
-  return false;
-}
 
 // Pointer parameters libc never dereferences, only hands back to the
 // program's own (instrumented) code: they keep their handle, so the callee
@@ -122,9 +117,28 @@ private:
            !isRuntimeFunction(F.getName()) &&
            !F.getName().startswith("__moj_");
   }
+  // The runtime's API taking handles (moj_free, __moj_free after moj-alloc,
+  // ...): not in any moj_text range, so a pointer to it gets a wrapper that
+  // is, and keeps passing handles.
+  bool isWrappedRuntimeDeclaration(const Function &F) const {
+    if (!F.isDeclaration() || F.isIntrinsic() || F.isVarArg() ||
+        !isRuntimeFunction(F.getName()) ||
+        F.getName().startswith("__moj_x") ||
+        F.getName().startswith("__moj_cc_") ||
+        F.hasFnAttribute(Attribute::ReturnsTwice))
+      return false;
+    for (Type *T : F.getFunctionType()->params())
+      if (T->isPointerTy())
+        return true;
+    return false;
+  }
   void defineMarkers();
   void wrapAddressTakenFunctions();
+  void placeInTextSection();
+  void registerTextRange();
+  GlobalVariable *getTextBound(const char *Name);
   void handleCall(CallBase &CB, const TargetLibraryInfo &TLI);
+  void handleIndirectCall(CallBase &CB);
   void translateArgs(CallBase &CB, IRBuilder<> &B, bool ReadOnlyVarargs,
                      SmallVectorImpl<std::pair<unsigned, Value *>> &Out,
                      StringRef Callee = "");
@@ -153,7 +167,7 @@ void ExternalCalls::rehandleOutParameter(
   Orig = cast<CallInst>(Orig)->getArgOperand(0);
   auto *PtrTy = PointerType::getUnqual(M.getContext());
   FunctionCallee Fix = M.getOrInsertFunction(
-      "__moj_cc_rehandle_out",
+      cc::rehandle_out,
       FunctionType::get(Type::getVoidTy(M.getContext()), {PtrTy, PtrTy}, false));
   IRBuilder<> B(CB.getNextNode());
   B.CreateCall(Fix, {CB.getArgOperand(OP->Slot), Orig});
@@ -187,7 +201,7 @@ void ExternalCalls::defineMarkers() {
 void ExternalCalls::wrapAddressTakenFunctions() {
   SmallVector<Function *, 16> Targets;
   for (Function &F : M) {
-    if (!isForeignDeclaration(F))
+    if (!isForeignDeclaration(F) && !isWrappedRuntimeDeclaration(F))
       continue;
     for (const Use &U : F.uses()) {
       const auto *CB = dyn_cast<CallBase>(U.getUser());
@@ -198,16 +212,10 @@ void ExternalCalls::wrapAddressTakenFunctions() {
     }
   }
   for (Function *F : Targets) {
-    if (F->isVarArg()) {
-      const Instruction *At = nullptr;
-      for (const User *U : F->users())
-        if ((At = dyn_cast<Instruction>(U)))
-          break;
-      warn(M, At, Twine("mojcc: the address of variadic function '") + F->getName() +
-              "' is taken; indirect calls through it pass handles, not raw "
-              "pointers, if it is not compiled by mojcc");
+    // A variadic function cannot be forwarded: its address stays, and each
+    // call through it is decided at run time (handleIndirectCall).
+    if (F->isVarArg())
       continue;
-    }
     std::string WName = ("__moj_wrap." + F->getName()).str();
     Function *W = M.getFunction(WName);
     if (!W) {
@@ -216,6 +224,8 @@ void ExternalCalls::wrapAddressTakenFunctions() {
       W->copyAttributesFrom(F);
       W->setLinkage(GlobalValue::LinkOnceODRLinkage);
       W->setVisibility(GlobalValue::DefaultVisibility);
+      if (Triple(M.getTargetTriple()).supportsCOMDAT())
+        W->setComdat(M.getOrInsertComdat(WName)); // one copy per link
       BasicBlock *BB = BasicBlock::Create(M.getContext(), "entry", W);
       IRBuilder<> B(BB);
       SmallVector<Value *, 8> Args;
@@ -242,7 +252,7 @@ Function *ExternalCalls::getRehandle() {
   if (!Rehandle) {
     auto *PtrTy = PointerType::getUnqual(M.getContext());
     Rehandle = cast<Function>(
-        M.getOrInsertFunction("__moj_cc_rehandle",
+        M.getOrInsertFunction(cc::rehandle,
                               FunctionType::get(PtrTy, {PtrTy, PtrTy}, false))
             .getCallee());
     Rehandle->setDoesNotThrow();
@@ -276,6 +286,157 @@ void ExternalCalls::translateArgs(
   }
 }
 
+GlobalVariable *ExternalCalls::getTextBound(const char *Name) {
+  if (GlobalVariable *G = M.getNamedGlobal(Name))
+    return G;
+  // Hidden: every linked object (executable, shared object) has its own
+  // bounds, defined by the linker for its moj_text output section.
+  auto *G = new GlobalVariable(M, Type::getInt8Ty(M.getContext()), true,
+                               GlobalValue::ExternalLinkage, nullptr, Name);
+  G->setVisibility(GlobalValue::HiddenVisibility);
+  return G;
+}
+
+// Places every function instrumented here in moj_text.  A function that
+// already has a section (attribute, #pragma clang section) keeps it: the
+// program may rely on it, and such functions count as foreign for indirect
+// calls (they get raw pointers, which instrumented code accepts).
+void ExternalCalls::placeInTextSection() {
+  for (Function &F : M) {
+    if (F.isDeclaration() || F.hasAvailableExternallyLinkage() ||
+        F.hasSection() || F.hasFnAttribute("implicit-section-name"))
+      continue;
+    F.setSection(MOJ_CC_TEXT_SECTION);
+  }
+}
+
+// Each linked object registers its moj_text range once: the constructor and
+// destructor are hidden comdats (one copy per linked object, whose
+// .init_array/.fini_array entry joins the same group), at a priority that
+// runs before the program's own constructors and after its destructors.
+void ExternalCalls::registerTextRange() {
+  // Also when only explicit-section functions test call targets against the
+  // bounds: the constructor itself makes sure the section exists.
+  bool Any = M.getNamedGlobal("__start_" MOJ_CC_TEXT_SECTION) != nullptr;
+  for (Function &F : M)
+    Any |= !F.isDeclaration() && F.getSection() == MOJ_CC_TEXT_SECTION;
+  if (!Any || M.getFunction("__moj_text.ctor"))
+    return;
+  LLVMContext &Ctx = M.getContext();
+  auto *PtrTy = PointerType::getUnqual(Ctx);
+  auto *VoidFnTy = FunctionType::get(Type::getVoidTy(Ctx), false);
+  auto *RegTy = FunctionType::get(Type::getVoidTy(Ctx), {PtrTy, PtrTy}, false);
+  GlobalVariable *Lo = getTextBound("__start_" MOJ_CC_TEXT_SECTION);
+  GlobalVariable *Hi = getTextBound("__stop_" MOJ_CC_TEXT_SECTION);
+  bool Comdats = Triple(M.getTargetTriple()).supportsCOMDAT();
+  const unsigned Priority = 100; // reserved range: the implementation's
+  for (int Dtor = 0; Dtor < 2; ++Dtor) {
+    const char *Name = Dtor ? "__moj_text.dtor" : "__moj_text.ctor";
+    Function *F = Function::Create(VoidFnTy, GlobalValue::LinkOnceODRLinkage,
+                                   Name, M);
+    F->setVisibility(GlobalValue::HiddenVisibility);
+    F->setSection(MOJ_CC_TEXT_SECTION);
+    F->setDoesNotThrow();
+    if (Comdats)
+      F->setComdat(M.getOrInsertComdat(Name));
+    IRBuilder<> B(BasicBlock::Create(Ctx, "entry", F));
+    B.CreateCall(M.getOrInsertFunction(Dtor ? cc::unregister_text
+                                            : cc::register_text,
+                                       RegTy),
+                 {Lo, Hi});
+    B.CreateRetVoid();
+    if (Dtor)
+      appendToGlobalDtors(M, F, Priority, Comdats ? F : nullptr);
+    else
+      appendToGlobalCtors(M, F, Priority, Comdats ? F : nullptr);
+  }
+}
+
+// fp(args) with possibly-managed pointer arguments becomes
+//
+//   if (likely(fp - __start_moj_text < __stop_moj_text - __start_moj_text))
+//     r = fp(args);                          // this object's own code
+//   else if (__moj_cc_is_instrumented(fp))
+//     r = fp(args);                          // another mojcc object
+//   else
+//     r = rehandle(fp(translate(args)));     // foreign: raw pointers
+//
+// Both calls stay ordinary calls (clobbering cached translations, keeping
+// the original's attributes); the foreign one is translated exactly like a
+// direct call of an unknown foreign function.
+void ExternalCalls::handleIndirectCall(CallBase &CB) {
+  auto *Call = dyn_cast<CallInst>(&CB);
+  if (!Call || CB.hasFnAttr(Attribute::ReturnsTwice))
+    return;
+  bool HasPtr = false;
+  for (Value *A : CB.args())
+    HasPtr |= A->getType()->isPointerTy() && !isProvablyRaw(getRoot(A));
+  if (!HasPtr)
+    return; // both conventions are the same call
+  if (Call->isMustTailCall()) {
+    warn(M, &CB, "mojcc: musttail indirect call: its pointer arguments are "
+                 "not translated if the callee is not compiled by mojcc");
+    return;
+  }
+  LLVMContext &Ctx = M.getContext();
+  Type *I64 = Type::getInt64Ty(Ctx);
+  auto *PtrTy = PointerType::getUnqual(Ctx);
+  Value *FP = CB.getCalledOperand();
+  Function *Fn = CB.getFunction();
+
+  BasicBlock *Head = CB.getParent();
+  BasicBlock *Own = Head->splitBasicBlock(&CB, "moj.icall");
+  BasicBlock *Join = Own->splitBasicBlock(CB.getNextNode(), "moj.icall.join");
+  BasicBlock *Check = BasicBlock::Create(Ctx, "moj.icall.check", Fn, Join);
+  BasicBlock *Foreign = BasicBlock::Create(Ctx, "moj.icall.foreign", Fn, Join);
+
+  Constant *Lo = ConstantExpr::getPtrToInt(getTextBound("__start_" MOJ_CC_TEXT_SECTION), I64);
+  Constant *Hi = ConstantExpr::getPtrToInt(getTextBound("__stop_" MOJ_CC_TEXT_SECTION), I64);
+  Head->getTerminator()->eraseFromParent();
+  IRBuilder<> B(Head);
+  B.SetCurrentDebugLocation(CB.getDebugLoc());
+  Value *Off = B.CreateSub(B.CreatePtrToInt(FP, I64), Lo, "moj.fp.off");
+  Value *Inside = B.CreateICmpULT(Off, ConstantExpr::getSub(Hi, Lo), "moj.fp.own");
+  MDBuilder MDB(Ctx);
+  B.CreateCondBr(Inside, Own, Check, MDB.createBranchWeights(1u << 20, 1));
+
+  B.SetInsertPoint(Check);
+  FunctionCallee IsInstr = M.getOrInsertFunction(
+      cc::is_instrumented, FunctionType::get(Type::getInt32Ty(Ctx), {PtrTy}, false));
+  if (auto *IF = dyn_cast<Function>(IsInstr.getCallee())) {
+    IF->setDoesNotThrow();
+    IF->setOnlyReadsMemory();
+  }
+  Value *R = B.CreateCall(IsInstr, {FP}, "moj.fp.instr");
+  B.CreateCondBr(B.CreateICmpNE(R, B.getInt32(0)), Own, Foreign);
+
+  B.SetInsertPoint(Foreign);
+  auto *FC = cast<CallInst>(CB.clone());
+  B.Insert(FC);
+  B.CreateBr(Join);
+  IRBuilder<> BT(FC);
+  SmallVector<std::pair<unsigned, Value *>, 4> T;
+  translateArgs(*FC, BT, /*ReadOnlyVarargs=*/false, T);
+  SmallVector<Value *, 4> Originals;
+  for (auto &P : T) {
+    Originals.push_back(FC->getArgOperand(P.first));
+    FC->setArgOperand(P.first, P.second);
+  }
+  if (CB.getType()->isVoidTy() || CB.use_empty())
+    return;
+  Value *FR = FC;
+  if (CB.getType()->isPointerTy()) {
+    // A pointer into an argument's current copy becomes a handle again.
+    IRBuilder<> BR(Foreign->getTerminator());
+    for (Value *O : Originals)
+      FR = BR.CreateCall(getRehandle(), {FR, O});
+  }
+  PHINode *PN = PHINode::Create(CB.getType(), 2, "moj.icall.ret", &Join->front());
+  CB.replaceAllUsesWith(PN);
+  PN->addIncoming(&CB, Own);
+  PN->addIncoming(FR, Foreign);
+}
+
 void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
   if (CB.isInlineAsm()) {
     bool HasPtr = false;
@@ -297,8 +458,10 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
     return;
   }
   Function *F = CB.getCalledFunction();
-  if (!F)
-    return; // indirect: instrumented convention (see wrappers)
+  if (!F) {
+    handleIndirectCall(CB);
+    return;
+  }
   if (F->getName() == "spec_enter") {
     F->addFnAttr(Attribute::ReturnsTwice);
     CB.addFnAttr(Attribute::ReturnsTwice);
@@ -317,6 +480,7 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
       CB.getFunctionType() == F->getFunctionType()) {
     // Redirected first: the wrapper has the same prototype and is itself
     // foreign-convention, so the argument handling below still applies.
+    // (The name is in MOJ_CC_LIBC_WRAPPERS, checked against the runtime.)
     Function *W = cast<Function>(
         M.getOrInsertFunction(("__moj_cc_" + F->getName()).str(),
                               F->getFunctionType())
@@ -386,6 +550,7 @@ void ExternalCalls::handleCall(CallBase &CB, const TargetLibraryInfo &TLI) {
 bool ExternalCalls::run() {
   defineMarkers();
   wrapAddressTakenFunctions();
+  placeInTextSection();
   for (Function &F : M) {
     if (F.isDeclaration())
       continue;
@@ -408,6 +573,7 @@ bool ExternalCalls::run() {
       handleCall(*CB, TLI);
     }
   }
+  registerTextRange();
   return true;
 }
 

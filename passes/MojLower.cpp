@@ -107,7 +107,7 @@ void Lowering::lower(CallInst *C, bool Write, bool Soft) {
     Value *R = B.CreateGEP(B.getInt8Ty(), Base, Off, "moj.raw");
     B.CreateBr(Join);
     B.SetInsertPoint(Slow);
-    Value *S = B.CreateCall(getSlow(Soft ? "__moj_cc_w_soft" : "__moj_w_slow"),
+    Value *S = B.CreateCall(getSlow(Soft ? cc::w_soft : "__moj_w_slow"),
                             {V}, "moj.copied");
     B.CreateBr(Join);
     PN->addIncoming(R, Fast);

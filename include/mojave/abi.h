@@ -2,8 +2,10 @@
  *
  * This header is the contract: the pass emits IR equivalent to the inline fast
  * paths below and calls the out-of-line `__moj_*` entry points; the runtime
- * exports every symbol listed in MOJ_ABI_SYMBOLS (checked at build time against
- * the built library by tests/abi_symbols.sh).  docs/abi.md describes it in prose.
+ * exports every symbol listed in MOJ_ABI_SYMBOLS (checked against the built
+ * library by tests/abi/abi_check.sh).  Entry points only mojcc-generated code
+ * calls (`__moj_cc_*`) are listed in mojave/cc_abi.h.  docs/abi.md describes
+ * it in prose.
  *
  * Handle encoding (64-bit):
  *

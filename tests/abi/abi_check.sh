@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tests/abi/abi_check.sh — checks the instrumentation ABI against the built
 # runtime: every symbol in MOJ_ABI_SYMBOLS (include/mojave/abi.h) must be
-# defined by libmojave.a, and a module built for another ABI version must fail
-# to link.  Usage: abi_check.sh <include-dir> <libmojave.a> <cc>
+# defined by libmojave.a, the `__moj_cc_*` names listed in mojave/cc_abi.h
+# (which the pass uses) are exactly the ones libmojave.a defines, and a
+# module built for another ABI version must fail to link.
+# Usage: abi_check.sh <include-dir> <libmojave.a> <cc>
 set -euo pipefail
 inc=$1 lib=$2 cc=$3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -18,6 +20,22 @@ if [ -n "$missing" ]; then
   echo "FAIL: ABI symbols missing from $lib:"; echo "$missing"; exit 1
 fi
 echo "ok: all $n ABI symbols are defined by the runtime"
+
+# 2b. The mojcc-only entry points: one list (MOJ_CC_ENTRIES and
+# MOJ_CC_LIBC_WRAPPERS), the same names in the runtime, both ways.
+printf '#include <mojave/cc_abi.h>\n#define S(x) @__moj_cc_##x@\nMOJ_CC_ENTRIES(S)\nMOJ_CC_LIBC_WRAPPERS(S)\n' >"$tmp/cc.c"
+"$cc" -E -P -I"$inc" "$tmp/cc.c" | grep -o '@[A-Za-z0-9_]*@' | tr -d @ | sort -u >"$tmp/cc_want"
+grep '^__moj_cc_' "$tmp/have" >"$tmp/cc_have" || true
+[ -s "$tmp/cc_want" ] || { echo "FAIL: the __moj_cc_ list expanded to nothing"; exit 1; }
+missing=$(comm -23 "$tmp/cc_want" "$tmp/cc_have")
+extra=$(comm -13 "$tmp/cc_want" "$tmp/cc_have")
+if [ -n "$missing" ]; then
+  echo "FAIL: listed in mojave/cc_abi.h but not defined by $lib:"; echo "$missing"; exit 1
+fi
+if [ -n "$extra" ]; then
+  echo "FAIL: defined by $lib but missing from the lists in mojave/cc_abi.h:"; echo "$extra"; exit 1
+fi
+echo "ok: the $(wc -l <"$tmp/cc_want") __moj_cc_* entry points of mojave/cc_abi.h are exactly the runtime's"
 
 # 3. A module compiled against another ABI version must not link.
 printf 'void __moj_version_mismatch_check_v999(void);\nint main(void){__moj_version_mismatch_check_v999();return 0;}\n' >"$tmp/stale.c"
