@@ -175,6 +175,7 @@ struct hconn {
    * thread hand-off fewer on the fault path).  Order: rx before seg_lock. */
   pthread_mutex_t rx;
   uint8_t *rxbuf;  /* MJ_MAX_PAYLOAD bytes, used by the rx holder */
+  _Atomic uint32_t self_rd; /* faulting threads reading for themselves: the reader thread stands aside */
   struct pend *pend;
   _Atomic uint32_t seq;
   pthread_t reader;
@@ -471,6 +472,7 @@ static void *reader_main(void *arg) {
   for (int done = 0; !done;) {
     struct pollfd pf = {hc->fd, POLLIN, 0};
     if (syscall(SYS_poll, &pf, 1, -1) < 0) continue; /* EINTR */
+    for (uint32_t v; (v = atomic_load(&hc->self_rd)) != 0;) fwait(&hc->self_rd, v);
     pthread_mutex_lock(&hc->rx);
     /* a faulting thread may have taken the message meanwhile */
     if (readable_now(hc->fd)) done = rx_one(hc, host, 1);
@@ -574,7 +576,9 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
                 size_t rcap, size_t *rlen, int interruptible) {
   struct hconn *hc = hget(host);
   if (!hc) return EIDRM;
-  int self_read = interruptible == CALL_FAULT;
+  static int sr_env = -1; /* MOJAVE_DSM_SELF_READ=0: faults wait for the reader thread (for comparisons) */
+  if (sr_env < 0) sr_env = !getenv("MOJAVE_DSM_SELF_READ") || atoi(getenv("MOJAVE_DSM_SELF_READ"));
+  int self_read = interruptible == CALL_FAULT && sr_env;
   mj_net_inject();
   /* Interruptible waits poll an eventfd: poll() always fails with EINTR on a
    * signal, even under SA_RESTART — exactly semop's rule — while a futex wait
@@ -612,6 +616,7 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
   /* A fault reads its own reply when nobody else is reading: poll with
    * signals enabled, then take rx with them blocked (a handler touching DSM
    * memory must not fault into a thread that holds rx) and read what came. */
+  if (self_read && p.efd >= 0) atomic_fetch_add(&hc->self_rd, 1);
   while (self_read && p.efd >= 0 && !atomic_load(&p.done)) {
     struct pollfd pf[2] = {{hc->fd, POLLIN, 0}, {p.efd, POLLIN, 0}};
     if (syscall(SYS_poll, pf, 2, -1) < 0) continue;
@@ -629,6 +634,7 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r) break; /* broken connection: the reader thread handles it; wait */
   }
+  if (self_read && p.efd >= 0 && atomic_fetch_sub(&hc->self_rd, 1) == 1) fwake(&hc->self_rd);
   while (!atomic_load(&p.done)) {
     long r;
     if (p.efd >= 0) {
