@@ -290,10 +290,10 @@ static uint32_t ra_window(struct shm *s, int slot, int dir, uint32_t pn) {
 }
 /* Record the batch actually sent, so the next fault can be recognised as a scan. */
 static void ra_sent(struct shm *s, int slot, int dir, uint32_t pn, uint32_t n) { s->att[slot].ra[dir].next = pn + n; }
-/* A page another attachment may want is not handed out speculatively. */
-static int ra_idle(struct shm *s, uint32_t pn, int slot) {
+/* Write-ahead hands out only pages nobody holds or waits for. */
+static int wa_free(struct shm *s, uint32_t pn) {
   struct page *pk = &s->pg[pn];
-  return s->own[pn] == -1 && !pk->busy && !pk->q && (pk->copyset & ~(1ull << slot)) == 0;
+  return s->own[pn] == -1 && !pk->busy && !pk->q && pk->copyset == 0;
 }
 
 /* Finish the current transaction: the requester receives the page with the access it asked for. */
@@ -320,7 +320,7 @@ static void page_complete(struct shm *s, int id, uint32_t pn) {
       /* write-ahead: following pages nobody holds become ours too (a scan
        * writing a fresh buffer pays one round trip per batch, not per page) */
       uint32_t w = ra_window(s, slot, 1, pn);
-      while (n <= w && pn + n < s->npages && ra_idle(s, pn + n, slot) && !((s->pg[pn + n].copyset >> slot) & 1)) {
+      while (n <= w && pn + n < s->npages && wa_free(s, pn + n)) {
         s->own[pn + n] = (int8_t)slot;
         s->pg[pn + n].clean = 1;
         n++;

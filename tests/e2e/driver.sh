@@ -7,12 +7,7 @@
 set -uo pipefail
 MOJCC=$(realpath "$1")
 src=$(realpath "$2")
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@" >"$t/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/    /' "$t/out" | head -20; fi; }
+. "$(dirname "$0")/lib.sh"
 
 check "--help is a man page" bash -c "'$MOJCC' --help | grep -q '^SYNOPSIS' && '$MOJCC' --help | grep -q 'MOJCC_PLUGIN'"
 check "--version names mojcc and clang" bash -c "'$MOJCC' --version | head -1 | grep -q '^mojcc (mojave)' && '$MOJCC' --version | grep -q 'clang version'"

@@ -7,12 +7,7 @@
 # Prints ok/FAIL lines and PASS.  Usage: text_section.sh <mojcc>
 set -uo pipefail
 MOJCC=$(realpath "$1")
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@" >"$t/out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/    /' "$t/out" | head -20; fi; }
+. "$(dirname "$0")/lib.sh"
 
 # moj_text of $1 is SHF_ALLOC|SHF_EXECINSTR and inside a PT_LOAD with flags R E.
 in_rx_segment() {
