@@ -10,5 +10,6 @@
 #include "mojave/spec.h"
 #include "mojave/alloc.h"
 #include "mojave/ptr.h"
+#include "mojave/migrate.h"
 
 #endif /* MOJAVE_H */

@@ -29,7 +29,7 @@
 
 /* Set by the transport (signal handler on MOJ_CTL_SIGNAL, or moj_migrate)
  * when a migration is requested; polled by compiler-inserted migration points. */
-extern volatile uint32_t __moj_mig_req;
+extern volatile uint32_t __moj_mig_req __attribute__((visibility("default")));
 
 /* Called once at runtime start-up (before main): reads MOJAVE_CTL_FD, installs
  * the request signal handler when supervised.  Never fails loudly: an

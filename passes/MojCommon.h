@@ -120,6 +120,11 @@ struct MojDiagnosePass : llvm::PassInfoMixin<MojDiagnosePass> {
   static bool isRequired() { return true; }
 };
 
+struct MojMigratePass : llvm::PassInfoMixin<MojMigratePass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
 struct MojEmbedBitcodePass : llvm::PassInfoMixin<MojEmbedBitcodePass> {
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
   static bool isRequired() { return true; }

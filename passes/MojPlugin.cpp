@@ -33,6 +33,7 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     MPM.addPass(MojNonMovingPass());
     MPM.addPass(createModuleToFunctionPassAdaptor(MojTranslatePass(Hoist)));
     MPM.addPass(MojLowerPass());
+    MPM.addPass(MojMigratePass());
     MPM.run(M, MAM);
     M.addModuleFlag(Module::Warning, InstrumentedFlag, 1);
     if (Embed) {
@@ -62,6 +63,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                     MPM.addPass(MojLowerPass());
                   else if (Name == "moj-nonmoving")
                     MPM.addPass(MojNonMovingPass());
+                  else if (Name == "moj-migrate")
+                    MPM.addPass(MojMigratePass());
                   else if (Name == "moj-embed-bc")
                     MPM.addPass(MojEmbedBitcodePass());
                   else if (Name == "moj-instrument")

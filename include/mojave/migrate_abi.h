@@ -1,0 +1,74 @@
+/* mojave/migrate_abi.h — the migration ABI between the moj-migrate pass and
+ * libmojave: names of the entry points and variables the pass emits calls to,
+ * the frame descriptor layout and the symbol registry rows.
+ *
+ * Protocol (see passes/MojMigrate.cpp and runtime/migrate_*.c):
+ *   state NORMAL    : polls test __moj_mig_req (one load, unlikely branch).
+ *   state UNWINDING : set by __moj_mig_poll / moj_migrate; every frame pushes
+ *                     a record (__moj_mig_push, fill, __moj_mig_saved) and
+ *                     returns; main's wrapper calls __moj_mig_unwound.
+ *   state REWINDING : main re-entered; every frame pops its record
+ *                     (__moj_mig_pop, tell object addresses, __moj_mig_entered,
+ *                     reload slots) and jumps to its site; the innermost site
+ *                     (__moj_mig_poll or moj_migrate) finds the state and
+ *                     ends the rewind.
+ * Record layout: { u32 site; u32 pad; void *objs[nobjs] (at objs_off);
+ * slot k at slot_off[k] }. */
+#ifndef MOJAVE_MIGRATE_ABI_H
+#define MOJAVE_MIGRATE_ABI_H
+
+#include <stdint.h>
+
+#define MOJ_MIG_STATE      "__moj_mig_state"
+#define MOJ_MIG_REQ        "__moj_mig_req"
+#define MOJ_MIG_BLOCK      "__moj_mig_block"
+#define MOJ_MIG_POLL       "__moj_mig_poll"
+#define MOJ_MIG_PUSH       "__moj_mig_push"
+#define MOJ_MIG_SAVED      "__moj_mig_saved"
+#define MOJ_MIG_POP        "__moj_mig_pop"
+#define MOJ_MIG_ENTERED    "__moj_mig_entered"
+#define MOJ_MIG_UNWOUND    "__moj_mig_unwound"
+#define MOJ_MIG_MAIN_START "__moj_mig_main_start"
+#define MOJ_MIG_REGISTER   "__moj_mig_register"
+
+#define MOJ_MIG_NORMAL    0
+#define MOJ_MIG_UNWINDING 1
+#define MOJ_MIG_REWINDING 2
+
+/* Symbol registry row flags. */
+#define MOJ_MIG_SYM_WRITABLE 1u  /* travels in the image's GLOBALS section */
+#define MOJ_MIG_SYM_FUNCTION 2u
+#define MOJ_MIG_SYM_CONST    4u
+
+#ifndef __cplusplus
+typedef struct moj_mig_fdesc {
+  const char     *name;      /* stable function name                     */
+  uint32_t        nslots, nobjs, rec_size, objs_off;
+  const uint32_t *slot_off;
+  const uint8_t  *slot_type; /* migrate/image.h moj_img_slot_type         */
+  const uint32_t *slot_size;
+  const uint32_t *obj_size;
+  const uint32_t *obj_align;
+} moj_mig_fdesc_t;
+
+typedef struct moj_mig_sym {
+  const char *name;          /* external name, or "moduleid:name"         */
+  void       *addr;
+  uint64_t    size;          /* bytes (functions: 1)                      */
+  uint32_t    flags, _pad;
+} moj_mig_sym_t;
+
+extern volatile uint32_t __moj_mig_state;
+extern volatile uint32_t __moj_mig_req;
+extern uint32_t __moj_mig_block;
+void  __moj_mig_poll(void);
+void *__moj_mig_push(const moj_mig_fdesc_t *d, uint32_t site);
+void  __moj_mig_saved(void *rec);
+void *__moj_mig_pop(const moj_mig_fdesc_t *d);
+void  __moj_mig_entered(void *rec);
+void  __moj_mig_unwound(void);
+void  __moj_mig_main_start(int argc, char **argv, char **envp);
+void  __moj_mig_register(const moj_mig_sym_t *tab, uint64_t n);
+#endif
+
+#endif /* MOJAVE_MIGRATE_ABI_H */
