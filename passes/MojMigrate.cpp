@@ -49,6 +49,8 @@
 #include "llvm/Transforms/Utils/ModuleUtils.h"
 #include "llvm/Transforms/Utils/PromoteMemToReg.h"
 
+#include <cstdlib>
+
 #include "mojave/migrate_abi.h"
 
 using namespace llvm;
@@ -625,6 +627,9 @@ bool Migrate::run() {
 } // namespace
 
 PreservedAnalyses MojMigratePass::run(Module &M, ModuleAnalysisManager &MAM) {
+  // For measurements only: the program then cannot migrate.
+  if (const char *Off = getenv("MOJCC_NO_MIGRATE"); Off && *Off && *Off != '0')
+    return PreservedAnalyses::all();
   Migrate Mig(M, MAM);
   return Mig.run() ? PreservedAnalyses::none() : PreservedAnalyses::all();
 }

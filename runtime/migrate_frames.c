@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+extern char **environ;
+
 MOJ_EXPORT volatile uint32_t __moj_mig_state MOJ_RTVAR;
 MOJ_EXPORT uint32_t __moj_mig_block MOJ_RTVAR;
 
@@ -572,6 +574,8 @@ MOJ_EXPORT int moj_migrate(const char *host, int flags) {
 
 /* ---- start-up ---------------------------------------------------------------- */
 
+static void adopt_args(const moj_img_t *img);
+
 static void restore_from_fd(int fd) {
   struct stat st;
   if (fstat(fd, &st) || st.st_size <= 0)
@@ -591,6 +595,7 @@ static void restore_from_fd(int fd) {
   moj_img_t *img;
   if (moj_img_decode(buf, len, &img, err, sizeof err)) _moj_fatal("migration: image refused: %s", err);
   free(buf);
+  adopt_args(img);
   _moj_mig_restore_state(img);
   M.img = img;
   M.at_dest = 1;
@@ -620,13 +625,40 @@ static void restore_from_fd(int fd) {
   rewind_begin();
 }
 
+/* The destination runs with the image's argv and environment, so addresses
+ * of their strings (symbols "@argv.N", "@env.N") resolve to the same text;
+ * only the variables naming this host and its daemon are this host's. */
+static void adopt_args(const moj_img_t *img) {
+  static const char *const local[] = {"MOJAVE_HOST", "MOJAVE_CLUSTER", "MOJAVE_CTL_FD", "MOJAVE_HOPS"};
+  char *keep[4];
+  for (int i = 0; i < 4; i++) {
+    const char *v = getenv(local[i]);
+    keep[i] = v ? strdup(v) : NULL;
+  }
+  char **av = calloc(img->meta.argc + 1, sizeof *av);
+  char **ev = calloc(img->meta.envc + 1, sizeof *ev);
+  if (!av || !ev) _moj_fatal("migration: out of memory copying argv");
+  for (uint32_t i = 0; i < img->meta.argc; i++)
+    if (!(av[i] = strdup(img->meta.argv[i]))) _moj_fatal("migration: out of memory copying argv");
+  for (uint32_t i = 0; i < img->meta.envc; i++)
+    if (!(ev[i] = strdup(img->meta.envp[i]))) _moj_fatal("migration: out of memory copying the environment");
+  environ = ev;
+  for (int i = 0; i < 4; i++) {
+    if (keep[i]) setenv(local[i], keep[i], 1); else unsetenv(local[i]);
+    free(keep[i]);
+  }
+  M.argc = (int)img->meta.argc;
+  M.argv = av;
+  M.envp = ev;
+  _moj_mig_syms_argv(M.argc, av, ev);
+}
+
 MOJ_EXPORT void __moj_mig_main_start(int argc, char **argv, char **envp) {
   if (M.main_seen) return; /* re-entered main after a failed hand-off */
   M.main_seen = 1;
   M.argc = argc;
   M.argv = argv;
   M.envp = envp;
-  _moj_mig_syms_argv(argc, argv, envp);
   moj_ctl_init();
   if (getenv("MOJAVE_CTL_FD")) { /* load libgcc's unwinder now, not in a handler */
     void *pcs[4];
@@ -639,6 +671,8 @@ MOJ_EXPORT void __moj_mig_main_start(int argc, char **argv, char **envp) {
     if (*end || fd < 0 || fd > 1 << 20) _moj_fatal("MOJAVE_RESTORE_FD='%s' is not a descriptor", rfd);
     unsetenv("MOJAVE_RESTORE_FD");
     restore_from_fd((int)fd);
+  } else {
+    _moj_mig_syms_argv(argc, argv, envp);
   }
 }
 

@@ -1,0 +1,179 @@
+/* zdtm_state.c — zdtm-style migration test: builds state of every kind an
+ * image carries (heap list, tree and hash table; pointers to globals,
+ * functions and string literals stored in the heap; deep recursion with live
+ * locals and address-taken locals; static locals; floating point; a file
+ * half read and a file half written through raw descriptors; output in
+ * flight), migrates at the bottom of the recursion, then checks all of it and
+ * prints PASS or FAIL.
+ *
+ *   zdtm_state TARGET DIR   moj_migrate(TARGET) explicitly ("file:PATH" or a
+ *                           cluster host); "stay:REASON" expects a refusal
+ *   zdtm_state - DIR        wait at migration points for a request
+ *                           (mojave-run --migrate HOST)
+ * DIR holds the test's files (shared by all hosts). */
+#include <errno.h>
+#include <fcntl.h>
+#include <mojave.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEPTH 200
+static int failures;
+#define CHECK(c, ...) do { if (!(c)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+                                        printf(__VA_ARGS__); printf("\n"); } } while (0)
+
+struct node { long v; struct node *next; const char *label; int (*fn)(int); long *gp; };
+struct tree { int key; struct tree *l, *r; };
+struct entry { char *key; int val; struct entry *next; };
+
+static long gcounter = 41;
+static double gscale = 1.5;
+char gbuf[64] = "global buffer";
+static struct entry *table[64];
+static struct node *list;
+static struct tree *root;
+static const char *target;
+static int rfd = -1, wfd = -1;
+static char rpath[512], wpath[512];
+static int migrated, refused;
+
+static int twice(int x) { return 2 * x; }
+static int thrice(int x) { return 3 * x; }
+static unsigned hash(const char *s) { unsigned h = 5381; while (*s) h = h * 33 + (unsigned char)*s++; return h; }
+
+static struct tree *insert(struct tree *t, int k) {
+  if (!t) { t = calloc(1, sizeof *t); t->key = k; return t; }
+  if (k < t->key) t->l = insert(t->l, k); else t->r = insert(t->r, k);
+  return t;
+}
+static int inorder(struct tree *t, int prev, int *count) {
+  if (!t) return prev;
+  prev = inorder(t->l, prev, count);
+  if (t->key < prev) return 1 << 30;
+  (*count)++;
+  return inorder(t->r, t->key, count);
+}
+
+static void build(void) {
+  for (long i = 0; i < 1000; i++) {
+    struct node *n = malloc(sizeof *n);
+    n->v = i * i;
+    n->next = list;
+    n->label = (i & 1) ? "odd" : "even";
+    n->fn = (i & 1) ? thrice : twice;
+    n->gp = &gcounter;
+    list = n;
+  }
+  unsigned seed = 7;
+  for (int i = 0; i < 500; i++) { seed = seed * 1103515245 + 12345; root = insert(root, (int)(seed >> 8) % 100000); }
+  for (int i = 0; i < 300; i++) {
+    char k[32];
+    snprintf(k, sizeof k, "key-%d", i);
+    struct entry *e = malloc(sizeof *e);
+    e->key = strdup(k);
+    e->val = i * 7;
+    unsigned b = hash(k) % 64;
+    e->next = table[b];
+    table[b] = e;
+  }
+}
+
+static void check_heap(void) {
+  long i = 999, n = 0;
+  for (struct node *p = list; p; p = p->next, i--, n++) {
+    CHECK(p->v == i * i, "node %ld value %ld", i, p->v);
+    CHECK(!strcmp(p->label, (i & 1) ? "odd" : "even"), "node %ld label", i);
+    CHECK(p->fn(5) == ((i & 1) ? 15 : 10), "node %ld function pointer", i);
+    CHECK(p->gp == &gcounter && *p->gp == 42, "node %ld pointer to global", i);
+    if (failures > 10) return;
+  }
+  CHECK(n == 1000, "list has %ld nodes", n);
+  int count = 0;
+  CHECK(inorder(root, -1, &count) < (1 << 30) && count == 500, "tree order (%d nodes)", count);
+  for (int i = 0; i < 300; i++) {
+    char k[32];
+    snprintf(k, sizeof k, "key-%d", i);
+    struct entry *e = table[hash(k) % 64];
+    while (e && strcmp(e->key, k)) e = e->next;
+    CHECK(e && e->val == i * 7, "hash entry %s", k);
+  }
+  CHECK(!strcmp(gbuf, "global buffer, changed"), "global buffer '%s'", gbuf);
+}
+
+static void migrate_here(void) {
+  gcounter++;
+  strcat(gbuf, ", changed");
+  char half[32];
+  CHECK(read(rfd, half, 16) == 16 && !memcmp(half, "0123456789abcdef", 16), "first half read");
+  CHECK(write(wfd, "written-before;", 15) == 15, "first write");
+  printf("in flight: before migration (pid %d)\n", (int)getpid());
+  pid_t pid0 = getpid();
+  if (!strcmp(target, "-")) {
+    volatile unsigned long spin = 0;
+    for (unsigned long i = 0; i < (1ul << 36) && getpid() == pid0; i++)
+      for (int j = 0; j < (1 << 20); j++) spin += (unsigned long)j;
+    migrated = getpid() != pid0;
+  } else {
+    int r = moj_migrate(target, 0);
+    if (!strncmp(target, "stay:", 5)) {
+      refused = r == -1;
+      CHECK(r == -1, "moj_migrate to %s returned %d", target, r);
+    } else {
+      CHECK(r == MOJ_MIGRATE_ARRIVED, "moj_migrate returned %d (errno %d: %s)", r, errno, moj_migrate_error());
+      migrated = r == MOJ_MIGRATE_ARRIVED;
+    }
+  }
+  CHECK(read(rfd, half, 16) == 16 && !memcmp(half, "ghijklmnopqrstuv", 16), "second half read after migration");
+  CHECK(write(wfd, "written-after;", 14) == 14, "second write");
+}
+
+static long descend(int d, long acc, int *parent_local) {
+  long mine[8];
+  int here = d * 3;
+  static int calls;
+  calls++;
+  for (int i = 0; i < 8; i++) mine[i] = d * i + acc;
+  double f = d * 0.25 + gscale;
+  long r;
+  if (d == 0) {
+    migrate_here();
+    r = 1;
+  } else {
+    r = descend(d - 1, acc + mine[3], &here);
+  }
+  for (int i = 0; i < 8; i++) CHECK(mine[i] == d * i + acc, "depth %d local %d", d, i);
+  CHECK(f == d * 0.25 + 1.5, "depth %d double %g", d, f);
+  CHECK(*parent_local == (d + 1) * 3, "depth %d parent's local %d", d, *parent_local);
+  CHECK(calls == DEPTH + 1, "static local %d", calls);
+  return r + (here == d * 3);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) { fprintf(stderr, "usage: zdtm_state TARGET|- DIR\n"); return 2; }
+  target = argv[1];
+  snprintf(rpath, sizeof rpath, "%s/input", argv[2]);
+  snprintf(wpath, sizeof wpath, "%s/output", argv[2]);
+  FILE *f = fopen(rpath, "w");
+  if (!f) { perror("FAIL input"); return 1; }
+  fputs("0123456789abcdefghijklmnopqrstuv", f);
+  fclose(f);
+  rfd = open(rpath, O_RDONLY);
+  wfd = open(wpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (rfd < 0 || wfd < 0) { perror("FAIL open"); return 1; }
+  build();
+  int top = (DEPTH + 1) * 3;
+  long r = descend(DEPTH, 0, &top);
+  CHECK(r == DEPTH + 2, "recursion result %ld", r);
+  check_heap();
+  close(wfd);
+  char buf[64] = {0};
+  int fd = open(wpath, O_RDONLY);
+  CHECK(fd >= 0 && read(fd, buf, sizeof buf - 1) == 29 && !strcmp(buf, "written-before;written-after;"),
+        "written file '%s'", buf);
+  if (fd >= 0) close(fd);
+  printf("after: %s\n", migrated ? "migrated" : refused ? "stayed (refused)" : "stayed");
+  printf("%s zdtm_state\n", failures ? "FAIL" : "PASS");
+  return failures ? 1 : 0;
+}
