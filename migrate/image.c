@@ -206,6 +206,21 @@ static int chk_relocs(const moj_img_t *m, char *err, size_t errlen) {
                     (long long)r->toff, r->tid, r->tsub, f->allocas[r->tsub].size);
       break;
     }
+    case MOJ_TO_HEAP: {
+      /* a raw address inside a heap object: the object must travel too */
+      uint32_t lo = 0, hi = m->nobjs;
+      while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m->objs[mid].index < r->tid) lo = mid + 1; else hi = mid;
+      }
+      if (lo == m->nobjs || m->objs[lo].index != r->tid)
+        return fail(err, errlen, "section RELOCS: reloc %u: HEAP object #%u not in the image", i, r->tid);
+      if (r->tsub) return fail(err, errlen, "section RELOCS: reloc %u: tsub %u must be 0 for HEAP", i, r->tsub);
+      if (r->toff < 0 || (uint64_t)r->toff > m->objs[lo].size)
+        return fail(err, errlen, "section RELOCS: reloc %u: toff %lld outside HEAP object #%u (size %u)", i,
+                    (long long)r->toff, r->tid, m->objs[lo].size);
+      break;
+    }
     default:
       return fail(err, errlen, "section RELOCS: reloc %u: target %u unknown", i, r->target);
     }
@@ -1304,6 +1319,8 @@ static void print_relocs(FILE *f, const moj_img_t *m) {
       pstr(f, r->tid < m->nsyms && m->syms ? m->syms[r->tid] : "?");
     } else if (r->target == MOJ_TO_STACK) {
       fprintf(f, "STACK frame %u alloca %u", r->tid, r->tsub);
+    } else if (r->target == MOJ_TO_HEAP) {
+      fprintf(f, "HEAP #%u", r->tid);
     } else {
       fprintf(f, "target %u (?)", r->target);
     }

@@ -3,7 +3,8 @@
 // malloc & co. are replaced by the runtime's __moj_* entry points, which
 // return handles.  The declaration itself is replaced, so calls and
 // address-taken uses (`void *(*f)(size_t) = malloc`) are both covered.
-// free/realloc of a raw pointer (memory from strdup, getline, ...) is passed
+// strdup/strndup make managed copies.  free/realloc of a raw pointer (memory
+// from getline, asprintf, ...) is passed
 // on to libc by the runtime, so mixing the two kinds of memory stays legal.
 // A module that defines one of these functions itself (its own allocator) is
 // left alone for that function.
@@ -32,6 +33,12 @@ const Mapping Allocators[] = {
     {"aligned_alloc", "__moj_aligned_alloc"},
     {"memalign", "__moj_aligned_alloc"},
     {"malloc_usable_size", "__moj_usable_size"},
+    // Copies made by the C library would be raw memory that neither
+    // speculation nor migration can carry: make them managed objects.
+    {"strdup", "__moj_strdup"},
+    {"__strdup", "__moj_strdup"},
+    {"strndup", "__moj_strndup"},
+    {"__strndup", "__moj_strndup"},
 };
 } // namespace
 

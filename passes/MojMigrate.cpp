@@ -30,10 +30,12 @@
 //===----------------------------------------------------------------------===//
 #include "MojCommon.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Analysis/AssumptionCache.h"
 #include "llvm/Analysis/CFG.h"
+#include "llvm/Analysis/LoopInfo.h"
 #include "llvm/Analysis/TargetLibraryInfo.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/DataLayout.h"
@@ -91,6 +93,7 @@ private:
   PointerType *Ptr;
   std::string ModId;
   SmallPtrSet<Function *, 32> MayMigrate, Unsupported, Generated;
+  DenseMap<CallBase *, BasicBlock *> HeaderPoll; // poll -> its loop header
 
   GlobalVariable *extGlobal(StringRef Name) {
     if (auto *G = M.getNamedGlobal(Name))
@@ -218,32 +221,57 @@ void Migrate::classify() {
       Unsupported.insert(F);
 }
 
-// if (__moj_mig_req) __moj_mig_poll();  before the back-edge's branch.
+// An innermost loop without calls, nested in another loop of the function,
+// runs for a bounded stretch between two polls of its parent: its own poll
+// would cost more (it is the hottest code) than the latency it saves.
+static bool needsPoll(const Loop *L) {
+  if (!L || !L->getParentLoop() || !L->isInnermost())
+    return true;
+  for (BasicBlock *BB : L->blocks())
+    for (Instruction &I : *BB)
+      if (auto *CB = dyn_cast<CallBase>(&I))
+        if (!isa<IntrinsicInst>(CB))
+          return true;
+  return false;
+}
+
+// if (__moj_mig_req) __moj_mig_poll();  at the top of every loop header
+// (after its phis) and, for self-recursive functions, at entry.  A header
+// poll resumes at the header itself: nothing of the iteration has run before
+// it, and entering a loop through its header keeps the loop reducible (an
+// edge into the middle of a hot loop would cost more than the poll).  The
+// runtime sets __moj_mig_req while rewinding so the header calls the poll.
 void Migrate::insertPolls(Function &F, bool EntryPoll) {
   GlobalVariable *Req = extGlobal(MOJ_MIG_REQ);
   FunctionCallee Poll = rt(MOJ_MIG_POLL, Type::getVoidTy(Ctx), {});
   MDNode *Unlikely = MDBuilder(Ctx).createBranchWeights(1, 1 << 20);
-  SmallVector<Instruction *, 8> At;
+  SmallVector<std::pair<Instruction *, bool>, 8> At;
   SmallVector<std::pair<const BasicBlock *, const BasicBlock *>, 8> BE;
   FindFunctionBackedges(F, BE);
+  LoopInfo &LI = FAM.getResult<LoopAnalysis>(F);
   SmallPtrSet<const BasicBlock *, 8> Seen;
-  for (auto &E : BE)
-    if (Seen.insert(E.first).second)
-      At.push_back(const_cast<BasicBlock *>(E.first)->getTerminator());
+  for (auto &E : BE) {
+    auto *H = const_cast<BasicBlock *>(E.second);
+    if (!Seen.insert(H).second || !needsPoll(LI.getLoopFor(H)))
+      continue;
+    At.push_back({&*H->getFirstInsertionPt(), true});
+  }
   if (EntryPoll) {
     Instruction *I = &*F.getEntryBlock().getFirstInsertionPt();
     while (isa<AllocaInst>(I)) // stack objects must stay in the entry block
       I = I->getNextNode();
-    At.push_back(I);
+    At.push_back({I, false});
   }
-  for (Instruction *Before : At) {
+  for (auto &[Before, IsHeader] : At) {
     IRBuilder<> B(Before);
     LoadInst *L = B.CreateLoad(I32, Req, "mig.req");
     L->setVolatile(true);
     Value *C = B.CreateICmpNE(L, ConstantInt::get(I32, 0));
     Instruction *Then = SplitBlockAndInsertIfThen(C, Before, false, Unlikely);
     IRBuilder<> TB(Then);
-    TB.CreateCall(Poll);
+    CallInst *P = TB.CreateCall(Poll);
+    if (IsHeader)
+      HeaderPoll[P] = L->getParent();
   }
 }
 
@@ -292,6 +320,16 @@ void Migrate::transform(Function &F) {
       EB.CreateMemCpy(Copy, Copy->getAlign(), &A, A.getParamAlign().valueOrOne(),
                       DL.getTypeAllocSize(T));
     }
+
+  // Stack objects first in the entry block: the rewind splits the entry after
+  // them, and the record stores their addresses on paths that skip the rest.
+  Instruction *FirstOther = &*Entry.getFirstInsertionPt();
+  while (isa<AllocaInst>(FirstOther))
+    FirstOther = FirstOther->getNextNode();
+  for (Instruction &I : make_early_inc_range(
+           make_range(FirstOther->getIterator(), Entry.end())))
+    if (isa<AllocaInst>(I))
+      I.moveBefore(FirstOther);
 
   // Sites: every call that may reach a migration point.
   SmallVector<CallBase *, 16> Sites;
@@ -351,8 +389,11 @@ void Migrate::transform(Function &F) {
   MDNode *Unlikely = MDBuilder(Ctx).createBranchWeights(1, 1 << 20);
   SmallVector<BasicBlock *, 16> Resume, Stub;
   for (CallBase *CB : Sites) {
-    BasicBlock *R = SplitBlock(CB->getParent(), CB, (DominatorTree *)nullptr,
-                               nullptr, nullptr, "mig.resume");
+    auto HP = HeaderPoll.find(CB);
+    BasicBlock *R = HP != HeaderPoll.end()
+                        ? CB->getParent()
+                        : SplitBlock(CB->getParent(), CB, (DominatorTree *)nullptr,
+                                     nullptr, nullptr, "mig.resume");
     BasicBlock *Cont = SplitBlock(R, CB->getNextNode(), (DominatorTree *)nullptr,
                                   nullptr, nullptr, "mig.cont");
     BasicBlock *S = BasicBlock::Create(Ctx, "mig.unwind.site", &F);
@@ -360,7 +401,7 @@ void Migrate::transform(Function &F) {
     IRBuilder<> B(R);
     LoadInst *St = B.CreateLoad(I32, State, "mig.state");
     B.CreateCondBr(B.CreateICmpNE(St, ConstantInt::get(I32, 0)), S, Cont, Unlikely);
-    Resume.push_back(R);
+    Resume.push_back(HP != HeaderPoll.end() ? HP->second : R);
     Stub.push_back(S);
   }
 

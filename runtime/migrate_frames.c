@@ -215,6 +215,7 @@ static void rewind_begin(void) {
   apply_bucket(-1);
   M.next = 0;
   __moj_mig_state = MOJ_MIG_REWINDING;
+  __moj_mig_req = 1; /* a frame resuming at a loop header calls its poll */
 }
 
 MOJ_EXPORT void *__moj_mig_pop(const moj_mig_fdesc_t *d) {
@@ -263,6 +264,7 @@ static int rewind_end(void) {
   if (M.next != M.nframes)
     _moj_fatal("migration: the rewind stopped after %u of %u frames", M.next, M.nframes);
   __moj_mig_state = MOJ_MIG_NORMAL;
+  __moj_mig_req = 0;
   int arrived = M.at_dest;
   frames_free();
   if (M.img != &M.cap_img) {

@@ -110,6 +110,8 @@ void  __moj_free(void *p);                 /* raw pointers go to libc free */
 int   __moj_posix_memalign(void **out, size_t align, size_t n);
 void *__moj_aligned_alloc(size_t align, size_t n);
 size_t __moj_usable_size(const void *p);
+char *__moj_strdup(const char *s);         /* managed copies of C strings */
+char *__moj_strndup(const char *s, size_t n);
 
 /* Link-time version check: referenced by every instrumented module. */
 void MOJ_ABI_VERSION_SYMBOL(void);
@@ -120,6 +122,7 @@ void MOJ_ABI_VERSION_SYMBOL(void);
   X(__moj_tw1) X(__moj_tw2) X(__moj_tw4) X(__moj_tw8) X(__moj_tw16) X(__moj_twn) \
   X(__moj_malloc) X(__moj_calloc) X(__moj_realloc) X(__moj_free) \
   X(__moj_posix_memalign) X(__moj_aligned_alloc) X(__moj_usable_size) \
+  X(__moj_strdup) X(__moj_strndup) \
   X(__moj_version_mismatch_check_v1) \
   X(spec_enter) X(spec_commit) X(spec_abort) X(spec_abort_with)
 

@@ -2,7 +2,9 @@
  * string and memory functions, varargs (printf %s, sscanf targets), qsort
  * with an instrumented comparator, libc function pointers called
  * indirectly, interior pointers returned by libc (strchr) written inside a
- * speculation, and raw libc memory (strdup) freed through the runtime. */
+ * speculation, strdup copies (managed), and raw libc memory (asprintf) freed
+ * through the runtime. */
+#define _GNU_SOURCE /* asprintf */
 #include <mojave.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -169,9 +171,13 @@ int main(void) {
   CHECK(val == 123 && end == num + 3 && *end == 'a', "strtol end pointer %p vs %p", (void *)end, (void *)(num + 3));
   free(num);
 
-  /* libc memory stays raw and is freed by libc through the runtime. */
+  /* strdup makes a managed copy (rolled back, carried by migration). */
   char *d = strdup(s);
-  CHECK((intptr_t)d > 0 && strcmp(d, s) == 0, "strdup");
+  CHECK((intptr_t)d < 0 && strcmp(d, s) == 0, "strdup");
+  free(d);
+  /* libc memory (asprintf) stays raw and is freed by libc through the runtime. */
+  d = NULL;
+  CHECK(asprintf(&d, "%s", s) > 0 && (intptr_t)d > 0, "asprintf gives raw memory");
   d = realloc(d, 128);
   strcat(d, "!");
   CHECK(strcmp(d, "hello, world!") == 0, "realloc of raw memory '%s'", d);

@@ -19,8 +19,8 @@ declare ptr @strdup(ptr)
 ; CHECK: call ptr @__moj_realloc(ptr %a, i64 32)
 ; CHECK: call i32 @__moj_posix_memalign(ptr %slot, i64 64, i64 128)
 ; CHECK: call ptr @__moj_aligned_alloc(i64 64, i64 128)
-; strdup's memory comes from libc and stays raw
-; CHECK: call ptr @strdup(
+; strdup makes a managed copy
+; CHECK: call ptr @__moj_strdup(
 ; CHECK: call void @__moj_free(ptr %b)
 ; CHECK-NOT: @malloc(
 ; CHECK-NOT: @free(
