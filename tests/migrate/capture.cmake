@@ -1,0 +1,30 @@
+# tests/migrate/capture.cmake — capture and restore inside one host: zdtm-style
+# programs built by mojcc at -O0 and -O2 migrate through a checkpoint file
+# (migrate_file_*), and a refused hand-off resumes at the source with every
+# kind of state intact (migrate_stay_*).
+set(MOJ_MIGRATE_PROGRAMS zdtm_state)
+set(_mig_outputs)
+foreach(prog ${MOJ_MIGRATE_PROGRAMS})
+  foreach(opt O0 O2)
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/${prog}.${opt})
+    add_custom_command(
+      OUTPUT ${out}
+      COMMAND $<TARGET_FILE:mojcc> -${opt} -g -Wall -Wextra -Werror
+              ${CMAKE_CURRENT_SOURCE_DIR}/${prog}.c -o ${out}
+      DEPENDS mojcc MojavePasses mojave ${CMAKE_CURRENT_SOURCE_DIR}/${prog}.c
+      COMMENT "mojcc -${opt} ${prog}" VERBATIM)
+    list(APPEND _mig_outputs ${out})
+    add_test(NAME migrate_file_${prog}_${opt}
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/t_file.sh ${out} migrate_file_${prog}_${opt})
+    set_tests_properties(migrate_file_${prog}_${opt} PROPERTIES LABELS migrate TIMEOUT 120
+      PASS_REGULAR_EXPRESSION "PASS migrate_file_${prog}_${opt}" FAIL_REGULAR_EXPRESSION "FAIL")
+  endforeach()
+endforeach()
+add_custom_target(moj_migrate_programs ALL DEPENDS ${_mig_outputs})
+
+foreach(opt O0 O2)
+  add_test(NAME migrate_stay_${opt}
+           COMMAND bash -c "d=$(mktemp -d) && ${CMAKE_CURRENT_BINARY_DIR}/zdtm_state.${opt} stay:nowhere $d; rc=$?; rm -rf $d; exit $rc")
+  set_tests_properties(migrate_stay_${opt} PROPERTIES LABELS migrate TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "after: stayed \\(refused\\)\nPASS zdtm_state" FAIL_REGULAR_EXPRESSION "FAIL")
+endforeach()
