@@ -3,21 +3,26 @@
 # tests and benchmarks: each host is a network namespace with a veth into a
 # private switch namespace (10.77.0.0/24 exists only inside them), or, when
 # namespaces are unavailable (not root, no CAP_SYS_ADMIN), a distinct loopback
-# address 127.77.T.i (T claimed with a lock dir).  Every host runs mojave-nsd; the cluster file is written
-# to DIR/cluster.conf (format: docs/cluster.md).
+# address 127.77.T.i (T claimed with a lock dir).  Every host runs mojave-nsd
+# and, when it is built, the migration daemon mojaved (on the listed port + 1);
+# the cluster file is written to DIR/cluster.conf (format: docs/cluster.md).
 #
 #   cluster.sh up DIR N            start N hosts (h1..hN), state in DIR
 #   cluster.sh exec DIR HOST CMD.. run CMD "on" HOST (MOJAVE_CLUSTER/MOJAVE_HOST set)
 #   cluster.sh stop-nsd DIR HOST   kill -9 HOST's daemon      (fault tests)
 #   cluster.sh start-nsd DIR HOST  (re)start HOST's daemon
+#   cluster.sh stop-mojaved DIR HOST   kill -9 HOST's migration daemon
+#   cluster.sh start-mojaved DIR HOST  (re)start it
 #   cluster.sh down DIR            stop everything, remove namespaces
 #   cluster.sh run N CMD..         up in a temp dir, run CMD with MOJAVE_CLUSTER_DIR
 #                                  exported, always tear down (trap); exit = CMD's
-# Env: MOJAVE_NSD (daemon binary), MOJAVE_CLUSTER_MODE=ns|lo (force a mode),
+# Env: MOJAVE_NSD (daemon binary), MOJAVED (migration daemon binary; not
+#      started when missing), MOJAVE_CLUSTER_MODE=ns|lo (force a mode),
 #      MOJAVE_CLUSTER_EXTRA (lines appended to the generated cluster file).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 NSD=${MOJAVE_NSD:-$here/../build/bin/mojave-nsd}
+MOJAVED=${MOJAVED:-$here/../build/bin/mojaved}
 PORT=7700
 
 tag_of() { echo -n "$1" | md5sum | cut -c1-6; }
@@ -42,30 +47,44 @@ in_host() { # DIR HOST CMD...
   fi
 }
 
-start_nsd() { # DIR HOST
-  local dir=$1 host=$2
-  [ -x "$NSD" ] || { echo "cluster.sh: daemon binary $NSD not found (set MOJAVE_NSD)" >&2; exit 1; }
-  local log="$dir/nsd-$host.log"
+# start_daemon DIR HOST KIND BINARY ARGS...: KIND is nsd or mojaved; log in
+# DIR/KIND-HOST.log, pid in DIR/KIND-HOST.pid; waits for "serving on".
+start_daemon() {
+  local dir=$1 host=$2 kind=$3 bin=$4; shift 4
+  [ -x "$bin" ] || { echo "cluster.sh: daemon binary $bin not found (set MOJAVE_NSD / MOJAVED)" >&2; exit 1; }
+  local log="$dir/$kind-$host.log"
   local before=0
   [ -f "$log" ] && before=$(grep -c "serving on" "$log" || true)
   # started directly (not through a shell function) so $! is the daemon itself:
-  # ip netns exec and env both exec, and stop-nsd must kill the daemon, not a subshell
-  local args=(--cluster "$dir/cluster.conf" --host "$host" --state "$dir/state-$host")
+  # ip netns exec and env both exec, and stop-* must kill the daemon, not a subshell
   if [ "$(cat "$dir/mode")" = ns ]; then
-    ip netns exec "mj-$(cat "$dir/tag")-$host" "$NSD" "${args[@]}" >>"$log" 2>&1 &
+    ip netns exec "mj-$(cat "$dir/tag")-$host" "$bin" "$@" >>"$log" 2>&1 &
   else
-    "$NSD" "${args[@]}" >>"$log" 2>&1 &
+    "$bin" "$@" >>"$log" 2>&1 &
   fi
-  echo $! >"$dir/nsd-$host.pid"
+  echo $! >"$dir/$kind-$host.pid"
   for _ in $(seq 100); do
     local n; n=$(grep -c "serving on" "$log" 2>/dev/null || true)
     [ "${n:-0}" -gt "$before" ] && return 0
-    kill -0 "$(cat "$dir/nsd-$host.pid")" 2>/dev/null || break
+    kill -0 "$(cat "$dir/$kind-$host.pid")" 2>/dev/null || break
     sleep 0.05
   done
-  echo "cluster.sh: daemon on $host failed to start:" >&2
+  echo "cluster.sh: $kind on $host failed to start:" >&2
   cat "$log" >&2
   exit 1
+}
+start_nsd() { # DIR HOST
+  start_daemon "$1" "$2" nsd "$NSD" --cluster "$1/cluster.conf" --host "$2" --state "$1/state-$2"
+}
+start_mojaved() { # DIR HOST
+  start_daemon "$1" "$2" mojaved "$MOJAVED" --cluster "$1/cluster.conf" --host "$2" \
+    --state-dir "$1/mojaved-state-$2" --foreground
+}
+stop_daemon() { # DIR HOST KIND
+  local pid; pid=$(cat "$1/$3-$2.pid")
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+  rm -f "$1/$3-$2.pid"
 }
 
 up() {
@@ -121,18 +140,21 @@ up() {
     done
   fi
   for i in $(seq 1 "$n"); do start_nsd "$dir" "h$i"; done
+  if [ -x "$MOJAVED" ]; then
+    for i in $(seq 1 "$n"); do start_mojaved "$dir" "h$i"; done
+  fi
 }
 
 down() {
   local dir=$1
   [ -f "$dir/tag" ] || return 0
   local tag; tag=$(cat "$dir/tag")
-  for p in "$dir"/nsd-*.pid; do
+  for p in "$dir"/nsd-*.pid "$dir"/mojaved-*.pid; do
     [ -f "$p" ] || continue
     kill -TERM "$(cat "$p")" 2>/dev/null || true
   done
   sleep 0.1
-  for p in "$dir"/nsd-*.pid; do
+  for p in "$dir"/nsd-*.pid "$dir"/mojaved-*.pid; do
     [ -f "$p" ] || continue
     kill -KILL "$(cat "$p")" 2>/dev/null || true
     rm -f "$p"
@@ -152,12 +174,10 @@ case "$cmd" in
   up) up "$2" "$3"; cat "$2/cluster.conf" ;;
   down) down "$2" ;;
   exec) shift; d=$1; h=$2; shift 2; in_host "$d" "$h" "$@" ;;
-  stop-nsd)
-    pid=$(cat "$2/nsd-$3.pid")
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
-    rm -f "$2/nsd-$3.pid" ;;
+  stop-nsd) stop_daemon "$2" "$3" nsd ;;
   start-nsd) start_nsd "$2" "$3" ;;
+  stop-mojaved) stop_daemon "$2" "$3" mojaved ;;
+  start-mojaved) start_mojaved "$2" "$3" ;;
   run)
     shift; n=$1; shift
     dir=$(mktemp -d /tmp/mojave-cluster.XXXXXX)
@@ -176,9 +196,9 @@ case "$cmd" in
     set -e
     if [ $rc -ne 0 ]; then
       echo "--- daemon logs ($dir) ---" >&2
-      tail -n 40 "$dir"/nsd-*.log >&2 || true
+      tail -n 40 "$dir"/nsd-*.log "$dir"/mojaved-*.log >&2 2>/dev/null || true
     fi
     exit $rc
     ;;
-  *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac

@@ -501,32 +501,11 @@ static int hconnect(int host) {
     close(fd);
     return -1;
   }
-  struct mj_hdr h;
-  struct mj_hello hello;
-  if (mj_read_full(fd, &h, sizeof h) || mj_hdr_check(&h) || h.type != MJ_HELLO || h.len != sizeof hello ||
-      mj_read_full(fd, &hello, sizeof hello)) {
-    warnm("home host %s: bad greeting", hh->name);
-    close(fd);
-    return -1;
-  }
-  struct mj_auth a;
-  memset(&a, 0, sizeof a);
-  snprintf(a.host, sizeof a.host, "%s", C.host[self_host].name);
-  mj_random(a.cnonce, 16);
-  a.pid = (uint32_t)getpid();
-  mj_hmac(C.secret, C.secret_len, "C", 1, hello.nonce, 16, a.cnonce, 16, a.host, 32, a.mac);
-  mj_hdr_init(&h, MJ_AUTH, sizeof a, 0, 0);
-  struct mj_auth_ok ok;
-  if (mj_write_full(fd, &h, sizeof h) || mj_write_full(fd, &a, sizeof a) || mj_read_full(fd, &h, sizeof h) ||
-      mj_hdr_check(&h) || h.type != MJ_AUTH_OK || h.len != sizeof ok || mj_read_full(fd, &ok, sizeof ok)) {
-    warnm("home host %s refused authentication (wrong cluster secret?)", hh->name);
-    close(fd);
-    return -1;
-  }
-  uint8_t mac[32];
-  mj_hmac(C.secret, C.secret_len, "S", 1, a.cnonce, 16, hello.nonce, 16, NULL, 0, mac);
-  if (!mj_ct_equal(mac, ok.mac, 32)) {
-    warnm("home host %s failed to prove it knows the cluster secret", hh->name);
+  int auth = mj_auth_client(fd, MJ_MAGIC, MJ_VERSION, C.secret, C.secret_len, C.host[self_host].name);
+  if (auth) {
+    if (auth == MJ_AUTH_BAD_GREETING) warnm("home host %s: bad greeting", hh->name);
+    else if (auth == MJ_AUTH_REFUSED) warnm("home host %s refused authentication (wrong cluster secret?)", hh->name);
+    else warnm("home host %s failed to prove it knows the cluster secret", hh->name);
     close(fd);
     return -1;
   }

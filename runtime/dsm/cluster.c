@@ -55,9 +55,11 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
     ln++;
     char *hash = strchr(line, '#');
     if (hash) *hash = 0;
-    char *tok[8];
+    char *tok[8], *save = NULL;
     int nt = 0;
-    for (char *s = strtok(line, " \t\r\n"); s && nt < 8; s = strtok(NULL, " \t\r\n")) tok[nt++] = s;
+    /* strtok_r: the runtime parses this file inside applications (migration),
+     * which may be in the middle of their own strtok */
+    for (char *s = strtok_r(line, " \t\r\n", &save); s && nt < 8; s = strtok_r(NULL, " \t\r\n", &save)) tok[nt++] = s;
     if (nt == 0) continue;
     if (!strcmp(tok[0], "secret") && nt == 2) {
       size_t n = strlen(tok[1]);

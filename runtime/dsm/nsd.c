@@ -1276,10 +1276,8 @@ static void handle_auth(struct conn *c, const struct mj_hdr *h, const uint8_t *p
     return;
   }
   struct mj_auth a; memcpy(&a, pl, sizeof a);
-  a.host[31] = 0;
-  uint8_t mac[32];
-  mj_hmac(C.secret, C.secret_len, "C", 1, c->snonce, 16, a.cnonce, 16, a.host, 32, mac);
-  if (!mj_ct_equal(mac, a.mac, 32) || mj_cluster_find_host(&C, a.host) < 0) {
+  struct mj_auth_ok ok;
+  if (mj_auth_server(C.secret, C.secret_len, c->snonce, &a, &ok) || mj_cluster_find_host(&C, a.host) < 0) {
     logm("refused %s claiming host '%s' pid %u: bad cluster secret or unknown host", c->peer, a.host, a.pid);
     const char *m = "authentication failed";
     sendm(c, MJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
@@ -1289,8 +1287,6 @@ static void handle_auth(struct conn *c, const struct mj_hdr *h, const uint8_t *p
   c->authed = 1;
   memcpy(c->host, a.host, 32);
   c->pid = a.pid;
-  struct mj_auth_ok ok;
-  mj_hmac(C.secret, C.secret_len, "S", 1, a.cnonce, 16, c->snonce, 16, NULL, 0, ok.mac);
   ok.client_id = c->gen;
   sendm(c, MJ_AUTH_OK, h->seq, 0, 0, &ok, sizeof ok, NULL, 0);
 }

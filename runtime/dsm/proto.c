@@ -31,14 +31,8 @@ static const uint32_t K256[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
-struct sha {
-  uint32_t h[8];
-  uint8_t buf[64];
-  uint64_t total;
-  size_t n;
-};
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-static void sha_block(struct sha *s, const uint8_t *p) {
+static void sha_block(struct mj_sha *s, const uint8_t *p) {
   uint32_t w[64];
   for (int i = 0; i < 16; i++)
     w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
@@ -56,14 +50,14 @@ static void sha_block(struct sha *s, const uint8_t *p) {
   s->h[0] += a; s->h[1] += b; s->h[2] += c; s->h[3] += d;
   s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
 }
-static void sha_init(struct sha *s) {
+void mj_sha_init(struct mj_sha *s) {
   static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
   memcpy(s->h, iv, sizeof iv);
   s->total = 0;
   s->n = 0;
 }
-static void sha_update(struct sha *s, const void *data, size_t len) {
+void mj_sha_update(struct mj_sha *s, const void *data, size_t len) {
   const uint8_t *p = data;
   s->total += len;
   while (len) {
@@ -73,24 +67,24 @@ static void sha_update(struct sha *s, const void *data, size_t len) {
     if (s->n == 64) { sha_block(s, s->buf); s->n = 0; }
   }
 }
-static void sha_final(struct sha *s, uint8_t out[32]) {
+void mj_sha_final(struct mj_sha *s, uint8_t out[32]) {
   uint64_t bits = s->total * 8;
   uint8_t pad = 0x80, z = 0;
-  sha_update(s, &pad, 1);
-  while (s->n != 56) sha_update(s, &z, 1);
+  mj_sha_update(s, &pad, 1);
+  while (s->n != 56) mj_sha_update(s, &z, 1);
   uint8_t l[8];
   for (int i = 0; i < 8; i++) l[i] = (uint8_t)(bits >> (56 - 8 * i));
-  sha_update(s, l, 8);
+  mj_sha_update(s, l, 8);
   for (int i = 0; i < 8; i++) {
     out[4 * i] = (uint8_t)(s->h[i] >> 24); out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
     out[4 * i + 2] = (uint8_t)(s->h[i] >> 8); out[4 * i + 3] = (uint8_t)s->h[i];
   }
 }
 void mj_sha256(const void *data, size_t len, uint8_t out[32]) {
-  struct sha s;
-  sha_init(&s);
-  sha_update(&s, data, len);
-  sha_final(&s, out);
+  struct mj_sha s;
+  mj_sha_init(&s);
+  mj_sha_update(&s, data, len);
+  mj_sha_final(&s, out);
 }
 void mj_hmac(const void *key, size_t klen, const void *m1, size_t l1, const void *m2, size_t l2,
              const void *m3, size_t l3, const void *m4, size_t l4, uint8_t out[32]) {
@@ -98,18 +92,18 @@ void mj_hmac(const void *key, size_t klen, const void *m1, size_t l1, const void
   if (klen > 64) mj_sha256(key, klen, k);
   else memcpy(k, key, klen);
   for (int i = 0; i < 64; i++) { ip[i] = k[i] ^ 0x36; op[i] = k[i] ^ 0x5c; }
-  struct sha s;
-  sha_init(&s);
-  sha_update(&s, ip, 64);
-  if (l1) sha_update(&s, m1, l1);
-  if (l2) sha_update(&s, m2, l2);
-  if (l3) sha_update(&s, m3, l3);
-  if (l4) sha_update(&s, m4, l4);
-  sha_final(&s, inner);
-  sha_init(&s);
-  sha_update(&s, op, 64);
-  sha_update(&s, inner, 32);
-  sha_final(&s, out);
+  struct mj_sha s;
+  mj_sha_init(&s);
+  mj_sha_update(&s, ip, 64);
+  if (l1) mj_sha_update(&s, m1, l1);
+  if (l2) mj_sha_update(&s, m2, l2);
+  if (l3) mj_sha_update(&s, m3, l3);
+  if (l4) mj_sha_update(&s, m4, l4);
+  mj_sha_final(&s, inner);
+  mj_sha_init(&s);
+  mj_sha_update(&s, op, 64);
+  mj_sha_update(&s, inner, 32);
+  mj_sha_final(&s, out);
 }
 int mj_ct_equal(const void *a, const void *b, size_t n) {
   const uint8_t *x = a, *y = b;
@@ -178,20 +172,58 @@ int mj_read_full(int fd, void *buf, size_t n) {
   return 0;
 }
 
-void mj_hdr_init(struct mj_hdr *h, uint16_t type, uint32_t len, uint32_t seq, int32_t status) {
-  h->magic = MJ_MAGIC;
-  h->version = MJ_VERSION;
+void mj_hdr_init_as(struct mj_hdr *h, uint32_t magic, uint16_t version, uint16_t type, uint32_t len, uint32_t seq,
+                    int32_t status) {
+  h->magic = magic;
+  h->version = version;
   h->type = type;
   h->len = len;
   h->seq = seq;
   h->status = status;
   h->aux = 0;
 }
-const char *mj_hdr_check(const struct mj_hdr *h) {
-  if (h->magic != MJ_MAGIC) return "bad magic";
-  if (h->version != MJ_VERSION) return "unsupported protocol version";
-  if (h->len > MJ_MAX_PAYLOAD) return "payload larger than MJ_MAX_PAYLOAD";
+void mj_hdr_init(struct mj_hdr *h, uint16_t type, uint32_t len, uint32_t seq, int32_t status) {
+  mj_hdr_init_as(h, MJ_MAGIC, MJ_VERSION, type, len, seq, status);
+}
+const char *mj_hdr_check_as(const struct mj_hdr *h, uint32_t magic, uint16_t version, uint32_t max_payload) {
+  if (h->magic != magic) return "bad magic";
+  if (h->version != version) return "unsupported protocol version";
+  if (h->len > max_payload) return "payload larger than MJ_MAX_PAYLOAD";
   return NULL;
+}
+const char *mj_hdr_check(const struct mj_hdr *h) { return mj_hdr_check_as(h, MJ_MAGIC, MJ_VERSION, MJ_MAX_PAYLOAD); }
+
+/* ---- the cluster-secret handshake, shared by the DSM and the migration
+ * transport (each passes its own header magic/version) ---- */
+int mj_auth_client(int fd, uint32_t magic, uint16_t version, const char *secret, size_t slen, const char *host) {
+  struct mj_hdr h;
+  struct mj_hello hello;
+  if (mj_read_full(fd, &h, sizeof h) || mj_hdr_check_as(&h, magic, version, MJ_MAX_PAYLOAD) || h.type != MJ_HELLO ||
+      h.len != sizeof hello || mj_read_full(fd, &hello, sizeof hello))
+    return MJ_AUTH_BAD_GREETING;
+  struct mj_auth a;
+  memset(&a, 0, sizeof a);
+  snprintf(a.host, sizeof a.host, "%s", host);
+  mj_random(a.cnonce, 16);
+  a.pid = (uint32_t)getpid();
+  mj_hmac(secret, slen, "C", 1, hello.nonce, 16, a.cnonce, 16, a.host, 32, a.mac);
+  mj_hdr_init_as(&h, magic, version, MJ_AUTH, sizeof a, 0, 0);
+  struct mj_auth_ok ok;
+  if (mj_write_full(fd, &h, sizeof h) || mj_write_full(fd, &a, sizeof a) || mj_read_full(fd, &h, sizeof h) ||
+      mj_hdr_check_as(&h, magic, version, MJ_MAX_PAYLOAD) || h.type != MJ_AUTH_OK || h.len != sizeof ok ||
+      mj_read_full(fd, &ok, sizeof ok))
+    return MJ_AUTH_REFUSED;
+  uint8_t mac[32];
+  mj_hmac(secret, slen, "S", 1, a.cnonce, 16, hello.nonce, 16, NULL, 0, mac);
+  return mj_ct_equal(mac, ok.mac, 32) ? 0 : MJ_AUTH_NO_PROOF;
+}
+int mj_auth_server(const char *secret, size_t slen, const uint8_t snonce[16], struct mj_auth *a, struct mj_auth_ok *ok) {
+  uint8_t mac[32];
+  a->host[31] = 0;
+  mj_hmac(secret, slen, "C", 1, snonce, 16, a->cnonce, 16, a->host, 32, mac);
+  if (!mj_ct_equal(mac, a->mac, 32)) return -1;
+  mj_hmac(secret, slen, "S", 1, a->cnonce, 16, snonce, 16, NULL, 0, ok->mac);
+  return 0;
 }
 const char *mj_type_name(unsigned t) {
   switch (t & ~MJ_REPLY) {

@@ -137,6 +137,11 @@ struct mj_msgrcv_r { int64_t mtype; uint32_t size; } __attribute__((packed));
 
 /* ---- helpers (proto.c) ---- */
 void mj_sha256(const void *data, size_t len, uint8_t out[32]);
+/* Incremental SHA-256, for data that arrives in pieces (migration images). */
+struct mj_sha { uint32_t h[8]; uint8_t buf[64]; uint64_t total; size_t n; };
+void mj_sha_init(struct mj_sha *s);
+void mj_sha_update(struct mj_sha *s, const void *data, size_t len);
+void mj_sha_final(struct mj_sha *s, uint8_t out[32]);
 void mj_hmac(const void *key, size_t klen, const void *m1, size_t l1, const void *m2, size_t l2,
              const void *m3, size_t l3, const void *m4, size_t l4, uint8_t out[32]);
 int mj_ct_equal(const void *a, const void *b, size_t n);
@@ -147,6 +152,19 @@ int mj_read_full(int fd, void *buf, size_t n);
 /* Validate a received header; returns NULL if fine, else a reason string. */
 const char *mj_hdr_check(const struct mj_hdr *h);
 void mj_hdr_init(struct mj_hdr *h, uint16_t type, uint32_t len, uint32_t seq, int32_t status);
+/* The same 24-byte framing under another protocol's magic/version (the
+ * migration transport, migrate/wire.h, uses it with its own magic). */
+void mj_hdr_init_as(struct mj_hdr *h, uint32_t magic, uint16_t version, uint16_t type, uint32_t len, uint32_t seq,
+                    int32_t status);
+const char *mj_hdr_check_as(const struct mj_hdr *h, uint32_t magic, uint16_t version, uint32_t max_payload);
+/* Cluster-secret handshake (docs/dsm.md "Authentication"): the server sends
+ * HELLO(nonce), the client AUTH(host, cnonce, HMAC), the server AUTH_OK(proof).
+ * Client side over a blocking socket: 0, or which step failed. */
+enum { MJ_AUTH_BAD_GREETING = 1, MJ_AUTH_REFUSED = 2, MJ_AUTH_NO_PROOF = 3 };
+int mj_auth_client(int fd, uint32_t magic, uint16_t version, const char *secret, size_t slen, const char *host);
+/* Server side: checks the client's MAC over our nonce (0 = good) and fills
+ * the proof to send back in AUTH_OK; a->host is NUL-terminated on return. */
+int mj_auth_server(const char *secret, size_t slen, const uint8_t snonce[16], struct mj_auth *a, struct mj_auth_ok *ok);
 /* Transport fault injection (MOJAVE_NET_DELAY_US, MOJAVE_NET_LOSS): a "lost"
  * segment costs one TCP retransmission timeout, which is what loss means on TCP. */
 void mj_net_inject_init(void);
