@@ -10,6 +10,8 @@
  * rewind code, once with local addresses and once with the destination's. */
 #include "migrate_int.h"
 #include "../migrate/ctl.h"
+#include "../migrate/ctl_internal.h"
+#include "../migrate/wire.h"
 #include "mojave/cc_abi.h"
 
 #include <errno.h>
@@ -280,7 +282,7 @@ static int rewind_end(void) {
   M.nsymnames = M.capsymnames = 0;
   if (arrived) {
     M.at_dest = 0;
-    if (getenv("MOJAVE_CTL_FD") && moj_ctl_restored() != 0) _exit(0);
+    if (moj_ctl_restored() != 0) _exit(0);
   }
   return arrived;
 }
@@ -443,9 +445,11 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
   fflush(NULL); /* output in flight leaves from here, before the image: never twice */
   moj_img_t *img = &M.cap_img;
   memset(img, 0, sizeof *img);
+  _moj_mig_syms_env(environ); /* getenv results point into the environment as it is now */
   M.symref = calloc(_moj_mig_nsyms() + 1, sizeof *M.symref);
   void *bytes = NULL;
   size_t len = 0;
+  int told = 0;
   int ok = M.symref && _moj_mig_index_build(M.frames, M.nframes) == 0;
   if (!ok) fail(ENOMEM, "out of memory building the image");
   if (ok) {
@@ -485,6 +489,7 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
     if (moj_ship_begin(M.host, M.mode ? M.mode : 1, exe, bytes, len, &s, progress, why, sizeof why) ||
         moj_ship_commit(s, why, sizeof why)) {
       fail(errno ? errno : EIO, "%s", why[0] ? why : "the transport failed");
+      told = 1; /* the transport reported it to the supervisor */
       moj_ship_abort(s);
       ok = 0;
     } else {
@@ -495,11 +500,17 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
   free(bytes);
   /* Failed: carry on here.  Relocations stay as captured; the rewind applies
    * them to this process's own addresses. */
-  if (!M.explicit_call) {
+  if (!M.explicit_call && !told) {
     char line[700];
-    int k = snprintf(line, sizeof line, "mojave: migration to %s failed: %s; the program continues here\n",
-                     M.host, M.reason);
-    if (k > 0) { ssize_t w = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1); (void)w; }
+    int k = snprintf(line, sizeof line, "migration to %s failed: %s", M.host, M.reason);
+    if (k > 0 && moj_ctl_fd() >= 0) {
+      moj_ctl_notify(MG_FAILED, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+    } else if (k > 0) {
+      k = snprintf(line, sizeof line, "mojave: migration to %s failed: %s; the program continues here\n",
+                   M.host, M.reason);
+      ssize_t w = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+      (void)w;
+    }
   }
   img->syms = M.symnames; /* owned by M; the rewind resolves them here */
   img->nsyms = M.nsymnames;
@@ -536,8 +547,10 @@ MOJ_EXPORT void __moj_mig_poll(void) {
     }
     M.pending = 1;
   }
-  char host[64];
+  char host[64], last[sizeof M.reason];
   snprintf(host, sizeof host, "%s", M.host);
+  memcpy(last, M.reason, sizeof last);
+  int last_err = M.err;
   if (begin(host, M.mode, 0) == 0) {
     M.pending = 0;
     __moj_mig_req = 0;
@@ -550,7 +563,11 @@ MOJ_EXPORT void __moj_mig_poll(void) {
     int k = snprintf(line, sizeof line, "mojave: cannot migrate to %s: %s\n", host, M.reason);
     if (k > 0) { ssize_t w = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1); (void)w; }
   }
-  /* EBUSY: keep the request; a later migration point may be capturable. */
+  /* EBUSY: keep the request; a later migration point may be capturable.
+   * Not a failed migration: moj_migrate_error() keeps the last real one. */
+  memcpy(M.reason, last, sizeof last);
+  M.err = last_err;
+  __moj_mig_req = 1; /* taking the request cleared it */
 }
 
 MOJ_EXPORT int moj_migrate(const char *host, int flags) {
@@ -652,7 +669,8 @@ static void adopt_args(const moj_img_t *img) {
   M.argc = (int)img->meta.argc;
   M.argv = av;
   M.envp = ev;
-  _moj_mig_syms_argv(M.argc, av, ev);
+  _moj_mig_syms_argv(M.argc, av);
+  _moj_mig_syms_env(ev);
 }
 
 MOJ_EXPORT void __moj_mig_main_start(int argc, char **argv, char **envp) {
@@ -674,7 +692,16 @@ MOJ_EXPORT void __moj_mig_main_start(int argc, char **argv, char **envp) {
     unsetenv("MOJAVE_RESTORE_FD");
     restore_from_fd((int)fd);
   } else {
-    _moj_mig_syms_argv(argc, argv, envp);
+    _moj_mig_syms_argv(argc, argv);
+    /* MOJAVE_CHECKPOINT=PATH: checkpoint at the first migration point */
+    const char *ck = getenv("MOJAVE_CHECKPOINT");
+    if (ck && *ck && strlen(ck) + 5 < sizeof M.host) {
+      snprintf(M.host, sizeof M.host, "file:%s", ck);
+      M.mode = 1;
+      M.pending = 1;
+      __moj_mig_req = 1;
+      unsetenv("MOJAVE_CHECKPOINT");
+    }
   }
 }
 

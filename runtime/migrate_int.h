@@ -29,7 +29,8 @@ typedef struct mig_frame {
 typedef struct mig_target { uint8_t kind; uint32_t tid, tsub; int64_t toff; } mig_target_t;
 
 /* migrate_syms.c */
-void _moj_mig_syms_argv(int argc, char **argv, char **envp) MOJ_HIDDEN;
+void _moj_mig_syms_argv(int argc, char **argv) MOJ_HIDDEN;
+void _moj_mig_syms_env(char **envp) MOJ_HIDDEN;
 size_t _moj_mig_nsyms(void) MOJ_HIDDEN;
 const moj_mig_sym_t *_moj_mig_sym(size_t i) MOJ_HIDDEN;
 const moj_mig_sym_t *_moj_mig_sym_named(const char *name) MOJ_HIDDEN;

@@ -6,6 +6,7 @@
  * read from stdin but not consumed.  Capture points into live memory (no
  * copies); restore runs at the destination before main's frames rewind. */
 #include "migrate_int.h"
+#include "../migrate/ctl_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,8 +57,7 @@ static int own_fd(int fd) {
   if (fd <= 2) return 1;
   if (rt && (fd == rt->out_fd[0] || fd == rt->out_fd[1] || fd == rt->saved_fd[0] || fd == rt->saved_fd[1]))
     return 1;
-  const char *ctl = getenv("MOJAVE_CTL_FD");
-  return ctl && atoi(ctl) == fd;
+  return fd == moj_ctl_fd();
 }
 
 static int capture_files(moj_img_t *img, char *reason, size_t rlen) {

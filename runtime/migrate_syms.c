@@ -19,8 +19,9 @@ typedef struct syms {
 } syms_t;
 
 static syms_t reg MOJ_RTVAR;           /* every registered row               */
-static moj_mig_sym_t *extra MOJ_RTVAR; /* argv/env rows (owned)              */
-static char *extra_names MOJ_RTVAR;
+static moj_mig_sym_t *argrows MOJ_RTVAR; /* "@argv*" rows (inside reg)     */
+static syms_t envrows MOJ_RTVAR;       /* "@envp", "@env.N": the environment now */
+static char *envnames MOJ_RTVAR;
 
 MOJ_EXPORT void __moj_mig_register(const moj_mig_sym_t *tab, uint64_t n) {
   if (reg.n + n > reg.cap) {
@@ -35,36 +36,50 @@ MOJ_EXPORT void __moj_mig_register(const moj_mig_sym_t *tab, uint64_t n) {
   reg.n += n;
 }
 
-/* argv and environment strings live on the initial stack: they travel as
- * symbols "@argv", "@argv.N", "@envp", "@env.N" (the destination starts the
- * program with the same argv and environment). */
-void _moj_mig_syms_argv(int argc, char **argv, char **envp) {
-  int envc = 0;
-  while (envp && envp[envc]) envc++;
-  size_t rows = 2 + (size_t)argc + (size_t)envc;
-  extra = calloc(rows, sizeof *extra);
-  extra_names = malloc(rows * 24);
-  if (!extra || !extra_names) { free(extra); free(extra_names); extra = NULL; return; }
-  size_t k = 0;
-  char *nm = extra_names;
-  #define ROW(NAME_FMT, IDX, ADDR, SIZE) do { \
-      snprintf(nm, 24, NAME_FMT, IDX); \
-      extra[k++] = (moj_mig_sym_t){nm, (void *)(ADDR), (SIZE), MOJ_MIG_SYM_CONST, 0}; \
-      nm += 24; } while (0)
-  ROW("@argv%.0d", 0, argv, ((size_t)argc + 1) * sizeof(char *));
-  for (int i = 0; i < argc; i++) ROW("@argv.%d", i, argv[i], strlen(argv[i]) + 1);
-  if (envp) ROW("@envp%.0d", 0, envp, ((size_t)envc + 1) * sizeof(char *));
-  for (int i = 0; i < envc; i++) ROW("@env.%d", i, envp[i], strlen(envp[i]) + 1);
-  #undef ROW
-  __moj_mig_register(extra, k);
+/* argv strings live on the initial stack: they travel as symbols "@argv" and
+ * "@argv.N" (the destination runs with the image's argv). */
+void _moj_mig_syms_argv(int argc, char **argv) {
+  size_t rows = 1 + (size_t)argc;
+  static char names[2][24] MOJ_RTVAR;
+  argrows = calloc(rows, sizeof *argrows);
+  char *nm = malloc(rows * 24);
+  if (!argrows || !nm) { free(argrows); free(nm); argrows = NULL; return; }
+  snprintf(names[0], sizeof names[0], "@argv");
+  argrows[0] = (moj_mig_sym_t){names[0], argv, ((size_t)argc + 1) * sizeof(char *), MOJ_MIG_SYM_CONST, 0};
+  for (int i = 0; i < argc; i++) {
+    snprintf(nm + 24 * i, 24, "@argv.%d", i);
+    argrows[1 + i] = (moj_mig_sym_t){nm + 24 * i, argv[i], strlen(argv[i]) + 1, MOJ_MIG_SYM_CONST, 0};
+  }
+  __moj_mig_register(argrows, rows);
 }
 
-size_t _moj_mig_nsyms(void) { return reg.n; }
-const moj_mig_sym_t *_moj_mig_sym(size_t i) { return &reg.v[i]; }
+/* The environment as it is now (getenv results point into it): "@envp" and
+ * "@env.N", re-taken at every capture and at restore. */
+void _moj_mig_syms_env(char **envp) {
+  size_t envc = 0;
+  while (envp && envp[envc]) envc++;
+  free(envrows.v);
+  free(envnames);
+  envrows.v = calloc(envc + 1, sizeof *envrows.v);
+  envnames = malloc((envc + 1) * 32);
+  envrows.n = 0;
+  if (!envrows.v || !envnames) return;
+  snprintf(envnames, 32, "@envp");
+  envrows.v[envrows.n++] = (moj_mig_sym_t){envnames, envp, (envc + 1) * sizeof(char *), MOJ_MIG_SYM_CONST, 0};
+  for (size_t i = 0; i < envc; i++) {
+    char *nm = envnames + 32 * (i + 1);
+    snprintf(nm, 32, "@env.%zu", i);
+    envrows.v[envrows.n++] = (moj_mig_sym_t){nm, envp[i], strlen(envp[i]) + 1, MOJ_MIG_SYM_CONST, 0};
+  }
+}
+
+size_t _moj_mig_nsyms(void) { return reg.n + envrows.n; }
+const moj_mig_sym_t *_moj_mig_sym(size_t i) { return i < reg.n ? &reg.v[i] : &envrows.v[i - reg.n]; }
 
 const moj_mig_sym_t *_moj_mig_sym_named(const char *name) {
-  for (size_t i = 0; i < reg.n; i++)
-    if (!strcmp(reg.v[i].name, name)) return &reg.v[i];
+  size_t n = _moj_mig_nsyms();
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(_moj_mig_sym(i)->name, name)) return _moj_mig_sym(i);
   return NULL;
 }
 
@@ -80,7 +95,7 @@ static int by_lo(const void *a, const void *b) {
 }
 
 int _moj_mig_index_build(mig_frame_t *frames, uint32_t nframes) {
-  size_t n = reg.n;
+  size_t nsym = _moj_mig_nsyms(), n = nsym;
   for (uint32_t f = 0; f < nframes; f++) n += frames[f].nobjs;
   moj_rt_t *rt = _moj_rt;
   for (uint32_t i = 1; i < rt->top; i++)
@@ -88,9 +103,10 @@ int _moj_mig_index_build(mig_frame_t *frames, uint32_t nframes) {
   idx.v = malloc((n ? n : 1) * sizeof *idx.v);
   if (!idx.v) { errno = ENOMEM; return -1; }
   idx.n = 0;
-  for (size_t i = 0; i < reg.n; i++) {
-    uintptr_t lo = (uintptr_t)reg.v[i].addr;
-    idx.v[idx.n++] = (range_t){lo, lo + (reg.v[i].size ? reg.v[i].size : 1), MOJ_TO_SYM, (uint32_t)i, 0};
+  for (size_t i = 0; i < nsym; i++) {
+    const moj_mig_sym_t *sy = _moj_mig_sym(i);
+    uintptr_t lo = (uintptr_t)sy->addr;
+    idx.v[idx.n++] = (range_t){lo, lo + (sy->size ? sy->size : 1), MOJ_TO_SYM, (uint32_t)i, 0};
   }
   for (uint32_t f = 0; f < nframes; f++)
     for (uint32_t o = 0; o < frames[f].nobjs; o++) {

@@ -28,3 +28,14 @@ foreach(opt O0 O2)
   set_tests_properties(migrate_stay_${opt} PROPERTIES LABELS migrate TIMEOUT 120
     PASS_REGULAR_EXPRESSION "after: stayed \\(refused\\)\nPASS zdtm_state" FAIL_REGULAR_EXPRESSION "FAIL")
 endforeach()
+
+# The same program under mojave-run across namespace hosts: asked to migrate
+# at start, it refuses while its set-up speculation runs, then moves to h2 at
+# the bottom of its recursion and finishes there (t_real.sh).
+foreach(opt O0 O2)
+  add_test(NAME migrate_real_${opt}
+           COMMAND ${PROJECT_SOURCE_DIR}/scripts/cluster.sh run 2 ${CMAKE_CURRENT_SOURCE_DIR}/t_real.sh ${opt})
+  set_tests_properties(migrate_real_${opt} PROPERTIES LABELS migrate TIMEOUT 180
+    PASS_REGULAR_EXPRESSION "PASS migrate_real_${opt}" FAIL_REGULAR_EXPRESSION "FAIL"
+    ENVIRONMENT "MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh;MIG_PROGS=${CMAKE_CURRENT_BINARY_DIR};TEST_TIMEOUT=150")
+endforeach()
