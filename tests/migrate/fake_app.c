@@ -7,7 +7,8 @@
  *   fake_app --lines       number stdin lines: "K: line" (reads byte by byte,
  *                          so it never holds input it has not consumed)
  * Environment (travels with the program, so it also steers the destination):
- *   FAKE_WAIT_AT=K[,K..]   at step K block until a migration request arrives
+ *   FAKE_WAIT_AT=K[,K..]   at the n-th listed step K, block until n requests
+ *                          have been taken (the request may come earlier)
  *   FAKE_ROUTE=h2,h3,h1    migrate on its own (like moj_migrate()) to these
  *   FAKE_HOP_EVERY=M       ... one hop every M steps (default 10)
  *   FAKE_SLEEP_MS=T        sleep T ms per step
@@ -35,6 +36,7 @@ struct state {
   uint32_t lines;   /* --lines mode */
   uint64_t i, n;    /* next step, steps */
   uint32_t hops;    /* migrations done (route position) */
+  uint32_t asked;   /* supervisor requests taken (FAKE_WAIT_AT) */
   uint32_t pad_mb;
 };
 static struct state st;
@@ -59,9 +61,11 @@ static int env_int(const char *k, int dflt) {
   return v && *v ? atoi(v) : dflt;
 }
 
-static int listed(const char *list, uint64_t k) {
-  for (const char *p = list; p && *p;) {
-    if ((uint64_t)strtoull(p, NULL, 10) == k) return 1;
+/* 1-based position of k in the list "a,b,c", 0 when absent. */
+static uint32_t listed(const char *list, uint64_t k) {
+  uint32_t n = 1;
+  for (const char *p = list; p && *p; n++) {
+    if ((uint64_t)strtoull(p, NULL, 10) == k) return n;
     p = strchr(p, ',');
     if (p) p++;
   }
@@ -116,12 +120,16 @@ static void migration_point(void) {
   uint64_t k = st.i;
   if (resumed) { resumed = 0; return; }
   const char *w = getenv("FAKE_WAIT_AT");
-  if (w && listed(w, k)) /* bounded: a request that never comes must not hang the test */
+  uint32_t nth = w ? listed(w, k) : 0;
+  if (nth && st.asked < nth) /* bounded: a request that never comes must not hang the test */
     for (int t = 0; t < 6000 && !__moj_mig_req; t++) usleep(10000);
   if (__moj_mig_req) {
     char host[64];
     int mode;
-    if (moj_ctl_take_request(host, sizeof host, &mode)) migrate(host);
+    if (moj_ctl_take_request(host, sizeof host, &mode)) {
+      st.asked++;
+      migrate(host);
+    }
   }
   int every = env_int("FAKE_HOP_EVERY", 10);
   char rb[64];
