@@ -320,6 +320,9 @@ static int run(char **argv, const char *mhost, int mode, double after) {
     }
     if (!child_done) continue;
     if (ctl >= 0) close(ctl);
+    if (mhost && !ready)
+      fprintf(stderr, "mojave-run: %s never reported ready on its control socket (not linked with libmojave?); "
+              "no migration was requested\n", argv[0]);
     if (!moved) return status_of(st);
     if (!C.nhosts) load_cluster(); /* it moved on its own (moj_migrate) */
     return relay(to.host, to.job);
