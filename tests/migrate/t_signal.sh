@@ -6,8 +6,7 @@ FAKE_WAIT_AT=5,20 FAKE_ANNOUNCE=1 on h1 "$MOJAVE_RUN" --migrate h2 "$BIN/fake_ap
 pid=$!
 # at step 20 the program (now on h2) waits for a request that never comes
 wait_for "$T/out" '^19$'
-pr=$(pgrep -P "$(pgrep -P $pid -f timeout || echo 0)" -f mojave-run || true)
-[ -n "$pr" ] || pr=$(pgrep -f "mojave-run --migrate h2 $BIN/fake_app" | head -1)
+pr=$(launcher_of $pid) || bad "no mojave-run process under $pid"
 kill -TERM "$pr"
 wait $pid
 expect_status $? 143
