@@ -63,12 +63,15 @@ static void check_host(const char *h) {
   die(EX_USAGE, "host '%s' is not in the cluster file %s (hosts:%s)", h, cluster_file, list);
 }
 
+/* Shown with --progress / MOJAVE_PROGRESS=1, and on a terminal for images of
+ * 16 MiB and more (one line rewritten in place there). */
 static void progress(const struct mg_progress *p) {
-  if (!show_progress || !p->total) return;
+  int tty = isatty(2);
+  if (!p->total || (!show_progress && !(tty && p->total >= (16u << 20)))) return;
   char host[33];
   snprintf(host, sizeof host, "%.32s", p->host);
-  fprintf(stderr, "mojave-run: migrating to %s: %.1f MiB / %.1f MiB\n", host, (double)p->sent / 1048576.0,
-          (double)p->total / 1048576.0);
+  fprintf(stderr, "%smojave-run: migrating to %s: %.1f MiB / %.1f MiB%s", tty ? "\r" : "", host,
+          (double)p->sent / 1048576.0, (double)p->total / 1048576.0, !tty || p->sent == p->total ? "\n" : "");
 }
 
 static void failed(const char *msg, size_t n, const char *where) {
@@ -412,7 +415,8 @@ static void usage(FILE *f) {
     "  --mode binary|ir   ship the executable (binary, default) or bitcode (ir)\n"
     "  --cluster FILE     cluster file (default: $MOJAVE_CLUSTER; docs/cluster.md)\n"
     "  --progress         print \"migrating to HOST: X MiB / Y MiB\" on stderr while an\n"
-    "                     image is sent (also MOJAVE_PROGRESS=1)\n"
+    "                     image is sent (also MOJAVE_PROGRESS=1; on a terminal it is\n"
+    "                     shown anyway for images of 16 MiB and more)\n"
     "  --attach HOST:JOB  follow a job already running under mojaved on HOST\n"
     "                     (what an unsupervised program execs when it moves)\n"
     "  --list             list the jobs of every host's mojaved: job id, host, pid,\n"
