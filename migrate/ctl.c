@@ -126,6 +126,13 @@ void moj_ctl_moved(const char *host, const char *job) {
     memset(&m, 0, sizeof m);
     snprintf(m.host, sizeof m.host, "%s", host);
     snprintf(m.job, sizeof m.job, "%s", job);
+    /* signals that arrived after GO (moj_ship_commit blocked them) belong
+     * to the program, which now runs there */
+    static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    sigset_t pend;
+    if (sigpending(&pend) == 0)
+      for (size_t i = 0; i < sizeof fwd / sizeof *fwd; i++)
+        if (sigismember(&pend, fwd[i]) == 1) m.sigs |= 1ull << (fwd[i] - 1);
     mg_pkt_send(fd, MG_MOVED, 0, 0, &m, sizeof m);
     errno = saved;
     return;
@@ -136,9 +143,9 @@ void moj_ctl_moved(const char *host, const char *job) {
   snprintf(target, sizeof target, "%s:%s", host, job);
   const char *run = getenv("MOJAVE_RUN");
   char *argv[] = {(char *)(run && *run ? run : "mojave-run"), "--attach", target, NULL};
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* the signal mask stays as moj_ship_commit left it: signals that arrived
+   * after GO stay pending across exec, and mojave-run reads them from its
+   * signalfd and forwards them to the job */
   signal(MOJ_CTL_SIGNAL, SIG_DFL);
   execvp(argv[0], argv);
   errno = saved;

@@ -169,9 +169,18 @@ static int attach(const char *host, const char *job) {
   }
 }
 
-static int relay(char *host, char *job) {
+/* Signals the program received at its previous host after GO. */
+static int redeliver(int fd, uint64_t sigs) {
+  for (int sig = 1; sig <= 64; sig++)
+    if (sigs >> (sig - 1) & 1)
+      if (mg_send(fd, MG_SIGNAL, 0, (uint32_t)sig, NULL, 0, mg_now_ms() + 5000) < 0) return -1;
+  return 0;
+}
+
+static int relay(char *host, char *job, uint64_t sigs) {
   static char buf[MG_MAX_PAYLOAD];
   int fd = attach(host, job);
+  if (redeliver(fd, sigs) < 0) goto lost;
   for (;;) {
     struct pollfd p[3] = {{fd, POLLIN, 0}, {sfd, POLLIN, 0}, {0, 0, 0}};
     int np = 2;
@@ -225,7 +234,7 @@ static int relay(char *host, char *job) {
       snprintf(host, 32, "%s", m.host);
       snprintf(job, 64, "%s", m.job);
       fd = attach(host, job);
-      if (in_send(fd) < 0) goto lost;
+      if (redeliver(fd, m.sigs) < 0 || in_send(fd) < 0) goto lost;
       break;
     }
     case MG_EXIT: {
@@ -328,7 +337,7 @@ static int run(char **argv, const char *mhost, int mode, double after) {
               "no migration was requested\n", argv[0]);
     if (!moved) return status_of(st);
     if (!C.nhosts) load_cluster(); /* it moved on its own (moj_migrate) */
-    return relay(to.host, to.job);
+    return relay(to.host, to.job, to.sigs);
   }
 }
 
@@ -500,7 +509,7 @@ int main(int argc, char **argv) {
     snprintf(job, sizeof job, "%s", colon + 1);
     load_cluster();
     check_host(host);
-    return relay(host, job);
+    return relay(host, job, 0);
   }
   if (optind >= argc) die(EX_USAGE, "no program to run (see --help)");
   if (mhost) {

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,15 @@ fail:
 int moj_ship_commit(moj_ship_t *s, char *reason, size_t rlen) {
   int saved = errno;
   int64_t deadline = mg_now_ms() + s->timeout_ms;
+  /* From just before GO the source holds asynchronous signals: one that
+   * arrives once the destination runs must not kill or divert the source;
+   * moj_ctl_moved hands the pending ones to the supervisor, which delivers
+   * them at the destination.  Restored if the hand-off fails. */
+  sigset_t all, old;
+  sigfillset(&all);
+  int sync[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT};
+  for (size_t i = 0; i < sizeof sync / sizeof *sync; i++) sigdelset(&all, sync[i]);
+  sigprocmask(SIG_BLOCK, &all, &old);
   if (mg_send(s->fd, MG_GO, 0, 0, NULL, 0, deadline) < 0) {
     say(reason, rlen, "lost connection to %s before GO: %s", s->host, strerror(errno));
   } else if (await(s, MG_GO | MG_REPLY, NULL, 0, NULL, deadline, "GO to be confirmed", reason, rlen) == 0) {
@@ -297,6 +307,7 @@ int moj_ship_commit(moj_ship_t *s, char *reason, size_t rlen) {
     return 0;
   }
   int e = errno;
+  sigprocmask(SIG_SETMASK, &old, NULL);
   fail_notice(s->host, reason);
   s->noticed = 1;
   mg_send(s->fd, MG_ABORT, 0, 0, NULL, 0, mg_now_ms() + 1000);

@@ -17,6 +17,8 @@
  *   FAKE_CRASH_RESTORE=1   at the destination: SIGSEGV before RESTORED
  *   FAKE_HANG_RESTORE=1    at the destination: never report RESTORED
  *   FAKE_BAD_MAGIC=1       ship an image with a corrupt magic
+ *   FAKE_SIGTERM_AFTER_GO=1  SIGTERM itself between commit and MOVED (the
+ *                          signal must be delivered at the destination)
  *   FAKE_PAD_MB=N          pad the image with N MiB (progress display) */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -107,6 +109,7 @@ static void migrate(const char *host) {
   if (moj_ship_begin(host, 1, NULL, img, len, &s, NULL, reason, sizeof reason) == 0) {
     if (moj_ship_commit(s, reason, sizeof reason) == 0) {
       free(img);
+      if (getenv("FAKE_SIGTERM_AFTER_GO")) kill(getpid(), SIGTERM);
       moj_ctl_moved(host, moj_ship_job(s));
       _exit(0);
     }
