@@ -60,7 +60,8 @@ struct conn {
   char *pl; size_t plcap, plgot;
   struct buf tx; int want_out;
   /* receiving an executable or an image */
-  int recv_kind; uint64_t recv_left;
+  int recv_kind, recv_mode; uint64_t recv_left; /* recv_mode: 1 executable, 2 bitcode */
+  pid_t compile_pid;                 /* IR: the compiler run this EXE's reply waits for */
   int recv_fd; char tmp_path[512]; struct mj_sha sha; uint8_t hash[32];
   uint8_t head[64]; uint64_t img_len, img_got;
   char *ship; size_t ship_len;       /* the SHIP payload (argv/env/cwd) */
@@ -72,7 +73,7 @@ struct conn {
 /* mojaved.c */
 extern struct mj_cluster C;
 extern int self_idx;
-extern const char *self_name, *cluster_path, *state_dir;
+extern const char *self_name, *cluster_path, *state_dir, *mojcc_path;
 extern int epfd;
 void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void logm_rl(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* rate-limited: peer garbage */
@@ -86,7 +87,7 @@ extern struct job *jobs;
 struct job *job_find(const char *id);
 struct job *job_spawn(struct conn *src, const char *exe, int memfd, char *reason, size_t rlen);
 void job_event(struct watch *w, uint32_t events);
-void job_reaped(pid_t pid, int status);
+int job_reaped(pid_t pid, int status); /* 0: not a job */
 void job_src_gone(struct job *j);
 void job_go(struct job *j);
 void job_attach(struct job *j, struct conn *c, uint64_t *acked);

@@ -42,8 +42,8 @@ enum mg_type {
   MG_HELLO = 1, MG_AUTH = 2, MG_AUTH_OK = 3,
   MG_ERROR = 4,       /* fatal: status = errno, payload = reason text; connection closed */
   /* shipping (source -> destination mojaved) */
-  MG_HAVE_EXE = 10,   /* hash[32]; reply status 0 cached, ENOENT send it */
-  MG_EXE = 11,        /* mg_exe, then DATA frames; reply after the last one */
+  MG_HAVE_EXE = 10,   /* hash[32], aux = mode (1 executable, 2 bitcode); reply status 0 cached, ENOENT send it */
+  MG_EXE = 11,        /* mg_exe, aux = mode, then DATA frames; reply after the last one (IR: once compiled) */
   MG_DATA = 12,       /* a chunk of the executable or image being received */
   MG_SHIP = 13,       /* mg_ship + strings, then DATA frames with the image */
   MG_RESTORED = 14,   /* d->s: restored, waiting for GO (payload: job id); ctl: program->supervisor */

@@ -11,6 +11,7 @@
  *                          have been taken (the request may come earlier)
  *   FAKE_ROUTE=h2,h3,h1    migrate on its own (like moj_migrate()) to these
  *   FAKE_HOP_EVERY=M       ... one hop every M steps (default 10)
+ *   FAKE_MODE=2            ... in IR mode (built with mojcc: bitcode embedded)
  *   FAKE_SLEEP_MS=T        sleep T ms per step
  *   FAKE_ERR=1             also print "err K" on stderr every 5 steps
  *   FAKE_ANNOUNCE=1        after a restore print "restored on HOST"
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -87,11 +89,13 @@ static const char *route(uint32_t h, char *buf, size_t n) {
   return buf;
 }
 
-static void migrate(const char *host) {
+static void migrate(const char *host, int mode) {
   size_t pad = (size_t)env_int("FAKE_PAD_MB", 0) << 20;
   size_t plen = sizeof st + pad, len = 64 + plen;
-  uint8_t *img = calloc(1, len);
-  if (!img) return;
+  /* mmap, not malloc: built with mojcc, heap pointers are table handles,
+   * and this buffer goes to libmojave as raw memory (as the runtime's is) */
+  uint8_t *img = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (img == MAP_FAILED) return;
   struct state next = st;
   next.hops++;
   memcpy(img + 64, &next, sizeof next);
@@ -106,16 +110,16 @@ static void migrate(const char *host) {
   mj_sha256(img + 64, plen, img + 32);
   moj_ship_t *s = NULL;
   char reason[512];
-  if (moj_ship_begin(host, 1, NULL, img, len, &s, NULL, reason, sizeof reason) == 0) {
+  if (moj_ship_begin(host, mode, NULL, img, len, &s, NULL, reason, sizeof reason) == 0) {
     if (moj_ship_commit(s, reason, sizeof reason) == 0) {
-      free(img);
+      munmap(img, len);
       if (getenv("FAKE_SIGTERM_AFTER_GO")) kill(getpid(), SIGTERM);
       moj_ctl_moved(host, moj_ship_job(s));
       _exit(0);
     }
     moj_ship_abort(s);
   }
-  free(img);
+  munmap(img, len);
   /* failed: keep running here; the supervisor printed the reason */
 }
 
@@ -131,13 +135,13 @@ static void migration_point(void) {
     int mode;
     if (moj_ctl_take_request(host, sizeof host, &mode)) {
       st.asked++;
-      migrate(host);
+      migrate(host, mode);
     }
   }
   int every = env_int("FAKE_HOP_EVERY", 10);
   char rb[64];
   const char *r = route(st.hops, rb, sizeof rb);
-  if (r && every > 0 && k > 0 && k % (uint64_t)every == 0) migrate(r);
+  if (r && every > 0 && k > 0 && k % (uint64_t)every == 0) migrate(r, env_int("FAKE_MODE", 1));
 }
 
 static void restore(int fd) {
