@@ -1,5 +1,6 @@
 /* migrate/mojaved.h — shared state of the migration daemon: the epoll loop and
- * peer connections (mojaved.c) and the supervised jobs (mojaved_job.c). */
+ * peer connections (mojaved.c), the executable cache (mojaved_cache.c) and
+ * the supervised jobs (mojaved_job.c). */
 #ifndef MOJ_MOJAVED_H
 #define MOJ_MOJAVED_H
 #include <stddef.h>
@@ -71,6 +72,7 @@ struct conn {
 };
 
 /* mojaved.c */
+extern struct conn *conns;
 extern struct mj_cluster C;
 extern int self_idx;
 extern const char *self_name, *cluster_path, *state_dir, *mojcc_path;
@@ -80,7 +82,14 @@ void logm_rl(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* rat
 void conn_send(struct conn *c, uint16_t type, int32_t status, uint32_t aux, const void *p, size_t n);
 void conn_flush(struct conn *c);
 void conn_close(struct conn *c, const char *why);
+void refuse(struct conn *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ep_set(int fd, struct watch *w, uint32_t events, int *on); /* on: current registration (0/1) */
+
+/* mojaved_cache.c */
+void exe_path(const uint8_t h[32], int mode, char *out, size_t n);
+void on_exe(struct conn *c, const struct mg_exe *e, int mode);
+void exe_done(struct conn *c);
+void compile_reaped(pid_t pid, int st);
 
 /* mojaved_job.c */
 extern struct job *jobs;
