@@ -522,6 +522,7 @@ static int listen_on(const char *addr, unsigned port) {
 static void usage(FILE *f) {
   fprintf(f,
     "usage: mojaved --cluster FILE --host NAME [--state-dir DIR] [--foreground] [--log FILE]\n"
+    "               [--mojcc PATH]\n"
     "\n"
     "The mojave migration daemon of host NAME.  It receives migrating programs\n"
     "(their executable, cached by SHA-256, and a checkpoint image), restarts them\n"
