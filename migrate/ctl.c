@@ -26,10 +26,13 @@ volatile uint32_t __moj_mig_req MG_RTVAR;
 
 /* The supervisor's socket (-1: unsupervised) and the latest request. */
 static int ctl_fd MG_RTVAR = -1;
+static pid_t ctl_pid MG_RTVAR; /* the supervised process; its fork()ed children are not */
 static struct mg_request req MG_RTVAR;
 static int req_pending MG_RTVAR;
 
-int moj_ctl_fd(void) { return ctl_fd; }
+/* A child the program forks inherits the socket but must not take the
+ * parent's requests or report for it: it acts unsupervised. */
+int moj_ctl_fd(void) { return ctl_fd >= 0 && getpid() == ctl_pid ? ctl_fd : -1; }
 
 /* The handler only raises the flag: a migration point polls it and calls
  * moj_ctl_take_request, outside signal context. */
@@ -59,6 +62,7 @@ void moj_ctl_init(void) {
       ctl_fd = (int)fd;
       fcntl(ctl_fd, F_SETFD, FD_CLOEXEC);
     }
+    ctl_pid = getpid();
     /* children of the program are not supervised by our supervisor */
     unsetenv("MOJAVE_CTL_FD");
     struct sigaction sa;
@@ -88,7 +92,8 @@ static void keep_request(const struct mj_hdr *h, const char *buf) {
 static void ctl_drain(void) {
   struct mj_hdr h;
   char buf[1024];
-  while (ctl_fd >= 0 && mg_pkt_recv(ctl_fd, &h, buf, sizeof buf, 1) == 0) keep_request(&h, buf);
+  int fd = moj_ctl_fd();
+  while (fd >= 0 && mg_pkt_recv(fd, &h, buf, sizeof buf, 1) == 0) keep_request(&h, buf);
 }
 
 int moj_ctl_take_request(char *host, size_t hostlen, int *mode) {
@@ -106,20 +111,29 @@ int moj_ctl_take_request(char *host, size_t hostlen, int *mode) {
 }
 
 void moj_ctl_notify(uint16_t type, const void *p, size_t n) {
-  if (ctl_fd < 0) return;
+  int fd = moj_ctl_fd();
+  if (fd < 0) return;
   int saved = errno;
-  mg_pkt_send(ctl_fd, type, 0, 0, p, n);
+  mg_pkt_send(fd, type, 0, 0, p, n);
   errno = saved;
 }
 
 void moj_ctl_moved(const char *host, const char *job) {
   int saved = errno;
-  if (ctl_fd >= 0) {
+  int fd = moj_ctl_fd();
+  if (fd >= 0) {
     struct mg_moved m;
     memset(&m, 0, sizeof m);
     snprintf(m.host, sizeof m.host, "%s", host);
     snprintf(m.job, sizeof m.job, "%s", job);
-    mg_pkt_send(ctl_fd, MG_MOVED, 0, 0, &m, sizeof m);
+    /* signals that arrived after GO (moj_ship_commit blocked them) belong
+     * to the program, which now runs there */
+    static const int fwd[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    sigset_t pend;
+    if (sigpending(&pend) == 0)
+      for (size_t i = 0; i < sizeof fwd / sizeof *fwd; i++)
+        if (sigismember(&pend, fwd[i]) == 1) m.sigs |= 1ull << (fwd[i] - 1);
+    mg_pkt_send(fd, MG_MOVED, 0, 0, &m, sizeof m);
     errno = saved;
     return;
   }
@@ -129,9 +143,9 @@ void moj_ctl_moved(const char *host, const char *job) {
   snprintf(target, sizeof target, "%s:%s", host, job);
   const char *run = getenv("MOJAVE_RUN");
   char *argv[] = {(char *)(run && *run ? run : "mojave-run"), "--attach", target, NULL};
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* the signal mask stays as moj_ship_commit left it: signals that arrived
+   * after GO stay pending across exec, and mojave-run reads them from its
+   * signalfd and forwards them to the job */
   signal(MOJ_CTL_SIGNAL, SIG_DFL);
   execvp(argv[0], argv);
   errno = saved;
@@ -139,12 +153,13 @@ void moj_ctl_moved(const char *host, const char *job) {
 
 int moj_ctl_restored(void) {
   int saved = errno;
-  if (ctl_fd < 0) return 0; /* not started by mojaved: nobody to wait for */
-  mg_pkt_send(ctl_fd, MG_RESTORED, 0, 0, NULL, 0);
+  int fd = moj_ctl_fd();
+  if (fd < 0) return 0; /* not started by mojaved: nobody to wait for */
+  mg_pkt_send(fd, MG_RESTORED, 0, 0, NULL, 0);
   for (;;) {
     struct mj_hdr h;
     char buf[1024];
-    if (mg_pkt_recv(ctl_fd, &h, buf, sizeof buf, 0) < 0) {
+    if (mg_pkt_recv(fd, &h, buf, sizeof buf, 0) < 0) {
       if (errno == EPROTO) continue;
       _exit(0); /* supervisor gone: the source still runs, quietly step aside */
     }

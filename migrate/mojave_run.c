@@ -63,12 +63,15 @@ static void check_host(const char *h) {
   die(EX_USAGE, "host '%s' is not in the cluster file %s (hosts:%s)", h, cluster_file, list);
 }
 
+/* Shown with --progress / MOJAVE_PROGRESS=1, and on a terminal for images of
+ * 16 MiB and more (one line rewritten in place there). */
 static void progress(const struct mg_progress *p) {
-  if (!show_progress || !p->total) return;
+  int tty = isatty(2);
+  if (!p->total || (!show_progress && !(tty && p->total >= (16u << 20)))) return;
   char host[33];
   snprintf(host, sizeof host, "%.32s", p->host);
-  fprintf(stderr, "mojave-run: migrating to %s: %.1f MiB / %.1f MiB\n", host, (double)p->sent / 1048576.0,
-          (double)p->total / 1048576.0);
+  fprintf(stderr, "%smojave-run: migrating to %s: %.1f MiB / %.1f MiB%s", tty ? "\r" : "", host,
+          (double)p->sent / 1048576.0, (double)p->total / 1048576.0, !tty || p->sent == p->total ? "\n" : "");
 }
 
 static void failed(const char *msg, size_t n, const char *where) {
@@ -166,9 +169,18 @@ static int attach(const char *host, const char *job) {
   }
 }
 
-static int relay(char *host, char *job) {
+/* Signals the program received at its previous host after GO. */
+static int redeliver(int fd, uint64_t sigs) {
+  for (int sig = 1; sig <= 64; sig++)
+    if (sigs >> (sig - 1) & 1)
+      if (mg_send(fd, MG_SIGNAL, 0, (uint32_t)sig, NULL, 0, mg_now_ms() + 5000) < 0) return -1;
+  return 0;
+}
+
+static int relay(char *host, char *job, uint64_t sigs) {
   static char buf[MG_MAX_PAYLOAD];
   int fd = attach(host, job);
+  if (redeliver(fd, sigs) < 0) goto lost;
   for (;;) {
     struct pollfd p[3] = {{fd, POLLIN, 0}, {sfd, POLLIN, 0}, {0, 0, 0}};
     int np = 2;
@@ -222,7 +234,7 @@ static int relay(char *host, char *job) {
       snprintf(host, 32, "%s", m.host);
       snprintf(job, 64, "%s", m.job);
       fd = attach(host, job);
-      if (in_send(fd) < 0) goto lost;
+      if (redeliver(fd, m.sigs) < 0 || in_send(fd) < 0) goto lost;
       break;
     }
     case MG_EXIT: {
@@ -320,9 +332,12 @@ static int run(char **argv, const char *mhost, int mode, double after) {
     }
     if (!child_done) continue;
     if (ctl >= 0) close(ctl);
+    if (mhost && !ready)
+      fprintf(stderr, "mojave-run: %s never reported ready on its control socket (not linked with libmojave?); "
+              "no migration was requested\n", argv[0]);
     if (!moved) return status_of(st);
     if (!C.nhosts) load_cluster(); /* it moved on its own (moj_migrate) */
-    return relay(to.host, to.job);
+    return relay(to.host, to.job, to.sigs);
   }
 }
 
@@ -409,7 +424,8 @@ static void usage(FILE *f) {
     "  --mode binary|ir   ship the executable (binary, default) or bitcode (ir)\n"
     "  --cluster FILE     cluster file (default: $MOJAVE_CLUSTER; docs/cluster.md)\n"
     "  --progress         print \"migrating to HOST: X MiB / Y MiB\" on stderr while an\n"
-    "                     image is sent (also MOJAVE_PROGRESS=1)\n"
+    "                     image is sent (also MOJAVE_PROGRESS=1; on a terminal it is\n"
+    "                     shown anyway for images of 16 MiB and more)\n"
     "  --attach HOST:JOB  follow a job already running under mojaved on HOST\n"
     "                     (what an unsupervised program execs when it moves)\n"
     "  --list             list the jobs of every host's mojaved: job id, host, pid,\n"
@@ -493,7 +509,7 @@ int main(int argc, char **argv) {
     snprintf(job, sizeof job, "%s", colon + 1);
     load_cluster();
     check_host(host);
-    return relay(host, job);
+    return relay(host, job, 0);
   }
   if (optind >= argc) die(EX_USAGE, "no program to run (see --help)");
   if (mhost) {

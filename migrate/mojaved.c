@@ -33,9 +33,9 @@
 
 struct mj_cluster C;
 int self_idx = -1;
-const char *self_name, *cluster_path, *state_dir;
+const char *self_name, *cluster_path, *state_dir, *mojcc_path = "mojcc";
 int epfd = -1;
-static struct conn *conns;
+struct conn *conns;
 static int nconns;
 static int stop;
 static FILE *logf;
@@ -174,8 +174,7 @@ void conn_close(struct conn *c, const char *why) {
 }
 
 /* A fatal protocol error: say why to the peer, log it (rate-limited), close. */
-static void refuse(struct conn *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void refuse(struct conn *c, int err, const char *fmt, ...) {
+void refuse(struct conn *c, int err, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
@@ -220,59 +219,6 @@ static void accept_all(int lfd) {
     hello.server_idx = (uint32_t)self_idx;
     conn_send(c, MG_HELLO, 0, 0, &hello, sizeof hello);
   }
-}
-
-/* ---- executable cache ---- */
-static void hex(const uint8_t h[32], char out[65]) {
-  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-static void exe_path(const uint8_t h[32], char *out, size_t n) {
-  char x[65];
-  hex(h, x);
-  snprintf(out, n, "%s/exe/%s", state_dir, x);
-}
-
-static void on_exe(struct conn *c, const struct mg_exe *e) {
-  if (e->size == 0 || e->size > MG_MAX_EXE) { refuse(c, EFBIG, "executable of %llu bytes refused", (unsigned long long)e->size); return; }
-  static unsigned seq;
-  snprintf(c->tmp_path, sizeof c->tmp_path, "%s/exe/.tmp-%d-%u", state_dir, (int)getpid(), seq++);
-  c->recv_fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-  if (c->recv_fd < 0) {
-    logm("cannot create %s: %s", c->tmp_path, strerror(errno));
-    c->tmp_path[0] = 0;
-    conn_send(c, MG_EXE | MG_REPLY, EIO, 0, "cannot store the executable", 27);
-    return;
-  }
-  c->recv_kind = MG_EXE;
-  c->recv_left = e->size;
-  memcpy(c->hash, e->hash, 32);
-  mj_sha_init(&c->sha);
-}
-
-static void exe_done(struct conn *c) {
-  uint8_t got[32];
-  mj_sha_final(&c->sha, got);
-  close(c->recv_fd);
-  c->recv_fd = -1;
-  c->recv_kind = 0;
-  if (memcmp(got, c->hash, 32)) {
-    unlink(c->tmp_path);
-    c->tmp_path[0] = 0;
-    refuse(c, EBADMSG, "executable refused by %s: SHA-256 mismatch", self_name);
-    return;
-  }
-  char path[600];
-  exe_path(c->hash, path, sizeof path);
-  if (rename(c->tmp_path, path) < 0) {
-    logm("rename %s: %s", path, strerror(errno));
-    unlink(c->tmp_path);
-    c->tmp_path[0] = 0;
-    conn_send(c, MG_EXE | MG_REPLY, EIO, 0, "cannot store the executable", 27);
-    return;
-  }
-  c->tmp_path[0] = 0;
-  logm("cached executable %s from %s", path, c->host);
-  conn_send(c, MG_EXE | MG_REPLY, 0, 0, NULL, 0);
 }
 
 /* ---- images ---- */
@@ -340,7 +286,7 @@ static void image_done(struct conn *c) {
   struct mg_ship s;
   memcpy(&s, c->ship, sizeof s);
   char path[600];
-  exe_path(s.exe_hash, path, sizeof path);
+  exe_path(s.exe_hash, (int)s.mode, path, sizeof path);
   if (access(path, X_OK)) { refuse(c, ENOENT, "restore failed at %s: executable not in the cache", self_name); return; }
   lseek(c->recv_fd, 0, SEEK_SET);
   char reason[512];
@@ -403,7 +349,7 @@ static void dispatch(struct conn *c) {
   case MG_HAVE_EXE: {
     NEED(32);
     char path[600];
-    exe_path((const uint8_t *)p, path, sizeof path);
+    exe_path((const uint8_t *)p, h->aux == 2 ? 2 : 1, path, sizeof path);
     conn_send(c, MG_HAVE_EXE | MG_REPLY, access(path, X_OK) ? ENOENT : 0, 0, NULL, 0);
     break;
   }
@@ -411,7 +357,8 @@ static void dispatch(struct conn *c) {
     NEED(sizeof(struct mg_exe));
     struct mg_exe e;
     memcpy(&e, p, sizeof e);
-    on_exe(c, &e);
+    if (c->compile_pid) { refuse(c, EPROTO, "EXE while compiling the last one"); return; }
+    on_exe(c, &e, (int)h->aux);
     break;
   }
   case MG_DATA: on_data(c, p, h->len); break;
@@ -575,6 +522,7 @@ static int listen_on(const char *addr, unsigned port) {
 static void usage(FILE *f) {
   fprintf(f,
     "usage: mojaved --cluster FILE --host NAME [--state-dir DIR] [--foreground] [--log FILE]\n"
+    "               [--mojcc PATH]\n"
     "\n"
     "The mojave migration daemon of host NAME.  It receives migrating programs\n"
     "(their executable, cached by SHA-256, and a checkpoint image), restarts them\n"
@@ -589,6 +537,8 @@ static void usage(FILE *f) {
     "  --foreground      stay attached to the terminal (default: become a daemon)\n"
     "  --log FILE        append the log here (default: stderr in the foreground,\n"
     "                    DIR/mojaved.log otherwise)\n"
+    "  --mojcc PATH      compiler for IR-mode migrations, which ship bitcode that is\n"
+    "                    compiled here (default: mojcc in PATH; also MOJAVE_MOJCC)\n"
     "  --help, --version\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop the daemon and kill the programs it supervises.\n"
@@ -601,18 +551,20 @@ int main(int argc, char **argv) {
   cluster_path = getenv("MOJAVE_CLUSTER");
   int fg = 0;
   static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state-dir", 1, 0, 's'},
-                               {"foreground", 0, 0, 'f'}, {"log", 1, 0, 'l'}, {"help", 0, 0, 'h'},
+                               {"foreground", 0, 0, 'f'}, {"log", 1, 0, 'l'}, {"mojcc", 1, 0, 'm'}, {"help", 0, 0, 'h'},
                                {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
   logf = stderr;
   int o;
   opterr = 0;
-  while ((o = getopt_long(argc, argv, "+c:H:s:fl:hV", lo, NULL)) != -1) {
+  if (getenv("MOJAVE_MOJCC") && *getenv("MOJAVE_MOJCC")) mojcc_path = getenv("MOJAVE_MOJCC");
+  while ((o = getopt_long(argc, argv, "+c:H:s:fl:m:hV", lo, NULL)) != -1) {
     switch (o) {
     case 'c': cluster_path = optarg; break;
     case 'H': host = optarg; break;
     case 's': state_dir = optarg; break;
     case 'f': fg = 1; break;
     case 'l': logpath = optarg; break;
+    case 'm': mojcc_path = optarg; break;
     case 'h': usage(stdout); return 0;
     case 'V': printf("mojaved (mojave) %s, wire protocol %d\n", MOJ_VERSION_STRING, MG_VERSION); return 0;
     default:
@@ -640,9 +592,11 @@ int main(int argc, char **argv) {
     snprintf(dflt_state, sizeof dflt_state, "/var/tmp/mojaved-%s", self_name);
     state_dir = dflt_state;
   }
-  char exedir[700];
+  char exedir[700], irdir[700];
   snprintf(exedir, sizeof exedir, "%s/exe", state_dir);
+  snprintf(irdir, sizeof irdir, "%s/ir", state_dir);
   mkdir(state_dir, 0700);
+  mkdir(irdir, 0700);
   if (mkdir(exedir, 0700) && errno != EEXIST) {
     fprintf(stderr, "mojaved: cannot create the state directory %s: %s\n", exedir, strerror(errno));
     return 2;
@@ -691,7 +645,8 @@ int main(int argc, char **argv) {
           if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) stop = 1;
         int st;
         pid_t pid;
-        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) job_reaped(pid, st);
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+          if (!job_reaped(pid, st)) compile_reaped(pid, st);
       } else if (w->kind == W_CONN) {
         struct conn *c = w->obj;
         if (c->dead) continue;

@@ -1,5 +1,6 @@
 /* migrate/mojaved.h — shared state of the migration daemon: the epoll loop and
- * peer connections (mojaved.c) and the supervised jobs (mojaved_job.c). */
+ * peer connections (mojaved.c), the executable cache (mojaved_cache.c) and
+ * the supervised jobs (mojaved_job.c). */
 #ifndef MOJ_MOJAVED_H
 #define MOJ_MOJAVED_H
 #include <stddef.h>
@@ -60,7 +61,8 @@ struct conn {
   char *pl; size_t plcap, plgot;
   struct buf tx; int want_out;
   /* receiving an executable or an image */
-  int recv_kind; uint64_t recv_left;
+  int recv_kind, recv_mode; uint64_t recv_left; /* recv_mode: 1 executable, 2 bitcode */
+  pid_t compile_pid;                 /* IR: the compiler run this EXE's reply waits for */
   int recv_fd; char tmp_path[512]; struct mj_sha sha; uint8_t hash[32];
   uint8_t head[64]; uint64_t img_len, img_got;
   char *ship; size_t ship_len;       /* the SHIP payload (argv/env/cwd) */
@@ -70,23 +72,31 @@ struct conn {
 };
 
 /* mojaved.c */
+extern struct conn *conns;
 extern struct mj_cluster C;
 extern int self_idx;
-extern const char *self_name, *cluster_path, *state_dir;
+extern const char *self_name, *cluster_path, *state_dir, *mojcc_path;
 extern int epfd;
 void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void logm_rl(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* rate-limited: peer garbage */
 void conn_send(struct conn *c, uint16_t type, int32_t status, uint32_t aux, const void *p, size_t n);
 void conn_flush(struct conn *c);
 void conn_close(struct conn *c, const char *why);
+void refuse(struct conn *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ep_set(int fd, struct watch *w, uint32_t events, int *on); /* on: current registration (0/1) */
+
+/* mojaved_cache.c */
+void exe_path(const uint8_t h[32], int mode, char *out, size_t n);
+void on_exe(struct conn *c, const struct mg_exe *e, int mode);
+void exe_done(struct conn *c);
+void compile_reaped(pid_t pid, int st);
 
 /* mojaved_job.c */
 extern struct job *jobs;
 struct job *job_find(const char *id);
 struct job *job_spawn(struct conn *src, const char *exe, int memfd, char *reason, size_t rlen);
 void job_event(struct watch *w, uint32_t events);
-void job_reaped(pid_t pid, int status);
+int job_reaped(pid_t pid, int status); /* 0: not a job */
 void job_src_gone(struct job *j);
 void job_go(struct job *j);
 void job_attach(struct job *j, struct conn *c, uint64_t *acked);

@@ -387,7 +387,7 @@ void job_event(struct watch *w, uint32_t events) {
   job_pump(j);
 }
 
-void job_reaped(pid_t pid, int status) {
+int job_reaped(pid_t pid, int status) {
   for (struct job *j = jobs; j; j = j->next) {
     if (!j->state || j->pid != pid || j->exited) continue;
     j->exited = 1;
@@ -400,8 +400,9 @@ void job_reaped(pid_t pid, int status) {
     } else {
       job_final(j);
     }
-    return;
+    return 1;
   }
+  return 0;
 }
 
 void job_src_gone(struct job *j) {

@@ -10,7 +10,9 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,34 +119,71 @@ static int await(struct moj_ship *s, uint16_t want, void *buf, size_t cap, uint3
   return 0;
 }
 
-/* Send the executable unless the destination's cache has it. */
-static int send_exe(struct moj_ship *s, const char *exe_path, uint8_t hash[32], int64_t deadline, char *reason,
-                    size_t rlen) {
-  size_t len;
-  void *p = map_exe(exe_path, &len, hash, reason, rlen);
-  if (!p) return -1;
+/* IR mode: the program's bitcode is the executable's .mojave.bc section
+ * (docs/mojcc.md: one record per module).  Found through the ELF section
+ * headers of the mapped file; NULL when there is none. */
+static const void *find_bitcode(const void *map, size_t len, size_t *bclen) {
+  const Elf64_Ehdr *eh = map;
+  if (len < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > len ||
+      (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > len - eh->e_shoff || eh->e_shstrndx >= eh->e_shnum)
+    return NULL;
+  const Elf64_Shdr *sh = (const Elf64_Shdr *)((const char *)map + eh->e_shoff);
+  const Elf64_Shdr *str = &sh[eh->e_shstrndx];
+  if (str->sh_offset > len || str->sh_size > len - str->sh_offset) return NULL;
+  const char *names = (const char *)map + str->sh_offset;
+  for (unsigned i = 0; i < eh->e_shnum; i++) {
+    if (sh[i].sh_name >= str->sh_size || sh[i].sh_type == SHT_NOBITS) continue;
+    if (strncmp(names + sh[i].sh_name, ".mojave.bc", str->sh_size - sh[i].sh_name)) continue;
+    if (sh[i].sh_offset > len || sh[i].sh_size > len - sh[i].sh_offset || !sh[i].sh_size) return NULL;
+    *bclen = sh[i].sh_size;
+    return (const char *)map + sh[i].sh_offset;
+  }
+  return NULL;
+}
+
+/* Send what the destination runs — the executable (binary mode) or its
+ * bitcode (IR mode, recompiled there) — unless its cache has it.  hash
+ * names it in the cache and in SHIP. */
+static int send_exe(struct moj_ship *s, int mode, const char *exe_path, uint8_t hash[32], int64_t deadline,
+                    char *reason, size_t rlen) {
+  size_t len, plen;
+  void *map = map_exe(exe_path, &len, hash, reason, rlen);
+  if (!map) return -1;
+  const void *p = map;
+  plen = len;
   int rc = -1;
-  if (mg_send(s->fd, MG_HAVE_EXE | 0, 0, 0, hash, 32, deadline) < 0) goto io;
+  if (mode == 2) {
+    p = find_bitcode(map, len, &plen);
+    if (!p) {
+      say(reason, rlen, "IR mode: %s has no .mojave.bc section (not built with mojcc)", exe_path);
+      errno = ENOEXEC;
+      goto out;
+    }
+    mj_sha256(p, plen, hash);
+  }
+  const char *what = mode == 2 ? "the bitcode" : "the executable";
+  if (mg_send(s->fd, MG_HAVE_EXE, 0, (uint32_t)mode, hash, 32, deadline) < 0) goto io;
   int r = await(s, MG_HAVE_EXE | MG_REPLY, NULL, 0, NULL, deadline, "the executable cache", reason, rlen);
   if (r < 0) goto out;
   if (r > 0) { /* not cached: ship it once */
     struct mg_exe e;
     memcpy(e.hash, hash, 32);
-    e.size = len;
-    if (mg_send(s->fd, MG_EXE, 0, 0, &e, sizeof e, deadline) < 0) goto io;
-    for (size_t off = 0; off < len; off += MG_CHUNK) {
-      size_t n = len - off < MG_CHUNK ? len - off : MG_CHUNK;
-      if (mg_send(s->fd, MG_DATA, 0, 0, (char *)p + off, n, deadline) < 0) goto io;
+    e.size = plen;
+    if (mg_send(s->fd, MG_EXE, 0, (uint32_t)mode, &e, sizeof e, deadline) < 0) goto io;
+    for (size_t off = 0; off < plen; off += MG_CHUNK) {
+      size_t n = plen - off < MG_CHUNK ? plen - off : MG_CHUNK;
+      if (mg_send(s->fd, MG_DATA, 0, 0, (const char *)p + off, n, deadline) < 0) goto io;
     }
-    if (await(s, MG_EXE | MG_REPLY, NULL, 0, NULL, deadline, "the executable", reason, rlen)) goto out;
+    if (await(s, MG_EXE | MG_REPLY, NULL, 0, NULL, deadline, what, reason, rlen)) goto out;
   }
   rc = 0;
   goto out;
 io:
-  if (errno == ETIMEDOUT) say(reason, rlen, "timeout after %lld ms sending the executable to %s", (long long)s->timeout_ms, s->host);
-  else say(reason, rlen, "lost connection to %s while sending the executable: %s", s->host, strerror(errno));
+  if (errno == ETIMEDOUT) say(reason, rlen, "timeout after %lld ms sending %s to %s", (long long)s->timeout_ms, what, s->host);
+  else say(reason, rlen, "lost connection to %s while sending %s: %s", s->host, what, strerror(errno));
 out:
-  munmap(p, len);
+  munmap(map, len);
   return rc;
 }
 
@@ -236,7 +275,8 @@ int moj_ship_begin(const char *host, int mode, const char *exe_path, const void 
   s->fd = mg_dial(c, host, NULL, deadline, reason, rlen);
   if (s->fd < 0) { e = errno; goto fail; }
   uint8_t hash[32] = {0};
-  if (send_exe(s, exe_path && *exe_path ? exe_path : "/proc/self/exe", hash, deadline, reason, rlen)) {
+  if (mode != 2) mode = 1;
+  if (send_exe(s, mode, exe_path && *exe_path ? exe_path : "/proc/self/exe", hash, deadline, reason, rlen)) {
     e = errno ? errno : EPROTO;
     goto fail;
   }
@@ -290,6 +330,15 @@ fail:
 int moj_ship_commit(moj_ship_t *s, char *reason, size_t rlen) {
   int saved = errno;
   int64_t deadline = mg_now_ms() + s->timeout_ms;
+  /* From just before GO the source holds asynchronous signals: one that
+   * arrives once the destination runs must not kill or divert the source;
+   * moj_ctl_moved hands the pending ones to the supervisor, which delivers
+   * them at the destination.  Restored if the hand-off fails. */
+  sigset_t all, old;
+  sigfillset(&all);
+  int sync[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT};
+  for (size_t i = 0; i < sizeof sync / sizeof *sync; i++) sigdelset(&all, sync[i]);
+  sigprocmask(SIG_BLOCK, &all, &old);
   if (mg_send(s->fd, MG_GO, 0, 0, NULL, 0, deadline) < 0) {
     say(reason, rlen, "lost connection to %s before GO: %s", s->host, strerror(errno));
   } else if (await(s, MG_GO | MG_REPLY, NULL, 0, NULL, deadline, "GO to be confirmed", reason, rlen) == 0) {
@@ -297,6 +346,7 @@ int moj_ship_commit(moj_ship_t *s, char *reason, size_t rlen) {
     return 0;
   }
   int e = errno;
+  sigprocmask(SIG_SETMASK, &old, NULL);
   fail_notice(s->host, reason);
   s->noticed = 1;
   mg_send(s->fd, MG_ABORT, 0, 0, NULL, 0, mg_now_ms() + 1000);

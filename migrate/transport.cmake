@@ -10,7 +10,8 @@ list(APPEND MOJ_MIGRATE_RT_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/wire.c)
 
 set(MOJ_TRANSPORT_TOOL_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/wire.c ${MOJ_DSM_DIR}/proto.c ${MOJ_DSM_DIR}/cluster.c)
-add_executable(mojaved ${CMAKE_CURRENT_SOURCE_DIR}/mojaved.c ${CMAKE_CURRENT_SOURCE_DIR}/mojaved_job.c
+add_executable(mojaved ${CMAKE_CURRENT_SOURCE_DIR}/mojaved.c ${CMAKE_CURRENT_SOURCE_DIR}/mojaved_cache.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/mojaved_job.c
   ${MOJ_TRANSPORT_TOOL_SOURCES})
 add_executable(mojave-run ${CMAKE_CURRENT_SOURCE_DIR}/mojave_run.c ${MOJ_TRANSPORT_TOOL_SOURCES})
 foreach(t mojaved mojave-run)

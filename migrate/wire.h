@@ -42,8 +42,8 @@ enum mg_type {
   MG_HELLO = 1, MG_AUTH = 2, MG_AUTH_OK = 3,
   MG_ERROR = 4,       /* fatal: status = errno, payload = reason text; connection closed */
   /* shipping (source -> destination mojaved) */
-  MG_HAVE_EXE = 10,   /* hash[32]; reply status 0 cached, ENOENT send it */
-  MG_EXE = 11,        /* mg_exe, then DATA frames; reply after the last one */
+  MG_HAVE_EXE = 10,   /* hash[32], aux = mode (1 executable, 2 bitcode); reply status 0 cached, ENOENT send it */
+  MG_EXE = 11,        /* mg_exe, aux = mode, then DATA frames; reply after the last one (IR: once compiled) */
   MG_DATA = 12,       /* a chunk of the executable or image being received */
   MG_SHIP = 13,       /* mg_ship + strings, then DATA frames with the image */
   MG_RESTORED = 14,   /* d->s: restored, waiting for GO (payload: job id); ctl: program->supervisor */
@@ -57,7 +57,7 @@ enum mg_type {
   MG_STDIN_ACK = 24,  /* d->l: u64 stdin bytes of this job now consumed (see docs) */
   MG_SIGNAL = 25,     /* l->d: aux = signal number to deliver */
   MG_EXIT = 26,       /* d->l: mg_exit; last frame of a job */
-  MG_MOVED = 27,      /* mg_moved: the program went on elsewhere (d->l, and ctl) */
+  MG_MOVED = 27,      /* mg_moved: the program went on elsewhere (d->l, and ctl), + signals to redeliver */
   MG_PROGRESS = 28,   /* mg_progress (ctl and d->l) */
   MG_FAILED = 29,     /* a migration failed, the program keeps running: reason text (ctl and d->l) */
   MG_LIST = 30,       /* reply payload: one text line per job */
@@ -81,7 +81,9 @@ struct mg_ship {
 } __attribute__((packed));
 struct mg_request { char host[32]; uint32_t mode; } __attribute__((packed));
 struct mg_move { char job[64]; char host[32]; uint32_t mode; } __attribute__((packed));
-struct mg_moved { char host[32]; char job[64]; } __attribute__((packed));
+/* sigs: bit N-1 set = signal N arrived at the source after GO (it had them
+ * blocked from just before GO): the launcher delivers them to the new job. */
+struct mg_moved { char host[32]; char job[64]; uint64_t sigs; } __attribute__((packed));
 struct mg_progress { uint64_t sent, total; char host[32]; } __attribute__((packed));
 struct mg_exit { int32_t code; int32_t sig; } __attribute__((packed)); /* sig != 0: killed by it */
 struct mg_ready { uint32_t pid; } __attribute__((packed));

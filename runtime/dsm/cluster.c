@@ -6,9 +6,12 @@
 #include "cluster.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static int parse_u32(const char *s, uint32_t *out) {
   char *end;
@@ -36,22 +39,63 @@ int mj_cluster_find_host(const struct mj_cluster *c, const char *name) {
   return -1;
 }
 
+/* The whole file, NUL-terminated (malloc'd), or NULL with errno. */
+static char *slurp(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t cap = 4096, n = 0;
+  char *b = malloc(cap);
+  for (ssize_t r = 1; b && r > 0;) {
+    if (n + 1 == cap) {
+      char *q = cap < (1u << 20) ? realloc(b, cap * 2) : NULL;
+      if (!q) { free(b); b = NULL; errno = EFBIG; break; }
+      b = q;
+      cap *= 2;
+    }
+    r = syscall(SYS_read, fd, b + n, cap - 1 - n); /* the DSM client interposes read() */
+    if (r < 0 && errno == EINTR) { r = 1; continue; }
+    if (r < 0) { free(b); b = NULL; break; }
+    n += (size_t)r;
+  }
+  int e = errno;
+  close(fd);
+  errno = e;
+  if (b) { b[n] = 0; *len = n; }
+  return b;
+}
+/* Like fgets on the text: the next line (with its newline), at most n-1 bytes. */
+static int next_line(const char *t, size_t len, size_t *at, char *line, size_t n) {
+  if (*at >= len) return 0;
+  size_t k = 0;
+  while (*at < len && k < n - 1) {
+    char ch = t[(*at)++];
+    line[k++] = ch;
+    if (ch == '\n') break;
+  }
+  line[k] = 0;
+  return 1;
+}
+
 int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t errlen) {
   memset(c, 0, sizeof *c);
   c->root = -1;
-  FILE *f = fopen(path, "re");
-  if (!f) {
+  /* read with plain system calls, not stdio: the runtime parses this file
+   * inside applications (migration), whose stdio state is theirs */
+  size_t tlen = 0;
+  char *text = slurp(path, &tlen);
+  if (!text) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
   }
+  size_t at = 0;
   char line[512];
   int ln = 0;
   char *pending_root = NULL;
   struct { char host[32], parent[32]; struct mj_range r; int line; } dl[MJ_MAX_RANGES];
   int ndl = 0;
 #define FAIL(...) do { int o_ = snprintf(err, errlen, "%s:%d: ", path, ln); \
-    snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__); fclose(f); free(pending_root); return -1; } while (0)
-  while (fgets(line, sizeof line, f)) {
+    snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__); free(text); free(pending_root); return -1; } while (0)
+  while (next_line(text, tlen, &at, line, sizeof line)) {
     ln++;
     char *hash = strchr(line, '#');
     if (hash) *hash = 0;
@@ -128,7 +172,7 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
     c->deleg[i].parent = par;
   }
   c->ndeleg = ndl;
-  fclose(f);
+  free(text);
   free(pending_root);
   return 0;
 #undef FAIL

@@ -7,15 +7,19 @@
  *   fake_app --lines       number stdin lines: "K: line" (reads byte by byte,
  *                          so it never holds input it has not consumed)
  * Environment (travels with the program, so it also steers the destination):
- *   FAKE_WAIT_AT=K[,K..]   at step K block until a migration request arrives
+ *   FAKE_WAIT_AT=K[,K..]   at the n-th listed step K, block until n requests
+ *                          have been taken (the request may come earlier)
  *   FAKE_ROUTE=h2,h3,h1    migrate on its own (like moj_migrate()) to these
  *   FAKE_HOP_EVERY=M       ... one hop every M steps (default 10)
+ *   FAKE_MODE=2            ... in IR mode (built with mojcc: bitcode embedded)
  *   FAKE_SLEEP_MS=T        sleep T ms per step
  *   FAKE_ERR=1             also print "err K" on stderr every 5 steps
  *   FAKE_ANNOUNCE=1        after a restore print "restored on HOST"
  *   FAKE_CRASH_RESTORE=1   at the destination: SIGSEGV before RESTORED
  *   FAKE_HANG_RESTORE=1    at the destination: never report RESTORED
  *   FAKE_BAD_MAGIC=1       ship an image with a corrupt magic
+ *   FAKE_SIGTERM_AFTER_GO=1  SIGTERM itself between commit and MOVED (the
+ *                          signal must be delivered at the destination)
  *   FAKE_PAD_MB=N          pad the image with N MiB (progress display) */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -35,6 +40,7 @@ struct state {
   uint32_t lines;   /* --lines mode */
   uint64_t i, n;    /* next step, steps */
   uint32_t hops;    /* migrations done (route position) */
+  uint32_t asked;   /* supervisor requests taken (FAKE_WAIT_AT) */
   uint32_t pad_mb;
 };
 static struct state st;
@@ -59,9 +65,11 @@ static int env_int(const char *k, int dflt) {
   return v && *v ? atoi(v) : dflt;
 }
 
-static int listed(const char *list, uint64_t k) {
-  for (const char *p = list; p && *p;) {
-    if ((uint64_t)strtoull(p, NULL, 10) == k) return 1;
+/* 1-based position of k in the list "a,b,c", 0 when absent. */
+static uint32_t listed(const char *list, uint64_t k) {
+  uint32_t n = 1;
+  for (const char *p = list; p && *p; n++) {
+    if ((uint64_t)strtoull(p, NULL, 10) == k) return n;
     p = strchr(p, ',');
     if (p) p++;
   }
@@ -81,11 +89,13 @@ static const char *route(uint32_t h, char *buf, size_t n) {
   return buf;
 }
 
-static void migrate(const char *host) {
+static void migrate(const char *host, int mode) {
   size_t pad = (size_t)env_int("FAKE_PAD_MB", 0) << 20;
   size_t plen = sizeof st + pad, len = 64 + plen;
-  uint8_t *img = calloc(1, len);
-  if (!img) return;
+  /* mmap, not malloc: built with mojcc, heap pointers are table handles,
+   * and this buffer goes to libmojave as raw memory (as the runtime's is) */
+  uint8_t *img = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (img == MAP_FAILED) return;
   struct state next = st;
   next.hops++;
   memcpy(img + 64, &next, sizeof next);
@@ -100,15 +110,16 @@ static void migrate(const char *host) {
   mj_sha256(img + 64, plen, img + 32);
   moj_ship_t *s = NULL;
   char reason[512];
-  if (moj_ship_begin(host, 1, NULL, img, len, &s, NULL, reason, sizeof reason) == 0) {
+  if (moj_ship_begin(host, mode, NULL, img, len, &s, NULL, reason, sizeof reason) == 0) {
     if (moj_ship_commit(s, reason, sizeof reason) == 0) {
-      free(img);
+      munmap(img, len);
+      if (getenv("FAKE_SIGTERM_AFTER_GO")) kill(getpid(), SIGTERM);
       moj_ctl_moved(host, moj_ship_job(s));
       _exit(0);
     }
     moj_ship_abort(s);
   }
-  free(img);
+  munmap(img, len);
   /* failed: keep running here; the supervisor printed the reason */
 }
 
@@ -116,17 +127,21 @@ static void migration_point(void) {
   uint64_t k = st.i;
   if (resumed) { resumed = 0; return; }
   const char *w = getenv("FAKE_WAIT_AT");
-  if (w && listed(w, k)) /* bounded: a request that never comes must not hang the test */
+  uint32_t nth = w ? listed(w, k) : 0;
+  if (nth && st.asked < nth) /* bounded: a request that never comes must not hang the test */
     for (int t = 0; t < 6000 && !__moj_mig_req; t++) usleep(10000);
   if (__moj_mig_req) {
     char host[64];
     int mode;
-    if (moj_ctl_take_request(host, sizeof host, &mode)) migrate(host);
+    if (moj_ctl_take_request(host, sizeof host, &mode)) {
+      st.asked++;
+      migrate(host, mode);
+    }
   }
   int every = env_int("FAKE_HOP_EVERY", 10);
   char rb[64];
   const char *r = route(st.hops, rb, sizeof rb);
-  if (r && every > 0 && k > 0 && k % (uint64_t)every == 0) migrate(r);
+  if (r && every > 0 && k > 0 && k % (uint64_t)every == 0) migrate(r, env_int("FAKE_MODE", 1));
 }
 
 static void restore(int fd) {

@@ -24,5 +24,16 @@ wait_for() {
   for _ in $(seq "$n"); do grep -qE -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   bad "never saw /$2/ in $1"; return 1
 }
+# launcher_of PID: the mojave-run process among PID's descendants
+launcher_of() {
+  local todo=$1 p
+  while [ -n "$todo" ]; do
+    set -- $todo; p=$1; shift; todo="$*"
+    [ "$(cat /proc/$p/comm 2>/dev/null)" = mojave-run ] && { echo "$p"; return 0; }
+    todo="$todo $(pgrep -P "$p" | tr '\n' ' ')"
+    todo=$(echo $todo)
+  done
+  return 1
+}
 alive() { kill -0 "$(cat "$D/mojaved-$1.pid")" 2>/dev/null || bad "mojaved on $1 died"; }
 verdict() { if [ "$rc" -eq 0 ]; then echo "PASS $1"; else echo "FAIL $1"; fi; exit "$rc"; }

@@ -10,5 +10,14 @@ diff <(seq 0 5 59 | sed 's/^/err /') <(grep '^err' "$T/err") >/dev/null || bad "
 expect_in "$D/mojaved-h2.log" "job h2\.[0-9]+ restored"
 expect_in "$D/mojaved-h2.log" "job h2\.[0-9]+ exited: status 7"
 expect_in "$D/mojaved-h2.log" "cached executable"
+# a lot of output (about 2 MiB) after the hop: mojaved buffers at most
+# 1 MiB per job and stops reading the pipes meanwhile; nothing is lost
+FAKE_WAIT_AT=10 on h1 "$MOJAVE_RUN" --migrate h2 --after 0.2 "$BIN/fake_app" --count 300000 >"$T/out" 2>"$T/err"
+expect_status $? 7
+expect_seq "$T/out" 0 299999
+# not a mojave program: it runs, and mojave-run says why nothing migrated
+on h1 "$MOJAVE_RUN" --migrate h2 /bin/sh -c 'exit 3' >"$T/out" 2>"$T/err"
+expect_status $? 3
+expect_in "$T/err" "never reported ready on its control socket"
 alive h2
 verdict migrate_hop

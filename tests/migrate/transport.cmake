@@ -7,6 +7,17 @@ target_link_libraries(migrate_fake_app PRIVATE mojave)
 target_include_directories(migrate_fake_app PRIVATE ${PROJECT_SOURCE_DIR}/migrate ${PROJECT_SOURCE_DIR}/runtime/dsm)
 set_target_properties(migrate_fake_app PROPERTIES OUTPUT_NAME fake_app RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/bin)
 
+# the same program built with mojcc, so it carries its bitcode (.mojave.bc)
+# for IR-mode migrations, which mojaved recompiles with mojcc
+if(TARGET mojcc)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/bin/fake_app_ir
+    COMMAND $<TARGET_FILE:mojcc> -O2 -Wall -Wextra -I${PROJECT_SOURCE_DIR}/migrate -I${PROJECT_SOURCE_DIR}/runtime/dsm
+            -o ${CMAKE_CURRENT_BINARY_DIR}/bin/fake_app_ir ${CMAKE_CURRENT_SOURCE_DIR}/fake_app.c
+    DEPENDS mojcc MojavePasses mojave ${CMAKE_CURRENT_SOURCE_DIR}/fake_app.c
+    COMMENT "mojcc fake_app_ir")
+  add_custom_target(migrate_fake_app_ir ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/bin/fake_app_ir)
+endif()
+
 # badpeer speaks the wire protocol itself (hostile and malformed peers)
 add_executable(migrate_badpeer badpeer.c ${PROJECT_SOURCE_DIR}/migrate/wire.c
   ${PROJECT_SOURCE_DIR}/runtime/dsm/proto.c ${PROJECT_SOURCE_DIR}/runtime/dsm/cluster.c)
@@ -16,7 +27,7 @@ set_target_properties(migrate_badpeer PROPERTIES OUTPUT_NAME badpeer RUNTIME_OUT
 
 # Each test: NAME HOSTS SCRIPT[;ARG] TIMEOUT.  The script runs against a fresh
 # cluster of HOSTS hosts (scripts/cluster.sh run) and prints PASS/FAIL NAME.
-set(MJ_MIG_ENV "MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;BIN=${CMAKE_CURRENT_BINARY_DIR}/bin;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh")
+set(MJ_MIG_ENV "MOJAVE_MOJCC=$<TARGET_FILE:mojcc>;MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;BIN=${CMAKE_CURRENT_BINARY_DIR}/bin;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh")
 set(MJ_MIG_TESTS
   "migrate_hop 2 t_hop.sh 120"            "migrate_chain 3 t_chain.sh 180"
   "migrate_stdin 3 t_stdin.sh 180"        "migrate_signal 2 t_signal.sh 120"
@@ -24,7 +35,10 @@ set(MJ_MIG_TESTS
   "migrate_progress 2 t_progress.sh 120"  "migrate_badpeer 2 t_badpeer.sh 120"
   "migrate_fail_down 2 t_fail.sh:down 120"   "migrate_fail_secret 2 t_fail.sh:secret 120"
   "migrate_fail_image 2 t_fail.sh:image 120" "migrate_fail_crash 2 t_fail.sh:crash 120"
-  "migrate_fail_timeout 2 t_fail.sh:timeout 120")
+  "migrate_fail_timeout 2 t_fail.sh:timeout 120" "migrate_fail_onward 3 t_fail.sh:onward 120")
+if(TARGET mojcc)
+  list(APPEND MJ_MIG_TESTS "migrate_ir 3 t_ir.sh 240")
+endif()
 foreach(spec IN LISTS MJ_MIG_TESTS)
   string(REPLACE " " ";" f "${spec}")
   list(GET f 0 name)
