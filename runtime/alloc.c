@@ -51,7 +51,7 @@ static void log_prestate(moj_level_t *l, uint32_t idx, int unallocated) {
   r->saved = _moj_rt->table[idx];
 }
 
-static void *new_object(size_t n, unsigned align_log2, int zero) {
+static void *new_object_in(size_t n, unsigned align_log2, int zero) {
   if (moj_unlikely(!_moj_rt)) _moj_init();
   if (too_big(n)) return NULL;
   moj_level_t *l = _moj_top();
@@ -68,6 +68,15 @@ static void *new_object(size_t n, unsigned align_log2, int zero) {
   _moj_rt->meta[idx] = (uint8_t)(align_log2 | (l ? MOJ_META_INHEAP : 0));
   if (l) log_prestate(l, idx, 1);
   return (void *)(uintptr_t)_moj_make_handle(idx);
+}
+
+/* Every slow path runs with _moj_sig.in_rt raised: a signal handler that
+ * arrives meanwhile is deferred until it returns (signal.c). */
+static void *new_object(size_t n, unsigned align_log2, int zero) {
+  _moj_rt_enter();
+  void *p = new_object_in(n, align_log2, zero);
+  _moj_rt_leave();
+  return p;
 }
 
 MOJ_EXPORT void *moj_malloc(size_t n) { return new_object(n, MOJ_MIN_ALIGN_LOG2, 0); }
@@ -101,9 +110,16 @@ MOJ_EXPORT void *moj_aligned_alloc(size_t align, size_t n) {
   return new_object(n, lg, 0);
 }
 
+static void free_handle(void *p);
 MOJ_EXPORT void moj_free(void *p) {
   if (!p) return;
   if (!moj_is_handle(p)) { free(p); return; }
+  _moj_rt_enter();
+  free_handle(p);
+  _moj_rt_leave();
+}
+
+static void free_handle(void *p) {
   uint64_t h = (uint64_t)(uintptr_t)p;
   uint32_t idx = checked_index(h, "free");
   if (moj_unlikely((uint32_t)h != 0))
@@ -126,9 +142,17 @@ MOJ_EXPORT void moj_free(void *p) {
   _moj_rt->meta[idx] &= MOJ_META_ALIGN_MASK;
 }
 
+static void *realloc_handle(void *p, size_t n);
 MOJ_EXPORT void *moj_realloc(void *p, size_t n) {
   if (!p) return moj_malloc(n);
   if (!moj_is_handle(p)) return realloc(p, n);
+  _moj_rt_enter();
+  void *r = realloc_handle(p, n);
+  _moj_rt_leave();
+  return r;
+}
+
+static void *realloc_handle(void *p, size_t n) {
   uint64_t h = (uint64_t)(uintptr_t)p;
   uint32_t idx = checked_index(h, "realloc");
   if (moj_unlikely((uint32_t)h != 0))
@@ -170,7 +194,15 @@ MOJ_EXPORT size_t moj_usable_size(const void *p) {
 
 /* Copy-on-write: the first write to an object in a newer level copies it into
  * that level's heap; the old entry goes to the level's log. */
+static void *cow(uint64_t h);
 MOJ_EXPORT MOJ_NOINLINE void *__moj_w_slow(uint64_t h) {
+  _moj_rt_enter();
+  void *p = cow(h);
+  _moj_rt_leave();
+  return p;
+}
+
+static void *cow(uint64_t h) {
   uint32_t idx = checked_index(h, "write");
   moj_entry_t *e = _moj_ent(idx);
   moj_level_t *l = _moj_top();

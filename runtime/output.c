@@ -90,7 +90,10 @@ void _moj_output_hook(void) {
   moj_rt_t *rt = _moj_rt;
   rt->out_dirty = 1;
   if (rt->out_engaged || !rt->out_armed) return;
-  if (engage() < 0) {
+  _moj_rt_enter();
+  int r = engage();
+  _moj_rt_leave();
+  if (r < 0) {
     static int warned MOJ_RTVAR;
     _moj_warn_once(&warned, "cannot hold speculative output (%s); it is written directly", strerror(errno));
     rt->out_armed = 0;

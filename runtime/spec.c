@@ -33,8 +33,16 @@ static int save_stack(moj_level_t *l, uintptr_t lo) {
   return 0;
 }
 
+static int enter(moj_ctx_t *regs, uintptr_t caller_sp);
 int _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) {
   if (moj_unlikely(!_moj_rt)) _moj_init();
+  _moj_rt_enter();
+  int id = enter(regs, caller_sp);
+  _moj_rt_leave();
+  return id;
+}
+
+static int enter(moj_ctx_t *regs, uintptr_t caller_sp) {
   moj_rt_t *rt = _moj_rt;
   if (_moj_threads_running() > 0) { errno = ENOTSUP; return 0; }
   _moj_output_wrappers_linked();
@@ -54,6 +62,7 @@ int _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) {
   l->thread = pthread_self();
   l->log.n = 0;
   l->heap = NULL;
+  l->mask_saved = 0;
   rt->depth++;
   __moj_cur_owner = l->owner;
   return l->id;
@@ -89,9 +98,17 @@ static void remove_level(int k) {
   set_cur_owner();
 }
 
+static void commit(int k);
 MOJ_EXPORT int spec_commit(int id) {
   int k = find_level(id);
   if (!k) return -1;
+  _moj_rt_enter();
+  commit(k);
+  _moj_rt_leave();
+  return 0;
+}
+
+static void commit(int k) {
   moj_rt_t *rt = _moj_rt;
   moj_level_t *l = &rt->levels[k];
   moj_level_t *p = k > 1 ? &rt->levels[k - 1] : NULL;
@@ -131,8 +148,8 @@ MOJ_EXPORT int spec_commit(int id) {
       _moj_output_flush_to(rt->levels[2].out_mark);
     }
   }
+  _moj_sig_commit(k);
   remove_level(k);
-  return 0;
 }
 
 /* Undo one level: restore its logged pre-states, free what it allocated. */
@@ -178,6 +195,7 @@ static MOJ_NO_ASAN void restore_and_resume(void *arg) {
   uintptr_t lo = _moj_rt->abort_sp - 65536;
   __asan_unpoison_memory_region((void *)lo, l->stack_hi - lo);
 #endif
+  _moj_sig_abort_resume();   /* mask of the level's entry; deferred signals now */
   _moj_resume(&l->ctx, -_moj_rt->last_abort_code);
 }
 
@@ -185,7 +203,9 @@ MOJ_EXPORT int spec_abort_with(int id, int code) {
   if (code < 1) { errno = EINVAL; return -1; }
   int k = find_level(id);
   if (!k) return -1;
+  _moj_rt_enter();           /* left on the abort stack (_moj_sig_abort_resume) */
   moj_rt_t *rt = _moj_rt;
+  _moj_sig_abort_prepare(k, (uintptr_t)__builtin_frame_address(0));
   for (int d = rt->depth; d >= k; d--) undo_level(&rt->levels[d]);
   moj_level_t *l = &rt->levels[k];
   if (k == 1) _moj_output_end(1);

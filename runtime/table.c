@@ -144,6 +144,7 @@ MOJ_EXPORT void moj_get_stats(moj_stats_t *out) {
   out->table_capacity = rt->capacity - 1;
   out->cow_copies = rt->cow_copies;
   out->cow_bytes = rt->cow_bytes;
+  out->signals_deferred = __atomic_load_n(&rt->sig_deferred, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&rt->lock);
 }
 
