@@ -116,6 +116,8 @@ typedef struct moj_rt {
   /* signal.c: the program's own dispositions behind the runtime's trampoline */
   struct { void *fn; int flags; int wrapped; } sig_act[65];
   size_t          sig_deferred;  /* signals deferred out of slow paths (statistics) */
+  int             exiting;       /* exit() has started: levels <= exit_id were committed by it */
+  int             exit_id;
 } moj_rt_t;
 
 /* Per-thread signal state (signal.c).  `in_rt` brackets the runtime's slow

@@ -201,6 +201,7 @@ static MOJ_NO_ASAN void restore_and_resume(void *arg) {
 
 MOJ_EXPORT int spec_abort_with(int id, int code) {
   if (code < 1) { errno = EINVAL; return -1; }
+  if (_moj_rt && _moj_rt->exiting && id > 0 && id <= _moj_rt->exit_id) { errno = ECANCELED; return -1; }
   int k = find_level(id);
   if (!k) return -1;
   _moj_rt_enter();           /* left on the abort stack (_moj_sig_abort_resume) */
@@ -217,14 +218,52 @@ MOJ_EXPORT int spec_abort_with(int id, int code) {
   _moj_on_stack(rt->altstack + rt->altstack_size, restore_and_resume, l);
 }
 
-/* exit() inside a speculation is an irrevocable act: commit every level so
- * held output is written rather than silently lost (see docs/api.md). */
-static void commit_all_at_exit(void) {
-  while (_moj_rt && _moj_rt->depth) spec_commit(_moj_rt->levels[1].id);
+/* exit() inside a speculation is an irrevocable act: every active level is
+ * committed (so held output is written) before anything else runs — atexit
+ * handlers, stdio's own flush.  exit is interposed for explicit calls, and
+ * __libc_start_main for a return from main (libc calls exit internally
+ * there).  From then on an abort of a level that exit committed fails with
+ * ECANCELED; levels entered later (in an atexit handler) behave as usual and
+ * are committed by the last atexit handler, registered before main. */
+static void commit_for_exit(void) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt) return;
+  if (!rt->exiting) {
+    rt->exiting = 1;
+    rt->exit_id = rt->next_id;
+  }
+  while (rt->depth) spec_commit(rt->levels[1].id);
 }
+
+static void commit_all_at_exit(void) { commit_for_exit(); }
 
 __attribute__((constructor(102))) static void register_exit_commit(void) {
   atexit(commit_all_at_exit);
+}
+
+MOJ_EXPORT __attribute__((weak, noreturn)) void exit(int status) {
+  static void (*real_exit)(int) MOJ_RTVAR;
+  commit_for_exit();
+  if (!real_exit) real_exit = (void (*)(int))_moj_real("exit");
+  real_exit(status);
+  __builtin_unreachable();
+}
+
+typedef int (*moj_main_fn)(int, char **, char **);
+static moj_main_fn program_main MOJ_RTVAR;
+static int main_then_commit(int argc, char **argv, char **envp) {
+  int r = program_main(argc, argv, envp);
+  commit_for_exit();
+  return r;
+}
+
+MOJ_EXPORT __attribute__((weak)) int __libc_start_main(moj_main_fn main, int argc, char **argv,
+                                                       void (*init)(void), void (*fini)(void),
+                                                       void (*rtld_fini)(void), void *stack_end) {
+  int (*real)(moj_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *) =
+      (__typeof__(real))_moj_real("__libc_start_main");
+  program_main = main;
+  return real(main_then_commit, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
 MOJ_EXPORT int spec_abort(int id) { return spec_abort_with(id, SPEC_ABORT_DEFAULT); }

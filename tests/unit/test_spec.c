@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <mojave.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static size_t live(void) { moj_stats_t s; moj_get_stats(&s); return s.live_objects; }
 
@@ -325,7 +328,75 @@ static void abort_from_a_returned_frame(void **st) {
   assert_int_equal(resumed, 0);
 }
 
-int main(void) {
+/* exit() inside a speculation (issue 10, item 2): the levels are committed
+ * before the atexit handlers run; an abort of one of them from a handler is
+ * refused with ECANCELED; a level entered in the handler works as usual.  The
+ * child reports what its atexit handler saw through a pipe. */
+static int exit_pipe = -1;
+static int exit_level_id;
+static int g_exit_state = 1;
+
+static void report_at_exit(void) {
+  char msg[128];
+  int lvl = spec_level();
+  errno = 0;
+  int r = spec_abort(exit_level_id);            /* must not resume the program */
+  int e = errno;
+  int fresh = spec_enter(), again = 0;
+  if (fresh > 0) { g_exit_state = 9; spec_abort(fresh); }
+  if (fresh < 0) again = g_exit_state;           /* the abort inside the handler works */
+  int n = snprintf(msg, sizeof msg, "level=%d abort=%d errno=%d g=%d inner=%d", lvl, r, e,
+                   g_exit_state, again);
+  if (write(exit_pipe, msg, (size_t)n) < 0) _exit(3);
+}
+
+static void exit_child(int via_return) {
+  atexit(report_at_exit);
+  int id = spec_enter();
+  if (id < 0) { dprintf(exit_pipe, "resumed after exit"); _exit(4); }
+  exit_level_id = id;
+  g_exit_state = 2;
+  if (via_return) return;                        /* main returns inside the level */
+  exit(0);
+}
+
+static void run_exit_child(int via_return) {
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    exit_pipe = p[1];
+    if (!via_return) exit_child(0);
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", p[1]);
+    execl("/proc/self/exe", "test_spec", "--return-in-speculation", fd, (char *)NULL);
+    _exit(5);
+  }
+  close(p[1]);
+  char buf[256] = {0};
+  size_t got = 0;
+  ssize_t n;
+  while ((n = read(p[0], buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+  close(p[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  char want[128];
+  snprintf(want, sizeof want, "level=0 abort=-1 errno=%d g=2 inner=2", ECANCELED);
+  assert_string_equal(buf, want);
+  assert_true(WIFEXITED(status));
+}
+
+static void exit_commits_before_atexit(void **st) { (void)st; run_exit_child(0); }
+static void return_from_main_commits_before_atexit(void **st) { (void)st; run_exit_child(1); }
+
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "--return-in-speculation")) {
+    exit_pipe = atoi(argv[2]);
+    exit_child(1);
+    return 0;
+  }
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(enter_commit_basics, moj_close_levels),
     cmocka_unit_test_teardown(abort_returns_code, moj_close_levels),
@@ -341,6 +412,8 @@ int main(void) {
     cmocka_unit_test_teardown(threads_are_refused, moj_close_levels),
     cmocka_unit_test_teardown(allocator_is_thread_safe, moj_close_levels),
     cmocka_unit_test_teardown(abort_from_a_returned_frame, moj_close_levels),
+    cmocka_unit_test_teardown(exit_commits_before_atexit, moj_close_levels),
+    cmocka_unit_test_teardown(return_from_main_commits_before_atexit, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
