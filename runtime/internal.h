@@ -107,6 +107,10 @@ typedef struct moj_rt {
   int             out_dirty;     /* output may have happened since last_mark */
   int             out_children;  /* a child process may write at any time */
   int             out_inherited; /* forked child: the memfds are the parent's */
+  /* Memory files children started inside a finished speculation may still
+   * write to: what they add is copied to `dst` when the program waits for a
+   * child (pclose, wait*) and at exit (output.c). */
+  struct { int fd, dst; off_t off; } linger[8];
 
   char           *altstack;      /* stack used while restoring the stack */
   size_t          altstack_size;
@@ -175,6 +179,7 @@ void _moj_output_end(int discard) MOJ_HIDDEN;             /* no level left: stop
 void _moj_output_hook(void) MOJ_HIDDEN;                   /* an output path is about to run */
 void _moj_output_children(void) MOJ_HIDDEN;               /* a child process is being started */
 void _moj_output_forked(void) MOJ_HIDDEN;                 /* in a child of fork() */
+void _moj_output_drain(void) MOJ_HIDDEN;                  /* copy out what children wrote after their speculation */
 void _moj_output_wrappers_linked(void) MOJ_HIDDEN;
 void *_moj_real(const char *name) MOJ_HIDDEN;
 

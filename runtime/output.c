@@ -54,8 +54,17 @@ static int same_file(int a, int b) {
 static int memfd_for(int i) {
   moj_rt_t *rt = _moj_rt;
   if (rt->out_fd[i] < 0) {
-    rt->out_fd[i] = memfd_create(i ? "mojave-held-stderr" : "mojave-held-stdout", MFD_CLOEXEC);
-    if (rt->out_fd[i] < 0) return -1;
+    int m = memfd_create(i ? "mojave-held-stderr" : "mojave-held-stdout", MFD_CLOEXEC);
+    if (m < 0) return -1;
+    /* Never 0..2: with stdout closed (`./app >&-`) the memory file would
+     * otherwise become descriptor 1 and keep it after the speculation. */
+    if (m < 3) {
+      int h = fcntl(m, F_DUPFD_CLOEXEC, 3);
+      close(m);
+      if (h < 0) return -1;
+      m = h;
+    }
+    rt->out_fd[i] = m;
   }
   return rt->out_fd[i];
 }
@@ -201,6 +210,39 @@ void _moj_output_flush_to(const off_t to[2]) {
   }
 }
 
+/* Copy out what lingering children added since the last drain. */
+void _moj_output_drain(void) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt) return;
+  for (int i = 0; i < 8; i++) {
+    if (!rt->linger[i].fd) continue;
+    off_t end = lseek(rt->linger[i].fd, 0, SEEK_END);
+    if (end > rt->linger[i].off) copy_out(rt->linger[i].fd, rt->linger[i].dst, rt->linger[i].off, end);
+    if (end > rt->linger[i].off) rt->linger[i].off = end;
+  }
+}
+
+/* Stream i's memory file may still be written by a child started inside the
+ * speculation that just ended (popen("sort","w") prints when its input
+ * closes, long after the commit): keep it, with a duplicate of the real
+ * descriptor, and give the next speculation a fresh one.  Of 8 slots the
+ * oldest is drained and dropped when full. */
+static void linger(int i, off_t from) {
+  moj_rt_t *rt = _moj_rt;
+  int dst = fcntl(rt->saved_fd[i], F_DUPFD_CLOEXEC, 3);
+  if (dst < 0) return;
+  if (rt->linger[7].fd) {
+    _moj_output_drain();
+    close(rt->linger[7].fd);
+    close(rt->linger[7].dst);
+  }
+  memmove(&rt->linger[1], &rt->linger[0], 7 * sizeof rt->linger[0]);
+  rt->linger[0].fd = rt->out_fd[i];
+  rt->linger[0].dst = dst;
+  rt->linger[0].off = from;
+  rt->out_fd[i] = -1;
+}
+
 void _moj_output_end(int discard) {
   moj_rt_t *rt = _moj_rt;
   if (discard) { __fpurge(stdout); __fpurge(stderr); }
@@ -216,13 +258,20 @@ void _moj_output_end(int discard) {
   }
   if (!rt->out_engaged) return;
   for (int i = 0; i < 2; i++) {
+    off_t released = rt->released[i];
     rt->released[i] = 0;
     if (rt->saved_fd[i] < 0) continue;
     dup2(rt->saved_fd[i], i + 1);
+    int m = held_fd(i);
+    if (m >= 0 && rt->out_children) {
+      /* after an abort the dropped bytes stay dropped: start past them */
+      linger(i, discard ? lseek(m, 0, SEEK_END) : released);
+    } else if (m >= 0 && ftruncate(m, 0) == 0) {
+      lseek(m, 0, SEEK_SET);
+    }
     close(rt->saved_fd[i]);
     rt->saved_fd[i] = -1;
-    int m = rt->out_fd[i];
-    if (m >= 0 && ftruncate(m, 0) == 0) lseek(m, 0, SEEK_SET);
   }
+  rt->out_children = 0;
   rt->out_engaged = 0;
 }

@@ -233,6 +233,7 @@ static void commit_for_exit(void) {
     rt->exit_id = rt->next_id;
   }
   while (rt->depth) spec_commit(rt->levels[1].id);
+  _moj_output_drain();
 }
 
 static void commit_all_at_exit(void) { commit_for_exit(); }
