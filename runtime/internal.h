@@ -111,6 +111,9 @@ typedef struct moj_rt {
    * write to: what they add is copied to `dst` when the program waits for a
    * child (pclose, wait*) and at exit (output.c). */
   struct { int fd, dst; off_t off; } linger[8];
+  int             out_detached[2]; /* the program replaced or closed fd 1/2 while held */
+  struct { int fd, stream, cloexec; } alias[16]; /* its dups of held fds 1/2 */
+  int             nalias;
 
   char           *altstack;      /* stack used while restoring the stack */
   size_t          altstack_size;
@@ -180,6 +183,8 @@ void _moj_output_hook(void) MOJ_HIDDEN;                   /* an output path is a
 void _moj_output_children(void) MOJ_HIDDEN;               /* a child process is being started */
 void _moj_output_forked(void) MOJ_HIDDEN;                 /* in a child of fork() */
 void _moj_output_drain(void) MOJ_HIDDEN;                  /* copy out what children wrote after their speculation */
+void _moj_output_fd_replaced(int fd) MOJ_HIDDEN;          /* the program closed or dup2'ed over fd */
+void _moj_output_fd_dup(int oldfd, int newfd, int cloexec) MOJ_HIDDEN; /* newfd now duplicates oldfd */
 void _moj_output_wrappers_linked(void) MOJ_HIDDEN;
 void *_moj_real(const char *name) MOJ_HIDDEN;
 

@@ -21,11 +21,17 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern int _moj_out_hook;
 ssize_t _moj_sys_write(int fd, const void *b, size_t n) MOJ_HIDDEN;
 int _moj_sys_fflush(FILE *f) MOJ_HIDDEN;
+
+/* The runtime's own descriptor calls bypass its interposers (output_wrap.c). */
+static int sys_dup2(int a, int b) { return (int)syscall(SYS_dup2, a, b); }
+static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+static int sys_dupfd(int fd, int min) { return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, min); }
 
 enum { HOLD_LAZY, HOLD_EAGER, HOLD_OFF };
 
@@ -59,8 +65,8 @@ static int memfd_for(int i) {
     /* Never 0..2: with stdout closed (`./app >&-`) the memory file would
      * otherwise become descriptor 1 and keep it after the speculation. */
     if (m < 3) {
-      int h = fcntl(m, F_DUPFD_CLOEXEC, 3);
-      close(m);
+      int h = sys_dupfd(m, 3);
+      sys_close(m);
       if (h < 0) return -1;
       m = h;
     }
@@ -77,14 +83,14 @@ static int engage(void) {
   rt->out_shared = same_file(1, 2);
   for (int i = 0; i < 2; i++) {
     int fd = i + 1;
-    int saved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int saved = sys_dupfd(fd, 3);
     if (saved < 0) continue; /* stream closed: nothing to hold */
     int m = (i == 1 && rt->out_shared) ? memfd_for(0) : memfd_for(i);
-    if (m < 0 || dup2(m, fd) < 0) {
+    if (m < 0 || sys_dup2(m, fd) < 0) {
       int e = errno;
-      close(saved);
+      sys_close(saved);
       for (int j = 0; j < i; j++)
-        if (rt->saved_fd[j] >= 0) { dup2(rt->saved_fd[j], j + 1); close(rt->saved_fd[j]); rt->saved_fd[j] = -1; }
+        if (rt->saved_fd[j] >= 0) { sys_dup2(rt->saved_fd[j], j + 1); sys_close(rt->saved_fd[j]); rt->saved_fd[j] = -1; }
       errno = e;
       return -1;
     }
@@ -210,6 +216,44 @@ void _moj_output_flush_to(const off_t to[2]) {
   }
 }
 
+/* Descriptors the program changes while output is held.  Replacing or
+ * closing 1/2 detaches that stream: what it held so far still goes to the old
+ * destination at commit (or is dropped at abort), the descriptor is left as
+ * the program made it, and later output through it is not held.  A duplicate
+ * of a held 1/2 (dup, dup2, dup3, F_DUPFD) writes into the held file like the
+ * original and is pointed at the real destination when holding ends. */
+static int held_stream(int fd) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt || !rt->out_engaged || rt->out_inherited) return -1;
+  if ((fd == 1 || fd == 2) && rt->saved_fd[fd - 1] >= 0 && !rt->out_detached[fd - 1]) return fd - 1;
+  for (int a = 0; a < rt->nalias; a++)
+    if (rt->alias[a].fd == fd) return rt->alias[a].stream;
+  return -1;
+}
+
+void _moj_output_fd_replaced(int fd) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt || !rt->out_engaged || rt->out_inherited) return;
+  if ((fd == 1 || fd == 2) && rt->saved_fd[fd - 1] >= 0) rt->out_detached[fd - 1] = 1;
+  for (int a = 0; a < rt->nalias; a++)
+    if (rt->alias[a].fd == fd) rt->alias[a--] = rt->alias[--rt->nalias];
+}
+
+void _moj_output_fd_dup(int oldfd, int newfd, int cloexec) {
+  moj_rt_t *rt = _moj_rt;
+  int i = held_stream(oldfd);
+  if (i < 0 || newfd < 0) return;
+  if (rt->nalias == 16) {
+    static int warned MOJ_RTVAR;
+    _moj_warn_once(&warned, "more than 16 duplicates of held stdout/stderr: descriptor %d keeps writing to the held file", newfd);
+    return;
+  }
+  rt->alias[rt->nalias].fd = newfd;
+  rt->alias[rt->nalias].stream = i;
+  rt->alias[rt->nalias].cloexec = cloexec;
+  rt->nalias++;
+}
+
 /* Copy out what lingering children added since the last drain. */
 void _moj_output_drain(void) {
   moj_rt_t *rt = _moj_rt;
@@ -229,12 +273,12 @@ void _moj_output_drain(void) {
  * oldest is drained and dropped when full. */
 static void linger(int i, off_t from) {
   moj_rt_t *rt = _moj_rt;
-  int dst = fcntl(rt->saved_fd[i], F_DUPFD_CLOEXEC, 3);
+  int dst = sys_dupfd(rt->saved_fd[i], 3);
   if (dst < 0) return;
   if (rt->linger[7].fd) {
     _moj_output_drain();
-    close(rt->linger[7].fd);
-    close(rt->linger[7].dst);
+    sys_close(rt->linger[7].fd);
+    sys_close(rt->linger[7].dst);
   }
   memmove(&rt->linger[1], &rt->linger[0], 7 * sizeof rt->linger[0]);
   rt->linger[0].fd = rt->out_fd[i];
@@ -251,17 +295,24 @@ void _moj_output_end(int discard) {
   rt->out_armed = 0;
   if (rt->out_inherited) {         /* keep writing into the parent's held output */
     for (int i = 0; i < 2; i++)
-      if (rt->saved_fd[i] >= 0) { close(rt->saved_fd[i]); rt->saved_fd[i] = -1; }
+      if (rt->saved_fd[i] >= 0) { sys_close(rt->saved_fd[i]); rt->saved_fd[i] = -1; }
     rt->out_inherited = 0;
     rt->out_engaged = 0;
     return;
   }
   if (!rt->out_engaged) return;
+  /* The program's dups of held descriptors now write where stdout/stderr do. */
+  for (int a = 0; a < rt->nalias; a++)
+    syscall(SYS_dup3, rt->saved_fd[rt->alias[a].stream], rt->alias[a].fd,
+            rt->alias[a].cloexec ? O_CLOEXEC : 0);
+  rt->nalias = 0;
   for (int i = 0; i < 2; i++) {
     off_t released = rt->released[i];
     rt->released[i] = 0;
+    int detached = rt->out_detached[i];
+    rt->out_detached[i] = 0;
     if (rt->saved_fd[i] < 0) continue;
-    dup2(rt->saved_fd[i], i + 1);
+    if (!detached) sys_dup2(rt->saved_fd[i], i + 1); /* else the program's own redirect stays */
     int m = held_fd(i);
     if (m >= 0 && rt->out_children) {
       /* after an abort the dropped bytes stay dropped: start past them */
@@ -269,7 +320,7 @@ void _moj_output_end(int discard) {
     } else if (m >= 0 && ftruncate(m, 0) == 0) {
       lseek(m, 0, SEEK_SET);
     }
-    close(rt->saved_fd[i]);
+    sys_close(rt->saved_fd[i]);
     rt->saved_fd[i] = -1;
   }
   rt->out_children = 0;

@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <err.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -187,6 +188,59 @@ MOJ_INTERPOSE void __assert_fail(const char *a, const char *f, unsigned l, const
   static ret (*real_##name) params MOJ_RTVAR; \
   MOJ_INTERPOSE ret name params { ret r = REAL(name) args; int e = errno; DRAIN(); errno = e; return r; }
 MOJ_WAITS(DEFINE_WAIT)
+
+/* Descriptor calls that change what 1/2 are or duplicate them (output.c).
+ * Duplicating 1/2 while armed engages holding first, so the copy is held. */
+#define HOOK_STD(fd) do { if ((fd) == 1 || (fd) == 2) HOOK(); } while (0)
+static int (*real_dup)(int) MOJ_RTVAR;
+static int (*real_dup2)(int, int) MOJ_RTVAR;
+static int (*real_dup3)(int, int, int) MOJ_RTVAR;
+static int (*real_close)(int) MOJ_RTVAR;
+static int (*real_fcntl)(int, int, ...) MOJ_RTVAR;
+static int (*real_fcntl64)(int, int, ...) MOJ_RTVAR;
+
+MOJ_INTERPOSE int dup(int fd) {
+  HOOK_STD(fd);
+  int r = REAL(dup)(fd);
+  if (r >= 0) _moj_output_fd_dup(fd, r, 0);
+  return r;
+}
+MOJ_INTERPOSE int dup3(int a, int b, int flags) {
+  HOOK_STD(a);
+  int r = REAL(dup3)(a, b, flags);
+  if (r >= 0) { _moj_output_fd_replaced(b); _moj_output_fd_dup(a, b, (flags & O_CLOEXEC) != 0); }
+  return r;
+}
+MOJ_INTERPOSE int dup2(int a, int b) {
+  if (a == b) return REAL(dup2)(a, b);
+  HOOK_STD(a);
+  int r = REAL(dup2)(a, b);
+  if (r >= 0) { _moj_output_fd_replaced(b); _moj_output_fd_dup(a, b, 0); }
+  return r;
+}
+MOJ_INTERPOSE int close(int fd) {
+  int r = REAL(close)(fd);
+  _moj_output_fd_replaced(fd);   /* the descriptor is gone even on EINTR (Linux) */
+  return r;
+}
+static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
+  if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) return real(fd, cmd, arg);
+  HOOK_STD(fd);
+  int r = real(fd, cmd, arg);
+  if (r >= 0) _moj_output_fd_dup(fd, r, cmd == F_DUPFD_CLOEXEC);
+  return r;
+}
+/* The third argument is an int, a long or a pointer: all travel in one
+ * 64-bit register on x86-64, so it is forwarded as a pointer. */
+#define DEFINE_FCNTL(name) \
+  MOJ_INTERPOSE int name(int fd, int cmd, ...) { \
+    va_list ap; \
+    va_start(ap, cmd); \
+    void *arg = va_arg(ap, void *); \
+    va_end(ap); \
+    return fcntl_common(REAL(name), fd, cmd, arg); }
+DEFINE_FCNTL(fcntl)
+DEFINE_FCNTL(fcntl64)
 
 /* For the runtime's own writes: never hooked. */
 ssize_t _moj_sys_write(int fd, const void *b, size_t n) { return REAL(write)(fd, b, n); }

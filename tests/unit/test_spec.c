@@ -374,14 +374,8 @@ static void run_exit_child(int via_return) {
     execl("/proc/self/exe", "test_spec", "--return-in-speculation", fd, (char *)NULL);
     _exit(5);
   }
-  close(p[1]);
-  char buf[256] = {0};
-  size_t got = 0;
-  ssize_t n;
-  while ((n = read(p[0], buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
-  close(p[0]);
-  int status;
-  waitpid(pid, &status, 0);
+  char buf[256];
+  int status = moj_collect_child(pid, p, buf, sizeof buf);
   char want[128];
   snprintf(want, sizeof want, "level=0 abort=-1 errno=%d g=2 inner=2", ECANCELED);
   assert_string_equal(buf, want);
