@@ -75,6 +75,7 @@ typedef struct moj_level {
 /* A writable range of the executable captured by the globals snapshot. */
 typedef struct moj_range { uintptr_t lo, hi; } moj_range_t;
 #define MOJ_MAX_RANGES 16
+#define MOJ_MAX_CTX_STACKS 16
 
 typedef struct moj_rt {
   pthread_mutex_t lock;          /* table free list + growth            */
@@ -123,6 +124,9 @@ typedef struct moj_rt {
   /* signal.c: the program's own dispositions behind the runtime's trampoline */
   struct { void *fn; int flags; int wrapped; } sig_act[65];
   size_t          sig_deferred;  /* signals deferred out of slow paths (statistics) */
+  struct { uintptr_t lo, hi; } ctx_stack[16]; /* makecontext stacks (snapshot.c) */
+  unsigned        ctx_next;
+  uintptr_t       main_stack_span;
   int             exiting;       /* exit() has started: levels <= exit_id were committed by it */
   int             exit_id;
 } moj_rt_t;
@@ -171,7 +175,7 @@ static inline moj_level_t *_moj_top(void) {
 void _moj_globals_init(void) MOJ_HIDDEN;
 int  _moj_globals_save(moj_level_t *l) MOJ_HIDDEN;
 void _moj_globals_restore(const moj_level_t *l) MOJ_HIDDEN;
-uintptr_t _moj_stack_top(void) MOJ_HIDDEN;
+uintptr_t _moj_stack_top_of(uintptr_t sp) MOJ_HIDDEN; /* 0 + EFAULT: unknown stack */
 
 /* output.c */
 int  _moj_output_begin(void) MOJ_HIDDEN;                  /* outermost entry            */

@@ -16,7 +16,8 @@
 void _moj_copy_raw(void *dst, const void *src, size_t n) MOJ_HIDDEN;
 
 static int save_stack(moj_level_t *l, uintptr_t lo) {
-  uintptr_t hi = _moj_stack_top();
+  uintptr_t hi = _moj_stack_top_of(lo);
+  if (!hi) return -1;                            /* errno EFAULT */
   size_t n = hi - lo;
   if (l->stack_cap < n) {
     size_t cap = 4096;
@@ -50,8 +51,9 @@ static int enter(moj_ctx_t *regs, uintptr_t caller_sp) {
   moj_level_t *l = &rt->levels[rt->depth + 1];
   if (rt->depth == 0 && _moj_output_begin() < 0) return 0;
   if (save_stack(l, caller_sp) < 0 || _moj_globals_save(l) < 0) {
+    int e = errno == EFAULT ? EFAULT : ENOMEM;
     if (rt->depth == 0) _moj_output_end(0);
-    errno = ENOMEM;
+    errno = e;
     return 0;
   }
   _moj_output_marks(l->out_mark);

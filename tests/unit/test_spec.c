@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static size_t live(void) { moj_stats_t s; moj_get_stats(&s); return s.live_objects; }
@@ -385,6 +387,120 @@ static void run_exit_child(int via_return) {
 static void exit_commits_before_atexit(void **st) { (void)st; run_exit_child(0); }
 static void return_from_main_commits_before_atexit(void **st) { (void)st; run_exit_child(1); }
 
+/* spec_enter on another stack (issue 10, item 5): a sigaltstack and a
+ * makecontext coroutine are supported (their own live range is saved); a
+ * stack the runtime cannot bound fails with EFAULT.  Never a hang. */
+static int g_alt = 1;
+static volatile int alt_result;
+
+static void alt_handler(int sig) {
+  (void)sig;
+  volatile int local = 5;
+  int id = spec_enter();
+  if (id > 0) {
+    g_alt = 2;
+    local = 6;
+    spec_abort(id);
+  }
+  alt_result = (id < 0 && g_alt == 1 && local == 5) ? 1 : -1;
+  id = spec_enter();
+  if (id > 0) { g_alt = 3; spec_commit(id); }
+}
+
+static void enter_on_sigaltstack(void **st) {
+  (void)st;
+  stack_t ss = {.ss_sp = malloc(256 * 1024), .ss_size = 256 * 1024, .ss_flags = 0}, old;
+  assert_int_equal(sigaltstack(&ss, &old), 0);
+  struct sigaction a, o;
+  memset(&a, 0, sizeof a);
+  a.sa_handler = alt_handler;
+  a.sa_flags = SA_ONSTACK;
+  sigaction(SIGUSR2, &a, &o);
+  alt_result = 0;
+  raise(SIGUSR2);
+  assert_int_equal(alt_result, 1);
+  assert_int_equal(g_alt, 3);
+  sigaction(SIGUSR2, &o, NULL);
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, NULL);
+  free(ss.ss_sp);
+}
+
+/* The contexts live in libc memory: an abort must not roll them back (the
+ * main context saved at the second switch is the one to return to). */
+static ucontext_t *co_main, *co_ctx;
+static int *co_result;
+
+static void coroutine(void) {
+  volatile int local = 1;
+  int id = spec_enter();
+  if (id > 0) {
+    local = 2;
+    g_alt = 20;
+    swapcontext(co_ctx, co_main);              /* yield inside the level */
+    spec_abort(id);
+  }
+  *co_result = (id < 0 && local == 1 && g_alt == 10) ? 1 : -1;
+}
+
+static void enter_on_makecontext_stack(void **st) {
+  (void)st;
+  g_alt = 10;
+  size_t n = 256 * 1024;
+  char *stack = malloc(n);
+  co_main = malloc(sizeof *co_main);
+  co_ctx = malloc(sizeof *co_ctx);
+  co_result = malloc(sizeof *co_result);
+  getcontext(co_ctx);
+  co_ctx->uc_stack.ss_sp = stack;
+  co_ctx->uc_stack.ss_size = n;
+  co_ctx->uc_link = co_main;
+  makecontext(co_ctx, coroutine, 0);
+  *co_result = 0;
+  swapcontext(co_main, co_ctx);                /* runs until the yield */
+  assert_int_equal(spec_level(), 1);
+  swapcontext(co_main, co_ctx);                /* aborts, then finishes */
+  assert_int_equal(*co_result, 1);
+  assert_int_equal(spec_level(), 0);
+  free(stack);
+  free(co_main);
+  free(co_ctx);
+  free(co_result);
+}
+
+/* A hand-made stack: switch the stack pointer and call fn there. */
+static int call_on_stack(void *top, int (*fn)(void)) {
+  int r;
+  __asm__ volatile("mov %%rsp, %%rbx\n\t"
+                   "mov %1, %%rsp\n\t"
+                   "call *%2\n\t"
+                   "mov %%rbx, %%rsp"
+                   : "=a"(r)
+                   : "r"(top), "r"(fn)
+                   : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
+  return r;
+}
+
+static int errno_after_enter;
+static int enter_here(void) {
+  errno = 0;
+  int id = spec_enter();
+  errno_after_enter = errno;
+  if (id > 0) spec_commit(id);
+  return id;
+}
+
+static void enter_on_unknown_stack_fails(void **st) {
+  (void)st;
+  size_t n = 256 * 1024;
+  char *stack = malloc(n);
+  int r = call_on_stack((void *)(((uintptr_t)stack + n - 64) & ~(uintptr_t)15), enter_here);
+  assert_int_equal(r, 0);
+  assert_int_equal(errno_after_enter, EFAULT);
+  assert_int_equal(spec_level(), 0);
+  free(stack);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "--return-in-speculation")) {
     exit_pipe = atoi(argv[2]);
@@ -408,6 +524,12 @@ int main(int argc, char **argv) {
     cmocka_unit_test_teardown(abort_from_a_returned_frame, moj_close_levels),
     cmocka_unit_test_teardown(exit_commits_before_atexit, moj_close_levels),
     cmocka_unit_test_teardown(return_from_main_commits_before_atexit, moj_close_levels),
+    cmocka_unit_test_teardown(enter_on_sigaltstack, moj_close_levels),
+#if !defined(__SANITIZE_ADDRESS__)  /* ASan cannot follow a hand-made stack switch */
+    /* before the makecontext test: its freed stack stays a known stack range */
+    cmocka_unit_test_teardown(enter_on_unknown_stack_fails, moj_close_levels),
+#endif
+    cmocka_unit_test_teardown(enter_on_makecontext_stack, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
