@@ -77,9 +77,21 @@ static int memfd_for(int i) {
 
 static int buffered(FILE *f) { return __fpending(f) > 0; }
 
+/* stdio picks a stream's buffering when it first allocates the buffer,
+ * from whether the descriptor is a terminal.  Holding replaces descriptor 1
+ * with a memory file, so a stdout first used inside a speculation would
+ * become fully buffered and a terminal's "out1 err1 out2 err2" would come out
+ * as "err1 err2 out1 out2".  Decide for it now, while 1 is still the real
+ * descriptor: a terminal keeps line buffering (setvbuf with no buffer only
+ * sets the mode; stdio allocates as usual). */
+static void keep_terminal_buffering(void) {
+  if (stdout->_IO_buf_base == NULL && isatty(1)) setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 /* Redirect descriptors 1 and 2 into the memory files. */
 static int engage(void) {
   moj_rt_t *rt = _moj_rt;
+  keep_terminal_buffering();
   rt->out_shared = same_file(1, 2);
   for (int i = 0; i < 2; i++) {
     int fd = i + 1;

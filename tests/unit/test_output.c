@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <pty.h>
 #include <unistd.h>
 
 static char out_path[] = "/tmp/moj-out-XXXXXX";
@@ -297,6 +298,44 @@ static void closed_stdout_stays_closed(void **st) {
   assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Issue 10, item 6: stdout first used inside a speculation on a terminal
+ * stays line-buffered, so stdout/stderr lines keep their order.  The child is
+ * a fresh exec (its stdio untouched) on a pseudo-terminal. */
+static int tty_child(void) {
+  int r = spec_enter();
+  printf("out1\n");
+  fprintf(stderr, "err1\n");
+  printf("out2\n");
+  fprintf(stderr, "err2\n");
+  spec_commit(r);
+  return 0;
+}
+
+static void terminal_keeps_line_buffering(void **st) {
+  (void)st;
+  int master;
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = forkpty(&master, NULL, NULL, NULL);
+  if (pid < 0) skip();                         /* no pseudo-terminals here (no devpts) */
+  if (pid == 0) {
+    execl("/proc/self/exe", "test_output", "--tty-child", (char *)NULL);
+    _exit(8);
+  }
+  char buf[256], clean[256];
+  size_t got = 0;
+  ssize_t n;
+  while (got + 1 < sizeof buf && (n = read(master, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+  buf[got] = 0;                                /* read ends with EIO when the child is gone */
+  close(master);
+  waitpid(pid, NULL, 0);
+  size_t k = 0;
+  for (size_t i = 0; i < got; i++)
+    if (buf[i] != '\r') clean[k++] = buf[i];  /* the terminal's ONLCR */
+  clean[k] = 0;
+  assert_string_equal(clean, "out1\nerr1\nout2\nerr2\n");
+}
+
 static int closed_stdout_child(void) {
   int r = spec_enter();
   printf("spec-out\n");
@@ -309,6 +348,7 @@ static int closed_stdout_child(void) {
 
 int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "--closed-stdout-child")) return closed_stdout_child();
+  if (argc == 2 && !strcmp(argv[1], "--tty-child")) return tty_child();
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(abort_drops_commit_releases, moj_close_levels),
     cmocka_unit_test_teardown(shared_file_keeps_interleaving, moj_close_levels),
@@ -321,6 +361,7 @@ int main(int argc, char **argv) {
     cmocka_unit_test_teardown(dup2_redirect_survives_commit, moj_close_levels),
     cmocka_unit_test_teardown(dup_of_stdout_is_held, moj_close_levels),
     cmocka_unit_test_teardown(closed_stdout_stays_closed, moj_close_levels),
+    cmocka_unit_test_teardown(terminal_keeps_line_buffering, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
