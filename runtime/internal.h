@@ -70,6 +70,7 @@ typedef struct moj_level {
   off_t      out_mark[2];/* held stdout/stderr length at entry            */
   int        mask_saved; /* the signal mask was changed while this level was innermost */
   uint64_t   mask_at;    /* ... and this was the mask before that first change        */
+  int        errno_at;   /* errno at spec_enter: thread-local, restored by hand        */
 } moj_level_t;
 
 /* A writable range of the executable captured by the globals snapshot. */

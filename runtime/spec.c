@@ -36,9 +36,11 @@ static int save_stack(moj_level_t *l, uintptr_t lo) {
 
 static int enter(moj_ctx_t *regs, uintptr_t caller_sp);
 int _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) {
+  int errno_at = errno;
   if (moj_unlikely(!_moj_rt)) _moj_init();
   _moj_rt_enter();
   int id = enter(regs, caller_sp);
+  if (id > 0) _moj_rt->levels[_moj_rt->depth].errno_at = errno_at;
   _moj_rt_leave();
   return id;
 }
@@ -198,6 +200,7 @@ static MOJ_NO_ASAN void restore_and_resume(void *arg) {
   __asan_unpoison_memory_region((void *)lo, l->stack_hi - lo);
 #endif
   _moj_sig_abort_resume();   /* mask of the level's entry; deferred signals now */
+  errno = l->errno_at;       /* last: nothing may set it before the jump */
   _moj_resume(&l->ctx, -_moj_rt->last_abort_code);
 }
 

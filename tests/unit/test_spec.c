@@ -501,6 +501,18 @@ static void enter_on_unknown_stack_fails(void **st) {
   free(stack);
 }
 
+/* errno is restored by an abort to its value at spec_enter (issue 10, item 9). */
+static void abort_restores_errno(void **st) {
+  (void)st;
+  errno = 42;
+  int id = spec_enter();
+  if (id > 0) {
+    errno = 7;
+    spec_abort(id);
+  }
+  assert_int_equal(errno, 42);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "--return-in-speculation")) {
     exit_pipe = atoi(argv[2]);
@@ -524,6 +536,7 @@ int main(int argc, char **argv) {
     cmocka_unit_test_teardown(abort_from_a_returned_frame, moj_close_levels),
     cmocka_unit_test_teardown(exit_commits_before_atexit, moj_close_levels),
     cmocka_unit_test_teardown(return_from_main_commits_before_atexit, moj_close_levels),
+    cmocka_unit_test_teardown(abort_restores_errno, moj_close_levels),
     cmocka_unit_test_teardown(enter_on_sigaltstack, moj_close_levels),
 #if !defined(__SANITIZE_ADDRESS__)  /* ASan cannot follow a hand-made stack switch */
     /* before the makecontext test: its freed stack stays a known stack range */
