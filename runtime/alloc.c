@@ -135,7 +135,7 @@ static void free_handle(void *p) {
   if (moj_unlikely(!e->base))
     _moj_fatal("free: handle 0x%016llx was already freed in this speculation (double free)",
                (unsigned long long)h);
-  if (e->owner == l->owner) mi_free(e->base);   /* this level's own copy: nobody needs it */
+  if (e->owner == l->owner) { mi_free(e->base); l->freed_own = 1; } /* own copy: nobody needs it */
   else log_prestate(l, idx, 0);                 /* pre-state kept until commit */
   e->base = NULL;
   e->owner = l->owner;
@@ -176,7 +176,7 @@ static void *realloc_handle(void *p, size_t n) {
   void *nb = _moj_block_alloc(l, n, lg);
   if (!nb) { errno = ENOMEM; return NULL; }
   memcpy(nb, e->base, e->size < n ? e->size : n);
-  if (e->owner == l->owner) mi_free(e->base);
+  if (e->owner == l->owner) { mi_free(e->base); l->freed_own = 1; }
   else log_prestate(l, idx, 0);
   e->base = nb;
   e->size = (uint32_t)n;

@@ -71,6 +71,7 @@ typedef struct moj_level {
   int        mask_saved; /* the signal mask was changed while this level was innermost */
   uint64_t   mask_at;    /* ... and this was the mask before that first change        */
   int        errno_at;   /* errno at spec_enter: thread-local, restored by hand        */
+  int        freed_own;  /* freed blocks of its own heap: may hold empty pages (spec.c) */
 } moj_level_t;
 
 /* A writable range of the executable captured by the globals snapshot. */

@@ -67,6 +67,7 @@ static int enter(moj_ctx_t *regs, uintptr_t caller_sp) {
   l->log.n = 0;
   l->heap = NULL;
   l->mask_saved = 0;
+  l->freed_own = 0;
   rt->depth++;
   __moj_cur_owner = l->owner;
   return l->id;
@@ -141,7 +142,17 @@ static void commit(int k) {
         v->v[i].meta &= MOJ_META_ALIGN_MASK;
       }
   }
-  if (l->heap) { mi_heap_delete(l->heap); l->heap = NULL; }
+  if (l->heap) {
+    /* Pages of the level heap that are already empty (temporaries allocated
+     * and freed inside the level) would move to the default heap, which
+     * never allocates while speculating and so never reuses or retires
+     * them: a loop of committed speculations grew without bound.  Retire
+     * them first (only when the level freed any of its own blocks: the
+     * collection costs ~0.7 us). */
+    if (l->freed_own) mi_heap_collect(l->heap, false);
+    mi_heap_delete(l->heap);
+    l->heap = NULL;
+  }
 
   if (k == 1) {
     if (rt->depth == 1) {
