@@ -11,15 +11,31 @@
 #include <mimalloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MOJ_MIN_ALIGN_LOG2 4 /* mimalloc's natural alignment for blocks >= 16 B */
+
+/* A large block a level is about to fill (a copy-on-write or realloc copy)
+ * is backed by transparent huge pages where the kernel allows it: copying
+ * 1 GB into fresh 4 KiB pages costs ~260,000 page faults (1.1-1.6 s on the
+ * reference machine), into 2 MiB pages ~190 ms, and destroying the level's
+ * heap at abort drops from ~140 ms to ~7 ms.  Only the 2 MiB-aligned interior
+ * is advised; below MOJ_HUGE_COPY it is not worth a system call. */
+#define MOJ_HUGE_COPY ((size_t)4 << 20)
+static void advise_huge(void *b, size_t n) {
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  uintptr_t lo = ((uintptr_t)b + huge - 1) & ~(huge - 1), hi = ((uintptr_t)b + n) & ~(huge - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
 
 void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) {
   size_t align = (size_t)1 << align_log2;
   if (!l) return align_log2 <= MOJ_MIN_ALIGN_LOG2 ? mi_malloc(n) : mi_malloc_aligned(n, align);
   if (!l->heap && !(l->heap = mi_heap_new())) return NULL;
-  return align_log2 <= MOJ_MIN_ALIGN_LOG2 ? mi_heap_malloc(l->heap, n)
-                                          : mi_heap_malloc_aligned(l->heap, n, align);
+  void *b = align_log2 <= MOJ_MIN_ALIGN_LOG2 ? mi_heap_malloc(l->heap, n)
+                                             : mi_heap_malloc_aligned(l->heap, n, align);
+  if (b && n >= MOJ_HUGE_COPY) advise_huge(b, n);
+  return b;
 }
 
 static uint32_t checked_index(uint64_t h, const char *what) {
