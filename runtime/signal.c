@@ -171,7 +171,11 @@ static int mask_call(sigmask_fn *real, const char *name, int how, const sigset_t
   sigset_t before;
   int r = (*real)(how, set, &before);
   if (r == 0) {
-    l->mask_at = mask_bits(&before);
+    /* Inside a handler the mask before the change is the kernel's handler
+     * mask; the speculative code's own is the one the handler interrupted. */
+    moj_sigtls_t *t = &_moj_sig;
+    int in_handler = t->hdepth > 0 && (uintptr_t)__builtin_frame_address(0) < t->hsp;
+    l->mask_at = in_handler ? t->hmask : mask_bits(&before);
     l->mask_saved = 1;
     if (old) *old = before;
   }

@@ -41,6 +41,14 @@ static void sigaction_reports_program_handler(void **st) {
 static volatile int usr1_abort_id;
 static void abort_on_usr1(int sig) { (void)sig; if (usr1_abort_id) spec_abort(usr1_abort_id); }
 
+static void abort_on_usr1_after_mask_change(int sig) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGHUP);
+  sigprocmask(SIG_BLOCK, &s, NULL);          /* a mask change inside the handler */
+  abort_on_usr1(sig);
+}
+
 static int blocked(int sig) {
   sigset_t s;
   sigprocmask(SIG_BLOCK, NULL, &s);
@@ -83,6 +91,19 @@ static void abort_restores_mask(void **st) {
     assert_true(blocked(SIGUSR2) && blocked(SIGHUP));
     spec_abort(id);
   }
+  assert_false(blocked(SIGUSR2));
+  assert_false(blocked(SIGHUP));
+
+  a.sa_handler = abort_on_usr1_after_mask_change;
+  assert_int_equal(sigaction(SIGUSR1, &a, NULL), 0);
+  usr1_abort_id = 0;
+  id = spec_enter();
+  if (id > 0) {
+    usr1_abort_id = id;
+    raise(SIGUSR1);
+    fail_msg("the handler did not abort");
+  }
+  assert_false(blocked(SIGUSR1));              /* not the handler's mask */
   assert_false(blocked(SIGUSR2));
   assert_false(blocked(SIGHUP));
   signal(SIGUSR1, SIG_DFL);
