@@ -11,15 +11,31 @@
 #include <mimalloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MOJ_MIN_ALIGN_LOG2 4 /* mimalloc's natural alignment for blocks >= 16 B */
+
+/* A large block a level is about to fill (a copy-on-write or realloc copy)
+ * is backed by transparent huge pages where the kernel allows it: copying
+ * 1 GB into fresh 4 KiB pages costs ~260,000 page faults (1.1-1.6 s on the
+ * reference machine), into 2 MiB pages ~190 ms, and destroying the level's
+ * heap at abort drops from ~140 ms to ~7 ms.  Only the 2 MiB-aligned interior
+ * is advised; below MOJ_HUGE_COPY it is not worth a system call. */
+#define MOJ_HUGE_COPY ((size_t)4 << 20)
+static void advise_huge(void *b, size_t n) {
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  uintptr_t lo = ((uintptr_t)b + huge - 1) & ~(huge - 1), hi = ((uintptr_t)b + n) & ~(huge - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
 
 void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) {
   size_t align = (size_t)1 << align_log2;
   if (!l) return align_log2 <= MOJ_MIN_ALIGN_LOG2 ? mi_malloc(n) : mi_malloc_aligned(n, align);
   if (!l->heap && !(l->heap = mi_heap_new())) return NULL;
-  return align_log2 <= MOJ_MIN_ALIGN_LOG2 ? mi_heap_malloc(l->heap, n)
-                                          : mi_heap_malloc_aligned(l->heap, n, align);
+  void *b = align_log2 <= MOJ_MIN_ALIGN_LOG2 ? mi_heap_malloc(l->heap, n)
+                                             : mi_heap_malloc_aligned(l->heap, n, align);
+  if (b && n >= MOJ_HUGE_COPY) advise_huge(b, n);
+  return b;
 }
 
 static uint32_t checked_index(uint64_t h, const char *what) {
@@ -51,7 +67,7 @@ static void log_prestate(moj_level_t *l, uint32_t idx, int unallocated) {
   r->saved = _moj_rt->table[idx];
 }
 
-static void *new_object(size_t n, unsigned align_log2, int zero) {
+static void *new_object_in(size_t n, unsigned align_log2, int zero) {
   if (moj_unlikely(!_moj_rt)) _moj_init();
   if (too_big(n)) return NULL;
   moj_level_t *l = _moj_top();
@@ -68,6 +84,15 @@ static void *new_object(size_t n, unsigned align_log2, int zero) {
   _moj_rt->meta[idx] = (uint8_t)(align_log2 | (l ? MOJ_META_INHEAP : 0));
   if (l) log_prestate(l, idx, 1);
   return (void *)(uintptr_t)_moj_make_handle(idx);
+}
+
+/* Every slow path runs with _moj_sig.in_rt raised: a signal handler that
+ * arrives meanwhile is deferred until it returns (signal.c). */
+static void *new_object(size_t n, unsigned align_log2, int zero) {
+  _moj_rt_enter();
+  void *p = new_object_in(n, align_log2, zero);
+  _moj_rt_leave();
+  return p;
 }
 
 MOJ_EXPORT void *moj_malloc(size_t n) { return new_object(n, MOJ_MIN_ALIGN_LOG2, 0); }
@@ -101,9 +126,16 @@ MOJ_EXPORT void *moj_aligned_alloc(size_t align, size_t n) {
   return new_object(n, lg, 0);
 }
 
+static void free_handle(void *p);
 MOJ_EXPORT void moj_free(void *p) {
   if (!p) return;
   if (!moj_is_handle(p)) { free(p); return; }
+  _moj_rt_enter();
+  free_handle(p);
+  _moj_rt_leave();
+}
+
+static void free_handle(void *p) {
   uint64_t h = (uint64_t)(uintptr_t)p;
   uint32_t idx = checked_index(h, "free");
   if (moj_unlikely((uint32_t)h != 0))
@@ -119,16 +151,24 @@ MOJ_EXPORT void moj_free(void *p) {
   if (moj_unlikely(!e->base))
     _moj_fatal("free: handle 0x%016llx was already freed in this speculation (double free)",
                (unsigned long long)h);
-  if (e->owner == l->owner) mi_free(e->base);   /* this level's own copy: nobody needs it */
+  if (e->owner == l->owner) { mi_free(e->base); l->freed_own = 1; } /* own copy: nobody needs it */
   else log_prestate(l, idx, 0);                 /* pre-state kept until commit */
   e->base = NULL;
   e->owner = l->owner;
   _moj_rt->meta[idx] &= MOJ_META_ALIGN_MASK;
 }
 
+static void *realloc_handle(void *p, size_t n);
 MOJ_EXPORT void *moj_realloc(void *p, size_t n) {
   if (!p) return moj_malloc(n);
   if (!moj_is_handle(p)) return realloc(p, n);
+  _moj_rt_enter();
+  void *r = realloc_handle(p, n);
+  _moj_rt_leave();
+  return r;
+}
+
+static void *realloc_handle(void *p, size_t n) {
   uint64_t h = (uint64_t)(uintptr_t)p;
   uint32_t idx = checked_index(h, "realloc");
   if (moj_unlikely((uint32_t)h != 0))
@@ -152,7 +192,7 @@ MOJ_EXPORT void *moj_realloc(void *p, size_t n) {
   void *nb = _moj_block_alloc(l, n, lg);
   if (!nb) { errno = ENOMEM; return NULL; }
   memcpy(nb, e->base, e->size < n ? e->size : n);
-  if (e->owner == l->owner) mi_free(e->base);
+  if (e->owner == l->owner) { mi_free(e->base); l->freed_own = 1; }
   else log_prestate(l, idx, 0);
   e->base = nb;
   e->size = (uint32_t)n;
@@ -170,7 +210,15 @@ MOJ_EXPORT size_t moj_usable_size(const void *p) {
 
 /* Copy-on-write: the first write to an object in a newer level copies it into
  * that level's heap; the old entry goes to the level's log. */
+static void *cow(uint64_t h);
 MOJ_EXPORT MOJ_NOINLINE void *__moj_w_slow(uint64_t h) {
+  _moj_rt_enter();
+  void *p = cow(h);
+  _moj_rt_leave();
+  return p;
+}
+
+static void *cow(uint64_t h) {
   uint32_t idx = checked_index(h, "write");
   moj_entry_t *e = _moj_ent(idx);
   moj_level_t *l = _moj_top();

@@ -10,6 +10,7 @@
 #define MOJ_INTERNAL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -67,11 +68,16 @@ typedef struct moj_level {
   char      *stack_save; size_t stack_cap;
   char      *globals_save; size_t globals_cap; /* snapshot of writable data */
   off_t      out_mark[2];/* held stdout/stderr length at entry            */
+  int        mask_saved; /* the signal mask was changed while this level was innermost */
+  uint64_t   mask_at;    /* ... and this was the mask before that first change        */
+  int        errno_at;   /* errno at spec_enter: thread-local, restored by hand        */
+  int        freed_own;  /* freed blocks of its own heap: may hold empty pages (spec.c) */
 } moj_level_t;
 
 /* A writable range of the executable captured by the globals snapshot. */
 typedef struct moj_range { uintptr_t lo, hi; } moj_range_t;
 #define MOJ_MAX_RANGES 16
+#define MOJ_MAX_CTX_STACKS 16
 
 typedef struct moj_rt {
   pthread_mutex_t lock;          /* table free list + growth            */
@@ -104,12 +110,43 @@ typedef struct moj_rt {
   int             out_dirty;     /* output may have happened since last_mark */
   int             out_children;  /* a child process may write at any time */
   int             out_inherited; /* forked child: the memfds are the parent's */
+  /* Memory files children started inside a finished speculation may still
+   * write to: what they add is copied to `dst` when the program waits for a
+   * child (pclose, wait*) and at exit (output.c). */
+  struct { int fd, dst; off_t off; } linger[8];
+  int             out_detached[2]; /* the program replaced or closed fd 1/2 while held */
+  struct { int fd, stream, cloexec; } alias[16]; /* its dups of held fds 1/2 */
+  int             nalias;
 
   char           *altstack;      /* stack used while restoring the stack */
   size_t          altstack_size;
   uintptr_t       abort_sp;      /* frame of the spec_abort call (ASan builds) */
   int             threads;       /* threads started through pthread_create and still running */
+
+  /* signal.c: the program's own dispositions behind the runtime's trampoline */
+  struct { void *fn; int flags; int wrapped; } sig_act[65];
+  size_t          sig_deferred;  /* signals deferred out of slow paths (statistics) */
+  struct { uintptr_t lo, hi; } ctx_stack[16]; /* makecontext stacks (snapshot.c) */
+  unsigned        ctx_next;
+  uintptr_t       main_stack_span;
+  int             exiting;       /* exit() has started: levels <= exit_id were committed by it */
+  int             exit_id;
 } moj_rt_t;
+
+/* Per-thread signal state (signal.c).  `in_rt` brackets the runtime's slow
+ * paths: an asynchronous signal arriving inside one is deferred (recorded and
+ * re-sent to this thread when the outermost slow path returns), so handlers
+ * never see — or abort in the middle of — a half-updated table, log or heap.
+ * Thread-local, never in .data/.bss: an abort must not roll it back. */
+typedef struct moj_sigtls {
+  int       in_rt;      /* runtime slow paths active on this thread (nesting) */
+  int       hdepth;     /* wrapped handlers running on this thread            */
+  uint64_t  pending;    /* deferred signals, bit sig-1                         */
+  uintptr_t hsp;        /* frame of the outermost running handler             */
+  uint64_t  hmask;      /* signal mask of the code that handler interrupted   */
+  siginfo_t info[64];   /* siginfo of each deferred signal                     */
+} moj_sigtls_t;
+extern __thread moj_sigtls_t _moj_sig MOJ_HIDDEN __attribute__((tls_model("initial-exec")));
 
 extern moj_rt_t *_moj_rt MOJ_HIDDEN;
 
@@ -140,7 +177,7 @@ static inline moj_level_t *_moj_top(void) {
 void _moj_globals_init(void) MOJ_HIDDEN;
 int  _moj_globals_save(moj_level_t *l) MOJ_HIDDEN;
 void _moj_globals_restore(const moj_level_t *l) MOJ_HIDDEN;
-uintptr_t _moj_stack_top(void) MOJ_HIDDEN;
+uintptr_t _moj_stack_top_of(uintptr_t sp) MOJ_HIDDEN; /* 0 + EFAULT: unknown stack */
 
 /* output.c */
 int  _moj_output_begin(void) MOJ_HIDDEN;                  /* outermost entry            */
@@ -151,8 +188,23 @@ void _moj_output_end(int discard) MOJ_HIDDEN;             /* no level left: stop
 void _moj_output_hook(void) MOJ_HIDDEN;                   /* an output path is about to run */
 void _moj_output_children(void) MOJ_HIDDEN;               /* a child process is being started */
 void _moj_output_forked(void) MOJ_HIDDEN;                 /* in a child of fork() */
+void _moj_output_drain(void) MOJ_HIDDEN;                  /* copy out what children wrote after their speculation */
+void _moj_output_fd_replaced(int fd) MOJ_HIDDEN;          /* the program closed or dup2'ed over fd */
+void _moj_output_fd_dup(int oldfd, int newfd, int cloexec) MOJ_HIDDEN; /* newfd now duplicates oldfd */
 void _moj_output_wrappers_linked(void) MOJ_HIDDEN;
 void *_moj_real(const char *name) MOJ_HIDDEN;
+
+/* signal.c */
+void _moj_sig_replay(void) MOJ_HIDDEN;                    /* re-send deferred signals */
+void _moj_sig_abort_prepare(int k, uintptr_t sp) MOJ_HIDDEN; /* spec_abort of level k, from frame sp */
+void _moj_sig_abort_resume(void) MOJ_HIDDEN;              /* on the abort stack, just before resuming */
+void _moj_sig_commit(int k) MOJ_HIDDEN;                   /* level k commits into k-1 */
+#define MOJ_SIGFENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+static inline void _moj_rt_enter(void) { _moj_sig.in_rt++; MOJ_SIGFENCE(); }
+static inline void _moj_rt_leave(void) {
+  MOJ_SIGFENCE();
+  if (--_moj_sig.in_rt == 0 && moj_unlikely(_moj_sig.pending)) _moj_sig_replay();
+}
 
 /* threads.c */
 int _moj_threads_running(void) MOJ_HIDDEN;

@@ -21,11 +21,17 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern int _moj_out_hook;
 ssize_t _moj_sys_write(int fd, const void *b, size_t n) MOJ_HIDDEN;
 int _moj_sys_fflush(FILE *f) MOJ_HIDDEN;
+
+/* The runtime's own descriptor calls bypass its interposers (output_wrap.c). */
+static int sys_dup2(int a, int b) { return (int)syscall(SYS_dup2, a, b); }
+static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+static int sys_dupfd(int fd, int min) { return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, min); }
 
 enum { HOLD_LAZY, HOLD_EAGER, HOLD_OFF };
 
@@ -54,28 +60,49 @@ static int same_file(int a, int b) {
 static int memfd_for(int i) {
   moj_rt_t *rt = _moj_rt;
   if (rt->out_fd[i] < 0) {
-    rt->out_fd[i] = memfd_create(i ? "mojave-held-stderr" : "mojave-held-stdout", MFD_CLOEXEC);
-    if (rt->out_fd[i] < 0) return -1;
+    int m = memfd_create(i ? "mojave-held-stderr" : "mojave-held-stdout", MFD_CLOEXEC);
+    if (m < 0) return -1;
+    /* Never 0..2: with stdout closed (`./app >&-`) the memory file would
+     * otherwise become descriptor 1 and keep it after the speculation. */
+    if (m < 3) {
+      int h = sys_dupfd(m, 3);
+      sys_close(m);
+      if (h < 0) return -1;
+      m = h;
+    }
+    rt->out_fd[i] = m;
   }
   return rt->out_fd[i];
 }
 
 static int buffered(FILE *f) { return __fpending(f) > 0; }
 
+/* stdio picks a stream's buffering when it first allocates the buffer,
+ * from whether the descriptor is a terminal.  Holding replaces descriptor 1
+ * with a memory file, so a stdout first used inside a speculation would
+ * become fully buffered and a terminal's "out1 err1 out2 err2" would come out
+ * as "err1 err2 out1 out2".  Decide for it now, while 1 is still the real
+ * descriptor: a terminal keeps line buffering (setvbuf with no buffer only
+ * sets the mode; stdio allocates as usual). */
+static void keep_terminal_buffering(void) {
+  if (stdout->_IO_buf_base == NULL && isatty(1)) setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 /* Redirect descriptors 1 and 2 into the memory files. */
 static int engage(void) {
   moj_rt_t *rt = _moj_rt;
+  keep_terminal_buffering();
   rt->out_shared = same_file(1, 2);
   for (int i = 0; i < 2; i++) {
     int fd = i + 1;
-    int saved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int saved = sys_dupfd(fd, 3);
     if (saved < 0) continue; /* stream closed: nothing to hold */
     int m = (i == 1 && rt->out_shared) ? memfd_for(0) : memfd_for(i);
-    if (m < 0 || dup2(m, fd) < 0) {
+    if (m < 0 || sys_dup2(m, fd) < 0) {
       int e = errno;
-      close(saved);
+      sys_close(saved);
       for (int j = 0; j < i; j++)
-        if (rt->saved_fd[j] >= 0) { dup2(rt->saved_fd[j], j + 1); close(rt->saved_fd[j]); rt->saved_fd[j] = -1; }
+        if (rt->saved_fd[j] >= 0) { sys_dup2(rt->saved_fd[j], j + 1); sys_close(rt->saved_fd[j]); rt->saved_fd[j] = -1; }
       errno = e;
       return -1;
     }
@@ -90,7 +117,10 @@ void _moj_output_hook(void) {
   moj_rt_t *rt = _moj_rt;
   rt->out_dirty = 1;
   if (rt->out_engaged || !rt->out_armed) return;
-  if (engage() < 0) {
+  _moj_rt_enter();
+  int r = engage();
+  _moj_rt_leave();
+  if (r < 0) {
     static int warned MOJ_RTVAR;
     _moj_warn_once(&warned, "cannot hold speculative output (%s); it is written directly", strerror(errno));
     rt->out_armed = 0;
@@ -198,6 +228,77 @@ void _moj_output_flush_to(const off_t to[2]) {
   }
 }
 
+/* Descriptors the program changes while output is held.  Replacing or
+ * closing 1/2 detaches that stream: what it held so far still goes to the old
+ * destination at commit (or is dropped at abort), the descriptor is left as
+ * the program made it, and later output through it is not held.  A duplicate
+ * of a held 1/2 (dup, dup2, dup3, F_DUPFD) writes into the held file like the
+ * original and is pointed at the real destination when holding ends. */
+static int held_stream(int fd) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt || !rt->out_engaged || rt->out_inherited) return -1;
+  if ((fd == 1 || fd == 2) && rt->saved_fd[fd - 1] >= 0 && !rt->out_detached[fd - 1]) return fd - 1;
+  for (int a = 0; a < rt->nalias; a++)
+    if (rt->alias[a].fd == fd) return rt->alias[a].stream;
+  return -1;
+}
+
+void _moj_output_fd_replaced(int fd) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt || !rt->out_engaged || rt->out_inherited) return;
+  if ((fd == 1 || fd == 2) && rt->saved_fd[fd - 1] >= 0) rt->out_detached[fd - 1] = 1;
+  for (int a = 0; a < rt->nalias; a++)
+    if (rt->alias[a].fd == fd) rt->alias[a--] = rt->alias[--rt->nalias];
+}
+
+void _moj_output_fd_dup(int oldfd, int newfd, int cloexec) {
+  moj_rt_t *rt = _moj_rt;
+  int i = held_stream(oldfd);
+  if (i < 0 || newfd < 0) return;
+  if (rt->nalias == 16) {
+    static int warned MOJ_RTVAR;
+    _moj_warn_once(&warned, "more than 16 duplicates of held stdout/stderr: descriptor %d keeps writing to the held file", newfd);
+    return;
+  }
+  rt->alias[rt->nalias].fd = newfd;
+  rt->alias[rt->nalias].stream = i;
+  rt->alias[rt->nalias].cloexec = cloexec;
+  rt->nalias++;
+}
+
+/* Copy out what lingering children added since the last drain. */
+void _moj_output_drain(void) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt) return;
+  for (int i = 0; i < 8; i++) {
+    if (!rt->linger[i].fd) continue;
+    off_t end = lseek(rt->linger[i].fd, 0, SEEK_END);
+    if (end > rt->linger[i].off) copy_out(rt->linger[i].fd, rt->linger[i].dst, rt->linger[i].off, end);
+    if (end > rt->linger[i].off) rt->linger[i].off = end;
+  }
+}
+
+/* Stream i's memory file may still be written by a child started inside the
+ * speculation that just ended (popen("sort","w") prints when its input
+ * closes, long after the commit): keep it, with a duplicate of the real
+ * descriptor, and give the next speculation a fresh one.  Of 8 slots the
+ * oldest is drained and dropped when full. */
+static void linger(int i, off_t from) {
+  moj_rt_t *rt = _moj_rt;
+  int dst = sys_dupfd(rt->saved_fd[i], 3);
+  if (dst < 0) return;
+  if (rt->linger[7].fd) {
+    _moj_output_drain();
+    sys_close(rt->linger[7].fd);
+    sys_close(rt->linger[7].dst);
+  }
+  memmove(&rt->linger[1], &rt->linger[0], 7 * sizeof rt->linger[0]);
+  rt->linger[0].fd = rt->out_fd[i];
+  rt->linger[0].dst = dst;
+  rt->linger[0].off = from;
+  rt->out_fd[i] = -1;
+}
+
 void _moj_output_end(int discard) {
   moj_rt_t *rt = _moj_rt;
   if (discard) { __fpurge(stdout); __fpurge(stderr); }
@@ -206,20 +307,34 @@ void _moj_output_end(int discard) {
   rt->out_armed = 0;
   if (rt->out_inherited) {         /* keep writing into the parent's held output */
     for (int i = 0; i < 2; i++)
-      if (rt->saved_fd[i] >= 0) { close(rt->saved_fd[i]); rt->saved_fd[i] = -1; }
+      if (rt->saved_fd[i] >= 0) { sys_close(rt->saved_fd[i]); rt->saved_fd[i] = -1; }
     rt->out_inherited = 0;
     rt->out_engaged = 0;
     return;
   }
   if (!rt->out_engaged) return;
+  /* The program's dups of held descriptors now write where stdout/stderr do. */
+  for (int a = 0; a < rt->nalias; a++)
+    syscall(SYS_dup3, rt->saved_fd[rt->alias[a].stream], rt->alias[a].fd,
+            rt->alias[a].cloexec ? O_CLOEXEC : 0);
+  rt->nalias = 0;
   for (int i = 0; i < 2; i++) {
+    off_t released = rt->released[i];
     rt->released[i] = 0;
+    int detached = rt->out_detached[i];
+    rt->out_detached[i] = 0;
     if (rt->saved_fd[i] < 0) continue;
-    dup2(rt->saved_fd[i], i + 1);
-    close(rt->saved_fd[i]);
+    if (!detached) sys_dup2(rt->saved_fd[i], i + 1); /* else the program's own redirect stays */
+    int m = held_fd(i);
+    if (m >= 0 && rt->out_children) {
+      /* after an abort the dropped bytes stay dropped: start past them */
+      linger(i, discard ? lseek(m, 0, SEEK_END) : released);
+    } else if (m >= 0 && ftruncate(m, 0) == 0) {
+      lseek(m, 0, SEEK_SET);
+    }
+    sys_close(rt->saved_fd[i]);
     rt->saved_fd[i] = -1;
-    int m = rt->out_fd[i];
-    if (m >= 0 && ftruncate(m, 0) == 0) lseek(m, 0, SEEK_SET);
   }
+  rt->out_children = 0;
   rt->out_engaged = 0;
 }

@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <err.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -59,10 +62,6 @@ void *_moj_real(const char *name) {
   X(ssize_t, sendfile, (int o, int i, off_t *off, size_t n), (o, i, off, n)) \
   X(ssize_t, splice, (int a, loff_t *b, int c, loff_t *d, size_t n, unsigned f), (a, b, c, d, n, f)) \
   X(ssize_t, copy_file_range, (int a, loff_t *b, int c, loff_t *d, size_t n, unsigned f), (a, b, c, d, n, f)) \
-  X(int, posix_spawn, (pid_t *p, const char *f, const posix_spawn_file_actions_t *a, const posix_spawnattr_t *t, char *const v[], char *const e[]), (p, f, a, t, v, e)) \
-  X(int, posix_spawnp, (pid_t *p, const char *f, const posix_spawn_file_actions_t *a, const posix_spawnattr_t *t, char *const v[], char *const e[]), (p, f, a, t, v, e)) \
-  X(int, system, (const char *c), (c)) \
-  X(FILE *, popen, (const char *c, const char *m), (c, m)) \
   X(int, puts, (const char *s), (s)) \
   X(int, fputs, (const char *s, FILE *f), (s, f)) \
   X(int, fputs_unlocked, (const char *s, FILE *f), (s, f)) \
@@ -101,6 +100,18 @@ void *_moj_real(const char *name) {
   static ret (*real_##name) params MOJ_RTVAR; \
   MOJ_INTERPOSE ret name params { HOOK(); return REAL(name) args; }
 MOJ_FORWARD(DEFINE_FORWARD)
+
+/* Calls that start a process: it inherits the held descriptors and may write
+ * to them after the speculation ends (output.c keeps those memory files). */
+#define MOJ_SPAWNS(X) \
+  X(int, posix_spawn, (pid_t *p, const char *f, const posix_spawn_file_actions_t *a, const posix_spawnattr_t *t, char *const v[], char *const e[]), (p, f, a, t, v, e)) \
+  X(int, posix_spawnp, (pid_t *p, const char *f, const posix_spawn_file_actions_t *a, const posix_spawnattr_t *t, char *const v[], char *const e[]), (p, f, a, t, v, e)) \
+  X(int, system, (const char *c), (c)) \
+  X(FILE *, popen, (const char *c, const char *m), (c, m))
+#define DEFINE_SPAWN(ret, name, params, args) \
+  static ret (*real_##name) params MOJ_RTVAR; \
+  MOJ_INTERPOSE ret name params { HOOK(); _moj_output_children(); return REAL(name) args; }
+MOJ_SPAWNS(DEFINE_SPAWN)
 
 /* Calls the distributed-shared-memory layer also wraps (a syscall handed a
  * protected DSM page must fault it in, not fail with EFAULT).  When the static
@@ -162,6 +173,74 @@ MOJ_INTERPOSE void __assert_fail(const char *a, const char *f, unsigned l, const
   REAL(__assert_fail)(a, f, l, fn);
   abort();
 }
+
+/* Waiting for a child is when its output written after its speculation ended
+ * is complete: copy it out then (output.c, lingering memory files). */
+#define DRAIN() do { if (moj_unlikely(_moj_rt && _moj_rt->linger[0].fd)) _moj_output_drain(); } while (0)
+#define MOJ_WAITS(X) \
+  X(int, pclose, (FILE *f), (f)) \
+  X(pid_t, waitpid, (pid_t p, int *s, int o), (p, s, o)) \
+  X(pid_t, wait, (int *s), (s)) \
+  X(pid_t, wait3, (int *s, int o, struct rusage *u), (s, o, u)) \
+  X(pid_t, wait4, (pid_t p, int *s, int o, struct rusage *u), (p, s, o, u)) \
+  X(int, waitid, (idtype_t t, id_t i, siginfo_t *s, int o), (t, i, s, o))
+#define DEFINE_WAIT(ret, name, params, args) \
+  static ret (*real_##name) params MOJ_RTVAR; \
+  MOJ_INTERPOSE ret name params { ret r = REAL(name) args; int e = errno; DRAIN(); errno = e; return r; }
+MOJ_WAITS(DEFINE_WAIT)
+
+/* Descriptor calls that change what 1/2 are or duplicate them (output.c).
+ * Duplicating 1/2 while armed engages holding first, so the copy is held. */
+#define HOOK_STD(fd) do { if ((fd) == 1 || (fd) == 2) HOOK(); } while (0)
+static int (*real_dup)(int) MOJ_RTVAR;
+static int (*real_dup2)(int, int) MOJ_RTVAR;
+static int (*real_dup3)(int, int, int) MOJ_RTVAR;
+static int (*real_close)(int) MOJ_RTVAR;
+static int (*real_fcntl)(int, int, ...) MOJ_RTVAR;
+static int (*real_fcntl64)(int, int, ...) MOJ_RTVAR;
+
+MOJ_INTERPOSE int dup(int fd) {
+  HOOK_STD(fd);
+  int r = REAL(dup)(fd);
+  if (r >= 0) _moj_output_fd_dup(fd, r, 0);
+  return r;
+}
+MOJ_INTERPOSE int dup3(int a, int b, int flags) {
+  HOOK_STD(a);
+  int r = REAL(dup3)(a, b, flags);
+  if (r >= 0) { _moj_output_fd_replaced(b); _moj_output_fd_dup(a, b, (flags & O_CLOEXEC) != 0); }
+  return r;
+}
+MOJ_INTERPOSE int dup2(int a, int b) {
+  if (a == b) return REAL(dup2)(a, b);
+  HOOK_STD(a);
+  int r = REAL(dup2)(a, b);
+  if (r >= 0) { _moj_output_fd_replaced(b); _moj_output_fd_dup(a, b, 0); }
+  return r;
+}
+MOJ_INTERPOSE int close(int fd) {
+  int r = REAL(close)(fd);
+  _moj_output_fd_replaced(fd);   /* the descriptor is gone even on EINTR (Linux) */
+  return r;
+}
+static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
+  if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) return real(fd, cmd, arg);
+  HOOK_STD(fd);
+  int r = real(fd, cmd, arg);
+  if (r >= 0) _moj_output_fd_dup(fd, r, cmd == F_DUPFD_CLOEXEC);
+  return r;
+}
+/* The third argument is an int, a long or a pointer: all travel in one
+ * 64-bit register on x86-64, so it is forwarded as a pointer. */
+#define DEFINE_FCNTL(name) \
+  MOJ_INTERPOSE int name(int fd, int cmd, ...) { \
+    va_list ap; \
+    va_start(ap, cmd); \
+    void *arg = va_arg(ap, void *); \
+    va_end(ap); \
+    return fcntl_common(REAL(name), fd, cmd, arg); }
+DEFINE_FCNTL(fcntl)
+DEFINE_FCNTL(fcntl64)
 
 /* For the runtime's own writes: never hooked. */
 ssize_t _moj_sys_write(int fd, const void *b, size_t n) { return REAL(write)(fd, b, n); }

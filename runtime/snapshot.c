@@ -2,13 +2,19 @@
  * executable's writable data (globals, statics) and the live stack segment.
  *
  * Both are copied at entry: the cost is proportional to the globals and the
- * stack depth at the spec_enter call, never to the heap.  The runtime's own
+ * stack depth at the spec_enter call, never to the heap.  The stack is the
+ * one spec_enter runs on, which may be a sigaltstack or a coroutine's.  The runtime's own
  * variables (section moj_rt) and the RELRO range are left out. */
 #include "internal.h"
 
+#include <errno.h>
 #include <link.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <ucontext.h>
 
 extern char __start_moj_rt[] __attribute__((weak));
 extern char __stop_moj_rt[] __attribute__((weak));
@@ -95,17 +101,70 @@ void _moj_globals_restore(const moj_level_t *l) {
   }
 }
 
-/* Highest address of the current thread's frames.  The main thread's frames
- * all lie below __libc_stack_end; other threads use their pthread stack. */
-uintptr_t _moj_stack_top(void) {
-  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+/* Stacks made for makecontext, recorded by the interposer below: the
+ * runtime cannot otherwise know where a coroutine's stack ends. */
+static void note_context_stack(uintptr_t lo, uintptr_t hi) {
+  moj_rt_t *rt = _moj_rt;
+  int slot = -1;
+  for (int i = 0; i < MOJ_MAX_CTX_STACKS; i++)
+    if (rt->ctx_stack[i].lo < hi && lo < rt->ctx_stack[i].hi) { slot = i; break; } /* reused */
+  if (slot < 0) slot = rt->ctx_next++ % MOJ_MAX_CTX_STACKS;
+  rt->ctx_stack[slot].lo = lo;
+  rt->ctx_stack[slot].hi = hi;
+}
+
+/* makecontext's extra arguments are ints; up to 16 are forwarded (x86-64
+ * passes them in registers and on the stack exactly as for a call). */
+MOJ_EXPORT __attribute__((weak)) void makecontext(ucontext_t *uc, void (*fn)(void), int argc, ...) {
+  static void (*real)(ucontext_t *, void (*)(void), int, ...) MOJ_RTVAR;
+  if (!real) real = (void (*)(ucontext_t *, void (*)(void), int, ...))_moj_real("makecontext");
+  if (moj_unlikely(!_moj_rt)) _moj_init();
+  note_context_stack((uintptr_t)uc->uc_stack.ss_sp, (uintptr_t)uc->uc_stack.ss_sp + uc->uc_stack.ss_size);
+  long a[16] = {0};
+  va_list ap;
+  va_start(ap, argc);
+  for (int i = 0; i < argc && i < 16; i++) a[i] = va_arg(ap, int);
+  va_end(ap);
+  real(uc, fn, argc, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+       a[12], a[13], a[14], a[15]);
+}
+
+/* The main thread's stack: [__libc_stack_end - RLIMIT_STACK, __libc_stack_end)
+ * (1 GB when unlimited; mappings then start far below it). */
+static uintptr_t main_stack_span(void) {
+  moj_rt_t *rt = _moj_rt;
+  if (!rt->main_stack_span) {
+    struct rlimit r;
+    uintptr_t span = (uintptr_t)1 << 30;
+    if (getrlimit(RLIMIT_STACK, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur < span)
+      span = r.rlim_cur;
+    rt->main_stack_span = span;
+  }
+  return rt->main_stack_span;
+}
+
+/* Highest address of the stack that `sp` is on — the main thread's, a
+ * thread's, the sigaltstack a handler runs on, or a makecontext stack — so a
+ * level saves only that stack's live range.  0 (errno EFAULT) when sp is on a
+ * stack the runtime cannot bound (switched to by hand). */
+uintptr_t _moj_stack_top_of(uintptr_t sp) {
   uintptr_t top = (uintptr_t)__libc_stack_end;
-  if (here < top && top - here < ((uintptr_t)1 << 30)) return top;
+  if (sp < top && top - sp < main_stack_span()) return top;
+  stack_t ss;
+  if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) &&
+      sp >= (uintptr_t)ss.ss_sp && sp < (uintptr_t)ss.ss_sp + ss.ss_size)
+    return (uintptr_t)ss.ss_sp + ss.ss_size;
+  moj_rt_t *rt = _moj_rt;
+  for (int i = 0; i < MOJ_MAX_CTX_STACKS; i++)
+    if (sp >= rt->ctx_stack[i].lo && sp < rt->ctx_stack[i].hi) return rt->ctx_stack[i].hi;
   pthread_attr_t a;
   void *lo;
   size_t sz;
-  if (pthread_getattr_np(pthread_self(), &a) != 0) _moj_fatal("cannot find this thread's stack");
-  pthread_attr_getstack(&a, &lo, &sz);
-  pthread_attr_destroy(&a);
-  return (uintptr_t)lo + sz;
+  if (pthread_getattr_np(pthread_self(), &a) == 0) {
+    pthread_attr_getstack(&a, &lo, &sz);
+    pthread_attr_destroy(&a);
+    if (sp >= (uintptr_t)lo && sp < (uintptr_t)lo + sz) return (uintptr_t)lo + sz;
+  }
+  errno = EFAULT;
+  return 0;
 }

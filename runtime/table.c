@@ -139,12 +139,15 @@ void *_moj_vec_push(moj_vec_t *v) {
 MOJ_EXPORT void moj_get_stats(moj_stats_t *out) {
   if (!_moj_rt) _moj_init();
   moj_rt_t *rt = _moj_rt;
+  _moj_rt_enter();   /* a handler calling it meanwhile would deadlock on the lock */
   pthread_mutex_lock(&rt->lock);
   out->live_objects = rt->live;
   out->table_capacity = rt->capacity - 1;
   out->cow_copies = rt->cow_copies;
   out->cow_bytes = rt->cow_bytes;
+  out->signals_deferred = __atomic_load_n(&rt->sig_deferred, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&rt->lock);
+  _moj_rt_leave();
 }
 
 MOJ_EXPORT void MOJ_ABI_VERSION_SYMBOL(void) {}

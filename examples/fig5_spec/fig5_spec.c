@@ -10,6 +10,8 @@
  * of x % of them, which with copy-on-write costs one object copy each. */
 #include <mojave.h>
 
+#include "timing.h"
+
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -32,17 +34,6 @@ static probe_t *P;
 static void **blocks;       /* raw array of handles (not rolled back: never written in a speculation) */
 static size_t nblocks;
 
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-static double median(double *v, int n) { qsort(v, (size_t)n, sizeof *v, cmp); return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; }
 
 static void mutate(double frac, unsigned salt) {
   size_t n = (size_t)(nblocks * frac + 0.5);

@@ -29,6 +29,7 @@ typedef struct moj_stats {
   size_t table_capacity;   /* maximum number of objects (MOJAVE_MAX_OBJECTS) */
   size_t cow_copies;       /* copy-on-write copies made since start      */
   size_t cow_bytes;        /* bytes copied by copy-on-write              */
+  size_t signals_deferred; /* handlers deferred out of runtime slow paths */
 } moj_stats_t;
 void moj_get_stats(moj_stats_t *out);
 

@@ -780,14 +780,19 @@ static void sigsegv_install(void) {
 /* Applications that install their own SIGSEGV handler must not take DSM
  * faults away from us: their handler is recorded and called for faults that
  * are not DSM faults, exactly as if it were installed alone. */
-EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+#ifdef MJ_IN_RUNTIME /* runtime/signal.c wraps sigaction/signal first and chains here */
+#define MJ_SIG(name) __moj_dsm_##name
+#else
+#define MJ_SIG(name) name
+#endif
+EXPORT int MJ_SIG(sigaction)(int sig, const struct sigaction *act, struct sigaction *old) {
   if (sig != SIGSEGV || !segv_installed) return real_sigaction(sig, act, old);
   struct sigaction prev = old_segv;
   if (act) old_segv = *act;
   if (old) *old = prev;
   return 0;
 }
-EXPORT sighandler_t signal(int sig, sighandler_t h) {
+EXPORT sighandler_t MJ_SIG(signal)(int sig, sighandler_t h) {
   if (sig != SIGSEGV || !segv_installed) {
     static sighandler_t (*real_signal)(int, sighandler_t);
     if (!real_signal) real_signal = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");

@@ -8,10 +8,12 @@ target_include_directories(migrate_fake_app PRIVATE ${PROJECT_SOURCE_DIR}/migrat
 set_target_properties(migrate_fake_app PROPERTIES OUTPUT_NAME fake_app RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/bin)
 
 # the same program built with mojcc, so it carries its bitcode (.mojave.bc)
-# for IR-mode migrations, which mojaved recompiles with mojcc
+# for IR-mode migrations, which mojaved recompiles with mojcc.  Without the
+# moj-migrate pass (MOJCC_NO_MIGRATE): fake_app restores itself, the
+# runtime's own capture/restore is tested with real programs (capture.cmake)
 if(TARGET mojcc)
   add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/bin/fake_app_ir
-    COMMAND $<TARGET_FILE:mojcc> -O2 -Wall -Wextra -I${PROJECT_SOURCE_DIR}/migrate -I${PROJECT_SOURCE_DIR}/runtime/dsm
+    COMMAND ${CMAKE_COMMAND} -E env MOJCC_NO_MIGRATE=1 $<TARGET_FILE:mojcc> -O2 -Wall -Wextra -I${PROJECT_SOURCE_DIR}/migrate -I${PROJECT_SOURCE_DIR}/runtime/dsm
             -o ${CMAKE_CURRENT_BINARY_DIR}/bin/fake_app_ir ${CMAKE_CURRENT_SOURCE_DIR}/fake_app.c
     DEPENDS mojcc MojavePasses mojave ${CMAKE_CURRENT_SOURCE_DIR}/fake_app.c
     COMMENT "mojcc fake_app_ir")

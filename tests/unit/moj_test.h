@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include <mojave.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* Teardown: a failed assertion inside a speculation leaves it open with the
  * failure message held; committing what is left makes the message visible. */
@@ -16,6 +18,20 @@ static inline int moj_close_levels(void **st) {
   (void)st;
   while (spec_level()) spec_commit(spec_id_at(1));
   return 0;
+}
+
+/* Parent side of a child that reports through a pipe: close the write end,
+ * read everything into buf (NUL-terminated), reap the child; its status. */
+static inline int moj_collect_child(pid_t pid, int p[2], char *buf, size_t cap) {
+  close(p[1]);
+  size_t got = 0;
+  ssize_t n;
+  while (got + 1 < cap && (n = read(p[0], buf + got, cap - 1 - got)) > 0) got += (size_t)n;
+  buf[got] = 0;
+  close(p[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
 }
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <pty.h>
 #include <unistd.h>
 
 static char out_path[] = "/tmp/moj-out-XXXXXX";
@@ -196,7 +197,158 @@ static void forked_child_output_stays_with_parent(void **st) {
   assert_string_equal(out, "abc");
 }
 
-int main(void) {
+/* A child started inside a speculation that commits keeps writing after the
+ * commit (issue 10, item 3): sort prints only when its input ends, at pclose. */
+static void child_output_after_commit_is_kept(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int r = spec_enter();
+  FILE *p = popen("sort", "w");
+  assert_non_null(p);
+  say(1, "x\n");
+  assert_int_equal(spec_commit(r), 0);
+  fputs("b\na\nc\n", p);
+  assert_int_equal(pclose(p), 0);
+  say(1, "y\n");
+  FILE **cell = malloc(sizeof *cell);         /* libc memory: not rolled back */
+  r = spec_enter();                            /* an aborted one: its child's later output is real */
+  if (r > 0) {
+    *cell = popen("sort", "w");
+    say(1, "dropped\n");
+    spec_abort(r);
+  }
+  fputs("e\nd\n", *cell);
+  assert_int_equal(pclose(*cell), 0);
+  free(cell);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "x\na\nb\nc\ny\nd\ne\n");
+}
+
+/* dup2 onto stdout inside a speculation that commits (issue 10, item 4): the
+ * program's redirect stays; what was held before it goes to the old stdout. */
+static void dup2_redirect_survives_commit(void **st) {
+  (void)st;
+  char out[256], err[256], file[256];
+  capture(0);
+  char path[] = "/tmp/moj-redir-XXXXXX";
+  int f = mkstemp(path);
+  int r = spec_enter();
+  say(1, "held;");
+  assert_int_equal(dup2(f, 1), 1);
+  close(f);
+  say(1, "tofile;");
+  assert_int_equal(spec_commit(r), 0);
+  say(1, "after;");
+  release(0, out, err, sizeof out);
+  slurp(path, file, sizeof file);
+  assert_string_equal(out, "held;");
+  assert_string_equal(file, "tofile;after;");
+}
+
+/* Output through a dup of stdout made inside a speculation is held like
+ * stdout, and the duplicate writes to the real stdout after the end. */
+static void dup_of_stdout_is_held(void **st) {
+  (void)st;
+  char out[256], err[256];
+  capture(0);
+  int *cell = malloc(sizeof *cell);            /* libc memory: not rolled back */
+  int r = spec_enter();
+  if (r > 0) {
+    *cell = dup(1);
+    say(*cell, "dropped;");
+    spec_abort(r);
+  }
+  say(*cell, "A;");
+  close(*cell);
+  r = spec_enter();
+  int d = fcntl(1, F_DUPFD_CLOEXEC, 10);
+  say(d, "B;");
+  say(1, "C;");
+  assert_int_equal(spec_commit(r), 0);
+  say(d, "D;");
+  assert_true(fcntl(d, F_GETFD) & FD_CLOEXEC);
+  close(d);
+  free(cell);
+  release(0, out, err, sizeof out);
+  assert_string_equal(out, "A;B;C;D;");
+}
+
+/* `./app >&-`: with stdout closed, speculative stdout text never reaches
+ * stderr and descriptor 1 is still free after the commit. */
+static void closed_stdout_stays_closed(void **st) {
+  (void)st;
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid == 0) {                              /* a fresh process: exec ourselves */
+    dup2(p[1], 2);
+    close(p[0]);
+    close(p[1]);
+    close(1);
+    execl("/proc/self/exe", "test_output", "--closed-stdout-child", (char *)NULL);
+    _exit(8);
+  }
+  char buf[256];
+  int status = moj_collect_child(pid, p, buf, sizeof buf);
+  assert_string_equal(buf, "spec-err\n");
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Issue 10, item 6: stdout first used inside a speculation on a terminal
+ * stays line-buffered, so stdout/stderr lines keep their order.  The child is
+ * a fresh exec (its stdio untouched) on a pseudo-terminal. */
+static int tty_child(void) {
+  int r = spec_enter();
+  printf("out1\n");
+  fprintf(stderr, "err1\n");
+  printf("out2\n");
+  fprintf(stderr, "err2\n");
+  spec_commit(r);
+  return 0;
+}
+
+static void terminal_keeps_line_buffering(void **st) {
+  (void)st;
+  int master;
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = forkpty(&master, NULL, NULL, NULL);
+  if (pid < 0) skip();                         /* no pseudo-terminals here (no devpts) */
+  if (pid == 0) {
+    execl("/proc/self/exe", "test_output", "--tty-child", (char *)NULL);
+    _exit(8);
+  }
+  char buf[256], clean[256];
+  size_t got = 0;
+  ssize_t n;
+  while (got + 1 < sizeof buf && (n = read(master, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+  buf[got] = 0;                                /* read ends with EIO when the child is gone */
+  close(master);
+  waitpid(pid, NULL, 0);
+  size_t k = 0;
+  for (size_t i = 0; i < got; i++)
+    if (buf[i] != '\r') clean[k++] = buf[i];  /* the terminal's ONLCR */
+  clean[k] = 0;
+  assert_string_equal(clean, "out1\nerr1\nout2\nerr2\n");
+}
+
+static int closed_stdout_child(void) {
+  int r = spec_enter();
+  printf("spec-out\n");
+  fflush(stdout);
+  say(1, "spec-write\n");
+  fprintf(stderr, "spec-err\n");
+  spec_commit(r);
+  return fcntl(1, F_GETFD) == -1 ? 0 : 7;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--closed-stdout-child")) return closed_stdout_child();
+  if (argc == 2 && !strcmp(argv[1], "--tty-child")) return tty_child();
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(abort_drops_commit_releases, moj_close_levels),
     cmocka_unit_test_teardown(shared_file_keeps_interleaving, moj_close_levels),
@@ -205,6 +357,11 @@ int main(void) {
     cmocka_unit_test_teardown(macro_putc_and_perror, moj_close_levels),
     cmocka_unit_test_teardown(child_processes_are_held, moj_close_levels),
     cmocka_unit_test_teardown(forked_child_output_stays_with_parent, moj_close_levels),
+    cmocka_unit_test_teardown(child_output_after_commit_is_kept, moj_close_levels),
+    cmocka_unit_test_teardown(dup2_redirect_survives_commit, moj_close_levels),
+    cmocka_unit_test_teardown(dup_of_stdout_is_held, moj_close_levels),
+    cmocka_unit_test_teardown(closed_stdout_stays_closed, moj_close_levels),
+    cmocka_unit_test_teardown(terminal_keeps_line_buffering, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

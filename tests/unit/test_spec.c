@@ -6,8 +6,13 @@
 #include <errno.h>
 #include <mojave.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 static size_t live(void) { moj_stats_t s; moj_get_stats(&s); return s.live_objects; }
 
@@ -325,7 +330,227 @@ static void abort_from_a_returned_frame(void **st) {
   assert_int_equal(resumed, 0);
 }
 
-int main(void) {
+/* exit() inside a speculation (issue 10, item 2): the levels are committed
+ * before the atexit handlers run; an abort of one of them from a handler is
+ * refused with ECANCELED; a level entered in the handler works as usual.  The
+ * child reports what its atexit handler saw through a pipe. */
+static int exit_pipe = -1;
+static int exit_level_id;
+static int g_exit_state = 1;
+
+static void report_at_exit(void) {
+  char msg[128];
+  int lvl = spec_level();
+  errno = 0;
+  int r = spec_abort(exit_level_id);            /* must not resume the program */
+  int e = errno;
+  int fresh = spec_enter(), again = 0;
+  if (fresh > 0) { g_exit_state = 9; spec_abort(fresh); }
+  if (fresh < 0) again = g_exit_state;           /* the abort inside the handler works */
+  int n = snprintf(msg, sizeof msg, "level=%d abort=%d errno=%d g=%d inner=%d", lvl, r, e,
+                   g_exit_state, again);
+  if (write(exit_pipe, msg, (size_t)n) < 0) _exit(3);
+}
+
+static void exit_child(int via_return) {
+  atexit(report_at_exit);
+  int id = spec_enter();
+  if (id < 0) { dprintf(exit_pipe, "resumed after exit"); _exit(4); }
+  exit_level_id = id;
+  g_exit_state = 2;
+  if (via_return) return;                        /* main returns inside the level */
+  exit(0);
+}
+
+static void run_exit_child(int via_return) {
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    exit_pipe = p[1];
+    if (!via_return) exit_child(0);
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", p[1]);
+    execl("/proc/self/exe", "test_spec", "--return-in-speculation", fd, (char *)NULL);
+    _exit(5);
+  }
+  char buf[256];
+  int status = moj_collect_child(pid, p, buf, sizeof buf);
+  char want[128];
+  snprintf(want, sizeof want, "level=0 abort=-1 errno=%d g=2 inner=2", ECANCELED);
+  assert_string_equal(buf, want);
+  assert_true(WIFEXITED(status));
+}
+
+static void exit_commits_before_atexit(void **st) { (void)st; run_exit_child(0); }
+static void return_from_main_commits_before_atexit(void **st) { (void)st; run_exit_child(1); }
+
+/* spec_enter on another stack (issue 10, item 5): a sigaltstack and a
+ * makecontext coroutine are supported (their own live range is saved); a
+ * stack the runtime cannot bound fails with EFAULT.  Never a hang. */
+static int g_alt = 1;
+static volatile int alt_result;
+
+static void alt_handler(int sig) {
+  (void)sig;
+  volatile int local = 5;
+  int id = spec_enter();
+  if (id > 0) {
+    g_alt = 2;
+    local = 6;
+    spec_abort(id);
+  }
+  alt_result = (id < 0 && g_alt == 1 && local == 5) ? 1 : -1;
+  id = spec_enter();
+  if (id > 0) { g_alt = 3; spec_commit(id); }
+}
+
+static void enter_on_sigaltstack(void **st) {
+  (void)st;
+  stack_t ss = {.ss_sp = malloc(256 * 1024), .ss_size = 256 * 1024, .ss_flags = 0}, old;
+  assert_int_equal(sigaltstack(&ss, &old), 0);
+  struct sigaction a, o;
+  memset(&a, 0, sizeof a);
+  a.sa_handler = alt_handler;
+  a.sa_flags = SA_ONSTACK;
+  sigaction(SIGUSR2, &a, &o);
+  alt_result = 0;
+  raise(SIGUSR2);
+  assert_int_equal(alt_result, 1);
+  assert_int_equal(g_alt, 3);
+  sigaction(SIGUSR2, &o, NULL);
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, NULL);
+  free(ss.ss_sp);
+}
+
+/* The contexts live in libc memory: an abort must not roll them back (the
+ * main context saved at the second switch is the one to return to). */
+static ucontext_t *co_main, *co_ctx;
+static int *co_result;
+
+static void coroutine(void) {
+  volatile int local = 1;
+  int id = spec_enter();
+  if (id > 0) {
+    local = 2;
+    g_alt = 20;
+    swapcontext(co_ctx, co_main);              /* yield inside the level */
+    spec_abort(id);
+  }
+  *co_result = (id < 0 && local == 1 && g_alt == 10) ? 1 : -1;
+}
+
+static void enter_on_makecontext_stack(void **st) {
+  (void)st;
+  g_alt = 10;
+  size_t n = 256 * 1024;
+  char *stack = malloc(n);
+  co_main = malloc(sizeof *co_main);
+  co_ctx = malloc(sizeof *co_ctx);
+  co_result = malloc(sizeof *co_result);
+  getcontext(co_ctx);
+  co_ctx->uc_stack.ss_sp = stack;
+  co_ctx->uc_stack.ss_size = n;
+  co_ctx->uc_link = co_main;
+  makecontext(co_ctx, coroutine, 0);
+  *co_result = 0;
+  swapcontext(co_main, co_ctx);                /* runs until the yield */
+  assert_int_equal(spec_level(), 1);
+  swapcontext(co_main, co_ctx);                /* aborts, then finishes */
+  assert_int_equal(*co_result, 1);
+  assert_int_equal(spec_level(), 0);
+  free(stack);
+  free(co_main);
+  free(co_ctx);
+  free(co_result);
+}
+
+/* A hand-made stack: switch the stack pointer and call fn there. */
+static int call_on_stack(void *top, int (*fn)(void)) {
+  int r;
+  __asm__ volatile("mov %%rsp, %%rbx\n\t"
+                   "mov %1, %%rsp\n\t"
+                   "call *%2\n\t"
+                   "mov %%rbx, %%rsp"
+                   : "=a"(r)
+                   : "r"(top), "r"(fn)
+                   : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
+  return r;
+}
+
+static int errno_after_enter;
+static int enter_here(void) {
+  errno = 0;
+  int id = spec_enter();
+  errno_after_enter = errno;
+  if (id > 0) spec_commit(id);
+  return id;
+}
+
+static void enter_on_unknown_stack_fails(void **st) {
+  (void)st;
+  size_t n = 256 * 1024;
+  char *stack = malloc(n);
+  int r = call_on_stack((void *)(((uintptr_t)stack + n - 64) & ~(uintptr_t)15), enter_here);
+  assert_int_equal(r, 0);
+  assert_int_equal(errno_after_enter, EFAULT);
+  assert_int_equal(spec_level(), 0);
+  free(stack);
+}
+
+/* errno is restored by an abort to its value at spec_enter (issue 10, item 9). */
+static void abort_restores_errno(void **st) {
+  (void)st;
+  errno = 42;
+  int id = spec_enter();
+  if (id > 0) {
+    errno = 7;
+    spec_abort(id);
+  }
+  assert_int_equal(errno, 42);
+}
+
+/* Resident memory now, in KiB (/proc/self/statm counts pages). */
+static long rss_kib(void) {
+  long size = 0, res = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
+  fclose(f);
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void temporaries_round(void) {
+  int id = spec_enter();
+  for (int k = 0; k < 16; k++) {
+    void *t = moj_malloc((size_t)16 << (k % 8));
+    MOJ_W(char, t)[0] = 1;
+    moj_free(t);
+  }
+  spec_commit(id);
+}
+
+/* Committed speculations that allocate and free temporaries must not make
+ * the process grow round after round (their empty pages used to pile up in
+ * the default heap, which never allocates while speculating). */
+static void committed_temporaries_do_not_accumulate(void **st) {
+  (void)st;
+  for (int r = 0; r < 2000; r++) temporaries_round();
+  long before = rss_kib();
+  for (int r = 0; r < 20000; r++) temporaries_round();
+  long grown = rss_kib() - before;
+  if (grown > 8 * 1024) fail_msg("20000 committed rounds grew the process by %ld KiB", grown);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "--return-in-speculation")) {
+    exit_pipe = atoi(argv[2]);
+    exit_child(1);
+    return 0;
+  }
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(enter_commit_basics, moj_close_levels),
     cmocka_unit_test_teardown(abort_returns_code, moj_close_levels),
@@ -341,6 +566,16 @@ int main(void) {
     cmocka_unit_test_teardown(threads_are_refused, moj_close_levels),
     cmocka_unit_test_teardown(allocator_is_thread_safe, moj_close_levels),
     cmocka_unit_test_teardown(abort_from_a_returned_frame, moj_close_levels),
+    cmocka_unit_test_teardown(exit_commits_before_atexit, moj_close_levels),
+    cmocka_unit_test_teardown(return_from_main_commits_before_atexit, moj_close_levels),
+    cmocka_unit_test_teardown(abort_restores_errno, moj_close_levels),
+    cmocka_unit_test_teardown(committed_temporaries_do_not_accumulate, moj_close_levels),
+    cmocka_unit_test_teardown(enter_on_sigaltstack, moj_close_levels),
+#if !defined(__SANITIZE_ADDRESS__)  /* ASan cannot follow a hand-made stack switch */
+    /* before the makecontext test: its freed stack stays a known stack range */
+    cmocka_unit_test_teardown(enter_on_unknown_stack_fails, moj_close_levels),
+#endif
+    cmocka_unit_test_teardown(enter_on_makecontext_stack, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
