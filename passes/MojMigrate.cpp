@@ -30,7 +30,9 @@
 //===----------------------------------------------------------------------===//
 #include "MojCommon.h"
 
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/PostOrderIterator.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Analysis/AssumptionCache.h"
@@ -39,6 +41,7 @@
 #include "llvm/Analysis/TargetLibraryInfo.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/DataLayout.h"
+#include "llvm/IR/CFG.h"
 #include "llvm/IR/Dominators.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/InstIterator.h"
@@ -397,6 +400,7 @@ void Migrate::transform(Function &F) {
     BasicBlock *Cont = SplitBlock(R, CB->getNextNode(), (DominatorTree *)nullptr,
                                   nullptr, nullptr, "mig.cont");
     BasicBlock *S = BasicBlock::Create(Ctx, "mig.unwind.site", &F);
+    new UnreachableInst(Ctx, S); // filled once liveness is known
     R->getTerminator()->eraseFromParent();
     IRBuilder<> B(R);
     LoadInst *St = B.CreateLoad(I32, State, "mig.state");
@@ -471,21 +475,75 @@ void Migrate::transform(Function &F) {
   auto *Desc = new GlobalVariable(M, DescTy, true, GlobalValue::PrivateLinkage, DescInit,
                                   "mig.desc");
 
-  // Unwind: one shared block; each site's stub passes its index.
+  // Which slots are live where each site resumes: backward dataflow over the
+  // blocks on the slots' loads and stores.  A frame saves and restores only
+  // those (Asyncify's rule), which keeps big functions with many sites (an
+  // interpreter loop) from growing by slots x sites.
+  unsigned N = Slots.size();
+  DenseMap<const AllocaInst *, unsigned> SlotNo;
+  for (unsigned K = 0; K < N; ++K)
+    SlotNo[Slots[K]] = K;
+  auto SlotOf = [&](Value *P) -> int {
+    auto *A = dyn_cast<AllocaInst>(P);
+    auto It = A ? SlotNo.find(A) : SlotNo.end();
+    return It == SlotNo.end() ? -1 : (int)It->second;
+  };
+  DenseMap<const BasicBlock *, BitVector> UseB, DefB, LiveIn;
+  for (BasicBlock &BB : F) {
+    BitVector U(N), D(N);
+    for (Instruction &I : BB) {
+      if (auto *L = dyn_cast<LoadInst>(&I)) {
+        int K = SlotOf(L->getPointerOperand());
+        if (K >= 0 && !D[K])
+          U.set(K);
+      } else if (auto *S = dyn_cast<StoreInst>(&I)) {
+        int K = SlotOf(S->getPointerOperand());
+        if (K >= 0)
+          D.set(K);
+      }
+    }
+    LiveIn[&BB] = U;
+    UseB[&BB] = std::move(U);
+    DefB[&BB] = std::move(D);
+  }
+  SmallVector<BasicBlock *, 64> PO(post_order(&F));
+  for (bool Changed = true; Changed;) {
+    Changed = false;
+    for (BasicBlock *BB : PO) {
+      BitVector Out(N);
+      for (BasicBlock *Succ : successors(BB))
+        Out |= LiveIn[Succ];
+      Out.reset(DefB[BB]);
+      Out |= UseB[BB];
+      if (Out != LiveIn[BB]) {
+        LiveIn[BB] = std::move(Out);
+        Changed = true;
+      }
+    }
+  }
+  SmallVector<BitVector, 16> LiveAt;
+  for (BasicBlock *R : Resume)
+    LiveAt.push_back(LiveIn[R]);
+
+  // Unwind: each site's stub pushes the record and saves its live values;
+  // one shared tail records the stack objects and returns.
   BasicBlock *Unwind = BasicBlock::Create(Ctx, "mig.unwind", &F);
   IRBuilder<> UB(Unwind);
-  PHINode *SiteNo = UB.CreatePHI(I32, Stub.size(), "mig.site");
+  PHINode *Rec = UB.CreatePHI(Ptr, Stub.size(), "mig.rec");
+  FunctionCallee Push = rt(MOJ_MIG_PUSH, Ptr, {Ptr, I32});
   for (unsigned K = 0; K < Stub.size(); ++K) {
-    IRBuilder<>(Stub[K]).CreateBr(Unwind);
-    SiteNo->addIncoming(ConstantInt::get(I32, K), Stub[K]);
+    Stub[K]->getTerminator()->eraseFromParent();
+    IRBuilder<> SB(Stub[K]);
+    Value *R = SB.CreateCall(Push, {Desc, SB.getInt32(K)}, "mig.rec");
+    for (unsigned J : LiveAt[K].set_bits()) {
+      Type *T = Slots[J]->getAllocatedType();
+      SB.CreateStore(SB.CreateLoad(T, Slots[J]), SB.CreateStructGEP(RecTy, R, 3 + J));
+    }
+    SB.CreateBr(Unwind);
+    Rec->addIncoming(R, Stub[K]);
   }
-  Value *Rec = UB.CreateCall(rt(MOJ_MIG_PUSH, Ptr, {Ptr, I32}), {Desc, SiteNo}, "mig.rec");
   for (unsigned K = 0; K < Objects.size(); ++K)
     UB.CreateStore(Objects[K], UB.CreateInBoundsGEP(RecTy, Rec, {UB.getInt32(0), UB.getInt32(2), UB.getInt32(K)}));
-  for (unsigned K = 0; K < Slots.size(); ++K) {
-    Type *T = Slots[K]->getAllocatedType();
-    UB.CreateStore(UB.CreateLoad(T, Slots[K]), UB.CreateStructGEP(RecTy, Rec, 3 + K));
-  }
   UB.CreateCall(rt(MOJ_MIG_SAVED, Type::getVoidTy(Ctx), {Ptr}), {Rec});
   if (F.getReturnType()->isVoidTy())
     UB.CreateRetVoid();
@@ -509,18 +567,23 @@ void Migrate::transform(Function &F) {
   for (unsigned K = 0; K < Objects.size(); ++K)
     RB.CreateStore(Objects[K], RB.CreateInBoundsGEP(RecTy, RRec, {RB.getInt32(0), RB.getInt32(2), RB.getInt32(K)}));
   RB.CreateCall(rt(MOJ_MIG_ENTERED, Type::getVoidTy(Ctx), {Ptr}), {RRec});
-  for (unsigned K = 0; K < Slots.size(); ++K) {
-    Type *T = Slots[K]->getAllocatedType();
-    RB.CreateStore(RB.CreateLoad(T, RB.CreateStructGEP(RecTy, RRec, 3 + K)), Slots[K]);
-  }
   Value *Site = RB.CreateLoad(I32, RB.CreateStructGEP(RecTy, RRec, 0), "mig.site");
   BasicBlock *Bad = BasicBlock::Create(Ctx, "mig.badsite", &F);
   IRBuilder<> BB(Bad);
   BB.CreateCall(Intrinsic::getDeclaration(&M, Intrinsic::trap));
   BB.CreateUnreachable();
   SwitchInst *Sw = RB.CreateSwitch(Site, Bad, Resume.size());
-  for (unsigned K = 0; K < Resume.size(); ++K)
-    Sw->addCase(ConstantInt::get(cast<IntegerType>(I32), K), Resume[K]);
+  for (unsigned K = 0; K < Resume.size(); ++K) {
+    // per site: reload the values live where it resumes, then go there
+    BasicBlock *Restore = BasicBlock::Create(Ctx, "mig.restore", &F);
+    IRBuilder<> XB(Restore);
+    for (unsigned J : LiveAt[K].set_bits()) {
+      Type *T = Slots[J]->getAllocatedType();
+      XB.CreateStore(XB.CreateLoad(T, XB.CreateStructGEP(RecTy, RRec, 3 + J)), Slots[J]);
+    }
+    XB.CreateBr(Resume[K]);
+    Sw->addCase(ConstantInt::get(cast<IntegerType>(I32), K), Restore);
+  }
 
   // Back to SSA: the normal path keeps its registers.
   DominatorTree DT(F);

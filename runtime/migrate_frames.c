@@ -43,6 +43,7 @@ static struct mig {
   uint32_t     nsymnames, capsymnames;
   uint8_t    **sym_addr;         /* SYMS index -> address here (rewind)            */
   int          main_seen, argc, at_dest, explicit_call, pending;
+  unsigned long skip;            /* MOJAVE_CHECKPOINT_SKIP: polls to let pass */
   char       **argv, **envp;
   char         host[64];
   int          mode;
@@ -540,6 +541,10 @@ MOJ_EXPORT void __moj_mig_poll(void) {
     return;
   }
   if (__moj_mig_state != MOJ_MIG_NORMAL) return;
+  if (M.pending && M.skip) { /* deterministic "later": the N-th migration point */
+    M.skip--;
+    return;
+  }
   if (!M.pending) {
     if (!moj_ctl_take_request(M.host, sizeof M.host, &M.mode)) {
       __moj_mig_req = 0;
@@ -693,14 +698,18 @@ MOJ_EXPORT void __moj_mig_main_start(int argc, char **argv, char **envp) {
     restore_from_fd((int)fd);
   } else {
     _moj_mig_syms_argv(argc, argv);
-    /* MOJAVE_CHECKPOINT=PATH: checkpoint at the first migration point */
+    /* MOJAVE_CHECKPOINT=PATH: checkpoint at the first migration point, or
+     * after MOJAVE_CHECKPOINT_SKIP=N of them */
     const char *ck = getenv("MOJAVE_CHECKPOINT");
     if (ck && *ck && strlen(ck) + 5 < sizeof M.host) {
       snprintf(M.host, sizeof M.host, "file:%s", ck);
       M.mode = 1;
       M.pending = 1;
       __moj_mig_req = 1;
+      const char *sk = getenv("MOJAVE_CHECKPOINT_SKIP");
+      M.skip = sk ? strtoul(sk, NULL, 10) : 0;
       unsetenv("MOJAVE_CHECKPOINT");
+      unsetenv("MOJAVE_CHECKPOINT_SKIP");
     }
   }
 }

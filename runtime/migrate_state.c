@@ -270,6 +270,22 @@ static void restore_files(const moj_img_t *img) {
   }
 }
 
+/* The bytes the program had read into stdin's buffer but not consumed come
+ * first: they become the content of a fresh buffer of the destination's
+ * stdin stream, which then refills from the pipe as usual (glibc's FILE
+ * read pointers; the same fields capture_stdin read at the source). */
+static void restore_stdin(const moj_img_t *img) {
+  size_t n = (size_t)img->stdio.stdin_len;
+  if (!n) return;
+  size_t cap = n < BUFSIZ ? BUFSIZ : n;
+  char *b = malloc(cap); /* stdin's buffer from now on: never freed */
+  if (!b) _moj_fatal("migration: out of memory for %zu bytes of pending input", n);
+  memcpy(b, img->stdio.stdin_data, n);
+  if (setvbuf(stdin, b, _IOFBF, cap)) _moj_fatal("migration: cannot give stdin its pending input");
+  stdin->_IO_read_base = stdin->_IO_read_ptr = b;
+  stdin->_IO_read_end = b + n;
+}
+
 void _moj_mig_restore_state(const moj_img_t *img) {
   if (strcmp(img->meta.arch, "x86_64"))
     _moj_fatal("migration: the image was taken on %s; this host runs x86_64", img->meta.arch);
@@ -282,4 +298,5 @@ void _moj_mig_restore_state(const moj_img_t *img) {
   restore_heap(img);
   restore_globals(img);
   restore_files(img);
+  restore_stdin(img);
 }

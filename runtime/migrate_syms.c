@@ -37,8 +37,15 @@ MOJ_EXPORT void __moj_mig_register(const moj_mig_sym_t *tab, uint64_t n) {
 }
 
 /* argv strings live on the initial stack: they travel as symbols "@argv" and
- * "@argv.N" (the destination runs with the image's argv). */
+ * "@argv.N" (the destination runs with the image's argv).  The C library's
+ * standard streams live in its data: a FILE * kept by the program (bzip2's
+ * output stream, Lua's io.stdout) becomes the destination's stream. */
 void _moj_mig_syms_argv(int argc, char **argv) {
+  static moj_mig_sym_t streams[3] MOJ_RTVAR;
+  streams[0] = (moj_mig_sym_t){"@stdin", stdin, sizeof(FILE), MOJ_MIG_SYM_CONST, 0};
+  streams[1] = (moj_mig_sym_t){"@stdout", stdout, sizeof(FILE), MOJ_MIG_SYM_CONST, 0};
+  streams[2] = (moj_mig_sym_t){"@stderr", stderr, sizeof(FILE), MOJ_MIG_SYM_CONST, 0};
+  __moj_mig_register(streams, 3);
   size_t rows = 1 + (size_t)argc;
   static char names[2][24] MOJ_RTVAR;
   argrows = calloc(rows, sizeof *argrows);

@@ -28,12 +28,16 @@ define i32 @leaf(i32 %x) {
 ; CHECK: load volatile i32, ptr @__moj_mig_req
 ; CHECK: call void @__moj_mig_poll()
 ; CHECK: load i32, ptr @__moj_mig_state
-; CHECK: call ptr @__moj_mig_push(ptr @mig.desc{{.*}}, i32 %
+; CHECK: call ptr @__moj_mig_push(ptr @mig.desc{{.*}}, i32 0)
+; CHECK-NEXT: getelementptr inbounds %mig.rec.loop
 ; CHECK: call void @__moj_mig_saved(
 ; CHECK: ret i32 poison
 ; CHECK: call ptr @__moj_mig_pop(ptr @mig.desc
 ; CHECK: call void @__moj_mig_entered(
 ; CHECK: switch i32
+; Only the values live where the site resumes are reloaded.
+; CHECK: mig.restore:
+; CHECK-COUNT-2: load i32, ptr
 ; OFF-LABEL: define i32 @loop(
 ; OFF-NOT: __moj_mig
 define i32 @loop(i32 %n) {
