@@ -35,6 +35,13 @@
 #define MOJ_MIG_UNWINDING 1
 #define MOJ_MIG_REWINDING 2
 
+/* The one list of the migration entry points and variables, checked against
+ * the built runtime in both directions by tests/abi/abi_check.sh. */
+#define MOJ_MIG_ABI_SYMBOLS(X) \
+  X(__moj_mig_state) X(__moj_mig_req) X(__moj_mig_block) X(__moj_mig_poll) \
+  X(__moj_mig_push) X(__moj_mig_saved) X(__moj_mig_pop) X(__moj_mig_entered) \
+  X(__moj_mig_unwound) X(__moj_mig_main_start) X(__moj_mig_register)
+
 /* Symbol registry row flags. */
 #define MOJ_MIG_SYM_WRITABLE 1u  /* travels in the image's GLOBALS section */
 #define MOJ_MIG_SYM_FUNCTION 2u

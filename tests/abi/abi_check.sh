@@ -37,6 +37,17 @@ if [ -n "$extra" ]; then
 fi
 echo "ok: the $(wc -l <"$tmp/cc_want") __moj_cc_* entry points of mojave/cc_abi.h are exactly the runtime's"
 
+# 2c. The migration entry points (mojave/migrate_abi.h), both ways.
+printf '#include <mojave/migrate_abi.h>\n#define S(x) @x@\nMOJ_MIG_ABI_SYMBOLS(S)\n' >"$tmp/mig.c"
+"$cc" -E -P -I"$inc" "$tmp/mig.c" | grep -o '@[A-Za-z0-9_]*@' | tr -d @ | sort -u >"$tmp/mig_want"
+grep '^__moj_mig_' "$tmp/have" >"$tmp/mig_have" || true
+[ -s "$tmp/mig_want" ] || { echo "FAIL: the __moj_mig_ list expanded to nothing"; exit 1; }
+if ! cmp -s "$tmp/mig_want" "$tmp/mig_have"; then
+  echo "FAIL: mojave/migrate_abi.h and $lib disagree on the __moj_mig_* entry points:"
+  diff "$tmp/mig_want" "$tmp/mig_have"; exit 1
+fi
+echo "ok: the $(wc -l <"$tmp/mig_want") __moj_mig_* entry points of mojave/migrate_abi.h are exactly the runtime's"
+
 # 3. A module compiled against another ABI version must not link.
 printf 'void __moj_version_mismatch_check_v999(void);\nint main(void){__moj_version_mismatch_check_v999();return 0;}\n' >"$tmp/stale.c"
 if "$cc" "$tmp/stale.c" "$lib" -o "$tmp/stale" 2>"$tmp/err"; then
