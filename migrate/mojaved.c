@@ -556,6 +556,18 @@ int main(int argc, char **argv) {
   logf = stderr;
   int o;
   opterr = 0;
+  /* the mojcc installed beside this mojaved (build tree bin/, or the install
+   * prefix's bin/) compiles IR images; else one on PATH */
+  static char beside[4096];
+  ssize_t bl = readlink("/proc/self/exe", beside, sizeof beside - 8);
+  if (bl > 0) {
+    beside[bl] = 0;
+    char *slash = strrchr(beside, '/');
+    if (slash) {
+      strcpy(slash + 1, "mojcc");
+      if (access(beside, X_OK) == 0) mojcc_path = beside;
+    }
+  }
   if (getenv("MOJAVE_MOJCC") && *getenv("MOJAVE_MOJCC")) mojcc_path = getenv("MOJAVE_MOJCC");
   while ((o = getopt_long(argc, argv, "+c:H:s:fl:m:hV", lo, NULL)) != -1) {
     switch (o) {

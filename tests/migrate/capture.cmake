@@ -31,13 +31,20 @@ endforeach()
 
 # The same program under mojave-run across namespace hosts: asked to migrate
 # at start, it refuses while its set-up speculation runs, then moves to h2 at
-# the bottom of its recursion and finishes there (t_real.sh).
+# the bottom of its recursion and finishes there (t_real.sh); in IR mode h2
+# recompiles the shipped bitcode and restores into that build.
 foreach(opt O0 O2)
-  add_test(NAME migrate_real_${opt}
-           COMMAND ${PROJECT_SOURCE_DIR}/scripts/cluster.sh run 2 ${CMAKE_CURRENT_SOURCE_DIR}/t_real.sh ${opt})
-  set_tests_properties(migrate_real_${opt} PROPERTIES LABELS migrate TIMEOUT 180
-    PASS_REGULAR_EXPRESSION "PASS migrate_real_${opt}" FAIL_REGULAR_EXPRESSION "FAIL"
-    ENVIRONMENT "MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh;MIG_PROGS=${CMAKE_CURRENT_BINARY_DIR};TEST_TIMEOUT=150")
+  foreach(mode binary ir)
+    set(name migrate_real_${opt})
+    if(mode STREQUAL "ir")
+      set(name migrate_real_${opt}_ir)
+    endif()
+    add_test(NAME ${name}
+             COMMAND ${PROJECT_SOURCE_DIR}/scripts/cluster.sh run 2 ${CMAKE_CURRENT_SOURCE_DIR}/t_real.sh ${opt} ${mode})
+    set_tests_properties(${name} PROPERTIES LABELS migrate TIMEOUT 300
+      PASS_REGULAR_EXPRESSION "PASS ${name}" FAIL_REGULAR_EXPRESSION "FAIL"
+      ENVIRONMENT "MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh;MIG_PROGS=${CMAKE_CURRENT_BINARY_DIR};TEST_TIMEOUT=250")
+  endforeach()
 endforeach()
 
 # Programs nobody here wrote (Debian's lua5.4 and bzip2 sources, built by

@@ -3,14 +3,14 @@
 # `mojave-run --migrate h2` on h1 waits at its migration points, is captured
 # (heap, globals, 200 frames, open files), restored on h2 and finishes there:
 # its checks print PASS, output before the hand-off appears exactly once.
-#   t_real.sh OPT
+#   t_real.sh OPT [binary|ir]     (ir: h2 recompiles the shipped bitcode)
 . "$(dirname "$0")/lib.sh"
-opt=$1
+opt=$1 mode=${2:-binary}
 prog=$MIG_PROGS/zdtm_state.$opt
 # descriptors the harness left open are not the program's (a pipe among them
 # would rightly make the migration refuse)
 for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
-on h1 "$MOJAVE_RUN" --migrate h2 "$prog" - "$T" >"$T/out" 2>"$T/err"
+on h1 "$MOJAVE_RUN" --migrate h2 --mode "$mode" "$prog" - "$T" >"$T/out" 2>"$T/err"
 st=$?
 cat "$T/out"; sed 's/^/stderr: /' "$T/err"
 expect_status $st 0
@@ -19,4 +19,6 @@ expect_in "$T/out" "^after: migrated"
 expect_in "$T/out" "^PASS zdtm_state"
 expect_in "$D/mojaved-h2.log" "job h2\.[0-9]+ restored"
 alive h2
-verdict migrate_real_$opt
+[ "$mode" = ir ] && expect_in "$D/mojaved-h2.log" "compiled bitcode from h1"
+[ "$mode" = ir ] && sfx=_ir || sfx=
+verdict "migrate_real_$opt$sfx"
