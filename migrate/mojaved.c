@@ -547,6 +547,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* descriptors inherited from whoever started us are not ours, and would
+   * leak into every job (where a pipe makes a later migration refuse) */
+  close_range(3, ~0u, 0);
   const char *host = getenv("MOJAVE_HOST"), *logpath = NULL;
   cluster_path = getenv("MOJAVE_CLUSTER");
   int fg = 0;

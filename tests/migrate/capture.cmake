@@ -54,3 +54,10 @@ add_test(NAME migrate_programs
 set_tests_properties(migrate_programs PROPERTIES LABELS migrate TIMEOUT 900 SKIP_RETURN_CODE 77
   PASS_REGULAR_EXPRESSION "PASS migrate_programs" FAIL_REGULAR_EXPRESSION "FAIL"
   ENVIRONMENT "MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;MOJCC=$<TARGET_FILE:mojcc>;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh;TEST_TIMEOUT=600")
+
+# A chain of explicit hops h1 -> h2 -> h3 -> h1 (t_chain_real.sh).
+add_test(NAME migrate_chain_real
+         COMMAND ${PROJECT_SOURCE_DIR}/scripts/cluster.sh run 3 ${CMAKE_CURRENT_SOURCE_DIR}/t_chain_real.sh)
+set_tests_properties(migrate_chain_real PROPERTIES LABELS migrate TIMEOUT 300
+  PASS_REGULAR_EXPRESSION "PASS migrate_chain_real" FAIL_REGULAR_EXPRESSION "FAIL"
+  ENVIRONMENT "MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh;MIG_PROGS=${CMAKE_CURRENT_BINARY_DIR};TEST_TIMEOUT=250")

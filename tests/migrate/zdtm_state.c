@@ -6,8 +6,9 @@
  * flight), migrates at the bottom of the recursion, then checks all of it and
  * prints PASS or FAIL.
  *
- *   zdtm_state TARGET DIR   moj_migrate(TARGET) explicitly ("file:PATH" or a
- *                           cluster host); "stay:REASON" expects a refusal
+ *   zdtm_state TARGET DIR   moj_migrate(TARGET) explicitly ("file:PATH", a
+ *                           cluster host, or a chain "h2,h3,h1" of hops);
+ *                           "stay:REASON" expects a refusal
  *   zdtm_state - DIR        wait at migration points for a request
  *                           (mojave-run --migrate HOST)
  * DIR holds the test's files (shared by all hosts). */
@@ -125,14 +126,18 @@ static void migrate_here(void) {
       for (int j = 0; j < (1 << 20); j++) spin += (unsigned long)j;
     migrated = getpid() != pid0;
     if (!migrated) printf("migration failed: %s\n", moj_migrate_error());
-  } else {
+  } else if (!strncmp(target, "stay:", 5)) {
     int r = moj_migrate(target, 0);
-    if (!strncmp(target, "stay:", 5)) {
-      refused = r == -1;
-      CHECK(r == -1, "moj_migrate to %s returned %d", target, r);
-    } else {
-      CHECK(r == MOJ_MIGRATE_ARRIVED, "moj_migrate returned %d (errno %d: %s)", r, errno, moj_migrate_error());
-      migrated = r == MOJ_MIGRATE_ARRIVED;
+    refused = r == -1;
+    CHECK(r == -1, "moj_migrate to %s returned %d", target, r);
+  } else { /* "h2" or a chain "h2,h3,h1": one hop after the other */
+    char hops[256];
+    snprintf(hops, sizeof hops, "%s", target);
+    for (char *save, *h = strtok_r(hops, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+      int r = moj_migrate(h, 0);
+      CHECK(r == MOJ_MIGRATE_ARRIVED, "moj_migrate(%s) returned %d (errno %d: %s)", h, r, errno, moj_migrate_error());
+      migrated += r == MOJ_MIGRATE_ARRIVED;
+      printf("hop to %s: %s\n", h, r == MOJ_MIGRATE_ARRIVED ? "arrived" : "failed");
     }
   }
   CHECK(read(rfd, half, 16) == 16 && !memcmp(half, "ghijklmnopqrstuv", 16), "second half read after migration");
@@ -185,6 +190,7 @@ int main(int argc, char **argv) {
         "written file '%s'", buf);
   if (fd >= 0) close(fd);
   printf("after: %s\n", migrated ? "migrated" : refused ? "stayed (refused)" : "stayed");
+  if (migrated > 1) printf("hops: %d\n", migrated);
   printf("%s zdtm_state\n", failures ? "FAIL" : "PASS");
   return failures ? 1 : 0;
 }
