@@ -294,28 +294,57 @@ static int write_seed(const char *dir, const char *name, uint8_t prefix, const v
   return rc;
 }
 
+/* Seed variants: the empty and the full sample, and the full one cut down
+ * to a few sections, so that small seeds put mutations where each part of
+ * the validator looks (a byte of a 1.5 KB payload is rarely picked). */
+enum { SEED_EMPTY, SEED_FULL, SEED_META, SEED_REFS, SEED_IO, SEED_N };
+static const char *const seed_names[SEED_N] = {"empty", "full", "meta", "refs", "io"};
+
+static void seed_model(moj_img_t *m, int v) {
+  sample_model(m, v != SEED_EMPTY);
+  if (v == SEED_META || v == SEED_IO) { /* no cross-references left to break */
+    m->nsyms = m->nobjs = m->nglobals = m->nframes = m->nrelocs = 0;
+    m->table_top = 1;
+  }
+  if (v == SEED_META) {
+    m->nfiles = m->nshm = m->nsemundo = 0;
+    m->stdio = (moj_img_stdio_t){0, NULL, 0, NULL, 0, NULL};
+  }
+  if (v == SEED_REFS || v == SEED_IO) {
+    m->meta.datalayout[0] = 0;
+    m->meta.exe_path = m->meta.cwd = NULL;
+    m->meta.argc = m->meta.envc = m->meta.nrlimits = 0;
+  }
+  if (v == SEED_REFS) {
+    m->nfiles = m->nshm = m->nsemundo = 0;
+    m->stdio = (moj_img_stdio_t){0, NULL, 0, NULL, 0, NULL};
+  }
+}
+
 static int cmd_corpus(int argc, char **argv) {
   if (argc != 1) { usage_error("corpus: usage: corpus DIR%s", ""); return EXIT_USAGE; }
   if (mkdir(argv[0], 0777) && errno != EEXIST) {
     fprintf(stderr, "mojave-image: cannot create %s: %s\n", argv[0], strerror(errno));
     return EXIT_USAGE;
   }
-  for (int full = 0; full < 2; full++) {
+  for (int v = 0; v < SEED_N; v++) {
     moj_img_t m;
     void *buf;
     size_t len;
-    sample_model(&m, full);
+    seed_model(&m, v);
     if (encode_or_say(&m, &buf, &len)) return EXIT_INVALID;
     unsigned long long raw_len = ZSTD_getFrameContentSize((char *)buf + 64, len - 64);
     void *raw = malloc(raw_len);
     int rc = !raw || ZSTD_decompress(raw, raw_len, (char *)buf + 64, len - 64) != raw_len;
     char name[32];
-    snprintf(name, sizeof name, "image-%d", full);
-    rc = rc || write_seed(argv[0], name, 'M', buf, len);
-    snprintf(name, sizeof name, "raw-%d", full);
+    snprintf(name, sizeof name, "raw-%s", seed_names[v]);
     rc = rc || write_seed(argv[0], name, 0, raw, raw_len);
-    snprintf(name, sizeof name, "fixsum-%d", full);
-    rc = rc || write_seed(argv[0], name, 1, buf, len);
+    if (v <= SEED_FULL) { /* the envelope modes need no more than two */
+      snprintf(name, sizeof name, "image-%s", seed_names[v]);
+      rc = rc || write_seed(argv[0], name, 'M', buf, len);
+      snprintf(name, sizeof name, "fixsum-%s", seed_names[v]);
+      rc = rc || write_seed(argv[0], name, 1, buf, len);
+    }
     free(raw);
     free(buf);
     if (rc) return EXIT_USAGE;

@@ -33,7 +33,7 @@ if [ -n "$runs" ]; then
   mkdir -p "$work/corpus"
   "$tool" corpus "$work/seeds"
   # -seed fixed: the same inputs every run; failures are reproducible.
-  "$fuzzer" -runs="$runs" -seed=1 -max_len=4096 -print_final_stats=1 \
+  "$fuzzer" -runs="$runs" -seed=1 -max_len=4096 -use_value_profile=1 -print_final_stats=1 \
     -artifact_prefix="$work/" "$work/corpus" "$work/seeds" 2>"$work/log" || {
       tail -n 60 "$work/log"; for c in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
         [ -e "$c" ] && { echo "input $c:"; od -A d -t x1 "$c" | head -20; }; done
@@ -46,7 +46,7 @@ else
   "$tool" corpus "$dir/seeds"
   echo "fuzzing for ${secs}s; corpus $dir/corpus, artifacts $dir/artifacts, log $dir/log"
   status=0
-  "$fuzzer" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 \
+  "$fuzzer" -max_total_time="$secs" -max_len=4096 -use_value_profile=1 -print_final_stats=1 \
     -artifact_prefix="$dir/artifacts/" "$dir/corpus" "$dir/seeds" 2>"$dir/log" || status=$?
   grep -E "^(stat::|Done )" "$dir/log" || true
   ls "$dir/artifacts" | sed 's/^/artifact: /'
