@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -49,7 +50,29 @@ static struct mig {
   int          mode;
   int          err;
   char         reason[512];
+  double       t_begin;          /* CLOCK_MONOTONIC seconds, for MOJAVE_MIGRATE_STATS */
 } M MOJ_RTVAR;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* MOJAVE_MIGRATE_STATS=1: one line per hand-off with the time of each phase
+ * (the benchmark in examples/migrate_bench reads it). */
+static void stats(const char *outcome, double t_unwound, double t_encoded, double t_shipped,
+                  double t_done, size_t bytes) {
+  const char *e = getenv("MOJAVE_MIGRATE_STATS");
+  if (!e || !*e || *e == '0') return;
+  char line[400];
+  int k = snprintf(line, sizeof line,
+                   "mojave: migration %s to %s: unwind %.3f ms, capture+encode %.3f ms (%zu-byte image), "
+                   "ship+restore %.3f ms, commit %.3f ms, frozen %.3f ms\n",
+                   outcome, M.host, (t_unwound - M.t_begin) * 1e3, (t_encoded - t_unwound) * 1e3, bytes,
+                   (t_shipped - t_encoded) * 1e3, (t_done - t_shipped) * 1e3, (t_done - M.t_begin) * 1e3);
+  if (k > 0) { ssize_t w = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1); (void)w; }
+}
 
 MOJ_EXPORT const char *moj_migrate_error(void) { return M.reason; }
 
@@ -437,6 +460,7 @@ static int write_file(const char *path, const void *buf, size_t len) {
 
 /* Called by main's wrapper once every frame has returned. */
 MOJ_EXPORT void __moj_mig_unwound(void) {
+  double t_unwound = now_s(), t_encoded = 0, t_shipped = 0;
   /* innermost first -> outermost first */
   for (uint32_t i = 0, j = M.nframes ? M.nframes - 1 : 0; i < j; i++, j--) {
     mig_frame_t t = M.frames[i];
@@ -477,8 +501,12 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
       ok = 0;
     }
   }
+  t_encoded = now_s();
   if (ok && !strncmp(M.host, "file:", 5)) {
-    if (write_file(M.host + 5, bytes, len) == 0) _exit(0);
+    if (write_file(M.host + 5, bytes, len) == 0) {
+      stats("written", t_unwound, t_encoded, now_s(), now_s(), len);
+      _exit(0);
+    }
     ok = 0;
   } else if (ok) {
     char exe[4096];
@@ -487,13 +515,15 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
     moj_ship_t *s = NULL;
     char why[256] = "";
     errno = 0;
-    if (moj_ship_begin(M.host, M.mode ? M.mode : 1, exe, bytes, len, &s, progress, why, sizeof why) ||
-        moj_ship_commit(s, why, sizeof why)) {
+    int shipped = moj_ship_begin(M.host, M.mode ? M.mode : 1, exe, bytes, len, &s, progress, why, sizeof why);
+    t_shipped = now_s();
+    if (shipped || moj_ship_commit(s, why, sizeof why)) {
       fail(errno ? errno : EIO, "%s", why[0] ? why : "the transport failed");
       told = 1; /* the transport reported it to the supervisor */
       moj_ship_abort(s);
       ok = 0;
     } else {
+      stats("done", t_unwound, t_encoded, t_shipped, now_s(), len);
       moj_ctl_moved(M.host, moj_ship_job(s));
       _exit(0);
     }
@@ -531,6 +561,7 @@ static int begin(const char *host, int mode, int explicit_call) {
   M.reason[0] = 0;
   M.err = 0;
   M.nframes = 0;
+  M.t_begin = now_s();
   __moj_mig_state = MOJ_MIG_UNWINDING;
   return 0;
 }
