@@ -4,7 +4,7 @@
  * moved, follows it from host to host: attaches to the job at the mojaved
  * that runs it, relays its stdout/stderr, forwards stdin exactly once and
  * signals, and exits with the program's status.  Also --attach, --list and
- * --move.  Protocol: wire.h, docs/migration-transport.md. */
+ * --move.  Protocol: wire.h, docs/migration.md. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -437,7 +437,7 @@ static void usage(FILE *f) {
     "MOJAVE_MIGRATE_TIMEOUT_MS (read by the program: bound of one hand-off).\n"
     "Exit status: the program's (128+N when killed by signal N); 2 bad usage;\n"
     "125 mojave-run failed (lost its daemon, job unknown); 126/127 PROGRAM could\n"
-    "not be executed / found.  See docs/migration-transport.md.\n");
+    "not be executed / found.  See docs/migration.md.\n");
 }
 
 int main(int argc, char **argv) {

@@ -3,7 +3,7 @@
  * receives executables (content-addressed cache under the state directory)
  * and images, and answers launchers (attach, list, move).  The supervised
  * programs themselves are mojaved_job.c.  Protocol: wire.h and
- * docs/migration-transport.md.  Hostile input is logged (rate-limited) and
+ * docs/migration.md.  Hostile input is logged (rate-limited) and
  * the connection closed; nothing a peer sends can stop the loop. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -543,7 +543,7 @@ static void usage(FILE *f) {
     "\n"
     "Signals: SIGTERM/SIGINT stop the daemon and kill the programs it supervises.\n"
     "Exit status: 0 after SIGTERM/SIGINT, 2 on bad arguments or configuration.\n"
-    "See docs/migration-transport.md.\n");
+    "See docs/migration.md.\n");
 }
 
 int main(int argc, char **argv) {

@@ -1,6 +1,6 @@
 /* migrate/wire.h — the migration transport's wire protocol, shared by the
  * shipping client inside libmojave (ship.c, ctl.c), the per-host daemon
- * mojaved and the launcher mojave-run.  docs/migration-transport.md has the
+ * mojaved and the launcher mojave-run.  docs/migration.md has the
  * message table and the hand-off state machine.
  *
  * Framing is the DSM's 24-byte header (runtime/dsm/proto.h: magic, version,

@@ -367,7 +367,9 @@ uint32_t _moj_mig_symref(size_t row) {
 }
 
 /* Append a relocation for every word of data[0, len) that points somewhere
- * known.  precise: the bytes are one pointer-typed value (PTR slot). */
+ * known.  precise: the bytes are one pointer-typed value (PTR slot).  Untyped
+ * memory is scanned conservatively: a number equal to the address of a known
+ * global, literal or stack object is re-pointed like a pointer would be. */
 void _moj_mig_scan(mig_relocs_t *r, uint8_t where, uint32_t id, uint32_t sub,
                    const uint8_t *data, uint64_t len, int precise) {
   uint64_t step = 8, start = 0;
@@ -377,6 +379,11 @@ void _moj_mig_scan(mig_relocs_t *r, uint8_t where, uint32_t id, uint32_t sub,
     memcpy(&w, data + off, 8);
     mig_target_t t;
     if (!_moj_mig_classify(w, &t)) continue;
+    /* Raw addresses inside heap objects only exist in registers (translated
+     * pointers; memory holds handles), so in memory such a word is data that
+     * happens to look like one: leave it (a 1 GB heap of random numbers has
+     * dozens of them). */
+    if (t.kind == MOJ_TO_HEAP && where != MOJ_AT_SLOT) continue;
     if (r->n == r->cap) {
       uint32_t ncap = r->cap ? r->cap * 2 : 1024;
       moj_img_reloc_t *nv = realloc(r->v, ncap * sizeof *nv);
