@@ -48,7 +48,7 @@ for size in "${sizes[@]}"; do
     read -r f c s b < <(run binary "$size"); bf+=("$f"); bc+=("$c"); bs+=("$s"); bytes=$b
   done
   # IR cold: h2's compile cache emptied first, so h2 compiles the bitcode
-  rm -rf "$dir/mojaved-state-h2/ir"
+  rm -rf "$dir"/mojaved-state-h2/ir/*
   read -r ir_cold _ < <(run ir "$size")
   for _ in $(seq "$REPS"); do read -r f _ < <(run ir "$size"); ic+=("$f"); done
   F=$(printf '%s\n' "${fl[@]}" | median); B=$(printf '%s\n' "${bf[@]}" | median)
