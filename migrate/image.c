@@ -221,6 +221,13 @@ static int chk_relocs(const moj_img_t *m, char *err, size_t errlen) {
                     (long long)r->toff, r->tid, m->objs[lo].size);
       break;
     }
+    case MOJ_TO_FILE: /* the stdio stream of a FILES record (a FILE is < 4 KiB) */
+      if (r->tid >= m->nfiles)
+        return fail(err, errlen, "section RELOCS: reloc %u: FILE %u out of range (%u files)", i, r->tid, m->nfiles);
+      if (r->tsub) return fail(err, errlen, "section RELOCS: reloc %u: tsub %u must be 0 for FILE", i, r->tsub);
+      if (r->toff < 0 || r->toff >= 4096)
+        return fail(err, errlen, "section RELOCS: reloc %u: toff %lld outside a stream object", i, (long long)r->toff);
+      break;
     default:
       return fail(err, errlen, "section RELOCS: reloc %u: target %u unknown", i, r->target);
     }
@@ -1321,6 +1328,8 @@ static void print_relocs(FILE *f, const moj_img_t *m) {
       fprintf(f, "STACK frame %u alloca %u", r->tid, r->tsub);
     } else if (r->target == MOJ_TO_HEAP) {
       fprintf(f, "HEAP #%u", r->tid);
+    } else if (r->target == MOJ_TO_FILE) {
+      fprintf(f, "FILE %u (stream of fd %d)", r->tid, r->tid < m->nfiles && m->files ? m->files[r->tid].fd : -1);
     } else {
       fprintf(f, "target %u (?)", r->target);
     }

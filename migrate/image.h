@@ -93,14 +93,15 @@ typedef struct moj_img_frame {
  * re-pointed at the destination.  The word's bytes in the image keep the
  * source's value; the destination writes the new address there. */
 enum moj_img_where  { MOJ_AT_HEAP = 1, MOJ_AT_GLOBAL, MOJ_AT_ALLOCA, MOJ_AT_SLOT };
-enum moj_img_target { MOJ_TO_SYM = 1, MOJ_TO_STACK, MOJ_TO_HEAP };
+enum moj_img_target { MOJ_TO_SYM = 1, MOJ_TO_STACK, MOJ_TO_HEAP, MOJ_TO_FILE };
 typedef struct moj_img_reloc {
   uint8_t  where;    /* HEAP: id = table index; GLOBAL: id = global record #;
                         ALLOCA: id = frame #, sub = alloca #; SLOT: id = frame #, sub = slot # */
   uint32_t where_id, where_sub;
   uint64_t where_off; /* byte offset of the word inside that object (multiple of 1, word fits) */
   uint8_t  target;    /* SYM: tid = SYMS index; STACK: tid = frame #, tsub = alloca #;
-                         HEAP: tid = table index (a raw address inside a heap object) */
+                         HEAP: tid = table index (a raw address inside a heap object);
+                         FILE: tid = FILES record # (the stdio stream on that descriptor) */
   uint32_t tid, tsub;
   int64_t  toff;      /* byte offset from the target's start (may be one past the end) */
 } moj_img_reloc_t;

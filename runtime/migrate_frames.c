@@ -206,6 +206,7 @@ static void apply(const moj_img_reloc_t *r) {
   case MOJ_TO_SYM: v = (uint64_t)(uintptr_t)sym_addr(r->tid); break;
   case MOJ_TO_STACK: v = M.frames[r->tid].new_addr[r->tsub]; break;
   case MOJ_TO_HEAP: v = (uint64_t)(uintptr_t)live_entry(r->tid)->base; break;
+  case MOJ_TO_FILE: v = (uint64_t)(uintptr_t)_moj_mig_stream(M.img, r->tid, M.at_dest); break;
   default: _moj_fatal("migration: relocation target kind %u unknown", r->target);
   }
   v += (uint64_t)r->toff;
@@ -482,8 +483,16 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
   void *bytes = NULL;
   size_t len = 0;
   int told = 0;
-  int ok = M.symref && _moj_mig_index_build(M.frames, M.nframes) == 0;
+  int ok = M.symref != NULL;
   if (!ok) fail(ENOMEM, "out of memory building the image");
+  if (ok && _moj_mig_capture_files(img, M.reason, sizeof M.reason)) { /* streams flushed first */
+    M.err = errno;
+    ok = 0;
+  }
+  if (ok && _moj_mig_index_build(M.frames, M.nframes)) {
+    fail(ENOMEM, "out of memory building the image");
+    ok = 0;
+  }
   if (ok) {
     img->meta.mode = M.mode == 2 ? MOJ_IMG_IR : MOJ_IMG_BINARY;
     if (_moj_mig_capture_state(img, &M.relocs, M.reason, sizeof M.reason)) {

@@ -52,6 +52,10 @@ uint32_t _moj_mig_symref(size_t sym_row) MOJ_HIDDEN;
  * 0 or -1 with errno and reason. */
 int  _moj_mig_capture_state(moj_img_t *img, mig_relocs_t *r, char *reason, size_t rlen) MOJ_HIDDEN;
 void _moj_mig_capture_free(moj_img_t *img) MOJ_HIDDEN;
+/* Open descriptors and their stdio streams (first: streams are flushed). */
+int  _moj_mig_capture_files(moj_img_t *img, char *reason, size_t rlen) MOJ_HIDDEN;
+size_t _moj_mig_streams(const void **addr, uint32_t *file, size_t max) MOJ_HIDDEN;
+void *_moj_mig_stream(const moj_img_t *img, uint32_t i, int at_dest) MOJ_HIDDEN;
 /* Destination: heap, globals, files from a decoded image (fatal on mismatch). */
 void _moj_mig_restore_state(const moj_img_t *img) MOJ_HIDDEN;
 /* Address of a GLOBALS record / SYMS entry at this process. */

@@ -29,6 +29,10 @@ static const int rlimits[] = {RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_DATA, R
                               RLIMIT_NOFILE, RLIMIT_STACK, RLIMIT_MEMLOCK, RLIMIT_NPROC};
 #define NRLIM (sizeof rlimits / sizeof rlimits[0])
 
+/* stdio streams on descriptors that travel (fopen'd files): flushed at
+ * capture, re-created with fdopen at the destination, pointers re-pointed */
+typedef struct stream { FILE *f; uint32_t file; } stream_t;
+
 typedef struct cap {
   moj_img_obj_t    *objs;
   moj_img_global_t *globals;
@@ -37,6 +41,10 @@ typedef struct cap {
   moj_img_rlimit_t  rl[NRLIM];
   char              cwd[4096];
   const char      **env;
+  stream_t         *streams;
+  size_t            nstreams;
+  FILE            **made;       /* destination: stream per FILES record */
+  uint32_t          nmade;
 } cap_t;
 static cap_t C MOJ_RTVAR;
 
@@ -60,7 +68,46 @@ static int own_fd(int fd) {
   return fd == moj_ctl_fd();
 }
 
+/* glibc's list of open streams (its first member is the FILE). */
+extern FILE *_IO_list_all;
+
+/* Every stream on a descriptor above 2 is flushed first: output reaches the
+ * file, and an input stream drops its read-ahead and moves the descriptor
+ * back to what the program has consumed, so the offset recorded next is the
+ * stream's position.  (If the hand-off then fails the program reads the
+ * same bytes again through the emptied buffer: same result.) */
+static void flush_streams(void) {
+  for (FILE *f = _IO_list_all; f; f = f->_chain)
+    if (f != stdin && f != stdout && f != stderr && f->_fileno > 2) fflush(f);
+}
+
+static void note_streams(moj_img_t *img) {
+  size_t n = 0;
+  for (FILE *f = _IO_list_all; f; f = f->_chain) n++;
+  C.streams = calloc(n + 1, sizeof *C.streams);
+  C.nstreams = 0;
+  if (!C.streams) return;
+  for (FILE *f = _IO_list_all; f; f = f->_chain) {
+    if (f == stdin || f == stdout || f == stderr || f->_fileno <= 2) continue;
+    for (uint32_t i = 0; i < img->nfiles; i++)
+      if (img->files[i].fd == f->_fileno) {
+        C.streams[C.nstreams++] = (stream_t){f, i};
+        break;
+      }
+  }
+}
+
+size_t _moj_mig_streams(const void **addr, uint32_t *file, size_t max) {
+  size_t k = 0;
+  for (; k < C.nstreams && k < max; k++) {
+    addr[k] = C.streams[k].f;
+    file[k] = C.streams[k].file;
+  }
+  return C.nstreams;
+}
+
 static int capture_files(moj_img_t *img, char *reason, size_t rlen) {
+  flush_streams();
   DIR *d = opendir("/proc/self/fd");
   if (!d) return fail(reason, rlen, errno, "cannot list descriptors: %s", strerror(errno));
   int dfd = dirfd(d), n = 0, cap = 0, rc = 0;
@@ -103,7 +150,38 @@ static int capture_files(moj_img_t *img, char *reason, size_t rlen) {
   closedir(d);
   img->files = C.files;
   img->nfiles = (uint32_t)n;
+  if (!rc) note_streams(img);
   return rc;
+}
+
+int _moj_mig_capture_files(moj_img_t *img, char *reason, size_t rlen) {
+  memset(&C, 0, sizeof C);
+  return capture_files(img, reason, rlen);
+}
+
+/* Address of the stream for FILES record i: at the source the program's own
+ * stream; at the destination one made with fdopen on the re-opened
+ * descriptor (mode from its open flags), once per record. */
+void *_moj_mig_stream(const moj_img_t *img, uint32_t i, int at_dest) {
+  if (!at_dest) {
+    for (size_t k = 0; k < C.nstreams; k++)
+      if (C.streams[k].file == i) return C.streams[k].f;
+    _moj_fatal("migration: no stream for file record %u", i);
+  }
+  if (!C.made) {
+    C.made = calloc(img->nfiles + 1, sizeof *C.made);
+    if (!C.made) _moj_fatal("migration: out of memory re-creating streams");
+    C.nmade = img->nfiles;
+  }
+  if (i >= C.nmade) _moj_fatal("migration: stream of file record %u out of range", i);
+  if (!C.made[i]) {
+    const moj_img_file_t *f = &img->files[i];
+    int acc = f->flags & O_ACCMODE, app = (f->flags & O_APPEND) != 0;
+    const char *mode = acc == O_RDONLY ? "r" : acc == O_WRONLY ? (app ? "a" : "w") : (app ? "a+" : "r+");
+    C.made[i] = fdopen(f->fd, mode);
+    if (!C.made[i]) _moj_fatal("migration: cannot re-create the stream of %s: %s", f->path, strerror(errno));
+  }
+  return C.made[i];
 }
 
 /* Bytes stdin's buffer holds that the program has not read yet: they travel
@@ -118,7 +196,6 @@ static void capture_stdin(moj_img_t *img) {
 
 int _moj_mig_capture_state(moj_img_t *img, mig_relocs_t *r, char *reason, size_t rlen) {
   moj_rt_t *rt = _moj_rt;
-  memset(&C, 0, sizeof C);
   /* metadata */
   moj_img_meta_t *m = &img->meta;
   snprintf(m->arch, sizeof m->arch, "x86_64");
@@ -187,7 +264,7 @@ int _moj_mig_capture_state(moj_img_t *img, mig_relocs_t *r, char *reason, size_t
   img->nglobals = g;
 
   capture_stdin(img);
-  return capture_files(img, reason, rlen);
+  return 0;
 }
 
 void _moj_mig_capture_free(moj_img_t *img) {
@@ -196,6 +273,7 @@ void _moj_mig_capture_free(moj_img_t *img) {
   free(C.files);
   free(C.objs);
   free(C.globals);
+  free(C.streams);
   memset(&C, 0, sizeof C);
   (void)img;
 }

@@ -104,6 +104,8 @@ static int by_lo(const void *a, const void *b) {
 int _moj_mig_index_build(mig_frame_t *frames, uint32_t nframes) {
   size_t nsym = _moj_mig_nsyms(), n = nsym;
   for (uint32_t f = 0; f < nframes; f++) n += frames[f].nobjs;
+  size_t nstream = _moj_mig_streams(NULL, NULL, 0);
+  n += nstream;
   moj_rt_t *rt = _moj_rt;
   for (uint32_t i = 1; i < rt->top; i++)
     if (rt->table[i].owner != MOJ_OWNER_FREE && rt->table[i].base) n++;
@@ -126,6 +128,17 @@ int _moj_mig_index_build(mig_frame_t *frames, uint32_t nframes) {
     if (e->owner == MOJ_OWNER_FREE || !e->base) continue;
     uintptr_t lo = (uintptr_t)e->base;
     idx.v[idx.n++] = (range_t){lo, lo + (e->size ? e->size : 1), MOJ_TO_HEAP, i, 0};
+  }
+  if (nstream) {
+    const void **sa = calloc(nstream, sizeof *sa);
+    uint32_t *sf = calloc(nstream, sizeof *sf);
+    if (sa && sf) {
+      _moj_mig_streams(sa, sf, nstream);
+      for (size_t k = 0; k < nstream; k++)
+        idx.v[idx.n++] = (range_t){(uintptr_t)sa[k], (uintptr_t)sa[k] + sizeof(FILE), MOJ_TO_FILE, sf[k], 0};
+    }
+    free(sa);
+    free(sf);
   }
   qsort(idx.v, idx.n, sizeof *idx.v, by_lo);
   idx.min = idx.n ? idx.v[0].lo : 1;

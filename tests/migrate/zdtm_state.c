@@ -2,8 +2,9 @@
  * image carries (heap list, tree and hash table; pointers to globals,
  * functions and string literals stored in the heap; deep recursion with live
  * locals and address-taken locals; static locals; floating point; a file
- * half read and a file half written through raw descriptors; output in
- * flight), migrates at the bottom of the recursion, then checks all of it and
+ * half read and a file half written through raw descriptors and through
+ * stdio streams (FILE * in a global and a local); output in flight),
+ * migrates at the bottom of the recursion, then checks all of it and
  * prints PASS or FAIL.
  *
  *   zdtm_state TARGET DIR   moj_migrate(TARGET) explicitly ("file:PATH", a
@@ -37,7 +38,8 @@ static struct node *list;
 static struct tree *root;
 static const char *target;
 static int rfd = -1, wfd = -1;
-static char rpath[512], wpath[512];
+static char rpath[512], wpath[512], spath[512];
+static FILE *sin, *sout; /* stdio streams: re-created at the destination */
 static int migrated, refused, quiet_id;
 
 /* While state is being built the program speculates, and a process inside a
@@ -116,6 +118,10 @@ static void migrate_here(void) {
   char half[32];
   CHECK(read(rfd, half, 16) == 16 && !memcmp(half, "0123456789abcdef", 16), "first half read");
   CHECK(write(wfd, "written-before;", 15) == 15, "first write");
+  char sbuf[8] = {0};
+  CHECK(fread(sbuf, 1, 4, sin) == 4 && !memcmp(sbuf, "0123", 4), "stream: first read");
+  CHECK(fputs("stream-before;", sout) >= 0, "stream: first write"); /* stays in the buffer */
+  FILE *local_in = sin;
   printf("in flight: before migration (pid %d)\n", (int)getpid());
   pid_t pid0 = getpid();
   if (quiet_id > 0) CHECK(spec_commit(quiet_id) == 0, "commit of the set-up speculation");
@@ -142,6 +148,9 @@ static void migrate_here(void) {
   }
   CHECK(read(rfd, half, 16) == 16 && !memcmp(half, "ghijklmnopqrstuv", 16), "second half read after migration");
   CHECK(write(wfd, "written-after;", 14) == 14, "second write");
+  CHECK(local_in == sin, "stream pointer in a local and in a global agree");
+  CHECK(fread(sbuf, 1, 4, local_in) == 4 && !memcmp(sbuf, "4567", 4), "stream: read after migration got '%.4s'", sbuf);
+  CHECK(fputs("stream-after;", sout) >= 0, "stream: write after migration");
 }
 
 static long descend(int d, long acc, int *parent_local) {
@@ -170,13 +179,16 @@ int main(int argc, char **argv) {
   target = argv[1];
   snprintf(rpath, sizeof rpath, "%s/input", argv[2]);
   snprintf(wpath, sizeof wpath, "%s/output", argv[2]);
+  snprintf(spath, sizeof spath, "%s/stream-output", argv[2]);
   FILE *f = fopen(rpath, "w");
   if (!f) { perror("FAIL input"); return 1; }
   fputs("0123456789abcdefghijklmnopqrstuv", f);
   fclose(f);
   rfd = open(rpath, O_RDONLY);
   wfd = open(wpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (rfd < 0 || wfd < 0) { perror("FAIL open"); return 1; }
+  sin = fopen(rpath, "r");
+  sout = fopen(spath, "w");
+  if (rfd < 0 || wfd < 0 || !sin || !sout) { perror("FAIL open"); return 1; }
   if (!strcmp(target, "-")) quiet_id = begin_quiet();
   build();
   int top = (DEPTH + 1) * 3;
@@ -188,6 +200,12 @@ int main(int argc, char **argv) {
   int fd = open(wpath, O_RDONLY);
   CHECK(fd >= 0 && read(fd, buf, sizeof buf - 1) == 29 && !strcmp(buf, "written-before;written-after;"),
         "written file '%s'", buf);
+  if (fd >= 0) close(fd);
+  CHECK(fclose(sout) == 0 && fclose(sin) == 0, "stream close");
+  memset(buf, 0, sizeof buf);
+  fd = open(spath, O_RDONLY);
+  CHECK(fd >= 0 && read(fd, buf, sizeof buf - 1) == 27 && !strcmp(buf, "stream-before;stream-after;"),
+        "stream-written file '%s'", buf);
   if (fd >= 0) close(fd);
   printf("after: %s\n", migrated ? "migrated" : refused ? "stayed (refused)" : "stayed");
   if (migrated > 1) printf("hops: %d\n", migrated);

@@ -892,7 +892,7 @@ static const char *semantic_case(int k, small_t *s) {
   case 37: s->relocs[3].where_id = 9; return "section RELOCS: reloc 3: SLOT frame 9 out of range (2 frames)";
   case 38: s->relocs[3].where_sub = 1; return "section RELOCS: reloc 3: frame 1 slot 1 out of range (1)";
   case 39: s->relocs[4].where_sub = 3; return "section RELOCS: reloc 4: where_off 0 + 8 exceeds size 4";
-  case 40: s->relocs[4].target = 4; return "section RELOCS: reloc 4: target 4 unknown";
+  case 40: s->relocs[4].target = 5; return "section RELOCS: reloc 4: target 5 unknown";
   case 41: s->relocs[4].tid = 3; return "section RELOCS: reloc 4: SYM 3 out of range (3 syms)";
   case 42: s->relocs[4].tsub = 1; return "section RELOCS: reloc 4: tsub 1 must be 0 for SYM";
   case 43: s->relocs[5].tid = 2; return "section RELOCS: reloc 5: STACK frame 2 out of range (2 frames)";
