@@ -2,7 +2,7 @@
 # programs built by mojcc at -O0 and -O2 migrate through a checkpoint file
 # (migrate_file_*), and a refused hand-off resumes at the source with every
 # kind of state intact (migrate_stay_*).
-set(MOJ_MIGRATE_PROGRAMS zdtm_state)
+set(MOJ_MIGRATE_PROGRAMS zdtm_state refusals)
 set(_mig_outputs)
 foreach(prog ${MOJ_MIGRATE_PROGRAMS})
   foreach(opt O0 O2)
@@ -14,11 +14,19 @@ foreach(prog ${MOJ_MIGRATE_PROGRAMS})
       DEPENDS mojcc MojavePasses mojave ${CMAKE_CURRENT_SOURCE_DIR}/${prog}.c
       COMMENT "mojcc -${opt} ${prog}" VERBATIM)
     list(APPEND _mig_outputs ${out})
-    add_test(NAME migrate_file_${prog}_${opt}
-             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/t_file.sh ${out} migrate_file_${prog}_${opt})
-    set_tests_properties(migrate_file_${prog}_${opt} PROPERTIES LABELS migrate TIMEOUT 120
-      PASS_REGULAR_EXPRESSION "PASS migrate_file_${prog}_${opt}" FAIL_REGULAR_EXPRESSION "FAIL")
   endforeach()
+endforeach()
+foreach(opt O0 O2)
+  add_test(NAME migrate_file_zdtm_state_${opt}
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/t_file.sh ${CMAKE_CURRENT_BINARY_DIR}/zdtm_state.${opt}
+                   migrate_file_zdtm_state_${opt})
+  set_tests_properties(migrate_file_zdtm_state_${opt} PROPERTIES LABELS migrate TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "PASS migrate_file_zdtm_state_${opt}" FAIL_REGULAR_EXPRESSION "FAIL")
+  # every situation that cannot be captured is refused with a named errno
+  add_test(NAME migrate_refusals_${opt}
+           COMMAND bash -c "d=$(mktemp -d) && ${CMAKE_CURRENT_BINARY_DIR}/refusals.${opt} $d; rc=$?; rm -rf $d; exit $rc")
+  set_tests_properties(migrate_refusals_${opt} PROPERTIES LABELS migrate TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "PASS refusals" FAIL_REGULAR_EXPRESSION "FAIL")
 endforeach()
 add_custom_target(moj_migrate_programs ALL DEPENDS ${_mig_outputs})
 
