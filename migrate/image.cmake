@@ -15,4 +15,6 @@ target_link_libraries(mojave-image PRIVATE mojave_image)
 target_compile_definitions(mojave-image PRIVATE _GNU_SOURCE MOJ_VERSION="${PROJECT_VERSION}")
 install(TARGETS mojave-image RUNTIME DESTINATION bin)
 
-include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz.cmake)
+if(MOJ_BUILD_TESTS)   # the fuzz target is a test (MOJ_BUILD_TESTS=OFF skips it)
+  include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz.cmake)
+endif()

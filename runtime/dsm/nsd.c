@@ -1448,7 +1448,7 @@ static int parse_pages(const char *what, const char *v) {
 
 int main(int argc, char **argv) {
   const char *cluster = getenv("MOJAVE_CLUSTER"), *host = getenv("MOJAVE_HOST");
-  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"readahead-max", 1, 0, 'm'}, {"no-write-ahead", 0, 0, 'W'}, {"compress", 0, 0, 'z'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"readahead-max", 1, 0, 'm'}, {"no-write-ahead", 0, 0, 'W'}, {"compress", 0, 0, 'z'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
   /* environment first, so the command line wins */
   if (getenv("MOJAVE_NSD_READAHEAD")) ra_pages = parse_pages("MOJAVE_NSD_READAHEAD", getenv("MOJAVE_NSD_READAHEAD"));
   if (getenv("MOJAVE_NSD_WRITEAHEAD") && !strcmp(getenv("MOJAVE_NSD_WRITEAHEAD"), "0")) wa_on = 0;
@@ -1461,6 +1461,7 @@ int main(int argc, char **argv) {
     else if (o == 'W') wa_on = 0;
     else if (o == 'c') cluster = optarg;
     else if (o == 'H') host = optarg;
+    else if (o == 'V') { printf("mojave-nsd %s\n", MOJ_VERSION); return 0; }
     else {
       fprintf(o == 'h' ? stdout : stderr,
               "usage: mojave-nsd --cluster FILE --host NAME [options]\n"
@@ -1480,6 +1481,7 @@ int main(int argc, char **argv) {
               "  --compress            send pages zstd-compressed when that saves >= 1/8\n"
               "                        (also MOJAVE_NSD_COMPRESS=1)\n"
               "  --help                this text\n"
+              "  --version             print the version and exit\n"
               "Exit status: 0 after SIGTERM/SIGINT, 2 on bad arguments or configuration.\n");
       return o == 'h' ? 0 : 2;
     }

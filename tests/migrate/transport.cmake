@@ -29,7 +29,11 @@ set_target_properties(migrate_badpeer PROPERTIES OUTPUT_NAME badpeer RUNTIME_OUT
 
 # Each test: NAME HOSTS SCRIPT[;ARG] TIMEOUT.  The script runs against a fresh
 # cluster of HOSTS hosts (scripts/cluster.sh run) and prints PASS/FAIL NAME.
-set(MJ_MIG_ENV "MOJAVE_MOJCC=$<TARGET_FILE:mojcc>;MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;BIN=${CMAKE_CURRENT_BINARY_DIR}/bin;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh")
+set(_mj_mojcc_env)   # MOJ_BUILD_COMPILER=OFF: no mojcc to pass
+if(TARGET mojcc)
+  set(_mj_mojcc_env "MOJAVE_MOJCC=$<TARGET_FILE:mojcc>;")
+endif()
+set(MJ_MIG_ENV "${_mj_mojcc_env}MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;BIN=${CMAKE_CURRENT_BINARY_DIR}/bin;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh")
 set(MJ_MIG_TESTS
   "migrate_hop 2 t_hop.sh 120"            "migrate_chain 3 t_chain.sh 180"
   "migrate_stdin 3 t_stdin.sh 180"        "migrate_signal 2 t_signal.sh 120"
