@@ -266,6 +266,7 @@ int main(int argc, char **argv) {
     out[n++] = (char *)locate("MOJCC_RUNTIME", rt_rel, "libmojave.a");
     out[n++] = "-lmimalloc";
     out[n++] = "-lzstd"; /* the runtime's DSM client compresses pages */
+    out[n++] = "-lcrypto"; /* SHA-256: the cluster handshake, image checksums */
     out[n++] = "-lpthread";
     out[n++] = "-ldl";
     /* Shared objects built by mojcc resolve the runtime in the executable. */

@@ -8,7 +8,7 @@ list(APPEND MOJ_MIGRATE_RT_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/image.c)
 add_library(mojave_image STATIC ${CMAKE_CURRENT_SOURCE_DIR}/image.c ${PROJECT_SOURCE_DIR}/runtime/dsm/proto.c)
 target_include_directories(mojave_image PUBLIC ${CMAKE_CURRENT_SOURCE_DIR} PRIVATE ${PROJECT_SOURCE_DIR}/runtime/dsm)
 target_compile_definitions(mojave_image PRIVATE _GNU_SOURCE)
-target_link_libraries(mojave_image PUBLIC ${ZSTD_LIB})
+target_link_libraries(mojave_image PUBLIC ${ZSTD_LIB} ${CRYPTO_LIB})
 
 add_executable(mojave-image ${CMAKE_CURRENT_SOURCE_DIR}/mojave_image.c)
 target_link_libraries(mojave-image PRIVATE mojave_image)

@@ -17,5 +17,6 @@ add_executable(mojave-run ${CMAKE_CURRENT_SOURCE_DIR}/mojave_run.c ${MOJ_TRANSPO
 foreach(t mojaved mojave-run)
   target_compile_definitions(${t} PRIVATE _GNU_SOURCE MOJ_VERSION_STRING="${PROJECT_VERSION}")
   target_include_directories(${t} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${MOJ_DSM_DIR})
+  target_link_libraries(${t} PRIVATE ${CRYPTO_LIB})
 endforeach()
 install(TARGETS mojaved mojave-run RUNTIME DESTINATION bin)

@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config python3
       clang-16 llvm-16-dev llvm-16-tools libclang-rt-16-dev
-      libcmocka-dev libmimalloc-dev libzstd-dev libffi-dev zstd
+      libcmocka-dev libmimalloc-dev libzstd-dev libssl-dev libffi-dev zstd
       iproute2 procps
       gcc-12-source)   # the gcc torture "execute" tests run by ctest torture_subset
 missing=()

@@ -26,7 +26,7 @@ if(MOJ_FUZZ_WORKS)
   add_custom_command(OUTPUT ${_fz_out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/bin
     COMMAND ${MOJ_FUZZ_CC} ${MOJ_FUZZ_FLAGS} -I${CMAKE_CURRENT_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}/runtime/dsm
-            ${_fz_src} ${ZSTD_LIB} -o ${_fz_out}
+            ${_fz_src} ${ZSTD_LIB} ${CRYPTO_LIB} -o ${_fz_out}
     DEPENDS ${_fz_src} ${CMAKE_CURRENT_SOURCE_DIR}/image.h ${CMAKE_CURRENT_LIST_DIR}/image_envelope.h ${PROJECT_SOURCE_DIR}/runtime/dsm/proto.h
     COMMENT "Building libFuzzer target fuzz_image with ${MOJ_FUZZ_CC}" VERBATIM)
   add_custom_target(fuzz_image ALL DEPENDS ${_fz_out})

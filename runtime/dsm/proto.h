@@ -138,7 +138,7 @@ struct mj_msgrcv_r { int64_t mtype; uint32_t size; } __attribute__((packed));
 /* ---- helpers (proto.c) ---- */
 void mj_sha256(const void *data, size_t len, uint8_t out[32]);
 /* Incremental SHA-256, for data that arrives in pieces (migration images). */
-struct mj_sha { uint32_t h[8]; uint8_t buf[64]; uint64_t total; size_t n; };
+struct mj_sha { _Alignas(16) unsigned char ctx[128]; }; /* holds libcrypto's SHA256_CTX */
 void mj_sha_init(struct mj_sha *s);
 void mj_sha_update(struct mj_sha *s, const void *data, size_t len);
 void mj_sha_final(struct mj_sha *s, uint8_t out[32]);

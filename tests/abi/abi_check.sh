@@ -57,7 +57,7 @@ grep -q '__moj_version_mismatch_check_v999' "$tmp/err" || { echo "FAIL: unexpect
 echo "ok: a stale module fails to link, naming __moj_version_mismatch_check_v999"
 # 4. ... and the current version does link.
 printf '#include <mojave/abi.h>\nint main(void){MOJ_ABI_VERSION_SYMBOL();return 0;}\n' >"$tmp/cur.c"
-"$cc" -I"$inc" "$tmp/cur.c" "$lib" -lmimalloc -lzstd -lpthread -ldl -o "$tmp/cur" || { echo "FAIL: current ABI does not link"; exit 1; }
+"$cc" -I"$inc" "$tmp/cur.c" "$lib" -lmimalloc -lzstd -lcrypto -lpthread -ldl -o "$tmp/cur" || { echo "FAIL: current ABI does not link"; exit 1; }
 # 5. A program may define any name the runtime interposes (they are weak).
 cat >"$tmp/own.c" <<'C'
 #include <stdio.h>
@@ -68,7 +68,7 @@ int __printf_chk(int flag, const char *fmt, ...) { (void)flag; return write(1, f
 int puts(const char *s) { return (int)write(1, s, strlen(s)); }
 int main(void) { error(0, 0, "x"); __printf_chk(1, "own-"); puts("defs\n"); return 0; }
 C
-"$cc" -I"$inc" "$tmp/own.c" "$lib" -lmimalloc -lzstd -lpthread -ldl -o "$tmp/own" 2>"$tmp/err" || { echo "FAIL: a program defining interposed names does not link:"; cat "$tmp/err"; exit 1; }
+"$cc" -I"$inc" "$tmp/own.c" "$lib" -lmimalloc -lzstd -lcrypto -lpthread -ldl -o "$tmp/own" 2>"$tmp/err" || { echo "FAIL: a program defining interposed names does not link:"; cat "$tmp/err"; exit 1; }
 [ "$("$tmp/own")" = "own-defs" ] || { echo "FAIL: the program's own definitions were not used"; exit 1; }
 echo "ok: a program's own error/__printf_chk/puts override the runtime's interposers"
 echo "PASS"

@@ -74,7 +74,7 @@ out=$("$t/fp/consumer" 2>&1)
 [ "$out" = "PASS consumer (libmojave $version)" ] && ok "find_package consumer: $out" || bad "consumer printed: $out"
 
 pc=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs mojave 2>&1)
-for want in -lmimalloc -lzstd -lpthread -ldl; do
+for want in -lmimalloc -lzstd -lcrypto -lpthread -ldl; do
   grep -qwF -- "$want" <<<"$pc" || bad "pkg-config lacks $want: $pc"
 done
 for w in $pc; do   # the paths it gives resolve inside the moved prefix

@@ -24,6 +24,7 @@ endif()
 add_executable(migrate_badpeer badpeer.c ${PROJECT_SOURCE_DIR}/migrate/wire.c
   ${PROJECT_SOURCE_DIR}/runtime/dsm/proto.c ${PROJECT_SOURCE_DIR}/runtime/dsm/cluster.c)
 target_compile_definitions(migrate_badpeer PRIVATE _GNU_SOURCE)
+target_link_libraries(migrate_badpeer PRIVATE ${CRYPTO_LIB})
 target_include_directories(migrate_badpeer PRIVATE ${PROJECT_SOURCE_DIR}/migrate ${PROJECT_SOURCE_DIR}/runtime/dsm)
 set_target_properties(migrate_badpeer PROPERTIES OUTPUT_NAME badpeer RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/bin)
 

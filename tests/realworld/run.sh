@@ -66,7 +66,7 @@ run_expat() { # the Debian source keeps the library in expat/
   # Its C++ test driver links the mojcc-built library with g++, which does
   # not know about libmojave: give every link the runtime explicitly.
   if [[ $cc == "$MOJCC" ]]; then
-    export LIBS="$build/runtime/libmojave.a -lmimalloc -lzstd -lpthread -ldl"
+    export LIBS="$build/runtime/libmojave.a -lmimalloc -lzstd -lcrypto -lpthread -ldl"
   fi
   autotools_check expat "$cc" "$out" "$d/expat" --without-docbook --without-examples
   unset LIBS
