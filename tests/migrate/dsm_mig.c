@@ -1,7 +1,8 @@
 /* tests/migrate/dsm_mig.c — a mojcc program attached to a distributed System V
  * segment migrates (t_dsm.sh, ctest migrate_dsm / migrate_dsm_fail).
  *
- *   dsm_mig mover KEY DEST   (on h1, under mojave-run)
+ *   dsm_mig mover KEY HOPS   (on h1, under mojave-run; HOPS "h2" or "h2,h3",
+ *                            "+ir" at the end: IR mode)
  *   dsm_mig peer KEY N       (on h3, started directly)
  *
  * 64 KiB segment at KEY, semaphore set at KEY+1 (0: mover -> peer, 1: peer ->
@@ -89,14 +90,23 @@ static int mover(long key, const char *dest) {
   printf("before: pid %d on %s\n", (int)getpid(), getenv("MOJAVE_HOST"));
   fflush(stdout);
   CHECK(sem(semid, 0, 1, 0) == 0, "V(0): %s", strerror(errno)); /* the peer starts working now */
-  r = moj_migrate(dest, 0);
-  if (r == MOJ_MIGRATE_ARRIVED) printf("after: arrived at %s\n", getenv("MOJAVE_HOST"));
-  else printf("after: stayed at %s (%s)\n", getenv("MOJAVE_HOST"), moj_migrate_error());
-  fflush(stdout);
-
-  CHECK(g_seg == seg && h->seg == seg && h->tag == 42, "pointers changed: global %p heap %p local %p", (void *)g_seg,
-        (void *)h->seg, (void *)seg);
-  for (int p = 0; p < 8; p++) CHECK(same(g_seg, p, 1), "page %d written before the move is not intact", p);
+  /* DEST is a comma-separated list of hops; a trailing "+ir" ships bitcode */
+  char hops[256];
+  snprintf(hops, sizeof hops, "%s", dest);
+  int flags = 0;
+  char *ir = strstr(hops, "+ir");
+  if (ir) { *ir = 0; flags = MOJ_MIGRATE_IR; }
+  for (char *hop = hops, *next; hop && *hop; hop = next) {
+    next = strchr(hop, ',');
+    if (next) *next++ = 0;
+    r = moj_migrate(hop, flags);
+    if (r == MOJ_MIGRATE_ARRIVED) printf("after: arrived at %s\n", getenv("MOJAVE_HOST"));
+    else printf("after: stayed at %s (%s)\n", getenv("MOJAVE_HOST"), moj_migrate_error());
+    fflush(stdout);
+    CHECK(g_seg == seg && h->seg == seg && h->tag == 42, "pointers changed: global %p heap %p local %p",
+          (void *)g_seg, (void *)h->seg, (void *)seg);
+    for (int p = 0; p < 8; p++) CHECK(same(g_seg, p, 1), "page %d written before the move is not intact", p);
+  }
   for (int p = 13; p < 16; p++) fill(h->seg, p, 2);
   CHECK(sem(semid, 1, -1, 0) == 0, "P(1): %s", strerror(errno)); /* peer's phase 1 done */
   for (int p = 8; p < 12; p++) CHECK(same(seg, p, 3), "page %d of the peer is wrong", p);
