@@ -395,9 +395,11 @@ void _moj_mig_restore_state(const moj_img_t *img) {
   if (img->meta.cwd && chdir(img->meta.cwd))
     _moj_fatal("migration: cannot enter the working directory %s: %s", img->meta.cwd, strerror(errno));
   restore_files(img);
-  /* DSM segments before the heap and globals: pointers into them are raw
-   * addresses, valid only at the same address; and the heap's allocations
-   * must not take that range first.  No records: no DSM contact at all. */
+  /* Files first: they are dup2'd to their recorded numbers, which must not
+   * land on the DSM client's sockets and memfds opened next.  DSM segments
+   * before the heap and globals: pointers into them are raw addresses, valid
+   * only at the same address, and the heap's allocations must not take that
+   * range first.  No records: no DSM contact at all. */
   char why[300];
   if (img->nshm && !__moj_dsm_mig_restore)
     _moj_fatal("migration: the image has distributed shared memory but this program has no DSM client");

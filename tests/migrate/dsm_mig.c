@@ -62,8 +62,7 @@ static int attach(long key, int *semid, char **seg) {
 static __attribute__((noinline)) void try_spec(void) {
   int sid = spec_enter();
   CHECK(sid > 0, "spec_enter after DSM calls: %d (errno %d %s)", sid, errno, strerror(errno));
-  if (sid > 0) spec_commit(sid);
-  printf("spec: entered and committed\n");
+  if (sid > 0 && spec_commit(sid) == 0) printf("spec: entered and committed\n");
 }
 
 static int mover(long key, const char *dest) {
