@@ -87,6 +87,8 @@ static void fail(int err, const char *fmt, ...) {
 
 /* ---- checks before an unwind -------------------------------------------- */
 
+int __moj_dsm_mig_undo_pending(char *reason, size_t rlen) MOJ_HIDDEN __attribute__((weak)); /* runtime/dsm/client.c, if linked */
+
 /* The stack from here to main must be instrumented frames only, one run:
  * the runtime's own frames on top, then mojcc code, then libc's start-up.
  * An instrumented frame below a foreign one (a signal handler's trampoline,
@@ -116,6 +118,10 @@ static int can_start(void) {
   }
   if (_moj_rt && _moj_threads_running() > 0) {
     fail(EBUSY, "other threads are running");
+    return 0;
+  }
+  if (__moj_dsm_mig_undo_pending && __moj_dsm_mig_undo_pending(M.reason, sizeof M.reason)) {
+    M.err = EBUSY;
     return 0;
   }
   if (__moj_mig_block) {
@@ -486,6 +492,10 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
   int ok = M.symref != NULL;
   if (!ok) fail(ENOMEM, "out of memory building the image");
   if (ok && _moj_mig_capture_files(img, M.reason, sizeof M.reason)) { /* streams flushed first */
+    M.err = errno;
+    ok = 0;
+  }
+  if (ok && _moj_mig_capture_dsm(img, M.reason, sizeof M.reason)) { /* DSM pages back to their homes */
     M.err = errno;
     ok = 0;
   }

@@ -56,6 +56,10 @@ void _moj_mig_capture_free(moj_img_t *img) MOJ_HIDDEN;
 int  _moj_mig_capture_files(moj_img_t *img, char *reason, size_t rlen) MOJ_HIDDEN;
 size_t _moj_mig_streams(const void **addr, uint32_t *file, size_t max) MOJ_HIDDEN;
 void *_moj_mig_stream(const moj_img_t *img, uint32_t i, int at_dest) MOJ_HIDDEN;
+/* Distributed System V attachments (runtime/dsm/client.c): the source hands
+ * its pages back and lists its attachments into img->shm; 0 or -1 with errno
+ * and reason.  Freed by _moj_mig_capture_free. */
+int  _moj_mig_capture_dsm(moj_img_t *img, char *reason, size_t rlen) MOJ_HIDDEN;
 /* Destination: heap, globals, files from a decoded image (fatal on mismatch). */
 void _moj_mig_restore_state(const moj_img_t *img) MOJ_HIDDEN;
 /* Address of a GLOBALS record / SYMS entry at this process. */

@@ -45,6 +45,8 @@ typedef struct cap {
   size_t            nstreams;
   FILE            **made;       /* destination: stream per FILES record */
   uint32_t          nmade;
+  moj_img_shm_t    *shm;        /* DSM attachments (from runtime/dsm/client.c) */
+  moj_img_semundo_t *semundo;
 } cap_t;
 static cap_t C MOJ_RTVAR;
 
@@ -59,13 +61,30 @@ static int fail(char *reason, size_t rlen, int err, const char *fmt, ...) {
   return -1;
 }
 
-/* Descriptors the runtime or the transport own, which do not travel. */
+/* runtime/dsm/client.c: weak, like the runtime's other references to it, so
+ * the DSM client is linked only into programs that use System V IPC. */
+int __moj_dsm_owns_fd(int fd) MOJ_HIDDEN __attribute__((weak));
+int __moj_dsm_mig_capture(moj_img_shm_t **shm, uint32_t *nshm, moj_img_semundo_t **undo, uint32_t *nundo,
+                          char *reason, size_t rlen) MOJ_HIDDEN __attribute__((weak));
+int __moj_dsm_mig_restore(const moj_img_shm_t *shm, uint32_t nshm, char *reason, size_t rlen)
+    MOJ_HIDDEN __attribute__((weak));
+
+/* Descriptors the runtime, the transport or the DSM client (its home
+ * connections, memfds, eventfds) own, which do not travel. */
 static int own_fd(int fd) {
   moj_rt_t *rt = _moj_rt;
   if (fd <= 2) return 1;
   if (rt && (fd == rt->out_fd[0] || fd == rt->out_fd[1] || fd == rt->saved_fd[0] || fd == rt->saved_fd[1]))
     return 1;
-  return fd == moj_ctl_fd();
+  return fd == moj_ctl_fd() || (__moj_dsm_owns_fd && __moj_dsm_owns_fd(fd));
+}
+
+int _moj_mig_capture_dsm(moj_img_t *img, char *reason, size_t rlen) {
+  if (!__moj_dsm_mig_capture) return 0; /* no DSM client in this program */
+  if (__moj_dsm_mig_capture(&C.shm, &img->nshm, &C.semundo, &img->nsemundo, reason, rlen)) return -1;
+  img->shm = C.shm;
+  img->semundo = C.semundo;
+  return 0;
 }
 
 /* glibc's list of open streams (its first member is the FILE). */
@@ -274,6 +293,8 @@ void _moj_mig_capture_free(moj_img_t *img) {
   free(C.objs);
   free(C.globals);
   free(C.streams);
+  free(C.shm);
+  free(C.semundo);
   memset(&C, 0, sizeof C);
   (void)img;
 }
@@ -373,8 +394,18 @@ void _moj_mig_restore_state(const moj_img_t *img) {
   }
   if (img->meta.cwd && chdir(img->meta.cwd))
     _moj_fatal("migration: cannot enter the working directory %s: %s", img->meta.cwd, strerror(errno));
+  restore_files(img);
+  /* Files first: they are dup2'd to their recorded numbers, which must not
+   * land on the DSM client's sockets and memfds opened next.  DSM segments
+   * before the heap and globals: pointers into them are raw addresses, valid
+   * only at the same address, and the heap's allocations must not take that
+   * range first.  No records: no DSM contact at all. */
+  char why[300];
+  if (img->nshm && !__moj_dsm_mig_restore)
+    _moj_fatal("migration: the image has distributed shared memory but this program has no DSM client");
+  if (img->nshm && __moj_dsm_mig_restore(img->shm, img->nshm, why, sizeof why))
+    _moj_fatal("migration: cannot re-attach distributed shared memory: %s", why);
   restore_heap(img);
   restore_globals(img);
-  restore_files(img);
   restore_stdin(img);
 }

@@ -515,6 +515,20 @@ static int hconnect(int host) {
   return fd;
 }
 
+/* Start a connection's reader thread.  Inside libmojave, pthread_create is the
+ * runtime's wrapper (runtime/threads.c), which counts application threads:
+ * speculation (ENOTSUP) and migration (EBUSY) refuse while any run.  The
+ * reader is the runtime's own and never touches application memory, so it is
+ * started with the next pthread_create (libc's) and is not counted. */
+static int reader_create(pthread_t *t, int host) {
+#ifdef MJ_IN_RUNTIME
+  static int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+  if (!real_create) real_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(RTLD_NEXT, "pthread_create");
+  if (real_create) return real_create(t, NULL, reader_main, (void *)(intptr_t)host);
+#endif
+  return pthread_create(t, NULL, reader_main, (void *)(intptr_t)host);
+}
+
 static struct hconn *hget(int host) {
   pthread_once(&h_once, h_init);
   struct hconn *hc = &H[host];
@@ -536,7 +550,7 @@ static struct hconn *hget(int host) {
       sigset_t all, old;
       sigfillset(&all);
       pthread_sigmask(SIG_SETMASK, &all, &old); /* the reader must never run app signal handlers */
-      pthread_create(&hc->reader, NULL, reader_main, (void *)(intptr_t)host);
+      reader_create(&hc->reader, host);
       pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
   }
@@ -1033,6 +1047,39 @@ EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf) {
 }
 
 /* ---------------- semaphores ---------------- */
+/* SEM_UNDO adjustments live at the home, per connection, and are applied when
+ * the connection closes.  A migrating process closes its connections at the
+ * source, so adjustments cannot travel yet: the client keeps its own tally of
+ * them (the home's rules: -op per successful SEM_UNDO operation; SETVAL,
+ * SETALL and IPC_RMID clear them) so that a migration can be refused while
+ * any is non-zero (__moj_dsm_mig_undo_pending).  Overflowing the table is
+ * counted as "pending" forever: refusing is the safe side. */
+#define UNDO_MAX 64
+static struct { int id; uint16_t num; int32_t adj; } undo_tab[UNDO_MAX];
+static int undo_n, undo_overflow;
+static pthread_mutex_t undo_lock = PTHREAD_MUTEX_INITIALIZER;
+static void undo_note(int id, const struct sembuf *ops, size_t nsops) {
+  sigset_t om;
+  lk(&undo_lock, &om);
+  for (size_t i = 0; i < nsops; i++) {
+    if (!(ops[i].sem_flg & SEM_UNDO) || !ops[i].sem_op) continue;
+    int k = 0;
+    while (k < undo_n && (undo_tab[k].id != id || undo_tab[k].num != ops[i].sem_num)) k++;
+    if (k == undo_n) {
+      if (undo_n == UNDO_MAX) { undo_overflow = 1; continue; }
+      undo_tab[undo_n++] = (__typeof__(undo_tab[0])){id, ops[i].sem_num, 0};
+    }
+    undo_tab[k].adj -= ops[i].sem_op;
+  }
+  ulk(&undo_lock, &om);
+}
+static void undo_clear(int id, int num) { /* num < 0: every semaphore of the set */
+  sigset_t om;
+  lk(&undo_lock, &om);
+  for (int k = 0; k < undo_n; k++)
+    if (undo_tab[k].id == id && (num < 0 || undo_tab[k].num == num)) undo_tab[k].adj = 0;
+  ulk(&undo_lock, &om);
+}
 EXPORT int semget(key_t key, int nsems, int flg) {
   if (!is_dist_key(key)) return real_semget(key, nsems, flg);
   int home = key_home(key);
@@ -1053,6 +1100,7 @@ EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct tim
   struct mj_sembuf b[500];
   for (size_t i = 0; i < nsops; i++) b[i] = (struct mj_sembuf){ops[i].sem_num, ops[i].sem_op, ops[i].sem_flg, 0};
   int st = call(host, MJ_SEMOP, &q, sizeof q, b, nsops * sizeof *b, NULL, 0, NULL, 1);
+  if (!st) undo_note(id, ops, nsops);
   return st ? fail(st) : 0;
 }
 EXPORT int semop(int id, struct sembuf *ops, size_t nsops) { return semtimedop(id, ops, nsops, NULL); }
@@ -1094,6 +1142,7 @@ EXPORT int semctl(int id, int num, int cmd, ...) {
   size_t rl = 0;
   int st = call(host, MJ_SEMCTL, &q, sizeof q, vals, vl, rb, sizeof *rb, &rl, 0);
   if (st) { free(rb); return fail(st); }
+  if (cmd == SETVAL || cmd == SETALL || cmd == IPC_RMID) undo_clear(id, cmd == SETVAL ? num : -1);
   int ret = 0;
   if (cmd == IPC_STAT) {
     struct semid_ds *d = arg.buf;
@@ -1277,16 +1326,30 @@ EXPORT void _Exit(int status) {
  * records are applied before the connection closes.  If exec fails we carry on
  * attached, faulting pages back in as needed.  A vfork() child (another pid
  * sharing our memory) leaves everything alone. */
+static int handback(int *bad_host);
 static void exec_handback(void) {
   if (!segs || owner_pid != getpid()) return;
+  handback(NULL);
+}
+/* The hand-back itself, shared by exec() and migration: returns 0 when every
+ * home with pages of ours acknowledged them (one PING round trip after the
+ * records), -1 with *bad_host set when a home could not be told (its
+ * connection is dead or broke meanwhile: whatever we owned there is lost
+ * either way, as with any broken connection). */
+static int handback(int *bad_host) {
   sigset_t om;
-  int used[MJ_MAX_HOSTS] = {0};
+  int used[MJ_MAX_HOSTS] = {0}, rc = 0;
   lk(&seg_lock, &om);
   const size_t rec = 4 + MJ_PAGE, chunk = 200;
   uint8_t *buf = malloc(chunk * rec);
+  if (!buf) rc = -1;
   for (struct cseg *s = segs; s && buf; s = s->next) {
     struct hconn *hc = &H[s->host];
-    if (hc->fd < 0 || hc->dead) continue;
+    if (hc->fd < 0 || hc->dead) {
+      for (uint32_t pn = 0; pn < s->npages && bad_host; pn++)
+        if (s->acc[pn] == MJ_ACC_WRITE || s->acc[pn] == ACC_CLEAN) { rc = -1; *bad_host = s->host; break; }
+      continue;
+    }
     struct mj_shmdt d = {s->id, cred()};
     size_t n = 0;
     for (uint32_t pn = 0; pn <= s->npages; pn++) {
@@ -1299,7 +1362,10 @@ static void exec_handback(void) {
       }
       if (n && (n == chunk || last)) {
         pthread_mutex_lock(&hc->lock);
-        send_locked(hc, MJ_SHMDT, 0, 1, &d, sizeof d, buf, n * rec); /* aux 1: records only, stay attached */
+        if (send_locked(hc, MJ_SHMDT, 0, 1, &d, sizeof d, buf, n * rec) && bad_host) { /* aux 1: records only, stay attached */
+          rc = -1;
+          *bad_host = s->host;
+        }
         pthread_mutex_unlock(&hc->lock);
         used[s->host] = 1;
         n = 0;
@@ -1309,7 +1375,11 @@ static void exec_handback(void) {
   free(buf);
   ulk(&seg_lock, &om);
   for (int h = 0; h < MJ_MAX_HOSTS; h++)
-    if (used[h]) call(h, MJ_PING, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+    if (used[h] && call(h, MJ_PING, NULL, 0, NULL, 0, NULL, 0, NULL, 0) && bad_host) {
+      rc = -1;
+      *bad_host = h;
+    }
+  return rc;
 }
 #define EXEC_REAL(name) \
   static __typeof__(name) *real_##name; \
@@ -1388,3 +1458,137 @@ EXPORT int mojave_dsm_ping(const char *host) {
   uint8_t b[8] = {0};
   return call(h, MJ_PING, b, sizeof b, NULL, 0, b, sizeof b, NULL, 0) ? -1 : 0;
 }
+
+/* ---------------- process migration (libmojave only) ---------------- */
+/* A mojcc program attached to distributed segments migrates
+ * (runtime/migrate_frames.c, migrate_state.c; docs/migration.md):
+ *  - at the source, __moj_dsm_mig_capture hands every owned page back to its
+ *    home (the same records exec() sends), so no page lives only in this
+ *    process, and lists the attachments for the image.  The attachments stay
+ *    usable: if the hand-off then fails, the program faults its pages back in.
+ *    After a successful hand-off the source leaves by _exit(), which detaches
+ *    (nothing is owned any more, so nothing can be lost; the home's nattch
+ *    drops by one while the destination's attach added one);
+ *  - at the destination, __moj_dsm_mig_restore attaches the same segments at
+ *    the same addresses before the heap and globals come back, so raw
+ *    pointers into them stay valid;
+ *  - the sockets, memfds and eventfds of the client do not travel
+ *    (__moj_dsm_owns_fd: capture_files skips them).
+ * SEM_UNDO adjustments live at the home per connection and would be applied
+ * when the source's connection closes: a migration is refused while this
+ * process has any (__moj_dsm_mig_undo_pending). */
+#ifdef MJ_IN_RUNTIME
+#include "../../migrate/image.h"
+
+int __moj_dsm_owns_fd(int fd) __attribute__((visibility("hidden")));
+int __moj_dsm_mig_undo_pending(char *reason, size_t rlen) __attribute__((visibility("hidden")));
+int __moj_dsm_mig_capture(moj_img_shm_t **shm, uint32_t *nshm, moj_img_semundo_t **undo, uint32_t *nundo,
+                          char *reason, size_t rlen) __attribute__((visibility("hidden")));
+int __moj_dsm_mig_restore(const moj_img_shm_t *shm, uint32_t nshm, char *reason, size_t rlen)
+    __attribute__((visibility("hidden")));
+
+int __moj_dsm_owns_fd(int fd) {
+  if (fd < 0 || !cfg_ok) return 0;
+  if (fd == tl_efd) return 1; /* the calling thread's; only it makes calls while others are refused */
+  for (int i = 0; i < MJ_MAX_HOSTS; i++)
+    if (H[i].fd == fd) return 1;
+  int mine = 0;
+  sigset_t om;
+  lk(&seg_lock, &om);
+  for (struct cseg *s = segs; s && !mine; s = s->next) mine = s->memfd == fd;
+  ulk(&seg_lock, &om);
+  return mine;
+}
+
+int __moj_dsm_mig_undo_pending(char *reason, size_t rlen) {
+  if (!cfg_ok) return 0;
+  sigset_t om;
+  int pending = 0;
+  lk(&undo_lock, &om);
+  if (undo_overflow) {
+    snprintf(reason, rlen, "SEM_UNDO adjustments on more than %d distributed semaphores (they stay at their home and do not migrate)", UNDO_MAX);
+    pending = 1;
+  }
+  for (int k = 0; k < undo_n && !pending; k++)
+    if (undo_tab[k].adj) {
+      snprintf(reason, rlen, "a SEM_UNDO adjustment of %d on distributed semaphore 0x%x #%u is pending "
+               "(it stays at its home and does not migrate)", (int)undo_tab[k].adj, (unsigned)undo_tab[k].id,
+               (unsigned)undo_tab[k].num);
+      pending = 1;
+    }
+  ulk(&undo_lock, &om);
+  return pending;
+}
+
+int __moj_dsm_mig_capture(moj_img_shm_t **shm, uint32_t *nshm, moj_img_semundo_t **undo, uint32_t *nundo,
+                          char *reason, size_t rlen) {
+  *shm = NULL; *nshm = 0; *undo = NULL; *nundo = 0; /* no SEM_UNDO records: see above */
+  if (!cfg_ok || !segs) return 0;
+  if (owner_pid != getpid()) { snprintf(reason, rlen, "DSM attachments belong to another process"); errno = EBUSY; return -1; }
+  if (__moj_dsm_mig_undo_pending(reason, rlen)) { errno = EBUSY; return -1; }
+  int bad = -1;
+  if (handback(&bad)) {
+    snprintf(reason, rlen, "cannot hand the DSM pages back to their home %s", bad >= 0 ? C.host[bad].name : "(out of memory)");
+    errno = EIO;
+    return -1;
+  }
+  sigset_t om;
+  lk(&seg_lock, &om);
+  uint32_t n = 0;
+  for (struct cseg *s = segs; s; s = s->next) n += (uint32_t)s->nviews;
+  moj_img_shm_t *v = calloc(n + 1, sizeof *v);
+  uint32_t k = 0;
+  for (struct cseg *s = segs; s && v; s = s->next)
+    for (int i = 0; i < s->nviews; i++) {
+      v[k++] = (moj_img_shm_t){s->id, 0, s->v[i].rdonly ? SHM_RDONLY : 0, (uint64_t)(uintptr_t)s->v[i].addr,
+                               (uint64_t)s->size};
+    }
+  ulk(&seg_lock, &om);
+  if (!v) {
+    snprintf(reason, rlen, "out of memory listing DSM attachments");
+    errno = ENOMEM;
+    return -1;
+  }
+  /* the key, for the record (the id is cluster-wide and is what re-attaches) */
+  for (uint32_t j = 0; j < n; j++) {
+    struct shmid_ds ds;
+    if (shmctl(v[j].shmid, IPC_STAT, &ds) == 0) v[j].key = ds.shm_perm.__key;
+  }
+  *shm = v;
+  *nshm = n;
+  return 0;
+}
+
+int __moj_dsm_mig_restore(const moj_img_shm_t *shm, uint32_t nshm, char *reason, size_t rlen) {
+  for (uint32_t j = 0; j < nshm; j++) {
+    const moj_img_shm_t *r = &shm[j];
+    void *want = (void *)(uintptr_t)r->addr;
+    size_t len = (size_t)((r->size + MJ_PAGE - 1) / MJ_PAGE) * MJ_PAGE;
+    if (!is_dist_id(r->shmid)) {
+      snprintf(reason, rlen, "segment 0x%x: not a distributed id here (MOJAVE_CLUSTER unset or not this cluster)",
+               (unsigned)r->shmid);
+      errno = EINVAL;
+      return -1;
+    }
+    /* the address range must be free here: shmat at a fixed address replaces
+     * whatever is mapped there */
+    void *probe = mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (probe != want) {
+      int e = errno;
+      if (probe != MAP_FAILED) munmap(probe, len); /* kernels before 4.17 ignore the flag */
+      snprintf(reason, rlen, "segment 0x%x: its address %p..%p is not free here (%s)", (unsigned)r->shmid, want,
+               (void *)((char *)want + len), probe == MAP_FAILED ? strerror(e) : "taken");
+      errno = EADDRINUSE;
+      return -1;
+    }
+    munmap(probe, len);
+    void *got = shmat(r->shmid, want, r->shmflg & SHM_RDONLY);
+    if (got != want) {
+      snprintf(reason, rlen, "segment 0x%x: cannot attach at %p: %s", (unsigned)r->shmid, want,
+               got == (void *)-1 ? strerror(errno) : "attached elsewhere");
+      return -1;
+    }
+  }
+  return 0;
+}
+#endif
