@@ -125,6 +125,11 @@ struct MojMigratePass : llvm::PassInfoMixin<MojMigratePass> {
   static bool isRequired() { return true; }
 };
 
+struct MojVerifyPass : llvm::PassInfoMixin<MojVerifyPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
 struct MojEmbedBitcodePass : llvm::PassInfoMixin<MojEmbedBitcodePass> {
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
   static bool isRequired() { return true; }

@@ -16,6 +16,8 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Passes/PassPlugin.h"
 
+#include <cstdlib>
+
 using namespace llvm;
 
 namespace moj {
@@ -24,6 +26,10 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
   explicit MojInstrumentPass(bool Hoist, bool Embed = false)
       : Hoist(Hoist), Embed(Embed) {}
   PreservedAnalyses run(Module &M, ModuleAnalysisManager &MAM) {
+    // Bitcode shipped for IR migration (mojaved sets this): verify, never
+    // instrument — a module that is not mojave's is refused.
+    if (const char *R = getenv("MOJCC_REQUIRE_INSTRUMENTED"); R && *R && *R != '0')
+      return MojVerifyPass().run(M, MAM);
     if (M.getModuleFlag(InstrumentedFlag))
       return PreservedAnalyses::all();
     ModulePassManager MPM;
@@ -63,6 +69,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                     MPM.addPass(MojLowerPass());
                   else if (Name == "moj-nonmoving")
                     MPM.addPass(MojNonMovingPass());
+                  else if (Name == "moj-verify")
+                    MPM.addPass(MojVerifyPass());
                   else if (Name == "moj-migrate")
                     MPM.addPass(MojMigratePass());
                   else if (Name == "moj-embed-bc")
