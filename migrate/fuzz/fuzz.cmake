@@ -1,5 +1,5 @@
 # migrate/fuzz/fuzz.cmake — the libFuzzer target fuzz_image (fuzz_image.c +
-# image.c + the SHA-256 of runtime/dsm/proto.c) and its bounded ctest run.
+# image_*.c + the SHA-256 of runtime/dsm/proto.c) and its bounded ctest run.
 # libFuzzer needs clang and its runtime (clang-16 + libclang-rt-16-dev from
 # scripts/deps.sh) while the default build uses whatever CC is (gcc on Debian),
 # so clang is invoked directly through a custom command, after a configure-time
@@ -21,7 +21,7 @@ endif()
 
 if(MOJ_FUZZ_WORKS)
   set(_fz_out ${CMAKE_BINARY_DIR}/bin/fuzz_image)
-  set(_fz_src ${CMAKE_CURRENT_LIST_DIR}/fuzz_image.c ${CMAKE_CURRENT_SOURCE_DIR}/image.c
+  set(_fz_src ${CMAKE_CURRENT_LIST_DIR}/fuzz_image.c ${MOJ_IMAGE_SOURCES}
       ${PROJECT_SOURCE_DIR}/runtime/dsm/proto.c)
   add_custom_command(OUTPUT ${_fz_out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/bin

@@ -1,4 +1,4 @@
-/* tests/unit/test_image.c — the checkpoint image (migrate/image.c): round trip
+/* tests/unit/test_image.c — the checkpoint image (migrate/image_*.c): round trip
  * of a rich image, and one case per refusal class of the decoder (header,
  * checksum, zstd frame, section structure, records, cross-references).
  *
