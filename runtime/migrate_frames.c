@@ -300,9 +300,12 @@ static int rewind_end(void) {
   __moj_mig_req = 0;
   int arrived = M.at_dest;
   frames_free();
+  moj_img_t *done_img = NULL; /* destination: freed once its SEM_UNDO records are adopted */
   if (M.img != &M.cap_img) {
-    moj_img_free(M.img);
+    done_img = M.img;
   } else {
+    /* source after a failed hand-off: adjustments taken off for the image come back */
+    _moj_mig_undo_adopt(&M.cap_img);
     _moj_mig_capture_free(&M.cap_img);
   }
   M.img = NULL;
@@ -314,7 +317,9 @@ static int rewind_end(void) {
   if (arrived) {
     M.at_dest = 0;
     if (moj_ctl_restored() != 0) _exit(0);
+    _moj_mig_undo_adopt(done_img); /* after GO: the SEM_UNDO adjustments are ours now */
   }
+  moj_img_free(done_img);
   return arrived;
 }
 

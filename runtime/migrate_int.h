@@ -60,6 +60,7 @@ void *_moj_mig_stream(const moj_img_t *img, uint32_t i, int at_dest) MOJ_HIDDEN;
  * its pages back and lists its attachments into img->shm; 0 or -1 with errno
  * and reason.  Freed by _moj_mig_capture_free. */
 int  _moj_mig_capture_dsm(moj_img_t *img, char *reason, size_t rlen) MOJ_HIDDEN;
+void _moj_mig_undo_adopt(const moj_img_t *img) MOJ_HIDDEN;
 /* Destination: heap, globals, files from a decoded image (fatal on mismatch). */
 void _moj_mig_restore_state(const moj_img_t *img) MOJ_HIDDEN;
 /* Address of a GLOBALS record / SYMS entry at this process. */

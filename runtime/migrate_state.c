@@ -79,12 +79,29 @@ static int own_fd(int fd) {
   return fd == moj_ctl_fd() || (__moj_dsm_owns_fd && __moj_dsm_owns_fd(fd));
 }
 
+int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason, size_t rlen) MOJ_HIDDEN
+    __attribute__((weak));
+
+/* SEM_UNDO adjustments the image carries become this process's again: at
+ * the destination once it runs (after GO: a hand-off aborted before that
+ * must not leave them with a process that is killed), at the source when the
+ * hand-off failed after they were taken. */
+void _moj_mig_undo_adopt(const moj_img_t *img) {
+  if (!img || !img->nsemundo || !__moj_dsm_mig_undo_give) return;
+  char why[300];
+  if (__moj_dsm_mig_undo_give(img->semundo, img->nsemundo, why, sizeof why)) {
+    char line[400];
+    int k = snprintf(line, sizeof line, "mojave: migration: %s\n", why);
+    if (k > 0) { ssize_t w = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1); (void)w; }
+  }
+}
+
 int _moj_mig_capture_dsm(moj_img_t *img, char *reason, size_t rlen) {
   if (!__moj_dsm_mig_capture) return 0; /* no DSM client in this program */
-  if (__moj_dsm_mig_capture(&C.shm, &img->nshm, &C.semundo, &img->nsemundo, reason, rlen)) return -1;
+  int rc = __moj_dsm_mig_capture(&C.shm, &img->nshm, &C.semundo, &img->nsemundo, reason, rlen);
   img->shm = C.shm;
-  img->semundo = C.semundo;
-  return 0;
+  img->semundo = C.semundo; /* even on failure: taken adjustments are given back at the rewind */
+  return rc;
 }
 
 /* glibc's list of open streams (its first member is the FILE). */

@@ -1048,12 +1048,12 @@ EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf) {
 
 /* ---------------- semaphores ---------------- */
 /* SEM_UNDO adjustments live at the home, per connection, and are applied when
- * the connection closes.  A migrating process closes its connections at the
- * source, so adjustments cannot travel yet: the client keeps its own tally of
+ * the connection closes.  The client keeps its own tally of which sets have
  * them (the home's rules: -op per successful SEM_UNDO operation; SETVAL,
- * SETALL and IPC_RMID clear them) so that a migration can be refused while
- * any is non-zero (__moj_dsm_mig_undo_pending).  Overflowing the table is
- * counted as "pending" forever: refusing is the safe side. */
+ * SETALL and IPC_RMID clear them): a migration takes exactly those sets'
+ * adjustments off the source's connection (MJ_UNDO_TAKE) into the image and
+ * the migrated process gives them to its own (MJ_UNDO_GIVE).  Overflowing the
+ * table means the tally is incomplete: a migration is then refused. */
 #define UNDO_MAX 64
 static struct { int id; uint16_t num; int32_t adj; } undo_tab[UNDO_MAX];
 static int undo_n, undo_overflow;
@@ -1506,26 +1506,94 @@ int __moj_dsm_mig_undo_pending(char *reason, size_t rlen) {
   int pending = 0;
   lk(&undo_lock, &om);
   if (undo_overflow) {
-    snprintf(reason, rlen, "SEM_UNDO adjustments on more than %d distributed semaphores (they stay at their home and do not migrate)", UNDO_MAX);
+    snprintf(reason, rlen, "SEM_UNDO adjustments on more than %d distributed semaphores (not all of them can be "
+             "carried)", UNDO_MAX);
     pending = 1;
   }
-  for (int k = 0; k < undo_n && !pending; k++)
-    if (undo_tab[k].adj) {
-      snprintf(reason, rlen, "a SEM_UNDO adjustment of %d on distributed semaphore 0x%x #%u is pending "
-               "(it stays at its home and does not migrate)", (int)undo_tab[k].adj, (unsigned)undo_tab[k].id,
-               (unsigned)undo_tab[k].num);
-      pending = 1;
-    }
   ulk(&undo_lock, &om);
   return pending;
 }
 
+int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason, size_t rlen)
+    __attribute__((visibility("hidden")));
+
+/* The sets this process holds adjustments on: their adjustments leave the
+ * source's connections (the home answers with them) into *out.  On failure
+ * the ones already taken are given back. */
+static int undo_take(moj_img_semundo_t **out, uint32_t *nout, char *reason, size_t rlen) {
+  int ids[UNDO_MAX], nid = 0;
+  sigset_t om;
+  lk(&undo_lock, &om);
+  for (int k = 0; k < undo_n; k++) {
+    if (!undo_tab[k].adj) continue;
+    int seen = 0;
+    for (int j = 0; j < nid; j++) seen |= ids[j] == undo_tab[k].id;
+    if (!seen) ids[nid++] = undo_tab[k].id;
+  }
+  ulk(&undo_lock, &om);
+  moj_img_semundo_t *v = NULL;
+  uint32_t n = 0;
+  for (int j = 0; j < nid; j++) {
+    struct mj_undo_q q = {ids[j]};
+    static struct mj_undo_e e[32000];
+    size_t rl = 0;
+    int st = call(id_host(ids[j]), MJ_UNDO_TAKE, &q, sizeof q, NULL, 0, e, sizeof e, &rl, 0);
+    if (st == EIDRM || st == EINVAL) continue; /* the set is gone: nothing to carry */
+    if (st) {
+      char ignore[128];
+      if (n) __moj_dsm_mig_undo_give(v, n, ignore, sizeof ignore);
+      snprintf(reason, rlen, "cannot take the SEM_UNDO adjustments of semaphore set 0x%x from its home: %s",
+               (unsigned)ids[j], strerror(st));
+      errno = st;
+      free(v);
+      return -1;
+    }
+    uint32_t m = (uint32_t)(rl / sizeof e[0]);
+    moj_img_semundo_t *nv = realloc(v, (n + m + 1) * sizeof *v);
+    if (!nv) { free(v); snprintf(reason, rlen, "out of memory"); errno = ENOMEM; return -1; }
+    v = nv;
+    for (uint32_t i = 0; i < m; i++) v[n++] = (moj_img_semundo_t){ids[j], e[i].num, e[i].adj};
+  }
+  *out = v;
+  *nout = n;
+  return 0;
+}
+
+/* Give adjustments (from an image, or back after a failed hand-off) to this
+ * process's connections; the local tally follows. */
+int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason, size_t rlen) {
+  ensure_init();
+  for (uint32_t i = 0; i < n;) {
+    uint32_t j = i;
+    static struct mj_undo_e e[32000];
+    uint32_t m = 0;
+    for (; j < n && u[j].semid == u[i].semid && m < 32000; j++) e[m++] = (struct mj_undo_e){u[j].num, u[j].adj};
+    struct mj_undo_q q = {u[i].semid};
+    int st = call(id_host(u[i].semid), MJ_UNDO_GIVE, &q, sizeof q, e, m * sizeof e[0], NULL, 0, NULL, 0);
+    if (st) {
+      snprintf(reason, rlen, "cannot give SEM_UNDO adjustments of semaphore set 0x%x to its home: %s",
+               (unsigned)u[i].semid, strerror(st));
+      errno = st;
+      return -1;
+    }
+    for (uint32_t k = i; k < j; k++) {
+      struct sembuf b = {u[k].num, (short)-u[k].adj, SEM_UNDO};
+      undo_note(u[k].semid, &b, 1);
+    }
+    i = j;
+  }
+  return 0;
+}
+
 int __moj_dsm_mig_capture(moj_img_shm_t **shm, uint32_t *nshm, moj_img_semundo_t **undo, uint32_t *nundo,
                           char *reason, size_t rlen) {
-  *shm = NULL; *nshm = 0; *undo = NULL; *nundo = 0; /* no SEM_UNDO records: see above */
-  if (!cfg_ok || !segs) return 0;
-  if (owner_pid != getpid()) { snprintf(reason, rlen, "DSM attachments belong to another process"); errno = EBUSY; return -1; }
+  *shm = NULL; *nshm = 0; *undo = NULL; *nundo = 0;
+  if (!cfg_ok) return 0;
   if (__moj_dsm_mig_undo_pending(reason, rlen)) { errno = EBUSY; return -1; }
+  if (undo_take(undo, nundo, reason, rlen)) return -1;
+  for (uint32_t i = 0; i < *nundo; i++) undo_clear((*undo)[i].semid, -1); /* they left this process */
+  if (!segs) return 0;
+  if (owner_pid != getpid()) { snprintf(reason, rlen, "DSM attachments belong to another process"); errno = EBUSY; return -1; }
   int bad = -1;
   if (handback(&bad)) {
     snprintf(reason, rlen, "cannot hand the DSM pages back to their home %s", bad >= 0 ? C.host[bad].name : "(out of memory)");

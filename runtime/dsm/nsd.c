@@ -1291,6 +1291,52 @@ static void handle_auth(struct conn *c, const struct mj_hdr *h, const uint8_t *p
   sendm(c, MJ_AUTH_OK, h->seq, 0, 0, &ok, sizeof ok, NULL, 0);
 }
 
+/* Migration of a process with SEM_UNDO adjustments (docs/migration.md): at
+ * the source they leave its connection (TAKE: returned, and no longer applied
+ * when that connection closes), the image carries them, and the migrated
+ * process's new connection takes them over (GIVE) once it runs; a failed
+ * hand-off gives them back to the source's connection. */
+static void do_undo_take(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_undo_q);
+  struct mj_undo_q q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct sem *s = sem_by_id(q.id, &sl);
+  if (!s) { reply(c, h, EIDRM, NULL, 0); return; }
+  struct mj_undo_e e[SEMMSL];
+  uint32_t n = 0;
+  for (struct undo **pu = &c->undos; *pu; pu = &(*pu)->next) {
+    struct undo *u = *pu;
+    if (u->slot != sl || u->gen != s->gen) continue;
+    for (int i = 0; i < u->nsems && n < SEMMSL; i++)
+      if (u->adj[i]) e[n++] = (struct mj_undo_e){(uint16_t)i, u->adj[i]};
+    *pu = u->next;
+    free(u->adj); free(u);
+    break;
+  }
+  reply(c, h, 0, e, n * sizeof e[0]);
+}
+static void do_undo_give(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+  NEED(struct mj_undo_q);
+  if ((h->len - sizeof(struct mj_undo_q)) % sizeof(struct mj_undo_e)) { reply(c, h, EPROTO, NULL, 0); return; }
+  struct mj_undo_q q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct sem *s = sem_by_id(q.id, &sl);
+  if (!s) { reply(c, h, EIDRM, NULL, 0); return; }
+  uint32_t n = (h->len - (uint32_t)sizeof q) / (uint32_t)sizeof(struct mj_undo_e);
+  const uint8_t *p = pl + sizeof q;
+  for (uint32_t i = 0; i < n; i++) { /* all checked before any is applied */
+    struct mj_undo_e e; memcpy(&e, p + i * sizeof e, sizeof e);
+    if (e.num >= s->nsems) { reply(c, h, EINVAL, NULL, 0); return; }
+  }
+  struct undo *u = undo_for(c, sl, s);
+  for (uint32_t i = 0; i < n; i++) {
+    struct mj_undo_e e; memcpy(&e, p + i * sizeof e, sizeof e);
+    int v = u->adj[e.num] + e.adj;
+    u->adj[e.num] = (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
+  }
+  reply(c, h, 0, NULL, 0);
+}
+
 static void dispatch(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
   if (!c->authed) { handle_auth(c, h, pl); return; }
   switch (h->type) {
@@ -1322,6 +1368,8 @@ static void dispatch(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
   case MJ_SEMOP: do_semop(c, h, pl); break;
   case MJ_SEMCTL: do_semctl(c, h, pl); break;
   case MJ_CANCEL: do_cancel(c, h); break;
+  case MJ_UNDO_TAKE: do_undo_take(c, h, pl); break;
+  case MJ_UNDO_GIVE: do_undo_give(c, h, pl); break;
   case MJ_MSGGET: do_msgget(c, h, pl); break;
   case MJ_MSGSND: do_msgsnd(c, h, pl); break;
   case MJ_MSGRCV: do_msgrcv(c, h, pl); break;

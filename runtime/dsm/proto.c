@@ -187,6 +187,7 @@ const char *mj_type_name(unsigned t) {
   case MJ_SHMGET: return "SHMGET"; case MJ_SHMAT: return "SHMAT"; case MJ_SHMDT: return "SHMDT";
   case MJ_SHMCTL: return "SHMCTL"; case MJ_PAGE_REQ: return "PAGE_REQ"; case MJ_PAGE_FETCH: return "PAGE_FETCH"; case MJ_REATTACH: return "REATTACH"; case MJ_PAGE_DIRTY: return "PAGE_DIRTY";
   case MJ_SEMGET: return "SEMGET"; case MJ_SEMOP: return "SEMOP"; case MJ_SEMCTL: return "SEMCTL";
+  case MJ_UNDO_TAKE: return "UNDO_TAKE"; case MJ_UNDO_GIVE: return "UNDO_GIVE";
   case MJ_CANCEL: return "CANCEL"; case MJ_MSGGET: return "MSGGET"; case MJ_MSGSND: return "MSGSND";
   case MJ_MSGRCV: return "MSGRCV"; case MJ_MSGCTL: return "MSGCTL";
   default: return "UNKNOWN";

@@ -54,6 +54,9 @@ enum mj_type {
   MJ_SEMOP = 21,
   MJ_SEMCTL = 22,
   MJ_CANCEL = 23, /* c->s: abort a blocked request (aux = its seq) */
+  MJ_UNDO_TAKE = 24, /* c->s: a migrating process's SEM_UNDO adjustments on one set leave
+                        its connection; reply: mj_undo_e[] (no longer applied at its close) */
+  MJ_UNDO_GIVE = 25, /* c->s: mj_undo_q + mj_undo_e[]: add them to this connection's */
   MJ_MSGGET = 30,
   MJ_MSGSND = 31,
   MJ_MSGRCV = 32,
@@ -70,6 +73,8 @@ struct mj_auth {
 struct mj_auth_ok { uint8_t mac[32]; /* HMAC(secret, "S" | cnonce | snonce) */ uint32_t client_id; } __attribute__((packed));
 
 struct mj_cred { uint32_t uid, gid, pid; } __attribute__((packed));
+struct mj_undo_q { int32_t id; } __attribute__((packed));          /* the semaphore set */
+struct mj_undo_e { uint16_t num; int16_t adj; } __attribute__((packed)); /* one semaphore's adjustment */
 
 struct mj_resolve { int32_t key; } __attribute__((packed));
 /* One step of resolution (like a DNS answer): referral = 1 means "ask

@@ -78,13 +78,10 @@ static int mover(long key, const char *dest) {
 
   try_spec();
 
-  /* a pending SEM_UNDO adjustment lives at the home: the move is refused */
+  /* a SEM_UNDO adjustment (-1 on semaphore 2, held at the home) travels with
+   * the process: not applied when a source leaves, applied when the process
+   * finally exits (the peer sees semaphore 2 come back to 0 then) */
   CHECK(sem(semid, 2, 1, SEM_UNDO) == 0, "semop +1 SEM_UNDO: %s", strerror(errno));
-  int r = moj_migrate(dest, 0);
-  CHECK(r == -1 && errno == EBUSY && strstr(moj_migrate_error(), "SEM_UNDO"),
-        "migration with a SEM_UNDO adjustment: %d errno %d (%s)", r, errno, moj_migrate_error());
-  printf("undo: refused (%s)\n", moj_migrate_error());
-  CHECK(sem(semid, 2, -1, SEM_UNDO) == 0, "semop -1 SEM_UNDO: %s", strerror(errno));
 
   printf("before: pid %d on %s\n", (int)getpid(), getenv("MOJAVE_HOST"));
   fflush(stdout);
@@ -98,7 +95,7 @@ static int mover(long key, const char *dest) {
   for (char *hop = hops, *next; hop && *hop; hop = next) {
     next = strchr(hop, ',');
     if (next) *next++ = 0;
-    r = moj_migrate(hop, flags);
+    int r = moj_migrate(hop, flags);
     if (r == MOJ_MIGRATE_ARRIVED) printf("after: arrived at %s\n", getenv("MOJAVE_HOST"));
     else printf("after: stayed at %s (%s)\n", getenv("MOJAVE_HOST"), moj_migrate_error());
     fflush(stdout);
@@ -106,6 +103,17 @@ static int mover(long key, const char *dest) {
           (void *)g_seg, (void *)h->seg, (void *)seg);
     for (int p = 0; p < 8; p++) CHECK(same(g_seg, p, 1), "page %d written before the move is not intact", p);
   }
+  /* once every source of a hop has left (attach count back to mover + peer),
+   * none of them applied the adjustment on its way out */
+  struct shmid_ds ds;
+  for (int tries = 0; tries < 300; tries++) {
+    CHECK(shmctl(shmid, IPC_STAT, &ds) == 0, "IPC_STAT: %s", strerror(errno));
+    if (ds.shm_nattch <= 2) break;
+    usleep(10000);
+  }
+  int v2 = semctl(semid, 2, GETVAL);
+  CHECK(v2 == 1, "semaphore 2 is %d after the hops: the SEM_UNDO adjustment was applied early or lost", v2);
+  printf("undo: carried (semaphore 2 still %d)\n", v2);
   for (int p = 13; p < 16; p++) fill(h->seg, p, 2);
   CHECK(sem(semid, 1, -1, 0) == 0, "P(1): %s", strerror(errno)); /* peer's phase 1 done */
   for (int p = 8; p < 12; p++) CHECK(same(seg, p, 3), "page %d of the peer is wrong", p);
@@ -152,6 +160,11 @@ static int peer(long key, int n) {
   }
   printf("nattch at the end: %d\n", (int)ds.shm_nattch);
   CHECK(ds.shm_nattch == 1, "nattch %d after the mover detached, expected 1 (the peer)", (int)ds.shm_nattch);
+  /* the mover's exit applies its SEM_UNDO adjustment (-1 on semaphore 2) */
+  int v2 = -1;
+  for (int tries = 0; tries < 500 && (v2 = semctl(semid, 2, GETVAL)) != 0; tries++) usleep(10000);
+  CHECK(v2 == 0, "semaphore 2 is %d after the mover exited: its SEM_UNDO adjustment was not applied once", v2);
+  if (v2 == 0) printf("undo: applied at exit\n");
   shmdt(seg);
   shmctl(shmid, IPC_RMID, NULL);
   semctl(semid, 0, IPC_RMID);
