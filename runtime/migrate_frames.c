@@ -87,7 +87,6 @@ static void fail(int err, const char *fmt, ...) {
 
 /* ---- checks before an unwind -------------------------------------------- */
 
-int __moj_dsm_mig_undo_pending(char *reason, size_t rlen) MOJ_HIDDEN __attribute__((weak)); /* runtime/dsm/client.c, if linked */
 
 /* The stack from here to main must be instrumented frames only, one run:
  * the runtime's own frames on top, then mojcc code, then libc's start-up.
@@ -449,8 +448,6 @@ static void frames_image_free(moj_img_t *img) {
   img->nframes = 0;
 }
 
-static void progress(uint64_t sent, uint64_t total) { (void)sent; (void)total; }
-
 /* Checkpoint to a file ("file:PATH"): written whole, then renamed in place. */
 static int write_file(const char *path, const void *buf, size_t len) {
   char tmp[4096];
@@ -546,7 +543,7 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
     moj_ship_t *s = NULL;
     char why[256] = "";
     errno = 0;
-    int shipped = moj_ship_begin(M.host, M.mode ? M.mode : 1, exe, bytes, len, &s, progress, why, sizeof why);
+    int shipped = moj_ship_begin(M.host, M.mode ? M.mode : 1, exe, bytes, len, &s, NULL, why, sizeof why);
     t_shipped = now_s();
     if (shipped || moj_ship_commit(s, why, sizeof why)) {
       fail(errno ? errno : EIO, "%s", why[0] ? why : "the transport failed");
@@ -776,7 +773,6 @@ MOJ_EXPORT void __moj_mig_main_start(int argc, char **argv, char **envp) {
   }
 }
 
-char **_moj_mig_argv(int *argc) MOJ_HIDDEN;
 char **_moj_mig_argv(int *argc) {
   *argc = M.argc;
   return M.argv;

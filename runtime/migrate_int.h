@@ -47,6 +47,20 @@ void _moj_mig_scan(mig_relocs_t *r, uint8_t where, uint32_t id, uint32_t sub,
 /* SYMS index of a symbol row, added on first use (image's SYMS list). */
 uint32_t _moj_mig_symref(size_t sym_row) MOJ_HIDDEN;
 
+/* migrate_frames.c: main's argc/argv (the image's at a destination) */
+char **_moj_mig_argv(int *argc) MOJ_HIDDEN;
+
+/* runtime/dsm/client.c: weak, like the runtime's other references to it, so
+ * the DSM client is linked only into programs that use System V IPC. */
+int __moj_dsm_owns_fd(int fd) MOJ_HIDDEN __attribute__((weak));
+int __moj_dsm_mig_undo_pending(char *reason, size_t rlen) MOJ_HIDDEN __attribute__((weak));
+int __moj_dsm_mig_capture(moj_img_shm_t **shm, uint32_t *nshm, moj_img_semundo_t **undo, uint32_t *nundo,
+                          char *reason, size_t rlen) MOJ_HIDDEN __attribute__((weak));
+int __moj_dsm_mig_restore(const moj_img_shm_t *shm, uint32_t nshm, char *reason, size_t rlen)
+    MOJ_HIDDEN __attribute__((weak));
+int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason, size_t rlen) MOJ_HIDDEN
+    __attribute__((weak));
+
 /* migrate_state.c */
 /* Fill heap, globals, files, stdio parts of img and their relocations;
  * 0 or -1 with errno and reason. */

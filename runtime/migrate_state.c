@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 extern char **environ;
-char **_moj_mig_argv(int *argc) MOJ_HIDDEN;
 
 static const int rlimits[] = {RLIMIT_AS, RLIMIT_CORE, RLIMIT_CPU, RLIMIT_DATA, RLIMIT_FSIZE,
                               RLIMIT_NOFILE, RLIMIT_STACK, RLIMIT_MEMLOCK, RLIMIT_NPROC};
@@ -61,13 +60,6 @@ static int fail(char *reason, size_t rlen, int err, const char *fmt, ...) {
   return -1;
 }
 
-/* runtime/dsm/client.c: weak, like the runtime's other references to it, so
- * the DSM client is linked only into programs that use System V IPC. */
-int __moj_dsm_owns_fd(int fd) MOJ_HIDDEN __attribute__((weak));
-int __moj_dsm_mig_capture(moj_img_shm_t **shm, uint32_t *nshm, moj_img_semundo_t **undo, uint32_t *nundo,
-                          char *reason, size_t rlen) MOJ_HIDDEN __attribute__((weak));
-int __moj_dsm_mig_restore(const moj_img_shm_t *shm, uint32_t nshm, char *reason, size_t rlen)
-    MOJ_HIDDEN __attribute__((weak));
 
 /* Descriptors the runtime, the transport or the DSM client (its home
  * connections, memfds, eventfds) own, which do not travel. */
@@ -79,8 +71,6 @@ static int own_fd(int fd) {
   return fd == moj_ctl_fd() || (__moj_dsm_owns_fd && __moj_dsm_owns_fd(fd));
 }
 
-int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason, size_t rlen) MOJ_HIDDEN
-    __attribute__((weak));
 
 /* SEM_UNDO adjustments the image carries become this process's again: at
  * the destination once it runs (after GO: a hand-off aborted before that

@@ -75,7 +75,7 @@ set_tests_properties(migrate_chain_real PROPERTIES LABELS migrate TIMEOUT 300
 
 # The destination is down: the real program rewinds and finishes at h1.
 add_test(NAME migrate_real_fail
-         COMMAND ${PROJECT_SOURCE_DIR}/scripts/cluster.sh run 2 ${CMAKE_CURRENT_SOURCE_DIR}/t_real_fail.sh)
+         COMMAND ${PROJECT_SOURCE_DIR}/scripts/cluster.sh run 2 ${CMAKE_CURRENT_SOURCE_DIR}/t_real.sh O2 fail)
 set_tests_properties(migrate_real_fail PROPERTIES LABELS migrate TIMEOUT 300
   PASS_REGULAR_EXPRESSION "PASS migrate_real_fail" FAIL_REGULAR_EXPRESSION "FAIL"
   ENVIRONMENT "MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh;MIG_PROGS=${CMAKE_CURRENT_BINARY_DIR};TEST_TIMEOUT=250")

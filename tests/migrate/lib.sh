@@ -3,6 +3,9 @@
 # MOJAVE_RUN (the launcher), BIN (fake_app, badpeer).  Nothing here waits on
 # time: every wait is for an event (a line in a file), bounded by a count.
 set -u
+# Descriptors the harness left open are not the programs' (a pipe among them
+# would rightly make a migration refuse): close them before anything runs.
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
 D=$MOJAVE_CLUSTER_DIR
 T=$(mktemp -d /tmp/mojave-migtest.XXXXXX)
 trap 'rm -rf "$T"' EXIT

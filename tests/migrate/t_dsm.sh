@@ -9,7 +9,6 @@
 # the segment's attach count must end at the peer alone, and a SEM_UNDO
 # adjustment travels with the mover and is applied once, when it exits.
 . "$(dirname "$0")/lib.sh"
-for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
 variant=$1
 case $variant in
   move) name=migrate_dsm;      key=0x4d4a0300; hops=h2,h3 ;;
