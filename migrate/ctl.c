@@ -80,7 +80,7 @@ void moj_ctl_init(void) {
 }
 
 /* A REQUEST packet: remember it (the last one wins). */
-static void keep_request(const struct mj_hdr *h, const char *buf) {
+static void keep_request(const struct _moj_hdr *h, const char *buf) {
   if (h->type != MG_REQUEST || h->len != sizeof req) return;
   memcpy(&req, buf, sizeof req);
   req.host[sizeof req.host - 1] = 0;
@@ -90,7 +90,7 @@ static void keep_request(const struct mj_hdr *h, const char *buf) {
 /* Read whatever the supervisor sent without blocking (stale GO/ABORT from
  * an earlier hand-off are dropped). */
 static void ctl_drain(void) {
-  struct mj_hdr h;
+  struct _moj_hdr h;
   char buf[1024];
   int fd = moj_ctl_fd();
   while (fd >= 0 && mg_pkt_recv(fd, &h, buf, sizeof buf, 1) == 0) keep_request(&h, buf);
@@ -157,7 +157,7 @@ int moj_ctl_restored(void) {
   if (fd < 0) return 0; /* not started by mojaved: nobody to wait for */
   mg_pkt_send(fd, MG_RESTORED, 0, 0, NULL, 0);
   for (;;) {
-    struct mj_hdr h;
+    struct _moj_hdr h;
     char buf[1024];
     if (mg_pkt_recv(fd, &h, buf, sizeof buf, 0) < 0) {
       if (errno == EPROTO) continue;

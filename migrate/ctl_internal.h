@@ -8,7 +8,7 @@
 /* Mutable transport state lives in the runtime's `moj_rt` section, which the
  * speculation snapshot of .data/.bss skips (runtime/internal.h): rolling back
  * a speculation must not forget a migration request or the control socket. */
-#ifdef MJ_IN_RUNTIME
+#ifdef MOJ_IN_RUNTIME
 #define MG_RTVAR __attribute__((section("moj_rt")))
 #else
 #define MG_RTVAR

@@ -464,7 +464,7 @@ int moj_img_decode(const void *buf, size_t len, moj_img_t **out, char *err, size
   if (zlen < have)
     return fail(err, errlen, "%llu trailing bytes after the payload", (unsigned long long)(have - zlen));
   uint8_t sum[32];
-  mj_sha256(z, (size_t)zlen, sum);
+  _moj_sha256(z, (size_t)zlen, sum);
   if (memcmp(sum, (const uint8_t *)buf + 32, 32)) return fail(err, errlen, "checksum mismatch");
 
   unsigned long long csize = ZSTD_getFrameContentSize(z, (size_t)zlen);

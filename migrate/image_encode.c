@@ -317,7 +317,7 @@ int moj_img_encode(const moj_img_t *img, int level, void **out, size_t *outlen, 
   st32(h + 12, 0);
   st64(h + 16, raw_len);
   st64(h + 24, zlen);
-  mj_sha256(h + HDR_LEN, zlen, h + 32);
+  _moj_sha256(h + HDR_LEN, zlen, h + 32);
   size_t total = HDR_LEN + zlen;
   if (total < w.cap / 2) { /* give back a mostly unused bound (compressible heaps) */
     uint8_t *o = realloc(w.out, total);

@@ -27,7 +27,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "proto.h" /* mj_sha256 */
+#include "proto.h" /* _moj_sha256 */
 
 #define IMG_HIDDEN __attribute__((visibility("hidden")))
 

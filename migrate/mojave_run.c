@@ -31,7 +31,7 @@
 #define EX_NOEXEC 126
 #define EX_NOTFOUND 127
 
-static struct mj_cluster C;
+static struct _moj_cluster C;
 static const char *cluster_file;
 static int show_progress;
 static int sfd = -1;
@@ -52,11 +52,11 @@ static void load_cluster(void) {
   if (!cluster_file || !*cluster_file)
     die(EX_USAGE, "no cluster file: pass --cluster FILE or set MOJAVE_CLUSTER (docs/cluster.md)");
   char err[600];
-  if (mj_cluster_load(cluster_file, &C, err, sizeof err)) die(EX_USAGE, "%s", err);
+  if (_moj_cluster_load(cluster_file, &C, err, sizeof err)) die(EX_USAGE, "%s", err);
 }
 
 static void check_host(const char *h) {
-  if (mj_cluster_find_host(&C, h) >= 0) return;
+  if (_moj_cluster_find_host(&C, h) >= 0) return;
   char list[1024] = "";
   for (int i = 0; i < C.nhosts && strlen(list) < sizeof list - 40; i++)
     snprintf(list + strlen(list), sizeof list - strlen(list), " %s", C.host[i].name);
@@ -137,7 +137,7 @@ static int attach(const char *host, const char *job) {
   for (int attempt = 0;; attempt++) {
     int fd = mg_dial(&C, host, NULL, mg_now_ms() + 10000, reason, sizeof reason);
     if (fd >= 0) {
-      struct mj_hdr h = {0};
+      struct _moj_hdr h = {0};
       uint64_t acked = 0;
       char rb[600];
       const char *why = NULL;
@@ -196,7 +196,7 @@ static int relay(char *host, char *job, uint64_t sigs) {
       if (in_send(fd) < 0) goto lost;
     }
     if (!p[0].revents) continue;
-    struct mj_hdr h;
+    struct _moj_hdr h;
     const char *why;
     if (mg_recv(fd, &h, buf, sizeof buf - 1, -1, &why) < 0) goto lost;
     switch (h.type) {
@@ -313,7 +313,7 @@ static int run(char **argv, const char *mhost, int mode, double after) {
     }
     /* control packets (also the ones sent just before the program exited) */
     while (ctl >= 0 && (p[1].revents || child_done)) {
-      struct mj_hdr h;
+      struct _moj_hdr h;
       char buf[1024];
       if (mg_pkt_recv(ctl, &h, buf, sizeof buf - 1, 1) < 0) {
         if (errno == EAGAIN) break;
@@ -352,7 +352,7 @@ static int list(void) {
     const char *why = NULL;
     int64_t dl = mg_now_ms() + 5000;
     int fd = mg_dial(&C, C.host[i].name, NULL, dl, reason, sizeof reason);
-    struct mj_hdr h;
+    struct _moj_hdr h;
     if (fd >= 0 && (mg_send(fd, MG_LIST, 0, 0, NULL, 0, dl) || mg_recv(fd, &h, buf, MG_MAX_PAYLOAD, dl, &why) ||
                     h.type != (MG_LIST | MG_REPLY))) {
       snprintf(reason, sizeof reason, "no job list: %s", why ? why : strerror(errno));
@@ -394,7 +394,7 @@ static int move(const char *job, const char *host, int mode) {
   snprintf(m.job, sizeof m.job, "%s", job);
   snprintf(m.host, sizeof m.host, "%s", host);
   m.mode = (uint32_t)mode;
-  struct mj_hdr h;
+  struct _moj_hdr h;
   const char *why = NULL;
   if (mg_send(fd, MG_MOVE, 0, 0, &m, sizeof m, dl) || mg_recv(fd, &h, buf, sizeof buf - 1, dl, &why))
     die(EX_FAIL, "asking %s: %s", jh, why ? why : strerror(errno));

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 
-struct mj_cluster C;
+struct _moj_cluster C;
 int self_idx = -1;
 const char *self_name, *cluster_path, *state_dir, *mojcc_path = "mojcc";
 int epfd = -1;
@@ -103,7 +103,7 @@ int buf_put(struct buf *b, const void *p, size_t n) {
   return 0;
 }
 int buf_frame(struct buf *b, uint16_t type, int32_t status, uint32_t aux, const void *p, size_t n) {
-  struct mj_hdr h;
+  struct _moj_hdr h;
   mg_hdr_init(&h, type, (uint32_t)n, status, aux);
   return buf_put(b, &h, sizeof h) || (n && buf_put(b, p, n)) ? -1 : 0;
 }
@@ -199,7 +199,7 @@ static void accept_all(int lfd) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    mj_sock_liveness(fd);
+    _moj_sock_liveness(fd);
     struct conn *c = calloc(1, sizeof *c);
     if (!c) { close(fd); continue; }
     c->w.kind = W_CONN;
@@ -213,8 +213,8 @@ static void accept_all(int lfd) {
     nconns++;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->w};
     epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-    struct mj_hello hello;
-    mj_random(c->snonce, 16);
+    struct _moj_hello hello;
+    _moj_random(c->snonce, 16);
     memcpy(hello.nonce, c->snonce, 16);
     hello.server_idx = (uint32_t)self_idx;
     conn_send(c, MG_HELLO, 0, 0, &hello, sizeof hello);
@@ -252,7 +252,7 @@ static void on_ship(struct conn *c, const char *p, size_t n) {
   c->recv_kind = MG_SHIP;
   c->recv_left = c->img_len = s.image_len;
   c->img_got = 0;
-  mj_sha_init(&c->sha);
+  _moj_sha_init(&c->sha);
 }
 
 /* The image header (image.h): magic, version, lengths, SHA-256 of the
@@ -269,7 +269,7 @@ static const char *image_check(struct conn *c, char *why, size_t wl) {
   if (ver != 1) { snprintf(why, wl, "version %u unsupported (this is 1)", ver); return why; }
   if (zlen != c->img_len - 64) return "payload length does not match the header";
   uint8_t sum[32];
-  mj_sha_final(&c->sha, sum);
+  _moj_sha_final(&c->sha, sum);
   if (memcmp(sum, h + 32, 32)) return "checksum mismatch";
   if (moj_img_peek) {
     uint32_t v;
@@ -303,9 +303,9 @@ static void on_data(struct conn *c, const char *p, size_t n) {
     /* the header is kept, the payload after it hashed, everything stored */
     for (size_t i = 0; i < n; i++, c->img_got++)
       if (c->img_got < 64) c->head[c->img_got] = (uint8_t)p[i];
-      else { mj_sha_update(&c->sha, p + i, n - i); c->img_got += n - i; break; }
+      else { _moj_sha_update(&c->sha, p + i, n - i); c->img_got += n - i; break; }
   } else {
-    mj_sha_update(&c->sha, p, n);
+    _moj_sha_update(&c->sha, p, n);
   }
   for (size_t off = 0; off < n;) {
     ssize_t w = write(c->recv_fd, p + off, n - off);
@@ -321,14 +321,14 @@ static void on_data(struct conn *c, const char *p, size_t n) {
 
 /* ---- dispatch ---- */
 static void on_auth(struct conn *c) {
-  if (c->h.type != MG_AUTH || c->h.len != sizeof(struct mj_auth)) {
+  if (c->h.type != MG_AUTH || c->h.len != sizeof(struct _moj_auth)) {
     refuse(c, EACCES, "first message must be AUTH (%s, %u bytes)", mg_type_name(c->h.type), c->h.len);
     return;
   }
-  struct mj_auth a;
-  struct mj_auth_ok ok;
+  struct _moj_auth a;
+  struct _moj_auth_ok ok;
   memcpy(&a, c->pl, sizeof a);
-  if (mj_auth_server(C.secret, C.secret_len, c->snonce, &a, &ok) || mj_cluster_find_host(&C, a.host) < 0) {
+  if (_moj_auth_server(C.secret, C.secret_len, c->snonce, &a, &ok) || _moj_cluster_find_host(&C, a.host) < 0) {
     refuse(c, EACCES, "authentication failed (bad cluster secret or unknown host '%s')", a.host);
     return;
   }
@@ -340,7 +340,7 @@ static void on_auth(struct conn *c) {
 
 #define NEED(n) do { if (h->len != (n)) { refuse(c, EPROTO, "%s: payload %u bytes, want %zu", mg_type_name(h->type), h->len, (size_t)(n)); return; } } while (0)
 static void dispatch(struct conn *c) {
-  const struct mj_hdr *h = &c->h;
+  const struct _moj_hdr *h = &c->h;
   char *p = c->pl;
   if (!c->authed) { on_auth(c); return; }
   if (c->recv_kind && h->type != MG_DATA) { refuse(c, EPROTO, "%s in the middle of a transfer", mg_type_name(h->type)); return; }
@@ -431,7 +431,7 @@ static void dispatch(struct conn *c) {
     char msg[200];
     struct job *t = job_find(m.job);
     int st = 0;
-    if (mj_cluster_find_host(&C, m.host) < 0) st = EINVAL, snprintf(msg, sizeof msg, "host %s not in cluster file", m.host);
+    if (_moj_cluster_find_host(&C, m.host) < 0) st = EINVAL, snprintf(msg, sizeof msg, "host %s not in cluster file", m.host);
     else if (!t || t->state != JOB_RUNNING) st = ENOENT, snprintf(msg, sizeof msg, "no running job %s on %s", m.job, self_name);
     else if (job_request(t, m.host, m.mode == 2 ? 2 : 1)) st = EIO, snprintf(msg, sizeof msg, "job %s cannot be asked", m.job);
     else snprintf(msg, sizeof msg, "asked job %s to migrate to %s", m.job, m.host);
@@ -464,7 +464,7 @@ static void on_readable(struct conn *c) {
       if (c->hgot < sizeof c->h) continue;
       const char *why = mg_hdr_check(&c->h);
       if (why) { refuse(c, EPROTO, "%s (type %u, %u bytes)", why, c->h.type, c->h.len); return; }
-      if (!c->authed && c->h.len > sizeof(struct mj_auth)) { refuse(c, EACCES, "first message must be AUTH"); return; }
+      if (!c->authed && c->h.len > sizeof(struct _moj_auth)) { refuse(c, EACCES, "first message must be AUTH"); return; }
       if (c->h.len > c->plcap) {
         char *q = realloc(c->pl, c->h.len);
         if (!q) { conn_close(c, "out of memory"); return; }
@@ -595,8 +595,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   char err[600];
-  if (mj_cluster_load(cluster_path, &C, err, sizeof err)) { fprintf(stderr, "mojaved: %s\n", err); return 2; }
-  self_idx = mj_cluster_find_host(&C, host);
+  if (_moj_cluster_load(cluster_path, &C, err, sizeof err)) { fprintf(stderr, "mojaved: %s\n", err); return 2; }
+  self_idx = _moj_cluster_find_host(&C, host);
   if (self_idx < 0) { fprintf(stderr, "mojaved: host '%s' is not in %s\n", host, cluster_path); return 2; }
   self_name = C.host[self_idx].name;
   /* children get the cluster file by absolute path: they run in other cwds */

@@ -57,13 +57,13 @@ struct conn {
   char peer[64], host[32];
   uint8_t snonce[16];
   int64_t t_accept;
-  struct mj_hdr h; size_t hgot;      /* frame being read */
+  struct _moj_hdr h; size_t hgot;      /* frame being read */
   char *pl; size_t plcap, plgot;
   struct buf tx; int want_out;
   /* receiving an executable or an image */
   int recv_kind, recv_mode; uint64_t recv_left; /* recv_mode: 1 executable, 2 bitcode */
   pid_t compile_pid;                 /* IR: the compiler run this EXE's reply waits for */
-  int recv_fd; char tmp_path[512]; struct mj_sha sha; uint8_t hash[32];
+  int recv_fd; char tmp_path[512]; struct _moj_sha sha; uint8_t hash[32];
   uint8_t head[64]; uint64_t img_len, img_got;
   char *ship; size_t ship_len;       /* the SHIP payload (argv/env/cwd) */
   struct job *job;                   /* job this source restores / this launcher watches */
@@ -73,7 +73,7 @@ struct conn {
 
 /* mojaved.c */
 extern struct conn *conns;
-extern struct mj_cluster C;
+extern struct _moj_cluster C;
 extern int self_idx;
 extern const char *self_name, *cluster_path, *state_dir, *mojcc_path;
 extern int epfd;

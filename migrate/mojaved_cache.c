@@ -154,12 +154,12 @@ void on_exe(struct conn *c, const struct mg_exe *e, int mode) {
   c->recv_kind = MG_EXE;
   c->recv_left = e->size;
   memcpy(c->hash, e->hash, 32);
-  mj_sha_init(&c->sha);
+  _moj_sha_init(&c->sha);
 }
 
 void exe_done(struct conn *c) {
   uint8_t got[32];
-  mj_sha_final(&c->sha, got);
+  _moj_sha_final(&c->sha, got);
   close(c->recv_fd);
   c->recv_fd = -1;
   c->recv_kind = 0;

@@ -322,7 +322,7 @@ static void pipe_read(struct job *j, int *fd, struct watch *w, int *on, uint32_t
 }
 
 static void ctl_read(struct job *j) {
-  struct mj_hdr h;
+  struct _moj_hdr h;
   char buf[1024];
   while (j->ctl >= 0) {
     if (mg_pkt_recv(j->ctl, &h, buf, sizeof buf, 1) < 0) {

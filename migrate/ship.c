@@ -75,7 +75,7 @@ static void *map_exe(const char *path, size_t *len, uint8_t hash[32], char *reas
   }
   if (!(exe_memo.ok && exe_memo.dev == st.st_dev && exe_memo.ino == st.st_ino && exe_memo.size == st.st_size &&
         exe_memo.mtime.tv_sec == st.st_mtim.tv_sec && exe_memo.mtime.tv_nsec == st.st_mtim.tv_nsec)) {
-    mj_sha256(p, (size_t)st.st_size, exe_memo.hash);
+    _moj_sha256(p, (size_t)st.st_size, exe_memo.hash);
     exe_memo.dev = st.st_dev; exe_memo.ino = st.st_ino; exe_memo.size = st.st_size; exe_memo.mtime = st.st_mtim;
     exe_memo.ok = 1;
   }
@@ -87,7 +87,7 @@ static void *map_exe(const char *path, size_t *len, uint8_t hash[32], char *reas
 /* Wait for the reply to `type`; MG_ERROR from the daemon carries its reason. */
 static int await(struct moj_ship *s, uint16_t want, void *buf, size_t cap, uint32_t *len, int64_t deadline,
                  const char *what, char *reason, size_t rlen) {
-  struct mj_hdr h;
+  struct _moj_hdr h;
   const char *why;
   char tmp[1024];
   for (;;) {
@@ -160,7 +160,7 @@ static int send_exe(struct moj_ship *s, int mode, const char *exe_path, uint8_t 
       errno = ENOEXEC;
       goto out;
     }
-    mj_sha256(p, plen, hash);
+    _moj_sha256(p, plen, hash);
   }
   const char *what = mode == 2 ? "the bitcode" : "the executable";
   if (mg_send(s->fd, MG_HAVE_EXE, 0, (uint32_t)mode, hash, 32, deadline) < 0) goto io;
@@ -258,7 +258,7 @@ int moj_ship_begin(const char *host, int mode, const char *exe_path, const void 
   *out = NULL;
   reason[0] = 0;
   struct moj_ship *s = calloc(1, sizeof *s);
-  struct mj_cluster *c = calloc(1, sizeof *c);
+  struct _moj_cluster *c = calloc(1, sizeof *c);
   char *payload = NULL;
   size_t plen = 0;
   int e = EPROTO;
@@ -270,7 +270,7 @@ int moj_ship_begin(const char *host, int mode, const char *exe_path, const void 
   const char *path = getenv("MOJAVE_CLUSTER");
   char err[512];
   if (!path || !*path) { say(reason, rlen, "no cluster file (MOJAVE_CLUSTER is not set)"); e = ENOENT; goto fail; }
-  if (mj_cluster_load(path, c, err, sizeof err)) { say(reason, rlen, "%s", err); e = EINVAL; goto fail; }
+  if (_moj_cluster_load(path, c, err, sizeof err)) { say(reason, rlen, "%s", err); e = EINVAL; goto fail; }
   if (len > MG_MAX_IMAGE) { say(reason, rlen, "image of %zu bytes exceeds the limit", len); e = EFBIG; goto fail; }
   s->fd = mg_dial(c, host, NULL, deadline, reason, rlen);
   if (s->fd < 0) { e = errno; goto fail; }

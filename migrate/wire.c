@@ -24,8 +24,8 @@
 
 #include "cluster.h"
 
-void mg_hdr_init(struct mj_hdr *h, uint16_t type, uint32_t len, int32_t status, uint32_t aux) {
-  mj_hdr_init_as(h, MG_MAGIC, MG_VERSION, type, len, 0, status);
+void mg_hdr_init(struct _moj_hdr *h, uint16_t type, uint32_t len, int32_t status, uint32_t aux) {
+  _moj_hdr_init_as(h, MG_MAGIC, MG_VERSION, type, len, 0, status);
   h->aux = aux;
 }
 
@@ -44,8 +44,8 @@ const char *mg_type_name(unsigned t) {
   }
 }
 
-const char *mg_hdr_check(const struct mj_hdr *h) {
-  const char *why = mj_hdr_check_as(h, MG_MAGIC, MG_VERSION, MG_MAX_PAYLOAD);
+const char *mg_hdr_check(const struct _moj_hdr *h) {
+  const char *why = _moj_hdr_check_as(h, MG_MAGIC, MG_VERSION, MG_MAX_PAYLOAD);
   if (why) return why;
   if (!mg_type_name(h->type)) return "unknown message type";
   return NULL;
@@ -107,13 +107,13 @@ int mg_read_by(int fd, void *buf, size_t n, int64_t deadline) {
 }
 
 int mg_send(int fd, uint16_t type, int32_t status, uint32_t aux, const void *p, size_t n, int64_t deadline) {
-  struct mj_hdr h;
+  struct _moj_hdr h;
   mg_hdr_init(&h, type, (uint32_t)n, status, aux);
   if (mg_write_by(fd, &h, sizeof h, deadline)) return -1;
   return n ? mg_write_by(fd, p, n, deadline) : 0;
 }
 
-int mg_recv(int fd, struct mj_hdr *h, void *buf, size_t cap, int64_t deadline, const char **why) {
+int mg_recv(int fd, struct _moj_hdr *h, void *buf, size_t cap, int64_t deadline, const char **why) {
   *why = NULL;
   if (mg_read_by(fd, h, sizeof *h, deadline)) return -1;
   if ((*why = mg_hdr_check(h)) || h->len > cap) {
@@ -124,9 +124,9 @@ int mg_recv(int fd, struct mj_hdr *h, void *buf, size_t cap, int64_t deadline, c
   return h->len ? mg_read_by(fd, buf, h->len, deadline) : 0;
 }
 
-int mg_dial(const struct mj_cluster *c, const char *name, const char *self, int64_t deadline, char *reason,
+int mg_dial(const struct _moj_cluster *c, const char *name, const char *self, int64_t deadline, char *reason,
             size_t rlen) {
-  int hi = mj_cluster_find_host(c, name);
+  int hi = _moj_cluster_find_host(c, name);
   if (hi < 0) {
     snprintf(reason, rlen, "host %s not in cluster file", name);
     errno = ENOENT;
@@ -140,8 +140,8 @@ int mg_dial(const struct mj_cluster *c, const char *name, const char *self, int6
   }
   /* the name is informational (the secret authenticates): a launcher on a
    * machine outside the host list speaks as the first host */
-  if (!self || mj_cluster_find_host(c, self) < 0) self = c->host[0].name;
-  const struct mj_host *h = &c->host[hi];
+  if (!self || _moj_cluster_find_host(c, self) < 0) self = c->host[0].name;
+  const struct _moj_host *h = &c->host[hi];
   unsigned port = (unsigned)h->port + MG_PORT_OFFSET;
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   if (inet_pton(AF_INET, h->addr, &sa.sin_addr) != 1) {
@@ -156,7 +156,7 @@ int mg_dial(const struct mj_cluster *c, const char *name, const char *self, int6
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  mj_sock_liveness(fd);
+  _moj_sock_liveness(fd);
   int e = 0;
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     e = errno;
@@ -181,11 +181,11 @@ int mg_dial(const struct mj_cluster *c, const char *name, const char *self, int6
   struct timeval tv = {left / 1000, (left % 1000) * 1000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int auth = mj_auth_client(fd, MG_MAGIC, MG_VERSION, c->secret, c->secret_len, self);
+  int auth = _moj_auth_client(fd, MG_MAGIC, MG_VERSION, c->secret, c->secret_len, self);
   if (auth) {
-    if (auth == MJ_AUTH_BAD_GREETING)
+    if (auth == MOJ_AUTH_BAD_GREETING)
       snprintf(reason, rlen, "%s (%s:%u) is not a mojaved (bad greeting)", name, h->addr, port);
-    else if (auth == MJ_AUTH_REFUSED)
+    else if (auth == MOJ_AUTH_REFUSED)
       snprintf(reason, rlen, "authentication failed: wrong secret (refused by %s)", name);
     else snprintf(reason, rlen, "authentication failed: %s does not know the cluster secret", name);
     close(fd);
@@ -199,9 +199,9 @@ int mg_dial(const struct mj_cluster *c, const char *name, const char *self, int6
 }
 
 int mg_pkt_send(int fd, uint16_t type, int32_t status, uint32_t aux, const void *p, size_t n) {
-  char buf[sizeof(struct mj_hdr) + 1024];
-  if (n > sizeof buf - sizeof(struct mj_hdr)) { errno = EMSGSIZE; return -1; }
-  struct mj_hdr h;
+  char buf[sizeof(struct _moj_hdr) + 1024];
+  if (n > sizeof buf - sizeof(struct _moj_hdr)) { errno = EMSGSIZE; return -1; }
+  struct _moj_hdr h;
   mg_hdr_init(&h, type, (uint32_t)n, status, aux);
   memcpy(buf, &h, sizeof h);
   if (n) memcpy(buf + sizeof h, p, n);
@@ -212,8 +212,8 @@ int mg_pkt_send(int fd, uint16_t type, int32_t status, uint32_t aux, const void 
   }
 }
 
-int mg_pkt_recv(int fd, struct mj_hdr *h, void *buf, size_t cap, int nonblock) {
-  char pkt[sizeof(struct mj_hdr) + 1024];
+int mg_pkt_recv(int fd, struct _moj_hdr *h, void *buf, size_t cap, int nonblock) {
+  char pkt[sizeof(struct _moj_hdr) + 1024];
   for (;;) {
     long r = syscall(SYS_recvfrom, fd, pkt, sizeof pkt, nonblock ? MSG_DONTWAIT : 0, NULL, NULL);
     if (r < 0 && errno == EINTR) continue;

@@ -7,7 +7,7 @@
  * type, len, seq, status, aux; little-endian, fixed width) under our own magic
  * "MJMG" and version, so the two protocols can never be mistaken for each
  * other, and the cluster-secret handshake (HELLO/AUTH/AUTH_OK) is the DSM's
- * code (mj_auth_client / mj_auth_server).  TCP connections carry a stream of
+ * code (_moj_auth_client / _moj_auth_server).  TCP connections carry a stream of
  * such frames; the control socket between a program and its supervisor is a
  * SOCK_SEQPACKET socketpair carrying one frame per packet. */
 #ifndef MOJ_MIGRATE_WIRE_H
@@ -89,9 +89,9 @@ struct mg_exit { int32_t code; int32_t sig; } __attribute__((packed)); /* sig !=
 struct mg_ready { uint32_t pid; } __attribute__((packed));
 
 /* ---- helpers (wire.c) ---- */
-void mg_hdr_init(struct mj_hdr *h, uint16_t type, uint32_t len, int32_t status, uint32_t aux);
+void mg_hdr_init(struct _moj_hdr *h, uint16_t type, uint32_t len, int32_t status, uint32_t aux);
 /* NULL if the header is acceptable (magic, version, length, known type), else why not. */
-const char *mg_hdr_check(const struct mj_hdr *h);
+const char *mg_hdr_check(const struct _moj_hdr *h);
 const char *mg_type_name(unsigned t);
 /* 1 if the fixed-size field holds a non-empty NUL-terminated string. */
 int mg_str_ok(const char *s, size_t n);
@@ -103,17 +103,17 @@ int mg_read_by(int fd, void *buf, size_t n, int64_t deadline);
 /* One frame on a TCP connection: send header + payload; receive header
  * (validated) + payload into buf (cap bytes; larger frames are an error). */
 int mg_send(int fd, uint16_t type, int32_t status, uint32_t aux, const void *p, size_t n, int64_t deadline);
-int mg_recv(int fd, struct mj_hdr *h, void *buf, size_t cap, int64_t deadline, const char **why);
+int mg_recv(int fd, struct _moj_hdr *h, void *buf, size_t cap, int64_t deadline, const char **why);
 /* Connect to mojaved on host `name` of the cluster file at `path` and pass
  * the handshake as `self` (NULL: MOJAVE_HOST, else hostname, else the first
  * host).  fd, or -1 with a named reason. */
-struct mj_cluster;
-int mg_dial(const struct mj_cluster *c, const char *name, const char *self, int64_t deadline, char *reason,
+struct _moj_cluster;
+int mg_dial(const struct _moj_cluster *c, const char *name, const char *self, int64_t deadline, char *reason,
             size_t rlen);
 /* Control-socket packets: one frame per SOCK_SEQPACKET message. */
 int mg_pkt_send(int fd, uint16_t type, int32_t status, uint32_t aux, const void *p, size_t n);
 /* 0 on a valid packet (header in h, payload in buf), -1 on error or EOF
  * (errno: EPIPE at EOF, EPROTO for a malformed packet, EAGAIN with nonblock). */
-int mg_pkt_recv(int fd, struct mj_hdr *h, void *buf, size_t cap, int nonblock);
+int mg_pkt_recv(int fd, struct _moj_hdr *h, void *buf, size_t cap, int nonblock);
 
 #endif /* MOJ_MIGRATE_WIRE_H */

@@ -2,7 +2,7 @@
  * payload, shared by the fuzzer and tests/unit/test_image.c: seal any payload
  * (even one the encoder would refuse) in a valid header + zstd frame +
  * SHA-256, so tampered payloads reach the decoder's structure checks; and take
- * the payload back out of an image.  Header-only; needs zstd and mj_sha256. */
+ * the payload back out of an image.  Header-only; needs zstd and _moj_sha256. */
 #ifndef MOJ_IMAGE_ENVELOPE_H
 #define MOJ_IMAGE_ENVELOPE_H
 #include <stdint.h>
@@ -21,7 +21,7 @@ static inline void moj_env_put64(uint8_t *p, uint64_t v) {
 
 /* Recomputes the checksum over the payload after a header-declared edit. */
 static inline void moj_env_reseal(uint8_t *img, size_t len) {
-  mj_sha256(img + MOJ_ENV_HDR, len - MOJ_ENV_HDR, img + 32);
+  _moj_sha256(img + MOJ_ENV_HDR, len - MOJ_ENV_HDR, img + 32);
 }
 
 /* Header + zstd frame (level 1) + checksum around raw; NULL on failure. */

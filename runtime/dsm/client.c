@@ -47,7 +47,7 @@
 #define EXPORT __attribute__((visibility("default")))
 /* Inside libmojave, libc functions we wrap are weak like the runtime's other
  * interposers: a program may define its own. */
-#ifdef MJ_IN_RUNTIME
+#ifdef MOJ_IN_RUNTIME
 #define EXPORT_WRAP EXPORT __attribute__((weak))
 #else
 #define EXPORT_WRAP EXPORT
@@ -74,7 +74,7 @@ static void resolve_real(void) {
 }
 
 /* ---------------- configuration ---------------- */
-static struct mj_cluster C;
+static struct _moj_cluster C;
 static int cfg_ok;      /* a cluster file was loaded: distributed keys exist */
 static int self_host = -1;
 static pid_t owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
@@ -107,20 +107,20 @@ static void init(void) {
   zcomp = getenv("MOJAVE_DSM_COMPRESS") && atoi(getenv("MOJAVE_DSM_COMPRESS"));
   if (getenv("MOJAVE_DSM_SPIN_US")) spin_us = strtol(getenv("MOJAVE_DSM_SPIN_US"), NULL, 10);
   stats_on = getenv("MOJAVE_DSM_STATS") && atoi(getenv("MOJAVE_DSM_STATS"));
-  mj_net_inject_init();
+  _moj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");
   if (!path || !*path) return; /* no cluster: every key is local */
   char err[512];
-  if (mj_cluster_load(path, &C, err, sizeof err)) {
+  if (_moj_cluster_load(path, &C, err, sizeof err)) {
     warnm("cluster file unusable, all IPC keys stay local: %s", err);
     return;
   }
   const char *h = getenv("MOJAVE_HOST");
-  if (h) self_host = mj_cluster_find_host(&C, h);
+  if (h) self_host = _moj_cluster_find_host(&C, h);
   if (self_host < 0) {
     char hn[64] = "";
     gethostname(hn, sizeof hn - 1);
-    self_host = mj_cluster_find_host(&C, h ? h : hn);
+    self_host = _moj_cluster_find_host(&C, h ? h : hn);
     if (self_host < 0) {
       warnm("this host ('%s') is not in cluster file %s (set MOJAVE_HOST); all IPC keys stay local", h ? h : hn, path);
       return;
@@ -155,7 +155,7 @@ static void ulk(pthread_mutex_t *m, const sigset_t *old) {
 }
 
 /* ---------------- connections to homes ---------------- */
-#define MJ_ERETRY 0x7ffe /* internal: the home restarted, repeat the request */
+#define MOJ_ERETRY 0x7ffe /* internal: the home restarted, repeat the request */
 struct pend {
   uint32_t seq;
   uint16_t type;
@@ -174,17 +174,17 @@ struct hconn {
    * thread, but a faulting thread reads its own reply (one wake-up and one
    * thread hand-off fewer on the fault path).  Order: rx before seg_lock. */
   pthread_mutex_t rx;
-  uint8_t *rxbuf;  /* MJ_MAX_PAYLOAD bytes, used by the rx holder */
+  uint8_t *rxbuf;  /* MOJ_MAX_PAYLOAD bytes, used by the rx holder */
   _Atomic uint32_t self_rd; /* faulting threads reading for themselves: the reader thread stands aside */
   struct pend *pend;
   _Atomic uint32_t seq;
   pthread_t reader;
 };
-static struct hconn H[MJ_MAX_HOSTS];
+static struct hconn H[MOJ_MAX_HOSTS];
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t h_once = PTHREAD_ONCE_INIT;
 static void h_init(void) {
-  for (int i = 0; i < MJ_MAX_HOSTS; i++) { H[i].fd = -1; pthread_mutex_init(&H[i].lock, NULL); pthread_mutex_init(&H[i].rx, NULL); }
+  for (int i = 0; i < MOJ_MAX_HOSTS; i++) { H[i].fd = -1; pthread_mutex_init(&H[i].lock, NULL); pthread_mutex_init(&H[i].rx, NULL); }
 }
 
 /* ---------------- attached segments ---------------- */
@@ -196,7 +196,7 @@ struct cseg {
   int memfd;
   uint8_t *rt;              /* runtime view, always RW */
   int orphan;               /* the restarted home no longer knows it: faults raise SIGBUS */
-  _Atomic uint8_t *acc;     /* per page MJ_ACC_* */
+  _Atomic uint8_t *acc;     /* per page MOJ_ACC_* */
   int nviews;
   struct { uint8_t *addr; int rdonly; } v[MAX_VIEWS];
   struct cseg *next;
@@ -216,15 +216,15 @@ static struct cseg *seg_by_addr(const void *addr, int *view) {
       if (a >= s->v[i].addr && a < s->v[i].addr + s->mapsize) { if (view) *view = i; return s; }
   return NULL;
 }
-/* Local page state: MJ_ACC_NONE/READ/WRITE as granted, or ACC_CLEAN: owned
+/* Local page state: MOJ_ACC_NONE/READ/WRITE as granted, or ACC_CLEAN: owned
  * through write-ahead but not yet stored to (mapped read-only; the first
  * store tells the home, then maps it writable without a round trip). */
 #define ACC_CLEAN 3
 static void set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc) {
   for (int i = 0; i < s->nviews; i++) {
-    int prot = acc == MJ_ACC_WRITE ? (s->v[i].rdonly ? PROT_READ : PROT_READ | PROT_WRITE)
-               : acc == MJ_ACC_READ || acc == ACC_CLEAN ? PROT_READ : PROT_NONE;
-    if (mprotect(s->v[i].addr + (size_t)pn * MJ_PAGE, (size_t)n * MJ_PAGE, prot))
+    int prot = acc == MOJ_ACC_WRITE ? (s->v[i].rdonly ? PROT_READ : PROT_READ | PROT_WRITE)
+               : acc == MOJ_ACC_READ || acc == ACC_CLEAN ? PROT_READ : PROT_NONE;
+    if (mprotect(s->v[i].addr + (size_t)pn * MOJ_PAGE, (size_t)n * MOJ_PAGE, prot))
       warnm("mprotect failed: %s", strerror(errno));
   }
   for (uint32_t k = 0; k < n; k++) atomic_store(&s->acc[pn + k], (uint8_t)acc);
@@ -233,8 +233,8 @@ static void set_prot(struct cseg *s, uint32_t pn, uint32_t acc) { set_prot_n(s, 
 
 static int send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t aux, const void *p1, size_t l1,
                        const void *p2, size_t l2) {
-  struct mj_hdr h;
-  mj_hdr_init(&h, type, (uint32_t)(l1 + l2), seq, 0);
+  struct _moj_hdr h;
+  _moj_hdr_init(&h, type, (uint32_t)(l1 + l2), seq, 0);
   h.aux = aux;
   struct iovec iov[3] = {{&h, sizeof h}, {(void *)p1, l1}, {(void *)p2, l2}};
   struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
@@ -268,11 +268,11 @@ static void conn_fail(struct hconn *hc, int host, const char *why) {
 
 /* Serve PAGE_FETCH: lower our access first so no application store can slip in
  * after the snapshot, then ship the runtime view's bytes. */
-static void serve_fetch(struct hconn *hc, const struct mj_hdr *h, const uint8_t *pl) {
-  struct mj_page q;
+static void serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint8_t *pl) {
+  struct _moj_page q;
   if (h->len < sizeof q) return;
   memcpy(&q, pl, sizeof q);
-  struct mj_page r = {q.id, q.page, q.access, 0};
+  struct _moj_page r = {q.id, q.page, q.access, 0};
   const uint8_t *data = NULL;
   pthread_mutex_lock(&seg_lock);
   struct cseg *s = seg_by_id(q.id);
@@ -280,41 +280,41 @@ static void serve_fetch(struct hconn *hc, const struct mj_hdr *h, const uint8_t 
     uint32_t cur = atomic_load(&s->acc[q.page]);
     uint32_t na = q.access < cur ? q.access : cur;
     set_prot(s, q.page, na);
-    if (q.has_data) { data = s->rt + (size_t)q.page * MJ_PAGE; r.has_data = 1; }
+    if (q.has_data) { data = s->rt + (size_t)q.page * MOJ_PAGE; r.has_data = 1; }
   }
-  size_t dl = data ? MJ_PAGE : 0;
-  static uint8_t zbuf[MJ_PAGE + 1024]; /* reader thread only */
+  size_t dl = data ? MOJ_PAGE : 0;
+  static uint8_t zbuf[MOJ_PAGE + 1024]; /* reader thread only */
   if (zcomp && data) {
-    size_t zl = ZSTD_compress(zbuf, sizeof zbuf, data, MJ_PAGE, 1);
-    if (!ZSTD_isError(zl) && zl < MJ_PAGE - MJ_PAGE / 8) { data = zbuf; dl = zl; r.has_data |= MJ_PAGE_ZSTD; }
+    size_t zl = ZSTD_compress(zbuf, sizeof zbuf, data, MOJ_PAGE, 1);
+    if (!ZSTD_isError(zl) && zl < MOJ_PAGE - MOJ_PAGE / 8) { data = zbuf; dl = zl; r.has_data |= MOJ_PAGE_ZSTD; }
   }
   pthread_mutex_lock(&hc->lock);
-  send_locked(hc, MJ_PAGE_FETCH | MJ_REPLY, h->seq, 0, &r, sizeof r, data, dl);
+  send_locked(hc, MOJ_PAGE_FETCH | MOJ_REPLY, h->seq, 0, &r, sizeof r, data, dl);
   pthread_mutex_unlock(&hc->lock);
   pthread_mutex_unlock(&seg_lock);
 }
 /* Install a granted page before waking the faulting thread.  Returns -1 on a
  * corrupt compressed frame: the connection is then unusable. */
-static int install_page(const struct mj_hdr *h, const uint8_t *pl) {
-  struct mj_page q;
+static int install_page(const struct _moj_hdr *h, const uint8_t *pl) {
+  struct _moj_page q;
   if (h->status || h->len < sizeof q) return 0;
   memcpy(&q, pl, sizeof q);
-  int z = (q.has_data & MJ_PAGE_ZSTD) != 0;
-  q.has_data &= ~MJ_PAGE_ZSTD;
+  int z = (q.has_data & MOJ_PAGE_ZSTD) != 0;
+  q.has_data &= ~MOJ_PAGE_ZSTD;
   pthread_mutex_lock(&seg_lock);
   struct cseg *s = seg_by_id(q.id);
   /* has_data = pages carried: the faulting page plus read-ahead followers */
   uint32_t n = q.has_data ? q.has_data : 1;
   int rc = 0;
-  if (s && q.page < s->npages && n <= s->npages - q.page && (z || !q.has_data || h->len >= sizeof q + (size_t)n * MJ_PAGE)) {
+  if (s && q.page < s->npages && n <= s->npages - q.page && (z || !q.has_data || h->len >= sizeof q + (size_t)n * MOJ_PAGE)) {
     if (z) {
-      size_t r = ZSTD_decompress(s->rt + (size_t)q.page * MJ_PAGE, (size_t)n * MJ_PAGE, pl + sizeof q, h->len - sizeof q);
-      if (ZSTD_isError(r) || r != (size_t)n * MJ_PAGE) rc = -1;
+      size_t r = ZSTD_decompress(s->rt + (size_t)q.page * MOJ_PAGE, (size_t)n * MOJ_PAGE, pl + sizeof q, h->len - sizeof q);
+      if (ZSTD_isError(r) || r != (size_t)n * MOJ_PAGE) rc = -1;
     } else if (q.has_data) {
-      memcpy(s->rt + (size_t)q.page * MJ_PAGE, pl + sizeof q, (size_t)n * MJ_PAGE);
+      memcpy(s->rt + (size_t)q.page * MOJ_PAGE, pl + sizeof q, (size_t)n * MOJ_PAGE);
     }
-    if (!rc && q.access == MJ_ACC_AHEAD) {
-      set_prot_n(s, q.page, 1, MJ_ACC_WRITE);
+    if (!rc && q.access == MOJ_ACC_AHEAD) {
+      set_prot_n(s, q.page, 1, MOJ_ACC_WRITE);
       if (n > 1) set_prot_n(s, q.page + 1, n - 1, ACC_CLEAN);
     } else if (!rc) {
       set_prot_n(s, q.page, n, q.access);
@@ -327,7 +327,7 @@ static int install_page(const struct mj_hdr *h, const uint8_t *pl) {
 
 
 static int hconnect(int host);
-static struct mj_cred cred(void);
+static struct _moj_cred cred(void);
 static int host_has_segs(int host) {
   pthread_mutex_lock(&seg_lock);
   int any = 0;
@@ -344,7 +344,7 @@ static int host_has_segs(int host) {
 static void fail_sent_locked(struct hconn *hc) {
   for (struct pend *p = hc->pend, *n; p; p = n) {
     n = p->next;
-    p->status = p->type == MJ_PAGE_REQ ? MJ_ERETRY : EIDRM;
+    p->status = p->type == MOJ_PAGE_REQ ? MOJ_ERETRY : EIDRM;
     int efd = p->efd;
     atomic_store(&p->done, 1);
     fwake(&p->done);
@@ -378,23 +378,23 @@ static int recover(struct hconn *hc, int host) {
   fail_sent_locked(hc);
   close(hc->fd);
   hc->fd = fd;
-  const size_t rec = 8 + MJ_PAGE, chunk = 200;
+  const size_t rec = 8 + MOJ_PAGE, chunk = 200;
   uint8_t *buf = malloc(chunk * rec);
   for (struct cseg *s = segs; s; s = s->next) {
     if (s->host != host) continue;
-    struct mj_reattach q = {s->id, (uint32_t)s->nviews, cred()};
+    struct _moj_reattach q = {s->id, (uint32_t)s->nviews, cred()};
     size_t n = 0;
     for (uint32_t pn = 0; pn <= s->npages; pn++) {
       int last = pn == s->npages;
-      if (!last && s->acc[pn] != MJ_ACC_NONE) {
-        uint32_t acc = s->acc[pn] == ACC_CLEAN ? MJ_ACC_WRITE : s->acc[pn];
+      if (!last && s->acc[pn] != MOJ_ACC_NONE) {
+        uint32_t acc = s->acc[pn] == ACC_CLEAN ? MOJ_ACC_WRITE : s->acc[pn];
         memcpy(buf + n * rec, &pn, 4);
         memcpy(buf + n * rec + 4, &acc, 4);
-        memcpy(buf + n * rec + 8, s->rt + (size_t)pn * MJ_PAGE, MJ_PAGE);
+        memcpy(buf + n * rec + 8, s->rt + (size_t)pn * MOJ_PAGE, MOJ_PAGE);
         n++;
       }
       if (n == chunk || last) {
-        send_locked(hc, MJ_REATTACH, 0, last ? 0 : 1, &q, sizeof q, buf, n * rec);
+        send_locked(hc, MOJ_REATTACH, 0, last ? 0 : 1, &q, sizeof q, buf, n * rec);
         n = 0;
       }
     }
@@ -423,24 +423,24 @@ static void orphan_seg(int id) {
  * thread that meets one gives rx back and waits like any other. */
 static int rx_one(struct hconn *hc, int host, int may_recover) {
   uint8_t *buf = hc->rxbuf;
-  struct mj_hdr h;
-  if (mj_read_full(hc->fd, &h, sizeof h)) {
+  struct _moj_hdr h;
+  if (_moj_read_full(hc->fd, &h, sizeof h)) {
     int e = errno;
     if (!may_recover) return -1;
     if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) return 0;
     conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e));
     return 1;
   }
-  const char *bad = mj_hdr_check(&h);
+  const char *bad = _moj_hdr_check(&h);
   if (bad) { conn_fail(hc, host, bad); return 1; }
-  if (mj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); return 1; }
-  if (h.type == MJ_PAGE_FETCH) { serve_fetch(hc, &h, buf); return 0; }
-  if (h.type == MJ_ERROR) {
+  if (_moj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); return 1; }
+  if (h.type == MOJ_PAGE_FETCH) { serve_fetch(hc, &h, buf); return 0; }
+  if (h.type == MOJ_ERROR) {
     warnm("home %s reports: %.*s", C.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
     return 0;
   }
-  if (h.type == (MJ_PAGE_REQ | MJ_REPLY) && install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); return 1; }
-  if (h.type == (MJ_REATTACH | MJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
+  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY) && install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); return 1; }
+  if (h.type == (MOJ_REATTACH | MOJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
     int32_t id;
     if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
     return 0;
@@ -482,7 +482,7 @@ static void *reader_main(void *arg) {
 }
 
 static int hconnect(int host) {
-  const struct mj_host *hh = &C.host[host];
+  const struct _moj_host *hh = &C.host[host];
   int fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   struct timeval tv = {2, 0};
@@ -490,7 +490,7 @@ static int hconnect(int host) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  mj_sock_liveness(fd);
+  _moj_sock_liveness(fd);
   /* Source address = our host's address, so the home sees which host we are. */
   struct sockaddr_in me = {.sin_family = AF_INET};
   if (inet_pton(AF_INET, C.host[self_host].addr, &me.sin_addr) == 1) bind(fd, (struct sockaddr *)&me, sizeof me);
@@ -501,10 +501,10 @@ static int hconnect(int host) {
     close(fd);
     return -1;
   }
-  int auth = mj_auth_client(fd, MJ_MAGIC, MJ_VERSION, C.secret, C.secret_len, C.host[self_host].name);
+  int auth = _moj_auth_client(fd, MOJ_MAGIC, MOJ_DSM_PROTO_VERSION, C.secret, C.secret_len, C.host[self_host].name);
   if (auth) {
-    if (auth == MJ_AUTH_BAD_GREETING) warnm("home host %s: bad greeting", hh->name);
-    else if (auth == MJ_AUTH_REFUSED) warnm("home host %s refused authentication (wrong cluster secret?)", hh->name);
+    if (auth == MOJ_AUTH_BAD_GREETING) warnm("home host %s: bad greeting", hh->name);
+    else if (auth == MOJ_AUTH_REFUSED) warnm("home host %s refused authentication (wrong cluster secret?)", hh->name);
     else warnm("home host %s failed to prove it knows the cluster secret", hh->name);
     close(fd);
     return -1;
@@ -521,7 +521,7 @@ static int hconnect(int host) {
  * reader is the runtime's own and never touches application memory, so it is
  * started with the next pthread_create (libc's) and is not counted. */
 static int reader_create(pthread_t *t, int host) {
-#ifdef MJ_IN_RUNTIME
+#ifdef MOJ_IN_RUNTIME
   static int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
   if (!real_create) real_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(RTLD_NEXT, "pthread_create");
   if (real_create) return real_create(t, NULL, reader_main, (void *)(intptr_t)host);
@@ -542,7 +542,7 @@ static struct hconn *hget(int host) {
       hc->fd = -1;
     }
     int fd = hconnect(host);
-    if (fd >= 0 && !hc->rxbuf) hc->rxbuf = malloc(MJ_MAX_PAYLOAD);
+    if (fd >= 0 && !hc->rxbuf) hc->rxbuf = malloc(MOJ_MAX_PAYLOAD);
     if (fd >= 0 && !hc->rxbuf) { close(fd); fd = -1; }
     if (fd >= 0) {
       hc->fd = fd;
@@ -572,7 +572,7 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
   static int sr_env = -1; /* MOJAVE_DSM_SELF_READ=0: faults wait for the reader thread (for comparisons) */
   if (sr_env < 0) sr_env = !getenv("MOJAVE_DSM_SELF_READ") || atoi(getenv("MOJAVE_DSM_SELF_READ"));
   int self_read = interruptible == CALL_FAULT && sr_env;
-  mj_net_inject();
+  _moj_net_inject();
   /* Interruptible waits poll an eventfd: poll() always fails with EINTR on a
    * signal, even under SA_RESTART — exactly semop's rule — while a futex wait
    * would be restarted silently. */
@@ -640,7 +640,7 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
     if (r < 0 && errno == EINTR && interruptible && !cancelled) {
       cancelled = 1;
       lk(&hc->lock, &om);
-      if (!hc->dead && !atomic_load(&p.done)) send_locked(hc, MJ_CANCEL, 0, p.seq, NULL, 0, NULL, 0);
+      if (!hc->dead && !atomic_load(&p.done)) send_locked(hc, MOJ_CANCEL, 0, p.seq, NULL, 0, NULL, 0);
       ulk(&hc->lock, &om);
     }
   }
@@ -648,7 +648,7 @@ static int call(int host, uint16_t type, const void *p1, size_t l1, const void *
   return p.status;
 }
 
-static struct mj_cred cred(void) { return (struct mj_cred){(uint32_t)geteuid(), (uint32_t)getegid(), (uint32_t)getpid()}; }
+static struct _moj_cred cred(void) { return (struct _moj_cred){(uint32_t)geteuid(), (uint32_t)getegid(), (uint32_t)getpid()}; }
 static int fail(int e) { errno = e; return -1; }
 
 /* Home host of a key: ask the root nameserver once, then use the cache. */
@@ -671,11 +671,11 @@ static int key_home(int32_t key) {
   for (int i = 0; i < nr; i++)
     if (k >= rcache[i].lo && k <= rcache[i].hi && rcache[i].hi - rcache[i].lo <= best) { best = rcache[i].hi - rcache[i].lo; at = rcache[i].host; }
   ulk(&kc_lock, &om);
-  for (int hops = 0; hops <= MJ_MAX_REFERRALS; hops++) {
-    struct mj_resolve q = {key};
-    struct mj_resolve_r r;
+  for (int hops = 0; hops <= MOJ_MAX_REFERRALS; hops++) {
+    struct _moj_resolve q = {key};
+    struct _moj_resolve_r r;
     size_t rl = 0;
-    int st = call(at, MJ_RESOLVE, &q, sizeof q, NULL, 0, &r, sizeof r, &rl, 0);
+    int st = call(at, MOJ_RESOLVE, &q, sizeof q, NULL, 0, &r, sizeof r, &rl, 0);
     if (st || rl != sizeof r || r.host_idx >= (uint32_t)C.nhosts) {
       warnm("cannot resolve key 0x%x at nameserver %s: %s", (unsigned)key, C.host[at].name,
             st ? strerror(st == EIDRM ? EHOSTUNREACH : st) : "malformed answer");
@@ -688,30 +688,30 @@ static int key_home(int32_t key) {
     if (!r.referral) return (int)r.host_idx;
     at = (int)r.host_idx;
   }
-  warnm("cannot resolve key 0x%x: more than %d referrals", (unsigned)key, MJ_MAX_REFERRALS);
+  warnm("cannot resolve key 0x%x: more than %d referrals", (unsigned)key, MOJ_MAX_REFERRALS);
   return -1;
 }
 static int is_dist_key(key_t key) {
   ensure_init();
-  return cfg_ok && mj_cluster_is_distributed(&C, key);
+  return cfg_ok && _moj_cluster_is_distributed(&C, key);
 }
 static int is_dist_id(int id) {
   ensure_init();
-  return cfg_ok && MJ_ID_IS(id);
+  return cfg_ok && MOJ_ID_IS(id);
 }
 static int id_host(int id) {
-  int h = MJ_ID_HOST(id);
+  int h = MOJ_ID_HOST(id);
   return h < C.nhosts ? h : -1;
 }
 
 /* ---------------- page faults ---------------- */
 static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
-  struct mj_page_req q = {s->id, pn, acc};
+  struct _moj_page_req q = {s->id, pn, acc};
   for (int tries = 0;; tries++) {
     if (s->orphan) return EIDRM;
-    int st = call(s->host, MJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, CALL_FAULT);
+    int st = call(s->host, MOJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, CALL_FAULT);
     /* a home restart in progress: wait for the re-registration, then ask again */
-    if ((st == MJ_ERETRY || (st == EIDRM && atomic_load(&H[s->host].recovering))) && tries < 1000) {
+    if ((st == MOJ_ERETRY || (st == EIDRM && atomic_load(&H[s->host].recovering))) && tries < 1000) {
       struct timespec ts = {0, 10 * 1000 * 1000};
       nanosleep(&ts, NULL);
       continue;
@@ -724,11 +724,11 @@ static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
  * the page writable.  Caller holds seg_lock, so no PAGE_FETCH interleaves. */
 static void clean_upgrade(struct cseg *s, uint32_t pn) {
   struct hconn *hc = &H[s->host];
-  struct mj_page_req q = {s->id, pn, MJ_ACC_WRITE};
+  struct _moj_page_req q = {s->id, pn, MOJ_ACC_WRITE};
   pthread_mutex_lock(&hc->lock);
-  if (!hc->dead && hc->fd >= 0) send_locked(hc, MJ_PAGE_DIRTY, 0, 0, &q, sizeof q, NULL, 0);
+  if (!hc->dead && hc->fd >= 0) send_locked(hc, MOJ_PAGE_DIRTY, 0, 0, &q, sizeof q, NULL, 0);
   pthread_mutex_unlock(&hc->lock);
-  set_prot(s, pn, MJ_ACC_WRITE);
+  set_prot(s, pn, MOJ_ACC_WRITE);
   if (stats_on) st_upgrade++;
 }
 static struct sigaction old_segv; /* the application's SIGSEGV disposition: we chain to it */
@@ -747,7 +747,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   lk(&seg_lock, &om);
   struct cseg *s = seg_by_addr(si->si_addr, &view);
   int rdonly = s ? s->v[view].rdonly : 0;
-  uint32_t pn = s ? (uint32_t)(((uint8_t *)si->si_addr - s->v[view].addr) / MJ_PAGE) : 0;
+  uint32_t pn = s ? (uint32_t)(((uint8_t *)si->si_addr - s->v[view].addr) / MOJ_PAGE) : 0;
   if (s && write && !rdonly && pn < s->npages && atomic_load(&s->acc[pn]) == ACC_CLEAN) {
     clean_upgrade(s, pn);
     ulk(&seg_lock, &om);
@@ -768,7 +768,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   }
   struct timespec t0, t1;
   if (stats_on) { clock_gettime(CLOCK_MONOTONIC, &t0); if (write) st_wfault++; else st_rfault++; }
-  int st = acquire(s, pn, write ? MJ_ACC_WRITE : MJ_ACC_READ);
+  int st = acquire(s, pn, write ? MOJ_ACC_WRITE : MOJ_ACC_READ);
   if (stats_on) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     st_wait_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
@@ -794,19 +794,19 @@ static void sigsegv_install(void) {
 /* Applications that install their own SIGSEGV handler must not take DSM
  * faults away from us: their handler is recorded and called for faults that
  * are not DSM faults, exactly as if it were installed alone. */
-#ifdef MJ_IN_RUNTIME /* runtime/signal.c wraps sigaction/signal first and chains here */
-#define MJ_SIG(name) __moj_dsm_##name
+#ifdef MOJ_IN_RUNTIME /* runtime/signal.c wraps sigaction/signal first and chains here */
+#define MOJ_SIG(name) __moj_dsm_##name
 #else
-#define MJ_SIG(name) name
+#define MOJ_SIG(name) name
 #endif
-EXPORT int MJ_SIG(sigaction)(int sig, const struct sigaction *act, struct sigaction *old) {
+EXPORT int MOJ_SIG(sigaction)(int sig, const struct sigaction *act, struct sigaction *old) {
   if (sig != SIGSEGV || !segv_installed) return real_sigaction(sig, act, old);
   struct sigaction prev = old_segv;
   if (act) old_segv = *act;
   if (old) *old = prev;
   return 0;
 }
-EXPORT sighandler_t MJ_SIG(signal)(int sig, sighandler_t h) {
+EXPORT sighandler_t MOJ_SIG(signal)(int sig, sighandler_t h) {
   if (sig != SIGSEGV || !segv_installed) {
     static sighandler_t (*real_signal)(int, sighandler_t);
     if (!real_signal) real_signal = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
@@ -841,16 +841,16 @@ static void prefault(const void *p, size_t n, int write) {
     uint32_t pn = 0;
     int need = 0;
     if (s) {
-      pn = (uint32_t)((a - s->v[view].addr) / MJ_PAGE);
+      pn = (uint32_t)((a - s->v[view].addr) / MOJ_PAGE);
       if (pn < s->npages) {
         uint32_t cur = atomic_load(&s->acc[pn]);
         if (write && cur == ACC_CLEAN) clean_upgrade(s, pn);
-        else need = write ? cur != MJ_ACC_WRITE : cur == MJ_ACC_NONE;
+        else need = write ? cur != MOJ_ACC_WRITE : cur == MOJ_ACC_NONE;
       }
     }
     ulk(&seg_lock, &om);
-    if (need) acquire(s, pn, write ? MJ_ACC_WRITE : MJ_ACC_READ);
-    a = (const uint8_t *)(((uintptr_t)a & ~(uintptr_t)(MJ_PAGE - 1)) + MJ_PAGE);
+    if (need) acquire(s, pn, write ? MOJ_ACC_WRITE : MOJ_ACC_READ);
+    a = (const uint8_t *)(((uintptr_t)a & ~(uintptr_t)(MOJ_PAGE - 1)) + MOJ_PAGE);
   }
 }
 /* Retry a syscall whose buffer lost its access between prefault and the call. */
@@ -863,23 +863,23 @@ static void prefault(const void *p, size_t n, int write) {
   }                                                                  \
   return r_;
 
-/* Inside libmojave (MJ_IN_RUNTIME) the runtime's output layer owns write,
+/* Inside libmojave (MOJ_IN_RUNTIME) the runtime's output layer owns write,
  * pwrite, send and sendto and chains to these under __moj_dsm_* names. */
-#ifdef MJ_IN_RUNTIME
-#define MJ_IO(name) __moj_dsm_##name
+#ifdef MOJ_IN_RUNTIME
+#define MOJ_IO(name) __moj_dsm_##name
 #else
-#define MJ_IO(name) name
+#define MOJ_IO(name) name
 #endif
 EXPORT ssize_t read(int fd, void *buf, size_t n) { RETRY_FAULT(syscall(SYS_read, fd, buf, n), buf, n, 1) }
-EXPORT ssize_t MJ_IO(write)(int fd, const void *buf, size_t n) { RETRY_FAULT(syscall(SYS_write, fd, buf, n), buf, n, 0) }
+EXPORT ssize_t MOJ_IO(write)(int fd, const void *buf, size_t n) { RETRY_FAULT(syscall(SYS_write, fd, buf, n), buf, n, 0) }
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t o) { RETRY_FAULT(syscall(SYS_pread64, fd, buf, n, o), buf, n, 1) }
-EXPORT ssize_t MJ_IO(pwrite)(int fd, const void *buf, size_t n, off_t o) { RETRY_FAULT(syscall(SYS_pwrite64, fd, buf, n, o), buf, n, 0) }
+EXPORT ssize_t MOJ_IO(pwrite)(int fd, const void *buf, size_t n, off_t o) { RETRY_FAULT(syscall(SYS_pwrite64, fd, buf, n, o), buf, n, 0) }
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int fl) { RETRY_FAULT(syscall(SYS_recvfrom, fd, buf, n, fl, NULL, NULL), buf, n, 1) }
-EXPORT ssize_t MJ_IO(send)(int fd, const void *buf, size_t n, int fl) { RETRY_FAULT(syscall(SYS_sendto, fd, buf, n, fl, NULL, 0), buf, n, 0) }
+EXPORT ssize_t MOJ_IO(send)(int fd, const void *buf, size_t n, int fl) { RETRY_FAULT(syscall(SYS_sendto, fd, buf, n, fl, NULL, 0), buf, n, 0) }
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int fl, struct sockaddr *sa, socklen_t *sl) {
   RETRY_FAULT(syscall(SYS_recvfrom, fd, buf, n, fl, sa, sl), buf, n, 1)
 }
-EXPORT ssize_t MJ_IO(sendto)(int fd, const void *buf, size_t n, int fl, const struct sockaddr *sa, socklen_t sl) {
+EXPORT ssize_t MOJ_IO(sendto)(int fd, const void *buf, size_t n, int fl, const struct sockaddr *sa, socklen_t sl) {
   RETRY_FAULT(syscall(SYS_sendto, fd, buf, n, fl, sa, sl), buf, n, 0)
 }
 
@@ -888,9 +888,9 @@ EXPORT int shmget(key_t key, size_t size, int flg) {
   if (!is_dist_key(key)) return real_shmget(key, size, flg);
   int home = key_home(key);
   if (home < 0) return fail(EIDRM);
-  struct mj_shmget q = {key, size, flg, cred()};
-  struct mj_id_r r;
-  int st = call(home, MJ_SHMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  struct _moj_shmget q = {key, size, flg, cred()};
+  struct _moj_id_r r;
+  int st = call(home, MOJ_SHMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   return st ? fail(st) : r.id;
 }
 
@@ -900,18 +900,18 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
   int host = id_host(id);
   if (host < 0) { errno = EINVAL; return (void *)-1; }
   if (addr && (flg & SHM_RND)) addr = (const void *)((uintptr_t)addr & ~(uintptr_t)(SHMLBA - 1));
-  if (addr && ((uintptr_t)addr & (MJ_PAGE - 1))) { errno = EINVAL; return (void *)-1; }
-  struct mj_shmat q = {id, flg, cred()};
-  struct mj_shmat_r r;
-  int st = call(host, MJ_SHMAT, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  if (addr && ((uintptr_t)addr & (MOJ_PAGE - 1))) { errno = EINVAL; return (void *)-1; }
+  struct _moj_shmat q = {id, flg, cred()};
+  struct _moj_shmat_r r;
+  int st = call(host, MOJ_SHMAT, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   if (st) { errno = st; return (void *)-1; }
   lk(&seg_lock, &om);
   struct cseg *s = seg_by_id(id);
   if (!s) {
     s = calloc(1, sizeof *s);
     s->id = id; s->host = host; s->size = r.size;
-    s->npages = (uint32_t)((r.size + MJ_PAGE - 1) / MJ_PAGE);
-    s->mapsize = (size_t)s->npages * MJ_PAGE;
+    s->npages = (uint32_t)((r.size + MOJ_PAGE - 1) / MOJ_PAGE);
+    s->mapsize = (size_t)s->npages * MOJ_PAGE;
     s->memfd = memfd_create("mojave-dsm", MFD_CLOEXEC);
     if (s->memfd < 0 || ftruncate(s->memfd, (off_t)s->mapsize) ||
         (s->rt = mmap(NULL, s->mapsize, PROT_READ | PROT_WRITE, MAP_SHARED, s->memfd, 0)) == MAP_FAILED) {
@@ -919,8 +919,8 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
       if (s->memfd >= 0) close(s->memfd);
       free(s);
       ulk(&seg_lock, &om);
-      struct mj_shmdt d = {id, cred()};
-      call(host, MJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
+      struct _moj_shmdt d = {id, cred()};
+      call(host, MOJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
       errno = e == EMFILE ? EMFILE : ENOMEM;
       return (void *)-1;
     }
@@ -933,8 +933,8 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
     v = mmap((void *)addr, s->mapsize, PROT_NONE, MAP_SHARED | (addr ? MAP_FIXED : 0), s->memfd, 0);
   if (v == MAP_FAILED) {
     ulk(&seg_lock, &om);
-    struct mj_shmdt d = {id, cred()};
-    call(host, MJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
+    struct _moj_shmdt d = {id, cred()};
+    call(host, MOJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
     errno = ENOMEM;
     return (void *)-1;
   }
@@ -960,22 +960,22 @@ EXPORT int shmdt(const void *addr) {
   if (!s) { ulk(&seg_lock, &om); return real_shmdt(addr); }
   munmap(s->v[k].addr, s->mapsize);
   s->v[k] = s->v[--s->nviews];
-  struct mj_shmdt d = {s->id, cred()};
+  struct _moj_shmdt d = {s->id, cred()};
   uint8_t *pl = NULL;
   size_t pll = 0;
   int last = s->nviews == 0;
   if (last) {
     /* last detach of this process: hand the pages we own back with the detach */
     uint32_t nw = 0;
-    for (uint32_t pn = 0; pn < s->npages; pn++) nw += s->acc[pn] == MJ_ACC_WRITE;
-    pll = nw * (4 + MJ_PAGE);
+    for (uint32_t pn = 0; pn < s->npages; pn++) nw += s->acc[pn] == MOJ_ACC_WRITE;
+    pll = nw * (4 + MOJ_PAGE);
     pl = malloc(pll ? pll : 1);
     size_t off = 0;
     for (uint32_t pn = 0; pn < s->npages; pn++)
-      if (s->acc[pn] == MJ_ACC_WRITE) {
+      if (s->acc[pn] == MOJ_ACC_WRITE) {
         memcpy(pl + off, &pn, 4);
-        memcpy(pl + off + 4, s->rt + (size_t)pn * MJ_PAGE, MJ_PAGE);
-        off += 4 + MJ_PAGE;
+        memcpy(pl + off + 4, s->rt + (size_t)pn * MOJ_PAGE, MOJ_PAGE);
+        off += 4 + MOJ_PAGE;
       }
     struct cseg **pp = &segs;
     while (*pp != s) pp = &(*pp)->next;
@@ -983,7 +983,7 @@ EXPORT int shmdt(const void *addr) {
   }
   int host = s->host;
   /* Sent while holding seg_lock so a concurrent PAGE_FETCH is answered after it.
-   * Owned pages travel in chunks below MJ_MAX_PAYLOAD; only the last message
+   * Owned pages travel in chunks below MOJ_MAX_PAYLOAD; only the last message
    * (aux = 0) detaches and is answered. */
   struct hconn *hc = hget(host);
   struct pend p = {.efd = -1};
@@ -992,16 +992,16 @@ EXPORT int shmdt(const void *addr) {
     p.seq = atomic_fetch_add(&hc->seq, 1) + 1;
     pthread_mutex_lock(&hc->lock);
     int err = hc->dead;
-    const size_t rec = 4 + MJ_PAGE, chunk = 200 * rec;
+    const size_t rec = 4 + MOJ_PAGE, chunk = 200 * rec;
     size_t off = 0;
     while (!err && pll - off > chunk) {
-      err = send_locked(hc, MJ_SHMDT, 0, 1, &d, sizeof d, pl + off, chunk);
+      err = send_locked(hc, MOJ_SHMDT, 0, 1, &d, sizeof d, pl + off, chunk);
       off += chunk;
     }
     if (!err) {
       p.next = hc->pend;
       hc->pend = &p;
-      if (send_locked(hc, MJ_SHMDT, p.seq, 0, &d, sizeof d, pl + off, pll - off)) { hc->pend = p.next; err = 1; }
+      if (send_locked(hc, MOJ_SHMDT, p.seq, 0, &d, sizeof d, pl + off, pll - off)) { hc->pend = p.next; err = 1; }
     }
     if (err) { atomic_store(&p.done, 1); p.status = EIDRM; }
     pthread_mutex_unlock(&hc->lock);
@@ -1026,15 +1026,15 @@ EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf) {
   if (!is_dist_id(id)) return real_shmctl(id, cmd, buf);
   int host = id_host(id);
   if (host < 0) return fail(EINVAL);
-  struct mj_ctl q;
+  struct _moj_ctl q;
   memset(&q, 0, sizeof q);
   q.id = id; q.cmd = cmd; q.cred = cred();
   if (cmd == SHM_LOCK || cmd == SHM_UNLOCK) return 0; /* DSM pages are never swapped by us; accepted as a no-op */
   if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID) return fail(EINVAL);
   if ((cmd == IPC_STAT || cmd == IPC_SET) && !buf) return fail(EFAULT);
   if (cmd == IPC_SET) { q.set_uid = buf->shm_perm.uid; q.set_gid = buf->shm_perm.gid; q.set_mode = buf->shm_perm.mode; }
-  struct mj_stat_r r;
-  int st = call(host, MJ_SHMCTL, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  struct _moj_stat_r r;
+  int st = call(host, MOJ_SHMCTL, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   if (st) return fail(st);
   if (cmd == IPC_STAT) {
     memset(buf, 0, sizeof *buf);
@@ -1051,8 +1051,8 @@ EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf) {
  * the connection closes.  The client keeps its own tally of which sets have
  * them (the home's rules: -op per successful SEM_UNDO operation; SETVAL,
  * SETALL and IPC_RMID clear them): a migration takes exactly those sets'
- * adjustments off the source's connection (MJ_UNDO_TAKE) into the image and
- * the migrated process gives them to its own (MJ_UNDO_GIVE).  Overflowing the
+ * adjustments off the source's connection (MOJ_UNDO_TAKE) into the image and
+ * the migrated process gives them to its own (MOJ_UNDO_GIVE).  Overflowing the
  * table means the tally is incomplete: a migration is then refused. */
 #define UNDO_MAX 64
 static struct { int id; uint16_t num; int32_t adj; } undo_tab[UNDO_MAX];
@@ -1084,9 +1084,9 @@ EXPORT int semget(key_t key, int nsems, int flg) {
   if (!is_dist_key(key)) return real_semget(key, nsems, flg);
   int home = key_home(key);
   if (home < 0) return fail(EIDRM);
-  struct mj_semget q = {key, nsems, flg, cred()};
-  struct mj_id_r r;
-  int st = call(home, MJ_SEMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  struct _moj_semget q = {key, nsems, flg, cred()};
+  struct _moj_id_r r;
+  int st = call(home, MOJ_SEMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   return st ? fail(st) : r.id;
 }
 EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct timespec *tmo) {
@@ -1096,25 +1096,25 @@ EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct tim
   if (nsops == 0) return fail(EINVAL);
   if (nsops > 500) return fail(E2BIG);
   if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) return fail(EINVAL);
-  struct mj_semop q = {id, (uint32_t)nsops, tmo ? (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : -1, cred()};
-  struct mj_sembuf b[500];
-  for (size_t i = 0; i < nsops; i++) b[i] = (struct mj_sembuf){ops[i].sem_num, ops[i].sem_op, ops[i].sem_flg, 0};
-  int st = call(host, MJ_SEMOP, &q, sizeof q, b, nsops * sizeof *b, NULL, 0, NULL, 1);
+  struct _moj_semop q = {id, (uint32_t)nsops, tmo ? (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : -1, cred()};
+  struct _moj_sembuf b[500];
+  for (size_t i = 0; i < nsops; i++) b[i] = (struct _moj_sembuf){ops[i].sem_num, ops[i].sem_op, ops[i].sem_flg, 0};
+  int st = call(host, MOJ_SEMOP, &q, sizeof q, b, nsops * sizeof *b, NULL, 0, NULL, 1);
   if (!st) undo_note(id, ops, nsops);
   return st ? fail(st) : 0;
 }
 EXPORT int semop(int id, struct sembuf *ops, size_t nsops) { return semtimedop(id, ops, nsops, NULL); }
 
-union mj_semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
+union _moj_semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
 EXPORT int semctl(int id, int num, int cmd, ...) {
   va_list ap;
   va_start(ap, cmd);
-  union mj_semun arg = va_arg(ap, union mj_semun); /* may be garbage for cmds without arg; only read if used */
+  union _moj_semun arg = va_arg(ap, union _moj_semun); /* may be garbage for cmds without arg; only read if used */
   va_end(ap);
   if (!is_dist_id(id)) return real_semctl(id, num, cmd, arg);
   int host = id_host(id);
   if (host < 0) return fail(EINVAL);
-  struct mj_ctl q;
+  struct _moj_ctl q;
   memset(&q, 0, sizeof q);
   q.id = id; q.num = num; q.cmd = cmd; q.cred = cred();
   uint16_t vals[32000];
@@ -1130,17 +1130,17 @@ EXPORT int semctl(int id, int num, int cmd, ...) {
   if (cmd == IPC_SET) { q.set_uid = arg.buf->sem_perm.uid; q.set_gid = arg.buf->sem_perm.gid; q.set_mode = arg.buf->sem_perm.mode; }
   if (cmd == SETALL) {
     /* the set size is needed to know how many values to read from the caller */
-    struct mj_ctl s2 = q; s2.cmd = IPC_STAT;
-    struct mj_stat_r r;
-    int st = call(host, MJ_SEMCTL, &s2, sizeof s2, NULL, 0, &r, sizeof r, NULL, 0);
+    struct _moj_ctl s2 = q; s2.cmd = IPC_STAT;
+    struct _moj_stat_r r;
+    int st = call(host, MOJ_SEMCTL, &s2, sizeof s2, NULL, 0, &r, sizeof r, NULL, 0);
     if (st) return fail(st);
     q.nvals = (uint32_t)r.nattch;
     for (uint32_t i = 0; i < q.nvals; i++) vals[i] = arg.array[i];
     vl = q.nvals * 2;
   }
-  struct { struct mj_stat_r r; uint16_t v[32000]; } *rb = malloc(sizeof *rb);
+  struct { struct _moj_stat_r r; uint16_t v[32000]; } *rb = malloc(sizeof *rb);
   size_t rl = 0;
-  int st = call(host, MJ_SEMCTL, &q, sizeof q, vals, vl, rb, sizeof *rb, &rl, 0);
+  int st = call(host, MOJ_SEMCTL, &q, sizeof q, vals, vl, rb, sizeof *rb, &rl, 0);
   if (st) { free(rb); return fail(st); }
   if (cmd == SETVAL || cmd == SETALL || cmd == IPC_RMID) undo_clear(id, cmd == SETVAL ? num : -1);
   int ret = 0;
@@ -1160,30 +1160,30 @@ EXPORT int semctl(int id, int num, int cmd, ...) {
 }
 
 /* ---------------- message queues ---------------- */
-#define MJ_MSGMAX 8192
+#define MOJ_MSGMAX 8192
 EXPORT int msgget(key_t key, int flg) {
   if (!is_dist_key(key)) return real_msgget(key, flg);
   int home = key_home(key);
   if (home < 0) return fail(EIDRM);
-  struct mj_msgget q = {key, flg, cred()};
-  struct mj_id_r r;
-  int st = call(home, MJ_MSGGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  struct _moj_msgget q = {key, flg, cred()};
+  struct _moj_id_r r;
+  int st = call(home, MOJ_MSGGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   return st ? fail(st) : r.id;
 }
 EXPORT int msgsnd(int id, const void *msgp, size_t sz, int flg) {
   if (!is_dist_id(id)) return real_msgsnd(id, msgp, sz, flg);
   int host = id_host(id);
   if (host < 0) return fail(EINVAL);
-  if (sz > MJ_MSGMAX) return fail(EINVAL);
+  if (sz > MOJ_MSGMAX) return fail(EINVAL);
   long mtype;
   memcpy(&mtype, msgp, sizeof mtype);
   if (mtype < 1) return fail(EINVAL);
   /* copied here, where a fault on a DSM buffer is an ordinary fault: the
    * send itself runs under the connection lock */
-  char text[MJ_MSGMAX];
+  char text[MOJ_MSGMAX];
   memcpy(text, (const char *)msgp + sizeof(long), sz);
-  struct mj_msgsnd q = {id, flg, mtype, (uint32_t)sz, cred()};
-  int st = call(host, MJ_MSGSND, &q, sizeof q, text, sz, NULL, 0, NULL, 1);
+  struct _moj_msgsnd q = {id, flg, mtype, (uint32_t)sz, cred()};
+  int st = call(host, MOJ_MSGSND, &q, sizeof q, text, sz, NULL, 0, NULL, 1);
   return st ? fail(st) : 0;
 }
 EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long typ, int flg) {
@@ -1191,10 +1191,10 @@ EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long typ, int flg) {
   int host = id_host(id);
   if (host < 0) return fail(EINVAL);
   if ((ssize_t)sz < 0) return fail(EINVAL);
-  struct mj_msgrcv q = {id, flg, typ, (uint32_t)(sz > MJ_MSGMAX ? MJ_MSGMAX : sz), cred()};
-  struct { struct mj_msgrcv_r r; uint8_t d[MJ_MSGMAX]; } rb;
+  struct _moj_msgrcv q = {id, flg, typ, (uint32_t)(sz > MOJ_MSGMAX ? MOJ_MSGMAX : sz), cred()};
+  struct { struct _moj_msgrcv_r r; uint8_t d[MOJ_MSGMAX]; } rb;
   size_t rl = 0;
-  int st = call(host, MJ_MSGRCV, &q, sizeof q, NULL, 0, &rb, sizeof rb, &rl, 1);
+  int st = call(host, MOJ_MSGRCV, &q, sizeof q, NULL, 0, &rb, sizeof rb, &rl, 1);
   if (st) return fail(st);
   if (rl < sizeof rb.r || rb.r.size > rl - sizeof rb.r) return fail(EIO);
   long mt = (long)rb.r.mtype;
@@ -1208,15 +1208,15 @@ EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) {
   if (host < 0) return fail(EINVAL);
   if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID) return fail(EINVAL);
   if ((cmd == IPC_STAT || cmd == IPC_SET) && !buf) return fail(EFAULT);
-  struct mj_ctl q;
+  struct _moj_ctl q;
   memset(&q, 0, sizeof q);
   q.id = id; q.cmd = cmd; q.cred = cred();
   if (cmd == IPC_SET) {
     q.set_uid = buf->msg_perm.uid; q.set_gid = buf->msg_perm.gid; q.set_mode = buf->msg_perm.mode;
     q.set_qbytes = buf->msg_qbytes;
   }
-  struct mj_stat_r r;
-  int st = call(host, MJ_MSGCTL, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  struct _moj_stat_r r;
+  int st = call(host, MOJ_MSGCTL, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   if (st) return fail(st);
   if (cmd == IPC_STAT) {
     memset(buf, 0, sizeof *buf);
@@ -1254,7 +1254,7 @@ static void atfork_child(void) {
   owner_pid = getpid();
   if (tl_efd >= 0) { close(tl_efd); tl_efd = -1; }
   if (fork_pipe[0] >= 0) close(fork_pipe[0]);
-  for (int i = 0; i < MJ_MAX_HOSTS; i++) {
+  for (int i = 0; i < MOJ_MAX_HOSTS; i++) {
     if (H[i].fd >= 0) close(H[i].fd);
     H[i].fd = -1;
     H[i].dead = 0;
@@ -1279,8 +1279,8 @@ static void atfork_child(void) {
     s->memfd = fd;
     s->rt = rt == MAP_FAILED ? NULL : rt;
     memset((void *)s->acc, 0, s->npages);
-    struct mj_reattach q = {s->id, (uint32_t)s->nviews, cred()};
-    int st = ok ? call(s->host, MJ_REATTACH, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0) : ENOMEM;
+    struct _moj_reattach q = {s->id, (uint32_t)s->nviews, cred()};
+    int st = ok ? call(s->host, MOJ_REATTACH, &q, sizeof q, NULL, 0, NULL, 0, NULL, 0) : ENOMEM;
     if (st) {
       s->orphan = 1;
       warnm("fork: child could not take over attachment of segment 0x%x (%s); its accesses raise SIGBUS", s->id, strerror(st));
@@ -1338,31 +1338,31 @@ static void exec_handback(void) {
  * either way, as with any broken connection). */
 static int handback(int *bad_host) {
   sigset_t om;
-  int used[MJ_MAX_HOSTS] = {0}, rc = 0;
+  int used[MOJ_MAX_HOSTS] = {0}, rc = 0;
   lk(&seg_lock, &om);
-  const size_t rec = 4 + MJ_PAGE, chunk = 200;
+  const size_t rec = 4 + MOJ_PAGE, chunk = 200;
   uint8_t *buf = malloc(chunk * rec);
   if (!buf) rc = -1;
   for (struct cseg *s = segs; s && buf; s = s->next) {
     struct hconn *hc = &H[s->host];
     if (hc->fd < 0 || hc->dead) {
       for (uint32_t pn = 0; pn < s->npages && bad_host; pn++)
-        if (s->acc[pn] == MJ_ACC_WRITE || s->acc[pn] == ACC_CLEAN) { rc = -1; *bad_host = s->host; break; }
+        if (s->acc[pn] == MOJ_ACC_WRITE || s->acc[pn] == ACC_CLEAN) { rc = -1; *bad_host = s->host; break; }
       continue;
     }
-    struct mj_shmdt d = {s->id, cred()};
+    struct _moj_shmdt d = {s->id, cred()};
     size_t n = 0;
     for (uint32_t pn = 0; pn <= s->npages; pn++) {
       int last = pn == s->npages;
-      if (!last && (s->acc[pn] == MJ_ACC_WRITE || s->acc[pn] == ACC_CLEAN)) {
+      if (!last && (s->acc[pn] == MOJ_ACC_WRITE || s->acc[pn] == ACC_CLEAN)) {
         memcpy(buf + n * rec, &pn, 4);
-        memcpy(buf + n * rec + 4, s->rt + (size_t)pn * MJ_PAGE, MJ_PAGE);
+        memcpy(buf + n * rec + 4, s->rt + (size_t)pn * MOJ_PAGE, MOJ_PAGE);
         n++;
-        set_prot(s, pn, MJ_ACC_NONE); /* the home's copy is the current one now */
+        set_prot(s, pn, MOJ_ACC_NONE); /* the home's copy is the current one now */
       }
       if (n && (n == chunk || last)) {
         pthread_mutex_lock(&hc->lock);
-        if (send_locked(hc, MJ_SHMDT, 0, 1, &d, sizeof d, buf, n * rec) && bad_host) { /* aux 1: records only, stay attached */
+        if (send_locked(hc, MOJ_SHMDT, 0, 1, &d, sizeof d, buf, n * rec) && bad_host) { /* aux 1: records only, stay attached */
           rc = -1;
           *bad_host = s->host;
         }
@@ -1374,8 +1374,8 @@ static int handback(int *bad_host) {
   }
   free(buf);
   ulk(&seg_lock, &om);
-  for (int h = 0; h < MJ_MAX_HOSTS; h++)
-    if (used[h] && call(h, MJ_PING, NULL, 0, NULL, 0, NULL, 0, NULL, 0) && bad_host) {
+  for (int h = 0; h < MOJ_MAX_HOSTS; h++)
+    if (used[h] && call(h, MOJ_PING, NULL, 0, NULL, 0, NULL, 0, NULL, 0) && bad_host) {
       rc = -1;
       *bad_host = h;
     }
@@ -1453,10 +1453,10 @@ EXPORT int mojave_dsm_active(void) { ensure_init(); return cfg_ok; }
 EXPORT int mojave_dsm_ping(const char *host) {
   ensure_init();
   if (!cfg_ok) return -1;
-  int h = mj_cluster_find_host(&C, host);
+  int h = _moj_cluster_find_host(&C, host);
   if (h < 0) return -1;
   uint8_t b[8] = {0};
-  return call(h, MJ_PING, b, sizeof b, NULL, 0, b, sizeof b, NULL, 0) ? -1 : 0;
+  return call(h, MOJ_PING, b, sizeof b, NULL, 0, b, sizeof b, NULL, 0) ? -1 : 0;
 }
 
 /* ---------------- process migration (libmojave only) ---------------- */
@@ -1477,7 +1477,7 @@ EXPORT int mojave_dsm_ping(const char *host) {
  * SEM_UNDO adjustments live at the home per connection and would be applied
  * when the source's connection closes: a migration is refused while this
  * process has any (__moj_dsm_mig_undo_pending). */
-#ifdef MJ_IN_RUNTIME
+#ifdef MOJ_IN_RUNTIME
 #include "../../migrate/image.h"
 
 int __moj_dsm_owns_fd(int fd) __attribute__((visibility("hidden")));
@@ -1490,7 +1490,7 @@ int __moj_dsm_mig_restore(const moj_img_shm_t *shm, uint32_t nshm, char *reason,
 int __moj_dsm_owns_fd(int fd) {
   if (fd < 0 || !cfg_ok) return 0;
   if (fd == tl_efd) return 1; /* the calling thread's; only it makes calls while others are refused */
-  for (int i = 0; i < MJ_MAX_HOSTS; i++)
+  for (int i = 0; i < MOJ_MAX_HOSTS; i++)
     if (H[i].fd == fd) return 1;
   int mine = 0;
   sigset_t om;
@@ -1534,10 +1534,10 @@ static int undo_take(moj_img_semundo_t **out, uint32_t *nout, char *reason, size
   moj_img_semundo_t *v = NULL;
   uint32_t n = 0;
   for (int j = 0; j < nid; j++) {
-    struct mj_undo_q q = {ids[j]};
-    static struct mj_undo_e e[32000];
+    struct _moj_undo_q q = {ids[j]};
+    static struct _moj_undo_e e[32000];
     size_t rl = 0;
-    int st = call(id_host(ids[j]), MJ_UNDO_TAKE, &q, sizeof q, NULL, 0, e, sizeof e, &rl, 0);
+    int st = call(id_host(ids[j]), MOJ_UNDO_TAKE, &q, sizeof q, NULL, 0, e, sizeof e, &rl, 0);
     if (st == EIDRM || st == EINVAL) continue; /* the set is gone: nothing to carry */
     if (st) {
       char ignore[128];
@@ -1565,11 +1565,11 @@ int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason
   ensure_init();
   for (uint32_t i = 0; i < n;) {
     uint32_t j = i;
-    static struct mj_undo_e e[32000];
+    static struct _moj_undo_e e[32000];
     uint32_t m = 0;
-    for (; j < n && u[j].semid == u[i].semid && m < 32000; j++) e[m++] = (struct mj_undo_e){u[j].num, u[j].adj};
-    struct mj_undo_q q = {u[i].semid};
-    int st = call(id_host(u[i].semid), MJ_UNDO_GIVE, &q, sizeof q, e, m * sizeof e[0], NULL, 0, NULL, 0);
+    for (; j < n && u[j].semid == u[i].semid && m < 32000; j++) e[m++] = (struct _moj_undo_e){u[j].num, u[j].adj};
+    struct _moj_undo_q q = {u[i].semid};
+    int st = call(id_host(u[i].semid), MOJ_UNDO_GIVE, &q, sizeof q, e, m * sizeof e[0], NULL, 0, NULL, 0);
     if (st) {
       snprintf(reason, rlen, "cannot give SEM_UNDO adjustments of semaphore set 0x%x to its home: %s",
                (unsigned)u[i].semid, strerror(st));
@@ -1631,7 +1631,7 @@ int __moj_dsm_mig_restore(const moj_img_shm_t *shm, uint32_t nshm, char *reason,
   for (uint32_t j = 0; j < nshm; j++) {
     const moj_img_shm_t *r = &shm[j];
     void *want = (void *)(uintptr_t)r->addr;
-    size_t len = (size_t)((r->size + MJ_PAGE - 1) / MJ_PAGE) * MJ_PAGE;
+    size_t len = (size_t)((r->size + MOJ_PAGE - 1) / MOJ_PAGE) * MOJ_PAGE;
     if (!is_dist_id(r->shmid)) {
       snprintf(reason, rlen, "segment 0x%x: not a distributed id here (MOJAVE_CLUSTER unset or not this cluster)",
                (unsigned)r->shmid);

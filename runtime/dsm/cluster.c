@@ -21,7 +21,7 @@ static int parse_u32(const char *s, uint32_t *out) {
   *out = (uint32_t)v;
   return 0;
 }
-static int parse_range(char *s, struct mj_range *r) {
+static int parse_range(char *s, struct _moj_range *r) {
   char *dash = strchr(s + 1, '-'); /* +1: "-1" is not a range separator */
   if (!dash) {
     if (parse_u32(s, &r->lo)) return -1;
@@ -33,7 +33,7 @@ static int parse_range(char *s, struct mj_range *r) {
   return 0;
 }
 
-int mj_cluster_find_host(const struct mj_cluster *c, const char *name) {
+int _moj_cluster_find_host(const struct _moj_cluster *c, const char *name) {
   for (int i = 0; i < c->nhosts; i++)
     if (!strcmp(c->host[i].name, name)) return i;
   return -1;
@@ -76,7 +76,7 @@ static int next_line(const char *t, size_t len, size_t *at, char *line, size_t n
   return 1;
 }
 
-int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t errlen) {
+int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_t errlen) {
   memset(c, 0, sizeof *c);
   c->root = -1;
   /* read with plain system calls, not stdio: the runtime parses this file
@@ -91,7 +91,7 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
   char line[512];
   int ln = 0;
   char *pending_root = NULL;
-  struct { char host[32], parent[32]; struct mj_range r; int line; } dl[MJ_MAX_RANGES];
+  struct { char host[32], parent[32]; struct _moj_range r; int line; } dl[MOJ_DSM_MAX_RANGES];
   int ndl = 0;
 #define FAIL(...) do { int o_ = snprintf(err, errlen, "%s:%d: ", path, ln); \
     snprintf(err + o_, errlen - (size_t)o_, __VA_ARGS__); free(text); free(pending_root); return -1; } while (0)
@@ -111,15 +111,15 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
       memcpy(c->secret, tok[1], n + 1);
       c->secret_len = n;
     } else if (!strcmp(tok[0], "host") && nt == 3) {
-      if (c->nhosts == MJ_MAX_HOSTS) FAIL("more than %d hosts", MJ_MAX_HOSTS);
+      if (c->nhosts == MOJ_MAX_HOSTS) FAIL("more than %d hosts", MOJ_MAX_HOSTS);
       if (strlen(tok[1]) >= 32) FAIL("host name too long");
-      if (mj_cluster_find_host(c, tok[1]) >= 0) FAIL("duplicate host %s", tok[1]);
+      if (_moj_cluster_find_host(c, tok[1]) >= 0) FAIL("duplicate host %s", tok[1]);
       char *colon = strrchr(tok[2], ':');
       uint32_t port;
       if (!colon || parse_u32(colon + 1, &port) || port == 0 || port > 65535) FAIL("expected ADDR:PORT, got '%s'", tok[2]);
       *colon = 0;
       if (strlen(tok[2]) >= 64) FAIL("address too long");
-      struct mj_host *h = &c->host[c->nhosts++];
+      struct _moj_host *h = &c->host[c->nhosts++];
       strcpy(h->name, tok[1]);
       strcpy(h->addr, tok[2]);
       h->port = (uint16_t)port;
@@ -127,7 +127,7 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
       free(pending_root);
       pending_root = strdup(tok[2]);
     } else if (!strcmp(tok[0], "nameserver") && (nt == 4 || (nt == 6 && !strcmp(tok[4], "from"))) && !strcmp(tok[1], "delegate")) {
-      if (ndl == MJ_MAX_RANGES) FAIL("too many delegations");
+      if (ndl == MOJ_DSM_MAX_RANGES) FAIL("too many delegations");
       if (strlen(tok[2]) >= 32 || (nt == 6 && strlen(tok[5]) >= 32)) FAIL("host name too long");
       strcpy(dl[ndl].host, tok[2]);
       strcpy(dl[ndl].parent, nt == 6 ? tok[5] : ""); /* "" = the root */
@@ -135,7 +135,7 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
       dl[ndl].line = ln;
       ndl++;
     } else if (!strcmp(tok[0], "distributed") && nt == 2) {
-      if (c->ndist == MJ_MAX_RANGES) FAIL("too many distributed ranges");
+      if (c->ndist == MOJ_DSM_MAX_RANGES) FAIL("too many distributed ranges");
       if (parse_range(tok[1], &c->dist[c->ndist])) FAIL("bad key range '%s'", tok[1]);
       c->ndist++;
     } else {
@@ -146,14 +146,14 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
   if (c->nhosts == 0) FAIL("no 'host' lines");
   if (c->secret_len == 0) FAIL("no 'secret' line");
   if (!pending_root) FAIL("no 'nameserver root HOST' line");
-  c->root = mj_cluster_find_host(c, pending_root);
+  c->root = _moj_cluster_find_host(c, pending_root);
   if (c->root < 0) FAIL("root nameserver '%s' is not a declared host", pending_root);
-  int depth[MJ_MAX_RANGES] = {0}; /* referrals from the root to reach delegation i, minus one */
+  int depth[MOJ_DSM_MAX_RANGES] = {0}; /* referrals from the root to reach delegation i, minus one */
   for (int i = 0; i < ndl; i++) {
-    int h = mj_cluster_find_host(c, dl[i].host);
+    int h = _moj_cluster_find_host(c, dl[i].host);
     ln = dl[i].line;
     if (h < 0) FAIL("delegate host '%s' is not a declared host", dl[i].host);
-    int par = dl[i].parent[0] ? mj_cluster_find_host(c, dl[i].parent) : c->root;
+    int par = dl[i].parent[0] ? _moj_cluster_find_host(c, dl[i].parent) : c->root;
     if (par < 0) FAIL("delegating host '%s' is not a declared host", dl[i].parent);
     if (par == h) FAIL("host '%s' cannot delegate to itself", dl[i].host);
     if (par != c->root) {
@@ -165,7 +165,7 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
       if (ok < 0) FAIL("'%s' delegates 0x%x-0x%x but was not delegated a range containing it earlier in the file",
                        dl[i].parent, dl[i].r.lo, dl[i].r.hi);
       depth[i] = depth[ok] + 1;
-      if (depth[i] > MJ_MAX_REFERRALS) FAIL("delegation chain deeper than %d levels", MJ_MAX_REFERRALS);
+      if (depth[i] > MOJ_MAX_REFERRALS) FAIL("delegation chain deeper than %d levels", MOJ_MAX_REFERRALS);
     }
     c->deleg[i] = dl[i].r;
     c->deleg[i].host = h;
@@ -178,14 +178,14 @@ int mj_cluster_load(const char *path, struct mj_cluster *c, char *err, size_t er
 #undef FAIL
 }
 
-int mj_cluster_is_distributed(const struct mj_cluster *c, int32_t key) {
+int _moj_cluster_is_distributed(const struct _moj_cluster *c, int32_t key) {
   uint32_t k = (uint32_t)key;
   if (key == 0) return 0; /* IPC_PRIVATE stays with the kernel */
   for (int i = 0; i < c->ndist; i++)
     if (k >= c->dist[i].lo && k <= c->dist[i].hi) return 1;
   return 0;
 }
-int mj_cluster_resolve_at(const struct mj_cluster *c, int server, int32_t key, int *referral, uint32_t *lo, uint32_t *hi) {
+int _moj_cluster_resolve_at(const struct _moj_cluster *c, int server, int32_t key, int *referral, uint32_t *lo, uint32_t *hi) {
   uint32_t k = (uint32_t)key;
   int in_zone = server == c->root;
   for (int i = 0; i < c->ndeleg && !in_zone; i++) /* within a range this server was given */
@@ -203,10 +203,10 @@ int mj_cluster_resolve_at(const struct mj_cluster *c, int server, int32_t key, i
   if (hi) *hi = k;
   return server;
 }
-int mj_cluster_home(const struct mj_cluster *c, int32_t key) {
+int _moj_cluster_home(const struct _moj_cluster *c, int32_t key) {
   int at = c->root, referral = 1;
-  for (int hops = 0; hops <= MJ_MAX_REFERRALS && referral; hops++) {
-    int next = mj_cluster_resolve_at(c, at, key, &referral, NULL, NULL);
+  for (int hops = 0; hops <= MOJ_MAX_REFERRALS && referral; hops++) {
+    int next = _moj_cluster_resolve_at(c, at, key, &referral, NULL, NULL);
     if (next < 0) return -1;
     at = next;
   }

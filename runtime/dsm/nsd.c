@@ -45,7 +45,7 @@
 #define SHMMAX_DSM (1ull << 32)
 #define MAX_TX (64u << 20)
 
-static struct mj_cluster C;
+static struct _moj_cluster C;
 static int self_idx;
 static const char *state_dir; /* --state: home copies + metadata survive a daemon restart */
 static const char *self_name = "?";
@@ -142,8 +142,8 @@ static void sendm(struct conn *c, uint16_t type, uint32_t seq, int32_t status, u
     c->tx = realloc(c->tx, nc);
     c->txcap = nc;
   }
-  struct mj_hdr h;
-  mj_hdr_init(&h, type, (uint32_t)(l1 + l2), seq, status);
+  struct _moj_hdr h;
+  _moj_hdr_init(&h, type, (uint32_t)(l1 + l2), seq, status);
   h.aux = aux;
   memcpy(c->tx + c->txlen, &h, 24);
   if (l1) memcpy(c->tx + c->txlen + 24, p1, l1);
@@ -151,13 +151,13 @@ static void sendm(struct conn *c, uint16_t type, uint32_t seq, int32_t status, u
   c->txlen = need;
   flush_out(c);
 }
-static void reply(struct conn *c, const struct mj_hdr *rq, int32_t status, const void *p, size_t l) {
-  sendm(c, (uint16_t)(rq->type | MJ_REPLY), rq->seq, status, 0, p, l, NULL, 0);
+static void reply(struct conn *c, const struct _moj_hdr *rq, int32_t status, const void *p, size_t l) {
+  sendm(c, (uint16_t)(rq->type | MOJ_REPLY), rq->seq, status, 0, p, l, NULL, 0);
 }
 
 /* ---------------- permissions (Linux ipcperms) ---------------- */
 struct perm { int32_t key; uint32_t uid, gid, cuid, cgid, mode; };
-static int perm_ok(const struct perm *p, const struct mj_cred *cr, int flag) {
+static int perm_ok(const struct perm *p, const struct _moj_cred *cr, int flag) {
   if (cr->uid == 0) return 1; /* CAP_IPC_OWNER */
   int req = (flag >> 6) | (flag >> 3) | flag;
   int granted = (int)p->mode;
@@ -165,7 +165,7 @@ static int perm_ok(const struct perm *p, const struct mj_cred *cr, int flag) {
   else if (cr->gid == p->cgid || cr->gid == p->gid) granted >>= 3;
   return !((req & ~granted) & 0007);
 }
-static int is_owner(const struct perm *p, const struct mj_cred *cr) {
+static int is_owner(const struct perm *p, const struct _moj_cred *cr) {
   return cr->uid == 0 || cr->uid == p->uid || cr->uid == p->cuid;
 }
 
@@ -185,7 +185,7 @@ struct page {
   uint8_t claimed;   /* recovery: the owner re-registered it as writable */
   uint8_t busy;
   uint8_t want_data;
-  uint8_t clean;     /* owned through write-ahead, no MJ_PAGE_DIRTY yet: the home copy is still current */
+  uint8_t clean;     /* owned through write-ahead, no MOJ_PAGE_DIRTY yet: the home copy is still current */
   uint64_t copyset;  /* attachment slots holding read-only copies */
   uint64_t waitmask; /* slots whose PAGE_FETCH reply we still await */
   int fetch_from;    /* slot we asked for data */
@@ -249,21 +249,21 @@ static int att_slot(struct shm *s, struct conn *c) {
 }
 /* has_data = number of consecutive pages carried (pn, pn+1, ...), 0 for none */
 static void page_send_n(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data, uint32_t n) {
-  struct mj_page p = {id, pn, acc, data ? n : 0};
-  size_t raw = data ? (size_t)n * MJ_PAGE : 0;
+  struct _moj_page p = {id, pn, acc, data ? n : 0};
+  size_t raw = data ? (size_t)n * MOJ_PAGE : 0;
   if (zcomp && data) {
     /* sent compressed only when it saves at least 1/8: incompressible pages
      * would just cost CPU at both ends */
-    static uint8_t zbuf[(64 + 2) * MJ_PAGE + 1024];
+    static uint8_t zbuf[(64 + 2) * MOJ_PAGE + 1024];
     size_t zl = ZSTD_compress(zbuf, sizeof zbuf, data, raw, 1);
     if (!ZSTD_isError(zl) && zl < raw - raw / 8) {
-      p.has_data |= MJ_PAGE_ZSTD;
+      p.has_data |= MOJ_PAGE_ZSTD;
       z_pages += n; z_raw += raw; z_sent += zl;
-      sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, zbuf, zl);
+      sendm(c, MOJ_PAGE_REQ | MOJ_REPLY, seq, st, 0, &p, sizeof p, zbuf, zl);
       return;
     }
   }
-  sendm(c, MJ_PAGE_REQ | MJ_REPLY, seq, st, 0, &p, sizeof p, data, raw);
+  sendm(c, MOJ_PAGE_REQ | MOJ_REPLY, seq, st, 0, &p, sizeof p, data, raw);
 }
 static void page_send(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t pn, uint32_t acc, const uint8_t *data) {
   page_send_n(c, seq, st, id, pn, acc, data, 1);
@@ -271,9 +271,9 @@ static void page_send(struct conn *c, uint32_t seq, int32_t st, int id, uint32_t
 static void fetch_send(struct shm *s, int id, uint32_t pn, int slot, uint32_t newacc, int want) {
   struct conn *o = cget(s->att[slot].c);
   s->pg[pn].waitmask |= 1ull << slot;
-  struct mj_page p = {id, pn, newacc, (uint32_t)want};
+  struct _moj_page p = {id, pn, newacc, (uint32_t)want};
   if (debug) logm("PAGE_FETCH -> slot %d (%s) id=0x%x page %u newacc %u want %d", slot, o ? o->host : "gone", id, pn, newacc, want);
-  if (o) sendm(o, MJ_PAGE_FETCH, ++o->fetch_seq, 0, 0, &p, sizeof p, NULL, 0);
+  if (o) sendm(o, MOJ_PAGE_FETCH, ++o->fetch_seq, 0, 0, &p, sizeof p, NULL, 0);
 }
 
 static void page_run(struct shm *s, int id, uint32_t pn);
@@ -301,16 +301,16 @@ static void page_complete(struct shm *s, int id, uint32_t pn) {
   struct page *p = &s->pg[pn];
   struct conn *rc = cget(p->req_c);
   int slot = rc ? att_slot(s, rc) : -1;
-  const uint8_t *home = s->home + (size_t)pn * MJ_PAGE;
+  const uint8_t *home = s->home + (size_t)pn * MOJ_PAGE;
   p->busy = 0;
   if (s->own[pn] == -2) {
     if (rc) page_send(rc, p->req_seq, EIO, id, pn, 0, NULL);
   } else if (slot < 0) {
     /* requester vanished meanwhile: the home copy is current, nobody owns it */
     s->own[pn] = -1;
-  } else if (p->req_acc == MJ_ACC_READ) {
+  } else if (p->req_acc == MOJ_ACC_READ) {
     p->copyset |= 1ull << slot;
-    page_send(rc, p->req_seq, 0, id, pn, MJ_ACC_READ, home);
+    page_send(rc, p->req_seq, 0, id, pn, MOJ_ACC_READ, home);
   } else {
     int had = (p->copyset >> slot) & 1;
     s->own[pn] = (int8_t)slot;
@@ -328,7 +328,7 @@ static void page_complete(struct shm *s, int id, uint32_t pn) {
       ra_sent(s, slot, 1, pn, n);
     }
     p->clean = 0;
-    page_send_n(rc, p->req_seq, 0, id, pn, n > 1 ? MJ_ACC_AHEAD : MJ_ACC_WRITE, had ? NULL : home, n);
+    page_send_n(rc, p->req_seq, 0, id, pn, n > 1 ? MOJ_ACC_AHEAD : MOJ_ACC_WRITE, had ? NULL : home, n);
   }
   page_run(s, id, pn);
 }
@@ -352,10 +352,10 @@ static void page_run(struct shm *s, int id, uint32_t pn) {
     if (s->own[pn] == -2) { page_send(rc, seq, EIO, id, pn, 0, NULL); continue; }
     p->req_c = cref_of(rc); p->req_seq = seq; p->req_slot = slot; p->req_acc = acc;
     if (s->own[pn] == slot) { /* already exclusive: spurious or racing fault */
-      page_send(rc, seq, 0, id, pn, MJ_ACC_WRITE, NULL);
+      page_send(rc, seq, 0, id, pn, MOJ_ACC_WRITE, NULL);
       continue;
     }
-    if (acc == MJ_ACC_READ) {
+    if (acc == MOJ_ACC_READ) {
       if (s->own[pn] == -1) {
         p->copyset |= 1ull << slot;
         /* read-ahead: the following pages that sit idle at home go along as
@@ -369,16 +369,16 @@ static void page_run(struct shm *s, int id, uint32_t pn) {
           n++;
         }
         ra_sent(s, slot, 0, pn, n);
-        page_send_n(rc, seq, 0, id, pn, MJ_ACC_READ, s->home + (size_t)pn * MJ_PAGE, n);
+        page_send_n(rc, seq, 0, id, pn, MOJ_ACC_READ, s->home + (size_t)pn * MOJ_PAGE, n);
         continue;
       }
       p->busy = 1; p->fetch_from = s->own[pn]; p->want_data = 1;
-      fetch_send(s, id, pn, s->own[pn], MJ_ACC_READ, 1);
+      fetch_send(s, id, pn, s->own[pn], MOJ_ACC_READ, 1);
       return;
     }
     if (s->own[pn] >= 0) {
       p->busy = 1; p->fetch_from = s->own[pn]; p->want_data = 1;
-      fetch_send(s, id, pn, s->own[pn], MJ_ACC_NONE, 1);
+      fetch_send(s, id, pn, s->own[pn], MOJ_ACC_NONE, 1);
       return;
     }
     uint64_t others = p->copyset & ~(1ull << slot);
@@ -386,7 +386,7 @@ static void page_run(struct shm *s, int id, uint32_t pn) {
     p->busy = 1; p->fetch_from = -1; p->want_data = 0; p->waitmask = 0;
     for (int i = 0; i < MAX_ATT; i++)
       if ((others >> i) & 1) {
-        if (s->att[i].count && cget(s->att[i].c)) fetch_send(s, id, pn, i, MJ_ACC_NONE, 0);
+        if (s->att[i].count && cget(s->att[i].c)) fetch_send(s, id, pn, i, MOJ_ACC_NONE, 0);
         p->copyset &= ~(1ull << i);
       }
     if (p->waitmask == 0) { page_complete(s, id, pn); return; }
@@ -401,11 +401,11 @@ static void page_fetched(struct shm *s, int id, uint32_t pn, int from_slot, cons
   if (!p->busy || !((p->waitmask >> from_slot) & 1)) return;
   p->waitmask &= ~(1ull << from_slot);
   if (p->want_data) {
-    if (data) memcpy(s->home + (size_t)pn * MJ_PAGE, data, MJ_PAGE);
+    if (data) memcpy(s->home + (size_t)pn * MOJ_PAGE, data, MOJ_PAGE);
     else if (dead && !p->clean) s->own[pn] = -2; /* the only up-to-date copy died with its process */
     p->clean = 0;
     if (s->own[pn] != -2) {
-      int keep = p->req_acc == MJ_ACC_READ && data != NULL;
+      int keep = p->req_acc == MOJ_ACC_READ && data != NULL;
       s->own[pn] = -1;
       p->copyset = keep ? (1ull << from_slot) : 0;
     }
@@ -458,7 +458,7 @@ static void shm_destroy(int slot) {
   for (uint32_t i = 0; i < s->npages; i++)
     while (s->pg[i].q) { struct pq *r = s->pg[i].q; s->pg[i].q = r->next; free(r); }
   free(s->pg);
-  munmap(s->home, (size_t)s->npages * MJ_PAGE);
+  munmap(s->home, (size_t)s->npages * MOJ_PAGE);
   munmap(s->own, s->npages);
   if (state_dir) {
     char path[600];
@@ -485,7 +485,7 @@ static void shm_detach(int slot, struct conn *c, int all, int crashed) {
   s->dtime = wall();
   s->lpid = c->pid;
   if (s->att[a].count == 0) {
-    int id = MJ_ID_MAKE(self_idx, slot);
+    int id = MOJ_ID_MAKE(self_idx, slot);
     memset(&s->who[a], 0, sizeof s->who[a]);
     shm_save_meta(slot);
     for (uint32_t pn = 0; pn < s->npages; pn++) {
@@ -510,33 +510,33 @@ static int find_by_key_shm(int32_t key) {
   return -1;
 }
 static int free_slot(void **tab) {
-  for (int i = 1; i < MAX_SLOTS; i++) /* slot 0 unused: keeps ids != MJ_ID_FLAG alone */
+  for (int i = 1; i < MAX_SLOTS; i++) /* slot 0 unused: keeps ids != MOJ_ID_FLAG alone */
     if (!tab[i]) return i;
   return -1;
 }
 static struct shm *shm_by_id(int id, int *slot) {
-  if (!MJ_ID_IS(id) || MJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
-  int sl = MJ_ID_SLOT(id);
+  if (!MOJ_ID_IS(id) || MOJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
+  int sl = MOJ_ID_SLOT(id);
   if (sl >= MAX_SLOTS || !shms[sl]) return NULL;
   *slot = sl;
   return shms[sl];
 }
 
 #define NEED(T) \
-  if (h->len < sizeof(T)) { logm("%s from %s: payload %u < %zu bytes, rejected", mj_type_name(h->type), c->peer, h->len, sizeof(T)); reply(c, h, EPROTO, NULL, 0); return; }
+  if (h->len < sizeof(T)) { logm("%s from %s: payload %u < %zu bytes, rejected", _moj_type_name(h->type), c->peer, h->len, sizeof(T)); reply(c, h, EPROTO, NULL, 0); return; }
 
 /* Only a key's home may create or look it up: a client that asks another
  * daemon (cluster files that differ between hosts) must not split the
  * namespace.  Returns 0 after refusing. */
-static int key_is_mine(struct conn *c, const struct mj_hdr *h, int32_t key) {
-  if (key == 0 || mj_cluster_home(&C, key) == self_idx) return 1; /* IPC_PRIVATE: created where asked */
-  logm("%s from %s: key 0x%x is not homed here (do the cluster files differ?), refused", mj_type_name(h->type), c->peer, (unsigned)key);
+static int key_is_mine(struct conn *c, const struct _moj_hdr *h, int32_t key) {
+  if (key == 0 || _moj_cluster_home(&C, key) == self_idx) return 1; /* IPC_PRIVATE: created where asked */
+  logm("%s from %s: key 0x%x is not homed here (do the cluster files differ?), refused", _moj_type_name(h->type), c->peer, (unsigned)key);
   reply(c, h, EREMOTE, NULL, 0);
   return 0;
 }
-static void do_shmget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_shmget);
-  struct mj_shmget q; memcpy(&q, pl, sizeof q);
+static void do_shmget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_shmget);
+  struct _moj_shmget q; memcpy(&q, pl, sizeof q);
   if (!key_is_mine(c, h, q.key)) return;
   int sl = find_by_key_shm(q.key);
   if (sl >= 0) {
@@ -544,7 +544,7 @@ static void do_shmget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
     if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
     if (!perm_ok(&s->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
     if (q.size > s->size) { reply(c, h, EINVAL, NULL, 0); return; }
-    struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
+    struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, sl)};
     reply(c, h, 0, &r, sizeof r);
     return;
   }
@@ -556,12 +556,12 @@ static void do_shmget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
   s->used = 1;
   s->perm = (struct perm){q.key, q.cred.uid, q.cred.gid, q.cred.uid, q.cred.gid, (uint32_t)q.flags & 0777};
   s->size = q.size;
-  s->npages = (uint32_t)((q.size + MJ_PAGE - 1) / MJ_PAGE);
-  s->home = home_map(sl, (size_t)s->npages * MJ_PAGE, 0, "pages");
+  s->npages = (uint32_t)((q.size + MOJ_PAGE - 1) / MOJ_PAGE);
+  s->home = home_map(sl, (size_t)s->npages * MOJ_PAGE, 0, "pages");
   s->own = (int8_t *)home_map(sl, s->npages, 0, "owners");
   s->pg = calloc(s->npages, sizeof *s->pg);
   if (s->home == MAP_FAILED || (uint8_t *)s->own == MAP_FAILED || !s->pg) {
-    if (s->home != MAP_FAILED) munmap(s->home, (size_t)s->npages * MJ_PAGE);
+    if (s->home != MAP_FAILED) munmap(s->home, (size_t)s->npages * MOJ_PAGE);
     if ((uint8_t *)s->own != MAP_FAILED) munmap(s->own, s->npages);
     free(s->pg); free(s); reply(c, h, ENOMEM, NULL, 0); return;
   }
@@ -570,13 +570,13 @@ static void do_shmget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
   s->cpid = q.cred.pid;
   shms[sl] = s;
   shm_save_meta(sl);
-  struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
+  struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, sl)};
   logm("shmget key=0x%x size=%llu -> id=0x%x (by %s pid %u)", q.key, (unsigned long long)q.size, r.id, c->host, c->pid);
   reply(c, h, 0, &r, sizeof r);
 }
-static void do_shmat(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_shmat);
-  struct mj_shmat q; memcpy(&q, pl, sizeof q);
+static void do_shmat(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_shmat);
+  struct _moj_shmat q; memcpy(&q, pl, sizeof q);
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
@@ -597,26 +597,26 @@ static void do_shmat(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
   s->att[a].count++;
   s->atime = wall();
   s->lpid = q.cred.pid;
-  struct mj_shmat_r r = {s->size};
+  struct _moj_shmat_r r = {s->size};
   reply(c, h, 0, &r, sizeof r);
 }
-/* SHMDT payload: mj_shmdt then, on the process's last detach, (u32 page + data)
+/* SHMDT payload: _moj_shmdt then, on the process's last detach, (u32 page + data)
  * for every page it held writable, so the home copy stays current. */
-static void do_shmdt(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_shmdt);
-  struct mj_shmdt q; memcpy(&q, pl, sizeof q);
+static void do_shmdt(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_shmdt);
+  struct _moj_shmdt q; memcpy(&q, pl, sizeof q);
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   int a = s ? att_slot(s, c) : -1;
   if (a < 0) { reply(c, h, EINVAL, NULL, 0); return; }
-  size_t off = sizeof q, rec = 4 + MJ_PAGE;
+  size_t off = sizeof q, rec = 4 + MOJ_PAGE;
   if ((h->len - off) % rec) { logm("SHMDT from %s: trailing bytes, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
   for (; off < h->len; off += rec) {
     uint32_t pn; memcpy(&pn, pl + off, 4);
     if (pn >= s->npages) continue;
     struct page *p = &s->pg[pn];
     if (s->own[pn] == a || (p->busy && p->want_data && p->fetch_from == a)) {
-      memcpy(s->home + (size_t)pn * MJ_PAGE, pl + off + 4, MJ_PAGE);
+      memcpy(s->home + (size_t)pn * MOJ_PAGE, pl + off + 4, MOJ_PAGE);
       if (s->own[pn] == a) s->own[pn] = -1;
       p->clean = 0;
     }
@@ -625,16 +625,16 @@ static void do_shmdt(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) 
   shm_detach(sl, c, 0, 0);
   reply(c, h, 0, NULL, 0);
 }
-static void fill_perm(struct mj_stat_r *r, const struct perm *p) {
+static void fill_perm(struct _moj_stat_r *r, const struct perm *p) {
   r->key = p->key; r->uid = p->uid; r->gid = p->gid; r->cuid = p->cuid; r->cgid = p->cgid; r->mode = p->mode;
 }
-static void do_shmctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_ctl);
-  struct mj_ctl q; memcpy(&q, pl, sizeof q);
+static void do_shmctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_ctl);
+  struct _moj_ctl q; memcpy(&q, pl, sizeof q);
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
-  struct mj_stat_r r; memset(&r, 0, sizeof r);
+  struct _moj_stat_r r; memset(&r, 0, sizeof r);
   switch (q.cmd) {
   case IPC_STAT:
     if (!perm_ok(&s->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
@@ -670,7 +670,7 @@ static void do_shmctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
  * handed over in the crash window and the (persisted) home copy is current. */
 static void finish_recovery(int sl) {
   struct shm *s = shms[sl];
-  int id = MJ_ID_MAKE(self_idx, sl), lost = 0;
+  int id = MOJ_ID_MAKE(self_idx, sl), lost = 0;
   s->recovering = 0;
   for (uint32_t pn = 0; pn < s->npages; pn++) {
     int o = s->own[pn];
@@ -691,17 +691,17 @@ static void check_recovery_deadlines(void) {
 }
 
 /* REATTACH: a client that was attached before this daemon restarted re-registers
- * its attachment and the pages it holds.  Payload: mj_reattach, then records
+ * its attachment and the pages it holds.  Payload: _moj_reattach, then records
  * {u32 page, u32 access, 4096 bytes}; aux = 1 means more records follow.  The
  * process gets back its former attachment slot (matched by host and pid), so
  * the persisted owner array stays meaningful. */
-static void do_reattach(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_reattach);
-  struct mj_reattach q; memcpy(&q, pl, sizeof q);
+static void do_reattach(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_reattach);
+  struct _moj_reattach q; memcpy(&q, pl, sizeof q);
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s) { if (!(h->aux & 1)) reply(c, h, EIDRM, &q.id, sizeof q.id); return; }
-  size_t off = sizeof q, rec = 8 + MJ_PAGE;
+  size_t off = sizeof q, rec = 8 + MOJ_PAGE;
   if ((h->len - off) % rec) { logm("REATTACH from %s: trailing bytes, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
   int a = att_slot(s, c);
   if (a < 0) {
@@ -724,16 +724,16 @@ static void do_reattach(struct conn *c, const struct mj_hdr *h, const uint8_t *p
     if (pn >= s->npages) continue;
     struct page *p = &s->pg[pn];
     int ok;
-    if (acc == MJ_ACC_WRITE) {
+    if (acc == MOJ_ACC_WRITE) {
       ok = s->own[pn] == a;
-      if (ok) { p->claimed = 1; memcpy(s->home + (size_t)pn * MJ_PAGE, pl + off + 8, MJ_PAGE); }
+      if (ok) { p->claimed = 1; memcpy(s->home + (size_t)pn * MOJ_PAGE, pl + off + 8, MOJ_PAGE); }
     } else {
       ok = s->own[pn] == -1;
       if (ok) p->copyset |= 1ull << a;
     }
     if (!ok) { /* contradicts the persisted directory: revoke this copy (no reply awaited) */
-      struct mj_page f = {q.id, pn, MJ_ACC_NONE, 0};
-      sendm(c, MJ_PAGE_FETCH, ++c->fetch_seq, 0, 0, &f, sizeof f, NULL, 0);
+      struct _moj_page f = {q.id, pn, MOJ_ACC_NONE, 0};
+      sendm(c, MOJ_PAGE_FETCH, ++c->fetch_seq, 0, 0, &f, sizeof f, NULL, 0);
     }
   }
   if (h->aux & 1) return;
@@ -749,12 +749,12 @@ static void do_reattach(struct conn *c, const struct mj_hdr *h, const uint8_t *p
   }
 }
 
-static void do_page_req(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_page_req);
-  struct mj_page_req q; memcpy(&q, pl, sizeof q);
+static void do_page_req(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_page_req);
+  struct _moj_page_req q; memcpy(&q, pl, sizeof q);
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
-  if (!s || q.page >= s->npages || (q.access != MJ_ACC_READ && q.access != MJ_ACC_WRITE) || att_slot(s, c) < 0) {
+  if (!s || q.page >= s->npages || (q.access != MOJ_ACC_READ && q.access != MOJ_ACC_WRITE) || att_slot(s, c) < 0) {
     logm("PAGE_REQ from %s: bad id/page/access (0x%x/%u/%u), rejected", c->peer, q.id, q.page, q.access);
     page_send(c, h->seq, EINVAL, q.id, q.page, 0, NULL);
     return;
@@ -770,9 +770,9 @@ static void do_page_req(struct conn *c, const struct mj_hdr *h, const uint8_t *p
 }
 /* PAGE_DIRTY (no reply): the owner is about to store to a write-ahead page,
  * so from now on only its copy is current. */
-static void do_page_dirty(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  if (h->len < sizeof(struct mj_page_req)) { logm("PAGE_DIRTY from %s: payload %u bytes, rejected", c->peer, h->len); return; }
-  struct mj_page_req q; memcpy(&q, pl, sizeof q);
+static void do_page_dirty(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  if (h->len < sizeof(struct _moj_page_req)) { logm("PAGE_DIRTY from %s: payload %u bytes, rejected", c->peer, h->len); return; }
+  struct _moj_page_req q; memcpy(&q, pl, sizeof q);
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   int a = s && q.page < s->npages ? att_slot(s, c) : -1;
@@ -782,22 +782,22 @@ static void do_page_dirty(struct conn *c, const struct mj_hdr *h, const uint8_t 
   }
   s->pg[q.page].clean = 0;
 }
-static void do_fetch_reply(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_page);
-  struct mj_page q; memcpy(&q, pl, sizeof q);
+static void do_fetch_reply(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_page);
+  struct _moj_page q; memcpy(&q, pl, sizeof q);
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s || q.page >= s->npages) return; /* segment gone meanwhile: nothing waits */
   int a = att_slot(s, c);
   if (a < 0) return; /* detached before answering: shm_detach already settled it */
   const uint8_t *data = NULL;
-  static uint8_t unz[MJ_PAGE];
-  if (q.has_data & MJ_PAGE_ZSTD) {
+  static uint8_t unz[MOJ_PAGE];
+  if (q.has_data & MOJ_PAGE_ZSTD) {
     size_t r = ZSTD_decompress(unz, sizeof unz, pl + sizeof q, h->len - sizeof q);
-    if (ZSTD_isError(r) || r != MJ_PAGE) { logm("PAGE_FETCH reply from %s: bad zstd frame, rejected", c->peer); return; }
+    if (ZSTD_isError(r) || r != MOJ_PAGE) { logm("PAGE_FETCH reply from %s: bad zstd frame, rejected", c->peer); return; }
     data = unz;
   } else if (q.has_data) {
-    if (h->len != sizeof q + MJ_PAGE) { logm("PAGE_FETCH reply from %s: wrong length %u, rejected", c->peer, h->len); return; }
+    if (h->len != sizeof q + MOJ_PAGE) { logm("PAGE_FETCH reply from %s: wrong length %u, rejected", c->peer, h->len); return; }
     data = pl + sizeof q;
   }
   page_fetched(s, q.id, q.page, a, data, 0);
@@ -805,15 +805,15 @@ static void do_fetch_reply(struct conn *c, const struct mj_hdr *h, const uint8_t
 
 /* ---------------- semaphores ---------------- */
 static struct sem *sem_by_id(int id, int *slot) {
-  if (!MJ_ID_IS(id) || MJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
-  int sl = MJ_ID_SLOT(id);
+  if (!MOJ_ID_IS(id) || MOJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
+  int sl = MOJ_ID_SLOT(id);
   if (sl >= MAX_SLOTS || !sems[sl]) return NULL;
   *slot = sl;
   return sems[sl];
 }
-static void do_semget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_semget);
-  struct mj_semget q; memcpy(&q, pl, sizeof q);
+static void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_semget);
+  struct _moj_semget q; memcpy(&q, pl, sizeof q);
   if (!key_is_mine(c, h, q.key)) return;
   for (int i = 0; i < MAX_SLOTS; i++) {
     struct sem *s = sems[i];
@@ -821,7 +821,7 @@ static void do_semget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
     if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
     if (!perm_ok(&s->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
     if (q.nsems < 0 || q.nsems > s->nsems) { reply(c, h, EINVAL, NULL, 0); return; }
-    struct mj_id_r r = {MJ_ID_MAKE(self_idx, i)};
+    struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, i)};
     reply(c, h, 0, &r, sizeof r);
     return;
   }
@@ -838,7 +838,7 @@ static void do_semget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
   s->pid = calloc((size_t)q.nsems, sizeof *s->pid);
   s->ctime = wall();
   sems[sl] = s;
-  struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
+  struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, sl)};
   reply(c, h, 0, &r, sizeof r);
 }
 static struct undo *undo_for(struct conn *c, int slot, struct sem *s) {
@@ -852,7 +852,7 @@ static struct undo *undo_for(struct conn *c, int slot, struct sem *s) {
   return u;
 }
 /* Try a semop atomically: returns 0 done, -1 must block, >0 errno. */
-static int sem_try(struct conn *c, int slot, struct sem *s, const struct mj_semop *q, const struct mj_sembuf *ops) {
+static int sem_try(struct conn *c, int slot, struct sem *s, const struct _moj_semop *q, const struct _moj_sembuf *ops) {
   int16_t tmp[SEMOPM];
   uint32_t n = q->nsops;
   for (uint32_t i = 0; i < n; i++) {
@@ -881,11 +881,11 @@ static void sem_wake(int slot) {
       struct waiter *w = *pw;
       struct conn *wc = cget(w->c);
       if (!wc) { *pw = w->next; free(w->req); free(w); continue; }
-      const struct mj_semop *q = (const void *)w->req;
+      const struct _moj_semop *q = (const void *)w->req;
       int r = sem_try(wc, slot, s, q, (const void *)(w->req + sizeof *q));
       if (r == -1) { pw = &w->next; continue; }
       *pw = w->next;
-      sendm(wc, MJ_SEMOP | MJ_REPLY, w->seq, r, 0, NULL, 0, NULL, 0);
+      sendm(wc, MOJ_SEMOP | MOJ_REPLY, w->seq, r, 0, NULL, 0, NULL, 0);
       free(w->req); free(w);
       if (r == 0) progress = 1;
     }
@@ -896,11 +896,11 @@ static void waiters_fail(struct waiter **list, int err) {
     struct waiter *w = *list;
     *list = w->next;
     struct conn *wc = cget(w->c);
-    if (wc) sendm(wc, (uint16_t)(w->type | MJ_REPLY), w->seq, err, 0, NULL, 0, NULL, 0);
+    if (wc) sendm(wc, (uint16_t)(w->type | MOJ_REPLY), w->seq, err, 0, NULL, 0, NULL, 0);
     free(w->req); free(w);
   }
 }
-static void add_waiter(struct waiter **list, struct conn *c, const struct mj_hdr *h, const uint8_t *pl, int64_t timeout_ns) {
+static void add_waiter(struct waiter **list, struct conn *c, const struct _moj_hdr *h, const uint8_t *pl, int64_t timeout_ns) {
   struct waiter *w = calloc(1, sizeof *w);
   w->c = cref_of(c); w->seq = h->seq; w->type = h->type;
   w->deadline = timeout_ns >= 0 ? now_ns() + timeout_ns : 0;
@@ -911,22 +911,22 @@ static void add_waiter(struct waiter **list, struct conn *c, const struct mj_hdr
   while (*t) t = &(*t)->next; /* FIFO: waiters are served in arrival order */
   *t = w;
 }
-static void do_semop(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_semop);
-  struct mj_semop q; memcpy(&q, pl, sizeof q);
+static void do_semop(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_semop);
+  struct _moj_semop q; memcpy(&q, pl, sizeof q);
   if (q.nsops < 1 || q.nsops > SEMOPM) { reply(c, h, q.nsops < 1 ? EINVAL : E2BIG, NULL, 0); return; }
-  if (h->len != sizeof q + q.nsops * sizeof(struct mj_sembuf)) { logm("SEMOP from %s: length %u does not match nsops %u, rejected", c->peer, h->len, q.nsops); reply(c, h, EPROTO, NULL, 0); return; }
+  if (h->len != sizeof q + q.nsops * sizeof(struct _moj_sembuf)) { logm("SEMOP from %s: length %u does not match nsops %u, rejected", c->peer, h->len, q.nsops); reply(c, h, EPROTO, NULL, 0); return; }
   int sl;
   struct sem *s = sem_by_id(q.id, &sl);
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
-  const struct mj_sembuf *ops = (const void *)(pl + sizeof q);
+  const struct _moj_sembuf *ops = (const void *)(pl + sizeof q);
   int alter = 0;
   for (uint32_t i = 0; i < q.nsops; i++) {
     if (ops[i].num >= s->nsems) { reply(c, h, EFBIG, NULL, 0); return; }
     if (ops[i].op) alter = 1;
   }
   if (!perm_ok(&s->perm, &q.cred, alter ? 0222 : 0444)) { reply(c, h, EACCES, NULL, 0); return; }
-  int r = sem_try(c, sl, s, &q, ops); /* mj_sembuf is packed: unaligned access is fine */
+  int r = sem_try(c, sl, s, &q, ops); /* _moj_sembuf is packed: unaligned access is fine */
   if (r == -1) {
     if (q.timeout_ns == 0) { reply(c, h, EAGAIN, NULL, 0); return; }
     add_waiter(&s->w, c, h, pl, q.timeout_ns);
@@ -941,13 +941,13 @@ static void sem_destroy(int sl) {
   free(s->val); free(s->pid); free(s);
   sems[sl] = NULL;
 }
-static void do_semctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_ctl);
-  struct mj_ctl q; memcpy(&q, pl, sizeof q);
+static void do_semctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_ctl);
+  struct _moj_ctl q; memcpy(&q, pl, sizeof q);
   int sl;
   struct sem *s = sem_by_id(q.id, &sl);
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
-  struct mj_stat_r r; memset(&r, 0, sizeof r);
+  struct _moj_stat_r r; memset(&r, 0, sizeof r);
   int cmd = q.cmd;
   if (cmd == GETVAL || cmd == GETPID || cmd == GETNCNT || cmd == GETZCNT || cmd == SETVAL)
     if (q.num < 0 || q.num >= s->nsems) { reply(c, h, EINVAL, NULL, 0); return; }
@@ -974,11 +974,11 @@ static void do_semctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
     else if (cmd == GETPID) r.val = (int32_t)s->pid[q.num];
     else {
       for (struct waiter *w = s->w; w; w = w->next) {
-        const struct mj_semop *wq = (const void *)w->req;
-        const struct mj_sembuf *ops = (const void *)(w->req + sizeof *wq);
+        const struct _moj_semop *wq = (const void *)w->req;
+        const struct _moj_sembuf *ops = (const void *)(w->req + sizeof *wq);
         /* count each waiter once, for the first op it is blocked on (as Linux) */
         for (uint32_t i = 0; i < wq->nsops; i++) {
-          struct mj_sembuf o; memcpy(&o, &ops[i], sizeof o);
+          struct _moj_sembuf o; memcpy(&o, &ops[i], sizeof o);
           if (o.num != q.num) continue;
           if (cmd == GETNCNT && o.op < 0) { r.val++; break; }
           if (cmd == GETZCNT && o.op == 0) { r.val++; break; }
@@ -991,7 +991,7 @@ static void do_semctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
   case GETALL: {
     if (!perm_ok(&s->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
     r.nvals = (uint32_t)s->nsems;
-    sendm(c, (uint16_t)(h->type | MJ_REPLY), h->seq, 0, 0, &r, sizeof r, s->val, (size_t)s->nsems * 2);
+    sendm(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, 0, &r, sizeof r, s->val, (size_t)s->nsems * 2);
     return;
   }
   case SETVAL:
@@ -1030,22 +1030,22 @@ static void do_semctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
 
 /* ---------------- message queues ---------------- */
 static struct mq *mq_by_id(int id, int *slot) {
-  if (!MJ_ID_IS(id) || MJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
-  int sl = MJ_ID_SLOT(id);
+  if (!MOJ_ID_IS(id) || MOJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
+  int sl = MOJ_ID_SLOT(id);
   if (sl >= MAX_SLOTS || !mqs[sl]) return NULL;
   *slot = sl;
   return mqs[sl];
 }
-static void do_msgget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_msgget);
-  struct mj_msgget q; memcpy(&q, pl, sizeof q);
+static void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_msgget);
+  struct _moj_msgget q; memcpy(&q, pl, sizeof q);
   if (!key_is_mine(c, h, q.key)) return;
   for (int i = 0; i < MAX_SLOTS; i++) {
     struct mq *m = mqs[i];
     if (!m || m->perm.key != q.key) continue;
     if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
     if (!perm_ok(&m->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
-    struct mj_id_r r = {MJ_ID_MAKE(self_idx, i)};
+    struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, i)};
     reply(c, h, 0, &r, sizeof r);
     return;
   }
@@ -1058,12 +1058,12 @@ static void do_msgget(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
   m->qbytes = MSGMNB;
   m->ctime = wall();
   mqs[sl] = m;
-  struct mj_id_r r = {MJ_ID_MAKE(self_idx, sl)};
+  struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, sl)};
   reply(c, h, 0, &r, sizeof r);
 }
 /* returns 0 sent, -1 block, >0 errno */
 static int msg_try_snd(struct mq *m, const uint8_t *pl, uint32_t len) {
-  struct mj_msgsnd q; memcpy(&q, pl, sizeof q);
+  struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
   if (m->cbytes + q.size > m->qbytes || m->qnum + 1 > m->qbytes)
     return (q.flags & IPC_NOWAIT) ? EAGAIN : -1;
   struct msg *g = malloc(sizeof *g + q.size);
@@ -1076,8 +1076,8 @@ static int msg_try_snd(struct mq *m, const uint8_t *pl, uint32_t len) {
   m->lspid = q.cred.pid; m->stime = wall();
   return 0;
 }
-static int msg_try_rcv(struct conn *c, struct mq *m, const struct mj_hdr *h, const uint8_t *pl) {
-  struct mj_msgrcv q; memcpy(&q, pl, sizeof q);
+static int msg_try_rcv(struct conn *c, struct mq *m, const struct _moj_hdr *h, const uint8_t *pl) {
+  struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
   struct msg *prev = NULL, *g = NULL, *gp = NULL;
   for (struct msg *x = m->head, *px = NULL; x; px = x, x = x->next) {
     int match;
@@ -1100,8 +1100,8 @@ static int msg_try_rcv(struct conn *c, struct mq *m, const struct mj_hdr *h, con
   if (m->tail == g) m->tail = prev;
   m->cbytes -= g->size; m->qnum--;
   m->lrpid = q.cred.pid; m->rtime = wall();
-  struct mj_msgrcv_r r = {g->type, sz};
-  sendm(c, MJ_MSGRCV | MJ_REPLY, h->seq, 0, 0, &r, sizeof r, g->data, sz);
+  struct _moj_msgrcv_r r = {g->type, sz};
+  sendm(c, MOJ_MSGRCV | MOJ_REPLY, h->seq, 0, 0, &r, sizeof r, g->data, sz);
   free(g);
   return 0;
 }
@@ -1115,22 +1115,22 @@ static void mq_wake(int sl) {
       struct conn *wc = cget(w->c);
       if (!wc) { *pw = w->next; free(w->req); free(w); continue; }
       int r;
-      if (w->type == MJ_MSGSND) r = msg_try_snd(m, w->req, (uint32_t)w->reqlen);
+      if (w->type == MOJ_MSGSND) r = msg_try_snd(m, w->req, (uint32_t)w->reqlen);
       else {
-        struct mj_hdr hh; mj_hdr_init(&hh, w->type, (uint32_t)w->reqlen, w->seq, 0);
+        struct _moj_hdr hh; _moj_hdr_init(&hh, w->type, (uint32_t)w->reqlen, w->seq, 0);
         r = msg_try_rcv(wc, m, &hh, w->req);
       }
       if (r == -1) { pw = &w->next; continue; }
       *pw = w->next;
-      if (w->type == MJ_MSGSND || r > 0) sendm(wc, (uint16_t)(w->type | MJ_REPLY), w->seq, r, 0, NULL, 0, NULL, 0);
+      if (w->type == MOJ_MSGSND || r > 0) sendm(wc, (uint16_t)(w->type | MOJ_REPLY), w->seq, r, 0, NULL, 0, NULL, 0);
       free(w->req); free(w);
       progress = 1;
     }
   }
 }
-static void do_msgsnd(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_msgsnd);
-  struct mj_msgsnd q; memcpy(&q, pl, sizeof q);
+static void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_msgsnd);
+  struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
   if (h->len != sizeof q + q.size) { logm("MSGSND from %s: length mismatch, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
   int sl;
   struct mq *m = mq_by_id(q.id, &sl);
@@ -1142,10 +1142,10 @@ static void do_msgsnd(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
   reply(c, h, r, NULL, 0);
   if (r == 0) mq_wake(sl);
 }
-static void do_msgrcv(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_msgrcv);
+static void do_msgrcv(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_msgrcv);
   int sl;
-  struct mj_msgrcv q; memcpy(&q, pl, sizeof q);
+  struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
   struct mq *m = mq_by_id(q.id, &sl);
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
   if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
@@ -1154,13 +1154,13 @@ static void do_msgrcv(struct conn *c, const struct mj_hdr *h, const uint8_t *pl)
   if (r > 0) reply(c, h, r, NULL, 0);
   else mq_wake(sl);
 }
-static void do_msgctl(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_ctl);
-  struct mj_ctl q; memcpy(&q, pl, sizeof q);
+static void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_ctl);
+  struct _moj_ctl q; memcpy(&q, pl, sizeof q);
   int sl;
   struct mq *m = mq_by_id(q.id, &sl);
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
-  struct mj_stat_r r; memset(&r, 0, sizeof r);
+  struct _moj_stat_r r; memset(&r, 0, sizeof r);
   switch (q.cmd) {
   case IPC_STAT:
     if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
@@ -1196,14 +1196,14 @@ static int cancel_in(struct waiter **list, struct conn *c, uint32_t seq) {
     struct waiter *w = *pw;
     if (w->c.fd == c->fd && w->c.gen == c->gen && w->seq == seq) {
       *pw = w->next;
-      sendm(c, (uint16_t)(w->type | MJ_REPLY), w->seq, EINTR, 0, NULL, 0, NULL, 0);
+      sendm(c, (uint16_t)(w->type | MOJ_REPLY), w->seq, EINTR, 0, NULL, 0, NULL, 0);
       free(w->req); free(w);
       return 1;
     }
   }
   return 0;
 }
-static void do_cancel(struct conn *c, const struct mj_hdr *h) {
+static void do_cancel(struct conn *c, const struct _moj_hdr *h) {
   /* No reply of its own: the cancelled request is answered with EINTR, or it
    * already completed and its reply is on the way. */
   for (int i = 0; i < MAX_SLOTS; i++) {
@@ -1224,7 +1224,7 @@ static int64_t expire_waiters(void) {
         if (w->deadline && w->deadline <= t) {
           *pw = w->next;
           struct conn *wc = cget(w->c);
-          if (wc) sendm(wc, (uint16_t)(w->type | MJ_REPLY), w->seq, EAGAIN, 0, NULL, 0, NULL, 0);
+          if (wc) sendm(wc, (uint16_t)(w->type | MOJ_REPLY), w->seq, EAGAIN, 0, NULL, 0, NULL, 0);
           free(w->req); free(w);
           continue;
         }
@@ -1267,20 +1267,20 @@ static void conn_close(struct conn *c, const char *why) {
   free(c->rx); free(c->tx); free(c);
 }
 
-static void handle_auth(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  if (h->type != MJ_AUTH || h->len != sizeof(struct mj_auth)) {
-    logm("refused %s: first message must be AUTH (%s, %u bytes)", c->peer, mj_type_name(h->type), h->len);
+static void handle_auth(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  if (h->type != MOJ_AUTH || h->len != sizeof(struct _moj_auth)) {
+    logm("refused %s: first message must be AUTH (%s, %u bytes)", c->peer, _moj_type_name(h->type), h->len);
     const char *m = "authentication required";
-    sendm(c, MJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
+    sendm(c, MOJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
     conn_close(c, "not authenticated");
     return;
   }
-  struct mj_auth a; memcpy(&a, pl, sizeof a);
-  struct mj_auth_ok ok;
-  if (mj_auth_server(C.secret, C.secret_len, c->snonce, &a, &ok) || mj_cluster_find_host(&C, a.host) < 0) {
+  struct _moj_auth a; memcpy(&a, pl, sizeof a);
+  struct _moj_auth_ok ok;
+  if (_moj_auth_server(C.secret, C.secret_len, c->snonce, &a, &ok) || _moj_cluster_find_host(&C, a.host) < 0) {
     logm("refused %s claiming host '%s' pid %u: bad cluster secret or unknown host", c->peer, a.host, a.pid);
     const char *m = "authentication failed";
-    sendm(c, MJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
+    sendm(c, MOJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
     conn_close(c, "authentication failed");
     return;
   }
@@ -1288,7 +1288,7 @@ static void handle_auth(struct conn *c, const struct mj_hdr *h, const uint8_t *p
   memcpy(c->host, a.host, 32);
   c->pid = a.pid;
   ok.client_id = c->gen;
-  sendm(c, MJ_AUTH_OK, h->seq, 0, 0, &ok, sizeof ok, NULL, 0);
+  sendm(c, MOJ_AUTH_OK, h->seq, 0, 0, &ok, sizeof ok, NULL, 0);
 }
 
 /* Migration of a process with SEM_UNDO adjustments (docs/migration.md): at
@@ -1296,84 +1296,84 @@ static void handle_auth(struct conn *c, const struct mj_hdr *h, const uint8_t *p
  * when that connection closes), the image carries them, and the migrated
  * process's new connection takes them over (GIVE) once it runs; a failed
  * hand-off gives them back to the source's connection. */
-static void do_undo_take(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_undo_q);
-  struct mj_undo_q q; memcpy(&q, pl, sizeof q);
+static void do_undo_take(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_undo_q);
+  struct _moj_undo_q q; memcpy(&q, pl, sizeof q);
   int sl;
   struct sem *s = sem_by_id(q.id, &sl);
   if (!s) { reply(c, h, EIDRM, NULL, 0); return; }
-  struct mj_undo_e e[SEMMSL];
+  struct _moj_undo_e e[SEMMSL];
   uint32_t n = 0;
   for (struct undo **pu = &c->undos; *pu; pu = &(*pu)->next) {
     struct undo *u = *pu;
     if (u->slot != sl || u->gen != s->gen) continue;
     for (int i = 0; i < u->nsems && n < SEMMSL; i++)
-      if (u->adj[i]) e[n++] = (struct mj_undo_e){(uint16_t)i, u->adj[i]};
+      if (u->adj[i]) e[n++] = (struct _moj_undo_e){(uint16_t)i, u->adj[i]};
     *pu = u->next;
     free(u->adj); free(u);
     break;
   }
   reply(c, h, 0, e, n * sizeof e[0]);
 }
-static void do_undo_give(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
-  NEED(struct mj_undo_q);
-  if ((h->len - sizeof(struct mj_undo_q)) % sizeof(struct mj_undo_e)) { reply(c, h, EPROTO, NULL, 0); return; }
-  struct mj_undo_q q; memcpy(&q, pl, sizeof q);
+static void do_undo_give(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_undo_q);
+  if ((h->len - sizeof(struct _moj_undo_q)) % sizeof(struct _moj_undo_e)) { reply(c, h, EPROTO, NULL, 0); return; }
+  struct _moj_undo_q q; memcpy(&q, pl, sizeof q);
   int sl;
   struct sem *s = sem_by_id(q.id, &sl);
   if (!s) { reply(c, h, EIDRM, NULL, 0); return; }
-  uint32_t n = (h->len - (uint32_t)sizeof q) / (uint32_t)sizeof(struct mj_undo_e);
+  uint32_t n = (h->len - (uint32_t)sizeof q) / (uint32_t)sizeof(struct _moj_undo_e);
   const uint8_t *p = pl + sizeof q;
   for (uint32_t i = 0; i < n; i++) { /* all checked before any is applied */
-    struct mj_undo_e e; memcpy(&e, p + i * sizeof e, sizeof e);
+    struct _moj_undo_e e; memcpy(&e, p + i * sizeof e, sizeof e);
     if (e.num >= s->nsems) { reply(c, h, EINVAL, NULL, 0); return; }
   }
   struct undo *u = undo_for(c, sl, s);
   for (uint32_t i = 0; i < n; i++) {
-    struct mj_undo_e e; memcpy(&e, p + i * sizeof e, sizeof e);
+    struct _moj_undo_e e; memcpy(&e, p + i * sizeof e, sizeof e);
     int v = u->adj[e.num] + e.adj;
     u->adj[e.num] = (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
   }
   reply(c, h, 0, NULL, 0);
 }
 
-static void dispatch(struct conn *c, const struct mj_hdr *h, const uint8_t *pl) {
+static void dispatch(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   if (!c->authed) { handle_auth(c, h, pl); return; }
   switch (h->type) {
-  case MJ_PING: reply(c, h, 0, pl, h->len); break;
-  case MJ_RESOLVE: {
-    NEED(struct mj_resolve);
-    struct mj_resolve q; memcpy(&q, pl, sizeof q);
+  case MOJ_PING: reply(c, h, 0, pl, h->len); break;
+  case MOJ_RESOLVE: {
+    NEED(struct _moj_resolve);
+    struct _moj_resolve q; memcpy(&q, pl, sizeof q);
     int ref = 0;
     uint32_t lo = 0, hi = 0;
-    int at = mj_cluster_resolve_at(&C, self_idx, q.key, &ref, &lo, &hi);
+    int at = _moj_cluster_resolve_at(&C, self_idx, q.key, &ref, &lo, &hi);
     if (at < 0) {
       logm("RESOLVE from %s: key 0x%x is outside this server's zone, refused", c->peer, (unsigned)q.key);
       reply(c, h, ENXIO, NULL, 0);
       break;
     }
-    struct mj_resolve_r r = {(uint32_t)at, (uint32_t)ref, lo, hi};
+    struct _moj_resolve_r r = {(uint32_t)at, (uint32_t)ref, lo, hi};
     reply(c, h, 0, &r, sizeof r);
     break;
   }
-  case MJ_SHMGET: do_shmget(c, h, pl); break;
-  case MJ_SHMAT: do_shmat(c, h, pl); break;
-  case MJ_SHMDT: do_shmdt(c, h, pl); break;
-  case MJ_SHMCTL: do_shmctl(c, h, pl); break;
-  case MJ_PAGE_REQ: do_page_req(c, h, pl); break;
-  case MJ_PAGE_DIRTY: do_page_dirty(c, h, pl); break;
-  case MJ_REATTACH: do_reattach(c, h, pl); break;
-  case MJ_PAGE_FETCH | MJ_REPLY: do_fetch_reply(c, h, pl); break;
-  case MJ_SEMGET: do_semget(c, h, pl); break;
-  case MJ_SEMOP: do_semop(c, h, pl); break;
-  case MJ_SEMCTL: do_semctl(c, h, pl); break;
-  case MJ_CANCEL: do_cancel(c, h); break;
-  case MJ_UNDO_TAKE: do_undo_take(c, h, pl); break;
-  case MJ_UNDO_GIVE: do_undo_give(c, h, pl); break;
-  case MJ_MSGGET: do_msgget(c, h, pl); break;
-  case MJ_MSGSND: do_msgsnd(c, h, pl); break;
-  case MJ_MSGRCV: do_msgrcv(c, h, pl); break;
-  case MJ_MSGCTL: do_msgctl(c, h, pl); break;
+  case MOJ_SHMGET: do_shmget(c, h, pl); break;
+  case MOJ_SHMAT: do_shmat(c, h, pl); break;
+  case MOJ_SHMDT: do_shmdt(c, h, pl); break;
+  case MOJ_SHMCTL: do_shmctl(c, h, pl); break;
+  case MOJ_PAGE_REQ: do_page_req(c, h, pl); break;
+  case MOJ_PAGE_DIRTY: do_page_dirty(c, h, pl); break;
+  case MOJ_REATTACH: do_reattach(c, h, pl); break;
+  case MOJ_PAGE_FETCH | MOJ_REPLY: do_fetch_reply(c, h, pl); break;
+  case MOJ_SEMGET: do_semget(c, h, pl); break;
+  case MOJ_SEMOP: do_semop(c, h, pl); break;
+  case MOJ_SEMCTL: do_semctl(c, h, pl); break;
+  case MOJ_CANCEL: do_cancel(c, h); break;
+  case MOJ_UNDO_TAKE: do_undo_take(c, h, pl); break;
+  case MOJ_UNDO_GIVE: do_undo_give(c, h, pl); break;
+  case MOJ_MSGGET: do_msgget(c, h, pl); break;
+  case MOJ_MSGSND: do_msgsnd(c, h, pl); break;
+  case MOJ_MSGRCV: do_msgrcv(c, h, pl); break;
+  case MOJ_MSGCTL: do_msgctl(c, h, pl); break;
   default:
     logm("unknown message type %u from %s, rejected", h->type, c->peer);
     reply(c, h, EPROTO, NULL, 0);
@@ -1400,14 +1400,14 @@ static void on_readable(struct conn *c) {
     }
     c->rxlen += (size_t)r;
     size_t off = 0;
-    while (c->rxlen - off >= sizeof(struct mj_hdr)) {
-      struct mj_hdr h;
+    while (c->rxlen - off >= sizeof(struct _moj_hdr)) {
+      struct _moj_hdr h;
       memcpy(&h, c->rx + off, sizeof h);
-      const char *bad = mj_hdr_check(&h);
+      const char *bad = _moj_hdr_check(&h);
       if (bad) {
         logm("malformed message from %s: %s (magic 0x%08x version %u type %u len %u), rejected", c->peer, bad,
              h.magic, h.version, h.type, h.len);
-        sendm(c, MJ_ERROR, h.seq, EPROTO, 0, bad, strlen(bad), NULL, 0);
+        sendm(c, MOJ_ERROR, h.seq, EPROTO, 0, bad, strlen(bad), NULL, 0);
         flush_out(c);
         conn_close(c, "protocol error: the byte stream cannot be resynchronised");
         return;
@@ -1457,9 +1457,9 @@ static void state_load(void) {
     struct shm *s = calloc(1, sizeof *s);
     s->used = 1; s->removed = m.removed;
     s->perm = (struct perm){m.key, m.uid, m.gid, m.cuid, m.cgid, m.mode};
-    s->size = m.size; s->npages = (uint32_t)((m.size + MJ_PAGE - 1) / MJ_PAGE);
+    s->size = m.size; s->npages = (uint32_t)((m.size + MOJ_PAGE - 1) / MOJ_PAGE);
     s->atime = m.atime; s->dtime = m.dtime; s->ctime = m.ctime; s->cpid = m.cpid; s->lpid = m.lpid;
-    s->home = home_map(slot, (size_t)s->npages * MJ_PAGE, 1, "pages");
+    s->home = home_map(slot, (size_t)s->npages * MOJ_PAGE, 1, "pages");
     s->own = (int8_t *)home_map(slot, s->npages, 1, "owners");
     s->pg = calloc(s->npages, sizeof *s->pg);
     if (!s->home || s->home == MAP_FAILED || (uint8_t *)s->own == MAP_FAILED || !s->pg) {
@@ -1536,15 +1536,15 @@ int main(int argc, char **argv) {
   }
   if (!cluster || !host) { fprintf(stderr, "mojave-nsd: need --cluster FILE and --host NAME (or MOJAVE_CLUSTER/MOJAVE_HOST)\n"); return 2; }
   char err[512];
-  if (mj_cluster_load(cluster, &C, err, sizeof err)) { fprintf(stderr, "mojave-nsd: %s\n", err); return 2; }
-  self_idx = mj_cluster_find_host(&C, host);
+  if (_moj_cluster_load(cluster, &C, err, sizeof err)) { fprintf(stderr, "mojave-nsd: %s\n", err); return 2; }
+  self_idx = _moj_cluster_find_host(&C, host);
   if (self_idx < 0) { fprintf(stderr, "mojave-nsd: host '%s' not in %s\n", host, cluster); return 2; }
   self_name = C.host[self_idx].name;
   signal(SIGPIPE, SIG_IGN);
   struct sigaction sa = {.sa_handler = on_term};
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
-  mj_net_inject_init();
+  _moj_net_inject_init();
   debug = getenv("MOJAVE_NSD_DEBUG") != NULL;
   if (getenv("MOJAVE_NSD_COMPRESS") && atoi(getenv("MOJAVE_NSD_COMPRESS"))) zcomp = 1;
   if (ra_max < ra_pages) ra_max = ra_pages;
@@ -1575,7 +1575,7 @@ int main(int argc, char **argv) {
           if (cfd >= 65536) { close(cfd); continue; }
           int one = 1;
           setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          mj_sock_liveness(cfd);
+          _moj_sock_liveness(cfd);
           struct conn *c = calloc(1, sizeof *c);
           c->fd = cfd; c->gen = gen_ctr++; c->t_accept = now_ns();
           snprintf(c->peer, sizeof c->peer, "%s:%u", inet_ntoa(pa.sin_addr), ntohs(pa.sin_port));
@@ -1583,11 +1583,11 @@ int main(int argc, char **argv) {
           if (cfd > maxfd) maxfd = cfd;
           struct epoll_event e2 = {.events = EPOLLIN, .data.fd = cfd};
           epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &e2);
-          struct mj_hello hello;
-          mj_random(c->snonce, 16);
+          struct _moj_hello hello;
+          _moj_random(c->snonce, 16);
           memcpy(hello.nonce, c->snonce, 16);
           hello.server_idx = (uint32_t)self_idx;
-          sendm(c, MJ_HELLO, 0, 0, 0, &hello, sizeof hello, NULL, 0);
+          sendm(c, MOJ_HELLO, 0, 0, 0, &hello, sizeof hello, NULL, 0);
         }
         continue;
       }

@@ -14,7 +14,7 @@
 #include "cluster.h"
 #include "wire.h"
 
-static struct mj_cluster C;
+static struct _moj_cluster C;
 static const char *target;
 static int failures;
 
@@ -36,11 +36,11 @@ static void expect_closed(int fd, const char *what) {
 
 static int raw(void) { /* connected, HELLO not consumed, not authenticated */
   char why[512];
-  struct mj_cluster wrong = C;
+  struct _moj_cluster wrong = C;
   /* dial with a wrong secret gets us a socket only through the handshake;
    * for raw bytes connect by hand via mg_dial's address logic */
   (void)wrong; (void)why;
-  int hi = mj_cluster_find_host(&C, target);
+  int hi = _moj_cluster_find_host(&C, target);
   struct sockaddr_in { short f; unsigned short port; unsigned addr; char z[8]; } sa;
   memset(&sa, 0, sizeof sa);
   sa.f = 2; /* AF_INET */
@@ -61,15 +61,15 @@ static int authed(void) {
 }
 
 static void hdr(int fd, uint32_t magic, uint16_t ver, uint16_t type, uint32_t len) {
-  struct mj_hdr h;
-  mj_hdr_init_as(&h, magic, ver, type, len, 0, 0);
+  struct _moj_hdr h;
+  _moj_hdr_init_as(&h, magic, ver, type, len, 0, 0);
   mg_write_by(fd, &h, sizeof h, mg_now_ms() + 5000);
 }
 
 int main(int argc, char **argv) {
   if (argc != 3) { fprintf(stderr, "usage: badpeer CLUSTER HOST\n"); return 2; }
   char err[512];
-  if (mj_cluster_load(argv[1], &C, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
+  if (_moj_cluster_load(argv[1], &C, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
   target = argv[2];
   int fd;
   char junk[256];
@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
   fd = raw(); hdr(fd, MG_MAGIC, MG_VERSION, MG_LIST, 0); expect_closed(fd, "LIST before AUTH");
   fd = raw(); hdr(fd, 0x53444a4du, 2, MG_AUTH, 0); expect_closed(fd, "DSM magic");
   {
-    struct mj_cluster w = C;
+    struct _moj_cluster w = C;
     snprintf(w.secret, sizeof w.secret, "%s", "definitely-wrong-secret");
     w.secret_len = strlen(w.secret);
     fd = mg_dial(&w, target, NULL, mg_now_ms() + 10000, err, sizeof err);
@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
   fd = authed(); mg_send(fd, MG_MOVE, 0, 0, junk, 7, -1); expect_closed(fd, "short MOVE");
   /* still serving */
   fd = authed();
-  struct mj_hdr h;
+  struct _moj_hdr h;
   const char *why;
   static char buf[MG_MAX_PAYLOAD];
   if (mg_send(fd, MG_LIST, 0, 0, NULL, 0, -1) || mg_recv(fd, &h, buf, sizeof buf, mg_now_ms() + 10000, &why) ||

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "proto.h" /* mj_sha256, from libmojave */
+#include "proto.h" /* _moj_sha256, from libmojave */
 
 struct state {
   uint32_t magic;
@@ -107,7 +107,7 @@ static void migrate(const char *host, int mode) {
   memcpy(img + 12, &flags, 4);
   memcpy(img + 16, &raw, 8);
   memcpy(img + 24, &z, 8);
-  mj_sha256(img + 64, plen, img + 32);
+  _moj_sha256(img + 64, plen, img + 32);
   moj_ship_t *s = NULL;
   char reason[512];
   if (moj_ship_begin(host, mode, NULL, img, len, &s, NULL, reason, sizeof reason) == 0) {

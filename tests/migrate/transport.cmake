@@ -34,8 +34,8 @@ set(_mj_mojcc_env)   # MOJ_BUILD_COMPILER=OFF: no mojcc to pass
 if(TARGET mojcc)
   set(_mj_mojcc_env "MOJAVE_MOJCC=$<TARGET_FILE:mojcc>;")
 endif()
-set(MJ_MIG_ENV "${_mj_mojcc_env}MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;BIN=${CMAKE_CURRENT_BINARY_DIR}/bin;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh")
-set(MJ_MIG_TESTS
+set(MOJ_MIG_ENV "${_mj_mojcc_env}MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;BIN=${CMAKE_CURRENT_BINARY_DIR}/bin;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh")
+set(MOJ_MIG_TESTS
   "migrate_hop 2 t_hop.sh 120"            "migrate_chain 3 t_chain.sh 180"
   "migrate_stdin 3 t_stdin.sh 180"        "migrate_signal 2 t_signal.sh 120"
   "migrate_move_list 3 t_move_list.sh 180" "migrate_unsupervised 2 t_unsupervised.sh 120"
@@ -44,9 +44,9 @@ set(MJ_MIG_TESTS
   "migrate_fail_image 2 t_fail.sh:image 120" "migrate_fail_crash 2 t_fail.sh:crash 120"
   "migrate_fail_timeout 2 t_fail.sh:timeout 120" "migrate_fail_onward 3 t_fail.sh:onward 120")
 if(TARGET mojcc)
-  list(APPEND MJ_MIG_TESTS "migrate_ir 3 t_ir.sh 240")
+  list(APPEND MOJ_MIG_TESTS "migrate_ir 3 t_ir.sh 240")
 endif()
-foreach(spec IN LISTS MJ_MIG_TESTS)
+foreach(spec IN LISTS MOJ_MIG_TESTS)
   string(REPLACE " " ";" f "${spec}")
   list(GET f 0 name)
   list(GET f 1 hosts)
@@ -57,9 +57,9 @@ foreach(spec IN LISTS MJ_MIG_TESTS)
   list(REMOVE_AT script 0)
   add_test(NAME ${name} COMMAND ${PROJECT_SOURCE_DIR}/scripts/cluster.sh run ${hosts} ${CMAKE_CURRENT_SOURCE_DIR}/${sh} ${script})
   set_tests_properties(${name} PROPERTIES LABELS migrate TIMEOUT ${timeout}
-    PASS_REGULAR_EXPRESSION "PASS ${name}" FAIL_REGULAR_EXPRESSION "FAIL" ENVIRONMENT "${MJ_MIG_ENV}")
+    PASS_REGULAR_EXPRESSION "PASS ${name}" FAIL_REGULAR_EXPRESSION "FAIL" ENVIRONMENT "${MOJ_MIG_ENV}")
 endforeach()
 # the tools' command lines (no cluster needed)
 add_test(NAME migrate_usage COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/t_usage.sh)
 set_tests_properties(migrate_usage PROPERTIES LABELS migrate TIMEOUT 60 PASS_REGULAR_EXPRESSION "PASS migrate_usage"
-  FAIL_REGULAR_EXPRESSION "FAIL" ENVIRONMENT "${MJ_MIG_ENV}")
+  FAIL_REGULAR_EXPRESSION "FAIL" ENVIRONMENT "${MOJ_MIG_ENV}")

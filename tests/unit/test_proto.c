@@ -20,25 +20,25 @@ static void sha_vectors(void **state) {
   (void)state;
   uint8_t d[32];
   char h[65];
-  mj_sha256("abc", 3, d);
+  _moj_sha256("abc", 3, d);
   hex(d, 32, h);
   assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-  mj_sha256(two, strlen(two), d);
+  _moj_sha256(two, strlen(two), d);
   hex(d, 32, h);
   assert_string_equal(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   /* one million 'a' through the incremental interface, in odd pieces */
-  struct mj_sha s;
-  mj_sha_init(&s);
+  struct _moj_sha s;
+  _moj_sha_init(&s);
   char a[997];
   memset(a, 'a', sizeof a);
   size_t left = 1000000;
   while (left) {
     size_t k = left < sizeof a ? left : sizeof a;
-    mj_sha_update(&s, a, k);
+    _moj_sha_update(&s, a, k);
     left -= k;
   }
-  mj_sha_final(&s, d);
+  _moj_sha_final(&s, d);
   hex(d, 32, h);
   assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
@@ -69,13 +69,13 @@ static void hmac_rfc4231(void **state) {
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     uint8_t d[32];
     char h[65];
-    mj_hmac(cases[c].key, cases[c].klen, cases[c].msg, cases[c].mlen, NULL, 0, NULL, 0, NULL, 0, d);
+    _moj_hmac(cases[c].key, cases[c].klen, cases[c].msg, cases[c].mlen, NULL, 0, NULL, 0, NULL, 0, d);
     hex(d, 32, h);
     assert_string_equal(h, cases[c].want);
     /* the same message in four parts */
     size_t n = cases[c].mlen, q = n / 4;
     const uint8_t *m = cases[c].msg;
-    mj_hmac(cases[c].key, cases[c].klen, m, q, m + q, q, m + 2 * q, q, m + 3 * q, n - 3 * q, d);
+    _moj_hmac(cases[c].key, cases[c].klen, m, q, m + q, q, m + 2 * q, q, m + 3 * q, n - 3 * q, d);
     hex(d, 32, h);
     assert_string_equal(h, cases[c].want);
   }
