@@ -1,0 +1,214 @@
+/* nsd.h — the rooms of mojave-nsd and what they share.  The daemon is one
+ * epoll loop without threads (ae.c): every object below is touched only by
+ * that loop, which is what makes a semop atomic and serialises ownership
+ * changes per page without locks.  Rooms, by file:
+ *   nsd_main.c     options, start-up, the loop's timers
+ *   nsd_conn.c     connections: accept, framing, authentication, dispatch, close
+ *   nsd_names.c    key namespace: resolution, delegation, slots, permissions
+ *   nsd_shm.c      shared segments: shmget/shmat/shmdt/shmctl, restart recovery
+ *   nsd_pages.c    page directory and coherence (IVY centralized manager)
+ *   nsd_persist.c  state files that let a restarted home keep its segments
+ *   nsd_sem.c      semaphore sets, SEM_UNDO and its migration hand-over
+ *   nsd_msg.c      message queues
+ *   nsd_wait.c     blocked semop/msgsnd/msgrcv: waiters, cancel, timeouts */
+#ifndef MOJ_NSD_H
+#define MOJ_NSD_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "../log.h"
+#include "ae.h"
+#include "cluster.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <time.h>
+
+#define MAX_SLOTS 4096
+#define MAX_ATT 64     /* processes attached to one segment (copyset is a 64-bit mask) */
+#define SEMMSL 32000
+#define SEMOPM 500
+#define SEMVMX 32767
+#define MSGMAX 8192
+#define MSGMNB 16384
+#define SHMMAX_DSM (1ull << 32)
+#define MAX_TX (64u << 20)
+
+/* ---------------- connections ---------------- */
+struct conn {
+  int fd;
+  uint32_t gen;
+  int authed;
+  int64_t t_accept;
+  char peer[64];
+  char host[32];
+  uint32_t pid;
+  uint8_t snonce[16];
+  uint8_t *rx; size_t rxlen, rxcap;
+  uint8_t *tx; size_t txlen, txoff, txcap;
+  int want_out;
+  struct undo *undos;
+  uint32_t fetch_seq;
+};
+struct cref { int fd; uint32_t gen; };
+
+extern struct conn *conns[65536];
+extern uint32_t gen_ctr;
+extern int maxfd;
+extern struct moj_ae nsd_loop;
+struct conn *cget(struct cref r);
+struct cref cref_of(struct conn *c);
+void flush_out(struct conn *c);
+void sendm(struct conn *c, uint16_t type, uint32_t seq, int32_t status, uint32_t aux, const void *p1, size_t l1,
+           const void *p2, size_t l2);
+void reply(struct conn *c, const struct _moj_hdr *rq, int32_t status, const void *p, size_t l);
+void conn_close(struct conn *c, const char *why);
+int listen_on(const char *addr, uint16_t port);
+void conn_accept(int lfd);
+void conn_expire_handshakes(void);
+
+/* ---------------- daemon configuration (nsd_main.c) ---------------- */
+extern struct _moj_cluster C;
+extern int self_idx;
+extern const char *state_dir; /* --state: home copies + metadata survive a daemon restart */
+extern int debug;             /* MOJAVE_NSD_DEBUG=1: trace page traffic */
+extern int zcomp;             /* --compress: zstd page transfers */
+extern uint64_t z_pages, z_raw, z_sent;
+extern int ra_pages, ra_max, wa_on; /* fault batching (see nsd_pages.c) */
+int64_t now_ns(void);
+#define logm(...) _moj_log(MOJ_LOG_INFO, __VA_ARGS__)
+#define logw(...) _moj_log(MOJ_LOG_WARN, __VA_ARGS__)
+#define loge(...) _moj_log(MOJ_LOG_ERROR, __VA_ARGS__)
+
+/* ---------------- names and permissions (nsd_names.c) ---------------- */
+struct perm { int32_t key; uint32_t uid, gid, cuid, cgid, mode; };
+int perm_ok(const struct perm *p, const struct _moj_cred *cr, int flag);
+int is_owner(const struct perm *p, const struct _moj_cred *cr);
+int free_slot(void **tab);
+int key_is_mine(struct conn *c, const struct _moj_hdr *h, int32_t key);
+int find_by_key_shm(int32_t key);
+struct shm *shm_by_id(int id, int *slot);
+void do_resolve(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+
+/* ---------------- waiters (nsd_wait.c) ---------------- */
+struct waiter {
+  struct cref c;
+  uint32_t seq;
+  uint16_t type;
+  int64_t deadline; /* 0 = none */
+  uint8_t *req; size_t reqlen; /* copy of the request payload, re-run on every change */
+  struct waiter *next;
+};
+
+void waiters_fail(struct waiter **list, int err);
+void add_waiter(struct waiter **list, struct conn *c, const struct _moj_hdr *h, const uint8_t *pl, int64_t timeout_ns);
+void do_cancel(struct conn *c, const struct _moj_hdr *h);
+int64_t expire_waiters(void);
+
+/* ---------------- shared memory ---------------- */
+struct page {
+  uint8_t claimed;   /* recovery: the owner re-registered it as writable */
+  uint8_t busy;
+  uint8_t want_data;
+  uint8_t clean;     /* owned through write-ahead, no MOJ_PAGE_DIRTY yet: the home copy is still current */
+  uint64_t copyset;  /* attachment slots holding read-only copies */
+  uint64_t waitmask; /* slots whose PAGE_FETCH reply we still await */
+  int fetch_from;    /* slot we asked for data */
+  struct cref req_c; uint32_t req_seq; int req_slot; uint32_t req_acc; /* current transaction */
+  struct pq { struct cref c; uint32_t seq; uint32_t acc; struct pq *next; } *q, *qt;
+};
+struct ra { uint32_t next, win; }; /* per attachment and direction: where a scan would fault next, batch size */
+struct att { struct cref c; int count; struct ra ra[2]; };
+struct who { char host[32]; uint32_t pid; };
+struct shm {
+  int used, removed;
+  int8_t *own;       /* per page: attachment slot holding the only (writable) copy; -1 home copy valid; -2 lost.
+                        Persisted (mapped file) with --state so a restarted home knows who owns what. */
+  struct who who[MAX_ATT]; /* which process holds each attachment slot (persisted) */
+  int recovering;    /* restored after a restart: page requests wait until the former attachers re-register */
+  uint64_t returned; /* recovery: slots that re-registered */
+  int64_t recover_until;
+  struct perm perm;
+  uint64_t size; uint32_t npages;
+  uint8_t *home;
+  struct page *pg;
+  struct att att[MAX_ATT];
+  int64_t atime, dtime, ctime;
+  uint32_t cpid, lpid;
+};
+extern struct shm *shms[MAX_SLOTS];
+
+/* ---------------- semaphores ---------------- */
+struct sem {
+  int used;
+  uint32_t gen;
+  struct perm perm;
+  int nsems;
+  uint16_t *val; uint32_t *pid;
+  int64_t otime, ctime;
+  struct waiter *w;
+};
+extern struct sem *sems[MAX_SLOTS];
+struct undo { int slot; uint32_t gen; int16_t *adj; int nsems; struct undo *next; };
+
+/* ---------------- message queues ---------------- */
+struct msg { int64_t type; uint32_t size; struct msg *next; uint8_t data[]; };
+struct mq {
+  int used;
+  struct perm perm;
+  struct msg *head, *tail;
+  uint64_t qbytes, cbytes, qnum;
+  int64_t stime, rtime, ctime;
+  uint32_t lspid, lrpid;
+  struct waiter *w;
+};
+extern struct mq *mqs[MAX_SLOTS];
+
+static inline int64_t wall(void) { return (int64_t)time(NULL); }
+
+/* shared segments (nsd_shm.c) */
+void shm_detach(int slot, struct conn *c, int all, int crashed);
+void fill_perm(struct _moj_stat_r *r, const struct perm *p);
+void check_recovery_deadlines(void);
+void do_shmget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_shmat(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_shmdt(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_shmctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_reattach(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+/* page directory (nsd_pages.c) */
+int att_slot(struct shm *s, struct conn *c);
+void page_run(struct shm *s, int id, uint32_t pn);
+void page_fetched(struct shm *s, int id, uint32_t pn, int from_slot, const uint8_t *data, int dead);
+void do_page_req(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_page_dirty(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_fetch_reply(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+/* persistence (nsd_persist.c) */
+void state_path(char *buf, size_t n, int slot, const char *ext);
+void shm_save_meta(int slot);
+uint8_t *home_map(int slot, size_t bytes, int keep, const char *ext);
+void state_load(void);
+/* semaphores (nsd_sem.c) */
+void sem_wake(int slot);
+void sem_undo_exit(struct conn *c);
+void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_semop(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_semctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_undo_take(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_undo_give(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+/* message queues (nsd_msg.c) */
+void mq_wake(int sl);
+void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_msgrcv(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+
+/* A handler's payload must hold at least a T (h, c in scope). */
+#define NEED(T) \
+  if (h->len < sizeof(T)) { logm("%s from %s: payload %u < %zu bytes, rejected", _moj_type_name(h->type), c->peer, h->len, sizeof(T)); reply(c, h, EPROTO, NULL, 0); return; }
+
+
+#endif

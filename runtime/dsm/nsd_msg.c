@@ -1,0 +1,170 @@
+/* nsd_msg.c — message queues homed here: msgget/msgsnd/msgrcv/msgctl with
+ * the kernel's semantics (type selection, MSG_EXCEPT, MSG_NOERROR, queue
+ * byte limits), blocked senders and receivers woken in arrival order. */
+#include "nsd.h"
+
+#include <sys/msg.h>
+
+struct mq *mqs[MAX_SLOTS];
+
+static struct mq *mq_by_id(int id, int *slot) {
+  if (!MOJ_ID_IS(id) || MOJ_ID_HOST(id) != (unsigned)self_idx) return NULL;
+  int sl = MOJ_ID_SLOT(id);
+  if (sl >= MAX_SLOTS || !mqs[sl]) return NULL;
+  *slot = sl;
+  return mqs[sl];
+}
+void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_msgget);
+  struct _moj_msgget q; memcpy(&q, pl, sizeof q);
+  if (!key_is_mine(c, h, q.key)) return;
+  for (int i = 0; i < MAX_SLOTS; i++) {
+    struct mq *m = mqs[i];
+    if (!m || m->perm.key != q.key) continue;
+    if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
+    if (!perm_ok(&m->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
+    struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, i)};
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  }
+  if (!(q.flags & IPC_CREAT)) { reply(c, h, ENOENT, NULL, 0); return; }
+  int sl = free_slot((void **)mqs);
+  if (sl < 0) { reply(c, h, ENOSPC, NULL, 0); return; }
+  struct mq *m = calloc(1, sizeof *m);
+  m->used = 1;
+  m->perm = (struct perm){q.key, q.cred.uid, q.cred.gid, q.cred.uid, q.cred.gid, (uint32_t)q.flags & 0777};
+  m->qbytes = MSGMNB;
+  m->ctime = wall();
+  mqs[sl] = m;
+  struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, sl)};
+  reply(c, h, 0, &r, sizeof r);
+}
+/* returns 0 sent, -1 block, >0 errno */
+static int msg_try_snd(struct mq *m, const uint8_t *pl, uint32_t len) {
+  struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
+  if (m->cbytes + q.size > m->qbytes || m->qnum + 1 > m->qbytes)
+    return (q.flags & IPC_NOWAIT) ? EAGAIN : -1;
+  struct msg *g = malloc(sizeof *g + q.size);
+  g->type = q.mtype; g->size = q.size; g->next = NULL;
+  memcpy(g->data, pl + sizeof q, q.size);
+  (void)len;
+  if (m->tail) m->tail->next = g; else m->head = g;
+  m->tail = g;
+  m->cbytes += q.size; m->qnum++;
+  m->lspid = q.cred.pid; m->stime = wall();
+  return 0;
+}
+static int msg_try_rcv(struct conn *c, struct mq *m, const struct _moj_hdr *h, const uint8_t *pl) {
+  struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
+  struct msg *prev = NULL, *g = NULL, *gp = NULL;
+  for (struct msg *x = m->head, *px = NULL; x; px = x, x = x->next) {
+    int match;
+    if (q.mtype == 0) match = 1;
+    else if (q.mtype > 0) match = (q.flags & MSG_EXCEPT) ? x->type != q.mtype : x->type == q.mtype;
+    else match = x->type <= -q.mtype && (!g || x->type < g->type);
+    if (!match) continue;
+    if (q.mtype < 0) { g = x; gp = px; continue; } /* keep looking for a lower type */
+    g = x; gp = px;
+    break;
+  }
+  prev = gp;
+  if (!g) return (q.flags & IPC_NOWAIT) ? ENOMSG : -1;
+  uint32_t sz = g->size;
+  if (sz > q.maxsize) {
+    if (!(q.flags & MSG_NOERROR)) return E2BIG;
+    sz = q.maxsize;
+  }
+  if (prev) prev->next = g->next; else m->head = g->next;
+  if (m->tail == g) m->tail = prev;
+  m->cbytes -= g->size; m->qnum--;
+  m->lrpid = q.cred.pid; m->rtime = wall();
+  struct _moj_msgrcv_r r = {g->type, sz};
+  sendm(c, MOJ_MSGRCV | MOJ_REPLY, h->seq, 0, 0, &r, sizeof r, g->data, sz);
+  free(g);
+  return 0;
+}
+void mq_wake(int sl) {
+  struct mq *m = mqs[sl];
+  int progress = 1;
+  while (progress) {
+    progress = 0;
+    for (struct waiter **pw = &m->w; *pw;) {
+      struct waiter *w = *pw;
+      struct conn *wc = cget(w->c);
+      if (!wc) { *pw = w->next; free(w->req); free(w); continue; }
+      int r;
+      if (w->type == MOJ_MSGSND) r = msg_try_snd(m, w->req, (uint32_t)w->reqlen);
+      else {
+        struct _moj_hdr hh; _moj_hdr_init(&hh, w->type, (uint32_t)w->reqlen, w->seq, 0);
+        r = msg_try_rcv(wc, m, &hh, w->req);
+      }
+      if (r == -1) { pw = &w->next; continue; }
+      *pw = w->next;
+      if (w->type == MOJ_MSGSND || r > 0) sendm(wc, (uint16_t)(w->type | MOJ_REPLY), w->seq, r, 0, NULL, 0, NULL, 0);
+      free(w->req); free(w);
+      progress = 1;
+    }
+  }
+}
+void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_msgsnd);
+  struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
+  if (h->len != sizeof q + q.size) { logw("MSGSND from %s: length mismatch, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
+  int sl;
+  struct mq *m = mq_by_id(q.id, &sl);
+  if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
+  if (q.mtype < 1 || q.size > MSGMAX) { reply(c, h, EINVAL, NULL, 0); return; }
+  if (!perm_ok(&m->perm, &q.cred, 0222)) { reply(c, h, EACCES, NULL, 0); return; }
+  int r = msg_try_snd(m, pl, h->len);
+  if (r == -1) { add_waiter(&m->w, c, h, pl, -1); return; }
+  reply(c, h, r, NULL, 0);
+  if (r == 0) mq_wake(sl);
+}
+void do_msgrcv(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_msgrcv);
+  int sl;
+  struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
+  struct mq *m = mq_by_id(q.id, &sl);
+  if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
+  if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+  int r = msg_try_rcv(c, m, h, pl);
+  if (r == -1) { add_waiter(&m->w, c, h, pl, -1); return; }
+  if (r > 0) reply(c, h, r, NULL, 0);
+  else mq_wake(sl);
+}
+void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  NEED(struct _moj_ctl);
+  struct _moj_ctl q; memcpy(&q, pl, sizeof q);
+  int sl;
+  struct mq *m = mq_by_id(q.id, &sl);
+  if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
+  struct _moj_stat_r r; memset(&r, 0, sizeof r);
+  switch (q.cmd) {
+  case IPC_STAT:
+    if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+    fill_perm(&r, &m->perm);
+    r.size = m->qbytes; r.atime = m->stime; r.dtime = m->rtime; r.ctime = m->ctime;
+    r.cpid = m->lspid; r.lpid = m->lrpid; r.nattch = m->qnum; r.cbytes = m->cbytes;
+    reply(c, h, 0, &r, sizeof r);
+    return;
+  case IPC_SET:
+    if (!is_owner(&m->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
+    if (q.set_qbytes > MSGMNB && q.cred.uid != 0) { reply(c, h, EPERM, NULL, 0); return; }
+    m->perm.uid = q.set_uid; m->perm.gid = q.set_gid; m->perm.mode = q.set_mode & 0777;
+    m->qbytes = q.set_qbytes; m->ctime = wall();
+    reply(c, h, 0, NULL, 0);
+    mq_wake(sl);
+    return;
+  case IPC_RMID:
+    if (!is_owner(&m->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
+    waiters_fail(&m->w, EIDRM);
+    while (m->head) { struct msg *g = m->head; m->head = g->next; free(g); }
+    free(m);
+    mqs[sl] = NULL;
+    reply(c, h, 0, NULL, 0);
+    return;
+  default:
+    reply(c, h, EINVAL, NULL, 0);
+  }
+}
+

@@ -1,0 +1,103 @@
+/* log.c — formatting and writing of log lines (see log.h).  State is a few
+ * words set once at start-up; the write is one system call per line so
+ * lines from threads and processes sharing a descriptor do not interleave. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static char log_tag[64] = "mojave";
+static int log_fd = 2;
+static int log_ts;
+static int log_level = MOJ_LOG_INFO;
+
+static const char *const level_name[] = {"error", "warn", "info", "debug"};
+
+static int parse_level(const char *s) {
+  if (!s || !*s) return MOJ_LOG_INFO;
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(s, level_name[i])) return i;
+  if (s[0] >= '0' && s[0] <= '3' && !s[1]) return s[0] - '0';
+  return MOJ_LOG_INFO;
+}
+
+void _moj_log_setup(const char *tag, int fd, int timestamps) {
+  if (tag) snprintf(log_tag, sizeof log_tag, "%s", tag);
+  if (fd >= 0) log_fd = fd;
+  log_ts = timestamps;
+  log_level = parse_level(getenv("MOJAVE_LOG_LEVEL"));
+}
+
+void _moj_log_set_fd(int fd) {
+  if (fd >= 0) log_fd = fd;
+}
+
+int _moj_log_enabled(int level) { return level <= log_level; }
+
+void _moj_vlog(int level, const char *fmt, va_list ap) {
+  if (level > log_level) return;
+  char buf[1024];
+  int n = 0;
+  if (log_ts) {
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = (int)strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03ldZ ", ts.tv_nsec / 1000000);
+  }
+  n += snprintf(buf + n, sizeof buf - (size_t)n, "%s %s: ", log_tag, level_name[level < 0 ? 0 : level > 3 ? 3 : level]);
+  int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+  n = m < 0 ? n : n + m;
+  if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2; /* truncated, still one line */
+  buf[n++] = '\n';
+  /* raw syscall: an interposed write() (the speculation runtime holds output
+   * in a level's buffer) must not swallow a diagnostic */
+  if (syscall(SYS_write, log_fd, buf, (size_t)n) < 0) {}
+}
+
+void _moj_log(int level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  _moj_vlog(level, fmt, ap);
+  va_end(ap);
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void _moj_log_rl(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *fmt, ...) {
+  int64_t now = mono_ms();
+  if (!rl->window_start_ms || now - rl->window_start_ms >= window_ms) {
+    if (rl->dropped) _moj_log(level, "(%u similar message%s suppressed in the last %d s)", rl->dropped,
+                              rl->dropped == 1 ? "" : "s", window_ms / 1000);
+    rl->window_start_ms = now;
+    rl->passed = rl->dropped = 0;
+  }
+  if (rl->passed >= (uint32_t)burst) {
+    rl->dropped++;
+    return;
+  }
+  rl->passed++;
+  va_list ap;
+  va_start(ap, fmt);
+  _moj_vlog(level, fmt, ap);
+  va_end(ap);
+}
+
+uint32_t _moj_log_rl_flush(struct moj_ratelimit *rl) {
+  uint32_t d = rl->dropped;
+  rl->dropped = rl->passed = 0;
+  rl->window_start_ms = 0;
+  return d;
+}

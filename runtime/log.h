@@ -1,0 +1,39 @@
+/* log.h — the one logging interface of the runtime, the DSM client and the
+ * daemons: levels, a readable UTC timestamp, a component tag, and rate
+ * limiting for messages a peer or a restart can repeat without bound.
+ * Lines go out with one write(2) on a raw descriptor: never through the
+ * application's stdio streams, never allocating, so a line can be written
+ * from the preload library, a signal path or the event loop alike. */
+#ifndef MOJ_LOG_H
+#define MOJ_LOG_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+enum { MOJ_LOG_ERROR = 0, MOJ_LOG_WARN = 1, MOJ_LOG_INFO = 2, MOJ_LOG_DEBUG = 3 };
+
+/* Name this process's lines ("mojave-nsd[h1]", "mojave-dsm[1234]"), pick the
+ * descriptor (default 2) and whether lines carry a timestamp.  The level comes
+ * from MOJAVE_LOG_LEVEL (error|warn|info|debug or 0-3; default info). */
+void _moj_log_setup(const char *tag, int fd, int timestamps);
+/* The descriptor to write to may change later (the runtime keeps the
+ * original stderr when it buffers output); fd < 0 keeps the current one. */
+void _moj_log_set_fd(int fd);
+int _moj_log_enabled(int level);
+void _moj_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void _moj_vlog(int level, const char *fmt, va_list ap);
+
+/* A limiter lets `burst` lines through per `window_ms`; the first line after
+ * a suppressed stretch reports how many were dropped.  One limiter per
+ * source (per peer, per reconnect loop): zero-initialised storage is ready. */
+struct moj_ratelimit {
+  int64_t window_start_ms;
+  uint32_t passed, dropped;
+};
+void _moj_log_rl(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* The dropped count of a limiter, reported now (e.g. when the condition it
+ * was limiting is over: "reconnected after 37 attempts"). */
+uint32_t _moj_log_rl_flush(struct moj_ratelimit *rl);
+
+#endif
