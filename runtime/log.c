@@ -15,7 +15,7 @@
 
 static char log_tag[64] = "mojave";
 static int log_fd = 2;
-static int log_ts;
+static int log_ts = -1;  /* -1: not set up; MOJAVE_LOG_TIME=1 asks for timestamps */
 static int log_level = MOJ_LOG_INFO;
 
 static const char *const level_name[] = {"error", "warn", "info", "debug"};
@@ -41,7 +41,12 @@ void _moj_log_set_fd(int fd) {
 
 int _moj_log_enabled(int level) { return level <= log_level; }
 
-void _moj_vlog(int level, const char *fmt, va_list ap) {
+void _moj_vlog_as(const char *tag, int level, const char *fmt, va_list ap) {
+  if (log_ts < 0) { /* a library nobody set up: the environment decides */
+    const char *e = getenv("MOJAVE_LOG_TIME");
+    log_ts = e && *e == '1';
+    log_level = parse_level(getenv("MOJAVE_LOG_LEVEL"));
+  }
   if (level > log_level) return;
   char buf[1024];
   int n = 0;
@@ -53,7 +58,7 @@ void _moj_vlog(int level, const char *fmt, va_list ap) {
     n = (int)strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03ldZ ", ts.tv_nsec / 1000000);
   }
-  n += snprintf(buf + n, sizeof buf - (size_t)n, "%s %s: ", log_tag, level_name[level < 0 ? 0 : level > 3 ? 3 : level]);
+  n += snprintf(buf + n, sizeof buf - (size_t)n, "%s %s: ", tag ? tag : log_tag, level_name[level < 0 ? 0 : level > 3 ? 3 : level]);
   int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
   n = m < 0 ? n : n + m;
   if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2; /* truncated, still one line */
@@ -61,6 +66,15 @@ void _moj_vlog(int level, const char *fmt, va_list ap) {
   /* raw syscall: an interposed write() (the speculation runtime holds output
    * in a level's buffer) must not swallow a diagnostic */
   if (syscall(SYS_write, log_fd, buf, (size_t)n) < 0) {}
+}
+
+void _moj_vlog(int level, const char *fmt, va_list ap) { _moj_vlog_as(NULL, level, fmt, ap); }
+
+void _moj_log_as(const char *tag, int level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  _moj_vlog_as(tag, level, fmt, ap);
+  va_end(ap);
 }
 
 void _moj_log(int level, const char *fmt, ...) {

@@ -22,6 +22,10 @@ void _moj_log_set_fd(int fd);
 int _moj_log_enabled(int level);
 void _moj_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void _moj_vlog(int level, const char *fmt, va_list ap);
+/* The same with another tag: libraries sharing a process (the DSM client
+ * inside libmojave) keep their own names without taking the process's. */
+void _moj_log_as(const char *tag, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void _moj_vlog_as(const char *tag, int level, const char *fmt, va_list ap);
 
 /* A limiter lets `burst` lines through per `window_ms`; the first line after
  * a suppressed stretch reports how many were dropped.  One limiter per

@@ -1,0 +1,115 @@
+/* client_sem.c — semget/semop/semtimedop/semctl for distributed keys, and
+ * the local record of SEM_UNDO adjustments that migration hands over. */
+#include "client.h"
+
+/* SEM_UNDO adjustments live at the home, per connection, and are applied when
+ * the connection closes.  The client keeps its own tally of which sets have
+ * them (the home's rules: -op per successful SEM_UNDO operation; SETVAL,
+ * SETALL and IPC_RMID clear them): a migration takes exactly those sets'
+ * adjustments off the source's connection (MOJ_UNDO_TAKE) into the image and
+ * the migrated process gives them to its own (MOJ_UNDO_GIVE).  Overflowing the
+ * table means the tally is incomplete: a migration is then refused. */
+struct moj_dsm_undo _moj_dsm_undo_tab[UNDO_MAX];
+int _moj_dsm_undo_n, _moj_dsm_undo_overflow;
+pthread_mutex_t _moj_dsm_undo_lock = PTHREAD_MUTEX_INITIALIZER;
+void _moj_dsm_undo_note(int id, const struct sembuf *ops, size_t nsops) {
+  sigset_t om;
+  _moj_dsm_lk(&_moj_dsm_undo_lock, &om);
+  for (size_t i = 0; i < nsops; i++) {
+    if (!(ops[i].sem_flg & SEM_UNDO) || !ops[i].sem_op) continue;
+    int k = 0;
+    while (k < _moj_dsm_undo_n && (_moj_dsm_undo_tab[k].id != id || _moj_dsm_undo_tab[k].num != ops[i].sem_num)) k++;
+    if (k == _moj_dsm_undo_n) {
+      if (_moj_dsm_undo_n == UNDO_MAX) { _moj_dsm_undo_overflow = 1; continue; }
+      _moj_dsm_undo_tab[_moj_dsm_undo_n++] = (__typeof__(_moj_dsm_undo_tab[0])){id, ops[i].sem_num, 0};
+    }
+    _moj_dsm_undo_tab[k].adj -= ops[i].sem_op;
+  }
+  _moj_dsm_ulk(&_moj_dsm_undo_lock, &om);
+}
+void _moj_dsm_undo_clear(int id, int num) { /* num < 0: every semaphore of the set */
+  sigset_t om;
+  _moj_dsm_lk(&_moj_dsm_undo_lock, &om);
+  for (int k = 0; k < _moj_dsm_undo_n; k++)
+    if (_moj_dsm_undo_tab[k].id == id && (num < 0 || _moj_dsm_undo_tab[k].num == num)) _moj_dsm_undo_tab[k].adj = 0;
+  _moj_dsm_ulk(&_moj_dsm_undo_lock, &om);
+}
+EXPORT int semget(key_t key, int nsems, int flg) {
+  if (!_moj_dsm_is_dist_key(key)) return _moj_dsm_real_semget(key, nsems, flg);
+  int home = _moj_dsm_key_home(key);
+  if (home < 0) return _moj_dsm_fail(EIDRM);
+  struct _moj_semget q = {key, nsems, flg, _moj_dsm_cred()};
+  struct _moj_id_r r;
+  int st = _moj_dsm_call(home, MOJ_SEMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  return st ? _moj_dsm_fail(st) : r.id;
+}
+EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct timespec *tmo) {
+  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_semtimedop(id, ops, nsops, tmo);
+  int host = _moj_dsm_id_host(id);
+  if (host < 0) return _moj_dsm_fail(EINVAL);
+  if (nsops == 0) return _moj_dsm_fail(EINVAL);
+  if (nsops > 500) return _moj_dsm_fail(E2BIG);
+  if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) return _moj_dsm_fail(EINVAL);
+  struct _moj_semop q = {id, (uint32_t)nsops, tmo ? (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : -1, _moj_dsm_cred()};
+  struct _moj_sembuf b[500];
+  for (size_t i = 0; i < nsops; i++) b[i] = (struct _moj_sembuf){ops[i].sem_num, ops[i].sem_op, ops[i].sem_flg, 0};
+  int st = _moj_dsm_call(host, MOJ_SEMOP, &q, sizeof q, b, nsops * sizeof *b, NULL, 0, NULL, 1);
+  if (!st) _moj_dsm_undo_note(id, ops, nsops);
+  return st ? _moj_dsm_fail(st) : 0;
+}
+EXPORT int semop(int id, struct sembuf *ops, size_t nsops) { return semtimedop(id, ops, nsops, NULL); }
+
+union _moj_semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
+EXPORT int semctl(int id, int num, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  union _moj_semun arg = va_arg(ap, union _moj_semun); /* may be garbage for cmds without arg; only read if used */
+  va_end(ap);
+  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_semctl(id, num, cmd, arg);
+  int host = _moj_dsm_id_host(id);
+  if (host < 0) return _moj_dsm_fail(EINVAL);
+  struct _moj_ctl q;
+  memset(&q, 0, sizeof q);
+  q.id = id; q.num = num; q.cmd = cmd; q.cred = _moj_dsm_cred();
+  uint16_t vals[32000];
+  size_t vl = 0;
+  switch (cmd) {
+  case IPC_STAT: case IPC_SET: case GETALL: case SETALL:
+    if (!arg.buf) return _moj_dsm_fail(EFAULT);
+    break;
+  case SETVAL: q.val = arg.val; break;
+  case IPC_RMID: case GETVAL: case GETPID: case GETNCNT: case GETZCNT: break;
+  default: return _moj_dsm_fail(EINVAL);
+  }
+  if (cmd == IPC_SET) { q.set_uid = arg.buf->sem_perm.uid; q.set_gid = arg.buf->sem_perm.gid; q.set_mode = arg.buf->sem_perm.mode; }
+  if (cmd == SETALL) {
+    /* the set size is needed to know how many values to read from the caller */
+    struct _moj_ctl s2 = q; s2.cmd = IPC_STAT;
+    struct _moj_stat_r r;
+    int st = _moj_dsm_call(host, MOJ_SEMCTL, &s2, sizeof s2, NULL, 0, &r, sizeof r, NULL, 0);
+    if (st) return _moj_dsm_fail(st);
+    q.nvals = (uint32_t)r.nattch;
+    for (uint32_t i = 0; i < q.nvals; i++) vals[i] = arg.array[i];
+    vl = q.nvals * 2;
+  }
+  struct { struct _moj_stat_r r; uint16_t v[32000]; } *rb = malloc(sizeof *rb);
+  size_t rl = 0;
+  int st = _moj_dsm_call(host, MOJ_SEMCTL, &q, sizeof q, vals, vl, rb, sizeof *rb, &rl, 0);
+  if (st) { free(rb); return _moj_dsm_fail(st); }
+  if (cmd == SETVAL || cmd == SETALL || cmd == IPC_RMID) _moj_dsm_undo_clear(id, cmd == SETVAL ? num : -1);
+  int ret = 0;
+  if (cmd == IPC_STAT) {
+    struct semid_ds *d = arg.buf;
+    memset(d, 0, sizeof *d);
+    d->sem_perm.__key = rb->r.key; d->sem_perm.uid = rb->r.uid; d->sem_perm.gid = rb->r.gid;
+    d->sem_perm.cuid = rb->r.cuid; d->sem_perm.cgid = rb->r.cgid; d->sem_perm.mode = (unsigned short)rb->r.mode;
+    d->sem_otime = rb->r.atime; d->sem_ctime = rb->r.ctime; d->sem_nsems = rb->r.nattch;
+  } else if (cmd == GETALL) {
+    for (uint32_t i = 0; i < rb->r.nvals && i < 32000; i++) arg.array[i] = rb->v[i];
+  } else if (cmd == GETVAL || cmd == GETPID || cmd == GETNCNT || cmd == GETZCNT) {
+    ret = rb->r.val;
+  }
+  free(rb);
+  return ret;
+}
+
