@@ -98,10 +98,11 @@ ns_kill_tag() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^mj-$tag-" || true); do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
   done
-  # processes that entered only the IPC namespace (not through this script)
-  local inos; inos=$(stat -L -c %i "$NSROOT/$tag"/*/ipc 2>/dev/null | tr '\n' ' ' || true)
+  # processes that entered the IPC or mount namespace alone (by hand, not
+  # through this script) would keep it, or the host's /dev/shm, alive
+  local inos; inos=$(stat -L -c %d:%i "$NSROOT/$tag"/*/ipc "$NSROOT/$tag"/*/mnt 2>/dev/null | tr '\n' ' ' || true)
   if [ -n "$inos" ]; then
-    for pid in $(stat -L -c '%i %n' /proc/[0-9]*/ns/ipc 2>/dev/null |
+    for pid in $(stat -L -c '%d:%i %n' /proc/[0-9]*/ns/ipc /proc/[0-9]*/ns/mnt 2>/dev/null |
                  awk -v s=" $inos" 'index(s, " " $1 " ") { split($2, p, "/"); print p[3] }'); do
       kill -KILL "$pid" 2>/dev/null || true
     done
@@ -115,13 +116,17 @@ ns_kill_tag() {
   done
 }
 
-# ns_sweep: tear down the namespaces of clusters whose DIR is gone (a run
-# killed with SIGKILL never reached its trap)
+# ns_sweep: tear down the namespaces of clusters whose DIR is gone or whose
+# `run` died (killed with SIGKILL, it never reached its trap)
 ns_sweep() {
-  local t
+  local t d
   for t in "$NSROOT"/*/dir; do
     [ -f "$t" ] || continue
-    [ -d "$(cat "$t")" ] || ns_kill_tag "$(basename "$(dirname "$t")")"
+    d=$(dirname "$t")
+    if [ ! -d "$(cat "$t" 2>/dev/null)" ] ||
+       { [ -f "$d/owner" ] && ! kill -0 "$(cat "$d/owner" 2>/dev/null)" 2>/dev/null; }; then
+      ns_kill_tag "$(basename "$d")"
+    fi
   done
 }
 
@@ -217,6 +222,9 @@ up() {
     ns_sweep
     ns_kill_tag "$tag"   # an earlier cluster in the same DIR, never taken down
     mkdir -p "$NSROOT/$tag"
+    # the owner file comes first: a sweep acts on `dir`, and must not find an
+    # owned cluster without its owner
+    if [ -n "${RUN_OWNER:-}" ]; then echo "$RUN_OWNER" >"$NSROOT/$tag/owner"; fi
     echo "$dir" >"$NSROOT/$tag/dir"
     local sw="mj-$tag-sw"
     ip netns add "$sw"
@@ -256,7 +264,8 @@ down() {
     rm -f "$p"
   done
   if [ -f "$dir/lo_net" ]; then rm -rf "/tmp/mojave-lo-$(cat "$dir/lo_net").lock"; fi
-  if [ "$(cat "$dir/mode")" = ns ]; then ns_kill_tag "$tag"; fi
+  # no mode yet: interrupted before any namespace existed
+  if [ "$(cat "$dir/mode" 2>/dev/null)" = ns ]; then ns_kill_tag "$tag"; fi
 }
 
 cmd=${1:-}
@@ -276,7 +285,7 @@ case "$cmd" in
     # CMD runs in the background so a TERM (ctest timeout) interrupts `wait`
     # at once and the EXIT trap tears the cluster down instead of leaking it
     trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 130' INT TERM
-    up "$dir" "$n" >/dev/null
+    RUN_OWNER=$$ up "$dir" "$n" >/dev/null
     export MOJAVE_CLUSTER_DIR=$dir
     set +e
     "$@" &
@@ -290,5 +299,5 @@ case "$cmd" in
     fi
     exit $rc
     ;;
-  *) sed -n '2,31p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,30p' "$0" >&2; exit 2 ;;
 esac
