@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # scripts/cluster.sh — a throw-away N-host cluster on one machine for the DSM
-# tests and benchmarks: each host is a network namespace with a veth into a
-# private switch namespace (10.77.0.0/24 exists only inside them), or, when
-# namespaces are unavailable (not root, no CAP_SYS_ADMIN), a distinct loopback
-# address 127.77.T.i (T claimed with a lock dir).  Every host runs mojave-nsd
-# and, when it is built, the migration daemon mojaved (on the listed port + 1);
-# the cluster file is written to DIR/cluster.conf (format: docs/cluster.md).
+# and migration tests and benchmarks.
+# Namespace mode (root, CAP_SYS_ADMIN): each host is a network namespace with
+# a veth into a private switch namespace (10.77.0.0/24 exists only inside
+# them) AND its own System V IPC namespace AND its own mount namespace whose
+# /dev/shm is a private tmpfs, so a key that is not distributed, an
+# IPC_PRIVATE id or a shm_open name really stays on its host; the rest of the
+# filesystem (the cluster DIR, the build tree) is shared.  Every command "on" a
+# host — exec, both daemons — enters all three namespaces (nsenter).
+# Loopback mode (fallback when namespaces are unavailable, or forced): each
+# host is a loopback address 127.77.T.i (T claimed with a lock dir), and ALL
+# HOSTS SHARE ONE IPC NAMESPACE AND /dev/shm — host separation is impossible
+# there (dsm_isolation skips).
+# Every host runs mojave-nsd and, when it is built, the migration daemon
+# mojaved (on the listed port + 1); the cluster file is written to
+# DIR/cluster.conf (format: docs/cluster.md).
 #
 #   cluster.sh up DIR N            start N hosts (h1..hN), state in DIR
 #   cluster.sh exec DIR HOST CMD.. run CMD "on" HOST (MOJAVE_CLUSTER/MOJAVE_HOST set)
@@ -24,6 +33,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 NSD=${MOJAVE_NSD:-$here/../build/bin/mojave-nsd}
 MOJAVED=${MOJAVED:-$here/../build/bin/mojaved}
 PORT=7700
+# persistent IPC and mount namespaces are files bind-mounted here, one
+# directory per cluster (TAG) holding DIR's path and one subdirectory per host
+NSROOT=/run/mojave-ns
 
 tag_of() { echo -n "$1" | md5sum | cut -c1-6; }
 
@@ -31,17 +43,99 @@ ns_ok() {
   [ "${MOJAVE_CLUSTER_MODE:-}" = lo ] && return 1
   [ "$(id -u)" -eq 0 ] || return 1
   command -v ip >/dev/null || return 1
+  command -v nsenter >/dev/null && command -v unshare >/dev/null && command -v flock >/dev/null || return 1
   local t="mjprobe$$"
   ip netns add "$t" 2>/dev/null || return 1
   ip netns del "$t"
+  # IPC and mount namespaces too: half-separated hosts would hide the bugs
+  # this mode exists to show, better the loopback mode and its banner
+  unshare --ipc --mount --propagation private true 2>/dev/null || return 1
   return 0
+}
+
+# ns_enter DIR HOST: sets ENTER to the command prefix that puts what follows
+# into HOST's network, IPC and mount namespaces (nsenter execs, so $! stays
+# the program's pid; it opens the namespace files before entering any)
+ns_enter() {
+  local tag; tag=$(cat "$1/tag")
+  ENTER=(nsenter --net="/run/netns/mj-$tag-$2" --ipc="$NSROOT/$tag/$2/ipc" --mount="$NSROOT/$tag/$2/mnt" --wd="$PWD")
+}
+
+# ns_host TAG HOST: HOST's IPC and mount namespaces, created from inside its
+# network namespace (so the sysfs mounted there shows the host's interfaces),
+# pinned by bind mounts on $NSROOT/TAG/HOST/{ipc,mnt}.  Inside: a private
+# tmpfs on /dev/shm; /run/netns and $NSROOT are detached there so a host's
+# mount table does not pin other clusters' namespaces after they go down.
+ns_host() {
+  local d="$NSROOT/$1/$2"
+  mkdir -p "$d"
+  touch "$d/ipc" "$d/mnt"
+  nsenter --net="/run/netns/mj-$1-$2" unshare --ipc="$d/ipc" --mount="$d/mnt" --propagation private \
+    sh -c 'mount -t tmpfs -o mode=1777 mojave-shm /dev/shm || exit 1
+           mount -t sysfs sysfs /sys 2>/dev/null
+           umount -l /run/netns '"$NSROOT"' 2>/dev/null; exit 0'
+}
+
+# ns_root: $NSROOT as a private mount, as ip netns does for /run/netns: a
+# mount namespace file may only be bound where it cannot propagate into that
+# namespace.  Serialised: two clusters binding it at once would stack mounts
+# and hide each other's files.
+ns_root() {
+  mkdir -p "$NSROOT"
+  (
+    flock 9
+    if ! awk -v m="$NSROOT" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+      mount --bind "$NSROOT" "$NSROOT"
+    fi
+    mount --make-private "$NSROOT"
+  ) 9>"$NSROOT.lock"
+}
+
+# ns_kill_tag TAG: kill every process left in TAG's hosts (a hung test
+# program would keep a namespace alive), unpin and delete the namespaces
+ns_kill_tag() {
+  local tag=$1 ns pid h
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^mj-$tag-" || true); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  done
+  # processes that entered the IPC or mount namespace alone (by hand, not
+  # through this script) would keep it, or the host's /dev/shm, alive
+  local inos; inos=$(stat -L -c %d:%i "$NSROOT/$tag"/*/ipc "$NSROOT/$tag"/*/mnt 2>/dev/null | tr '\n' ' ' || true)
+  if [ -n "$inos" ]; then
+    for pid in $(stat -L -c '%d:%i %n' /proc/[0-9]*/ns/ipc /proc/[0-9]*/ns/mnt 2>/dev/null |
+                 awk -v s=" $inos" 'index(s, " " $1 " ") { split($2, p, "/"); print p[3] }'); do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  fi
+  for h in "$NSROOT/$tag"/*/; do
+    umount "$h/ipc" "$h/mnt" 2>/dev/null || true
+  done
+  rm -rf "${NSROOT:?}/$tag"
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^mj-$tag-" || true); do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+
+# ns_sweep: tear down the namespaces of clusters whose DIR is gone or whose
+# `run` died (killed with SIGKILL, it never reached its trap)
+ns_sweep() {
+  local t d
+  for t in "$NSROOT"/*/dir; do
+    [ -f "$t" ] || continue
+    d=$(dirname "$t")
+    if [ ! -d "$(cat "$t" 2>/dev/null)" ] ||
+       { [ -f "$d/owner" ] && ! kill -0 "$(cat "$d/owner" 2>/dev/null)" 2>/dev/null; }; then
+      ns_kill_tag "$(basename "$d")"
+    fi
+  done
 }
 
 in_host() { # DIR HOST CMD...
   local dir=$1 host=$2; shift 2
   local mode; mode=$(cat "$dir/mode")
   if [ "$mode" = ns ]; then
-    ip netns exec "mj-$(cat "$dir/tag")-$host" env MOJAVE_CLUSTER="$dir/cluster.conf" MOJAVE_HOST="$host" "$@"
+    ns_enter "$dir" "$host"
+    "${ENTER[@]}" env MOJAVE_CLUSTER="$dir/cluster.conf" MOJAVE_HOST="$host" "$@"
   else
     env MOJAVE_CLUSTER="$dir/cluster.conf" MOJAVE_HOST="$host" "$@"
   fi
@@ -56,9 +150,10 @@ start_daemon() {
   local before=0
   [ -f "$log" ] && before=$(grep -c "serving on" "$log" || true)
   # started directly (not through a shell function) so $! is the daemon itself:
-  # ip netns exec and env both exec, and stop-* must kill the daemon, not a subshell
+  # nsenter execs, and stop-* must kill the daemon, not a subshell
   if [ "$(cat "$dir/mode")" = ns ]; then
-    ip netns exec "mj-$(cat "$dir/tag")-$host" "$bin" "$@" >>"$log" 2>&1 &
+    ns_enter "$dir" "$host"
+    "${ENTER[@]}" "$bin" "$@" >>"$log" 2>&1 &
   else
     "$bin" "$@" >>"$log" 2>&1 &
   fi
@@ -123,6 +218,14 @@ up() {
     if [ -n "${MOJAVE_CLUSTER_EXTRA:-}" ]; then printf "%s\n" "$MOJAVE_CLUSTER_EXTRA"; fi
   } >"$dir/cluster.conf"
   if [ $mode = ns ]; then
+    ns_root
+    ns_sweep
+    ns_kill_tag "$tag"   # an earlier cluster in the same DIR, never taken down
+    mkdir -p "$NSROOT/$tag"
+    # the owner file comes first: a sweep acts on `dir`, and must not find an
+    # owned cluster without its owner
+    if [ -n "${RUN_OWNER:-}" ]; then echo "$RUN_OWNER" >"$NSROOT/$tag/owner"; fi
+    echo "$dir" >"$NSROOT/$tag/dir"
     local sw="mj-$tag-sw"
     ip netns add "$sw"
     ip -n "$sw" link add br0 type bridge
@@ -137,6 +240,7 @@ up() {
       ip -n "$h" addr add "10.77.0.$i/24" dev eth0
       ip -n "$h" link set eth0 up
       ip -n "$h" link set lo up
+      ns_host "$tag" "h$i"
     done
   fi
   for i in $(seq 1 "$n"); do start_nsd "$dir" "h$i"; done
@@ -160,13 +264,8 @@ down() {
     rm -f "$p"
   done
   if [ -f "$dir/lo_net" ]; then rm -rf "/tmp/mojave-lo-$(cat "$dir/lo_net").lock"; fi
-  if [ "$(cat "$dir/mode")" = ns ]; then
-    for ns in $(ip netns list | awk '{print $1}' | grep "^mj-$tag-" || true); do
-      # processes still inside (a hung test program) would keep the namespace alive
-      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-      ip netns del "$ns" 2>/dev/null || true
-    done
-  fi
+  # no mode yet: interrupted before any namespace existed
+  if [ "$(cat "$dir/mode" 2>/dev/null)" = ns ]; then ns_kill_tag "$tag"; fi
 }
 
 cmd=${1:-}
@@ -186,7 +285,7 @@ case "$cmd" in
     # CMD runs in the background so a TERM (ctest timeout) interrupts `wait`
     # at once and the EXIT trap tears the cluster down instead of leaking it
     trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 130' INT TERM
-    up "$dir" "$n" >/dev/null
+    RUN_OWNER=$$ up "$dir" "$n" >/dev/null
     export MOJAVE_CLUSTER_DIR=$dir
     set +e
     "$@" &
@@ -200,5 +299,5 @@ case "$cmd" in
     fi
     exit $rc
     ;;
-  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,30p' "$0" >&2; exit 2 ;;
 esac

@@ -29,8 +29,7 @@ static int run(const char *t, key_t key, int role, int iters, const char *out) {
   if (role == 0) {
     sem = semget(key, k + 1, IPC_CREAT | IPC_EXCL | 0600);
   } else {
-    time_t t0 = time(NULL);
-    while ((sem = semget(key, k + 1, 0600)) < 0 && errno == ENOENT && time(NULL) - t0 < 20) usleep(10000);
+    for (int i = 0; i < 3000 && (sem = semget(key, k + 1, 0600)) < 0 && errno == ENOENT; i++) usleep(10000);
   }
   if (sem < 0) { perror("FAIL semget"); return 1; }
   int id = shmget(key, sizeof(struct area), IPC_CREAT | 0600);

@@ -25,8 +25,7 @@ int main(int argc, char **argv) {
   struct m msg;
   if (!strcmp(argv[1], "send")) {
     int q;
-    time_t t0 = time(NULL);
-    while ((q = msgget(key, 0600)) < 0 && errno == ENOENT && time(NULL) - t0 < 20) usleep(10000);
+    for (int i = 0; i < 3000 && (q = msgget(key, 0600)) < 0 && errno == ENOENT; i++) usleep(10000);
     CHECK(q >= 0, "msgget");
     for (int i = 0; i < n; i++) {
       memset(&msg, 0, sizeof msg);

@@ -32,8 +32,7 @@ int main(int argc, char **argv) {
     union semun u = {.array = init};
     if (semctl(sem, 0, SETALL, u)) { perror("FAIL SETALL"); return 1; }
   } else {
-    time_t t0 = time(NULL);
-    while ((sem = semget(key, 2, 0666)) < 0 && errno == ENOENT && time(NULL) - t0 < 20) usleep(10000);
+    for (int i = 0; i < 3000 && (sem = semget(key, 2, 0666)) < 0 && errno == ENOENT; i++) usleep(10000);
     if (sem < 0) { perror("FAIL semget"); return 1; }
   }
   shm = shmget(key, sizeof(struct ring), IPC_CREAT | 0666);

@@ -26,9 +26,8 @@ int main(int argc, char **argv) {
     sem = semget(key, 1, IPC_CREAT | IPC_EXCL | 0600);
     if (sem < 0) { perror("FAIL semget create"); return 1; }
   } else {
-    time_t t0 = time(NULL);
-    while ((sem = semget(key, 1, 0600)) < 0) {
-      if (errno != ENOENT || time(NULL) - t0 > 20) { perror("FAIL semget"); return 1; }
+    for (int i = 0; (sem = semget(key, 1, 0600)) < 0; i++) {
+      if (errno != ENOENT || i == 3000) { perror("FAIL semget"); return 1; }
       usleep(10000);
     }
   }

@@ -23,11 +23,12 @@ rf=$(field "$out/scan.log" "read faults"); wf=$(field "$out/write.log" "write fa
 # crash after storing to 2 pages of a write-ahead batch
 "$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" h4 env LD_PRELOAD="$IPC_LIB" "$BIN/batch" victim 0x4d4a0d20 "$out" &
 victim=$!
-for _ in $(seq 200); do [ -f "$out/victim.ready" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -s "$out/victim.ready" ] && break; sleep 0.05; done
+[ -s "$out/victim.ready" ] || { echo "FAIL victim never became ready"; kill "$victim"; verdict dsm_batch 1; exit 1; }
 kill -9 "$(cat "$out/victim.ready")"
 wait "$victim" 2>/dev/null
 lost=
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   lost=$(sed -n 's/.*segment id=.*: \([0-9]*\) page(s) lost with crashed pid.*/\1/p' "$MOJAVE_CLUSTER_DIR"/nsd-*.log | tail -1)
   [ -n "$lost" ] && break; sleep 0.05
 done

@@ -21,7 +21,7 @@ wait_all || rc=1
 for h in h1 h2 h3 h4; do
   kill -TERM "$(cat "$D/nsd-$h.pid")"
   # the exit is seen in the log (the pid may linger as a zombie of init)
-  for _ in $(seq 100); do grep -q "shutting down" "$D/nsd-$h.log" && break; sleep 0.05; done
+  for _ in $(seq 600); do grep -q "shutting down" "$D/nsd-$h.log" && break; sleep 0.05; done
 done
 grep -h "compression:" "$D"/nsd-*.log
 grep -q "compression: [1-9][0-9]* pages" "$D"/nsd-h1.log || { echo "no page travelled compressed"; rc=1; }

@@ -106,7 +106,7 @@ static int mover(long key, const char *dest) {
   /* once every source of a hop has left (attach count back to mover + peer),
    * none of them applied the adjustment on its way out */
   struct shmid_ds ds;
-  for (int tries = 0; tries < 300; tries++) {
+  for (int tries = 0; tries < 3000; tries++) {
     CHECK(shmctl(shmid, IPC_STAT, &ds) == 0, "IPC_STAT: %s", strerror(errno));
     if (ds.shm_nattch <= 2) break;
     usleep(10000);
@@ -153,7 +153,7 @@ static int peer(long key, int n) {
   /* the source of a move detaches when it leaves, right after the hand-off
    * and concurrently with the destination: allow it a bounded number of polls */
   struct shmid_ds ds;
-  for (int tries = 0; tries < 300; tries++) {
+  for (int tries = 0; tries < 3000; tries++) {
     CHECK(shmctl(shmid, IPC_STAT, &ds) == 0, "IPC_STAT: %s", strerror(errno));
     if (ds.shm_nattch <= 1) break;
     usleep(10000);
@@ -162,7 +162,7 @@ static int peer(long key, int n) {
   CHECK(ds.shm_nattch == 1, "nattch %d after the mover detached, expected 1 (the peer)", (int)ds.shm_nattch);
   /* the mover's exit applies its SEM_UNDO adjustment (-1 on semaphore 2) */
   int v2 = -1;
-  for (int tries = 0; tries < 500 && (v2 = semctl(semid, 2, GETVAL)) != 0; tries++) usleep(10000);
+  for (int tries = 0; tries < 3000 && (v2 = semctl(semid, 2, GETVAL)) != 0; tries++) usleep(10000);
   CHECK(v2 == 0, "semaphore 2 is %d after the mover exited: its SEM_UNDO adjustment was not applied once", v2);
   if (v2 == 0) printf("undo: applied at exit\n");
   shmdt(seg);

@@ -45,7 +45,7 @@ esac
 if [ "$case" != down ]; then
   alive h2
   # nothing left behind on h2
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     on h2 "$MOJAVE_RUN" --list >"$T/list" 2>/dev/null
     grep -q fake_app "$T/list" || break
     sleep 0.1
