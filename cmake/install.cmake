@@ -2,7 +2,7 @@
 # the DSM daemon and preload library, docs, man pages (docs/man/) and the CMake
 # package mojaveConfig.cmake (find_package(mojave CONFIG) -> mojave::mojave).
 # Included last by the top-level CMakeLists.txt.  Layout under the prefix:
-#   bin/      mojcc mojave-run mojave-image mojaved mojave-nsd  (daemons too:
+#   bin/      mojcc mojave-run mojave-image mojaved mojave-nsd mojave-ipcs (daemons too:
 #             mojaved finds mojcc beside itself for IR-mode migrations)
 #   lib/      libmojave.a libmojave_ipc.so pkgconfig/mojave.pc cmake/mojave/
 #   lib/mojave/MojavePasses.so   include/mojave.h include/mojave/*.h
@@ -10,7 +10,7 @@
 include(CMakePackageConfigHelpers)
 
 if(TARGET mojave-nsd)
-  install(TARGETS mojave-nsd RUNTIME DESTINATION bin)
+  install(TARGETS mojave-nsd mojave-ipcs RUNTIME DESTINATION bin)
 endif()
 if(TARGET mojave_ipc)
   install(TARGETS mojave_ipc LIBRARY DESTINATION lib)

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -192,7 +193,12 @@ void _moj_output_drain(void) MOJ_HIDDEN;                  /* copy out what child
 void _moj_output_fd_replaced(int fd) MOJ_HIDDEN;          /* the program closed or dup2'ed over fd */
 void _moj_output_fd_dup(int oldfd, int newfd, int cloexec) MOJ_HIDDEN; /* newfd now duplicates oldfd */
 void _moj_output_wrappers_linked(void) MOJ_HIDDEN;
-void *_moj_real(const char *name) MOJ_HIDDEN;
+extern int _moj_out_hook MOJ_HIDDEN;                      /* output_wrap.c: a speculation may hold output */
+
+/* libc_real.c — the bottom layer under the interposers: libc's own functions */
+void *_moj_real(const char *name) MOJ_HIDDEN;             /* next definition of name (RTLD_NEXT), or fatal */
+ssize_t _moj_sys_write(int fd, const void *b, size_t n) MOJ_HIDDEN; /* the runtime's own writes: never held */
+int _moj_sys_fflush(FILE *f) MOJ_HIDDEN;                  /* the runtime's own flushes: never held */
 
 /* signal.c */
 void _moj_sig_replay(void) MOJ_HIDDEN;                    /* re-send deferred signals */
@@ -209,9 +215,13 @@ static inline void _moj_rt_leave(void) {
 /* threads.c */
 int _moj_threads_running(void) MOJ_HIDDEN;
 
+/* the DSM client (runtime/dsm), when linked in: it chains signal() and sigaction() */
+int __moj_dsm_sigaction(int, const struct sigaction *, struct sigaction *) MOJ_HIDDEN __attribute__((weak));
+
 /* spec_x86_64.S */
 int  _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) MOJ_HIDDEN;
 void _moj_resume(const moj_ctx_t *ctx, int value) MOJ_HIDDEN __attribute__((noreturn));
 void _moj_on_stack(void *stack_top, void (*fn)(void *), void *arg) MOJ_HIDDEN __attribute__((noreturn));
+void _moj_copy_raw(void *dst, const void *src, size_t n) MOJ_HIDDEN; /* memcpy that no hook can see */
 
 #endif /* MOJ_INTERNAL_H */

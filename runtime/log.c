@@ -18,13 +18,14 @@ static int log_fd = 2;
 static int log_ts = -1;  /* -1: not set up; MOJAVE_LOG_TIME=1 asks for timestamps */
 static int log_level = MOJ_LOG_INFO;
 
-static const char *const level_name[] = {"error", "warn", "info", "debug"};
+static const char *const level_name[] = {"fatal", "error", "warn", "info", "debug"};
+#define NLEVELS 5
 
 static int parse_level(const char *s) {
   if (!s || !*s) return MOJ_LOG_INFO;
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < NLEVELS; i++)
     if (!strcmp(s, level_name[i])) return i;
-  if (s[0] >= '0' && s[0] <= '3' && !s[1]) return s[0] - '0';
+  if (s[0] >= '0' && s[0] < '0' + NLEVELS && !s[1]) return s[0] - '0';
   return MOJ_LOG_INFO;
 }
 
@@ -41,7 +42,9 @@ void _moj_log_set_fd(int fd) {
 
 int _moj_log_enabled(int level) { return level <= log_level; }
 
-void _moj_vlog_as(const char *tag, int level, const char *fmt, va_list ap) {
+void _moj_vlog_as(const char *tag, int level, const char *fmt, va_list ap) { _moj_vlog_fd(-1, tag, level, fmt, ap); }
+
+void _moj_vlog_fd(int fd, const char *tag, int level, const char *fmt, va_list ap) {
   if (log_ts < 0) { /* a library nobody set up: the environment decides */
     const char *e = getenv("MOJAVE_LOG_TIME");
     log_ts = e && *e == '1';
@@ -58,14 +61,15 @@ void _moj_vlog_as(const char *tag, int level, const char *fmt, va_list ap) {
     n = (int)strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
     n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03ldZ ", ts.tv_nsec / 1000000);
   }
-  n += snprintf(buf + n, sizeof buf - (size_t)n, "%s %s: ", tag ? tag : log_tag, level_name[level < 0 ? 0 : level > 3 ? 3 : level]);
+  n += snprintf(buf + n, sizeof buf - (size_t)n, "%s: %s: ", tag ? tag : log_tag,
+                level_name[level < 0 ? 0 : level >= NLEVELS ? NLEVELS - 1 : level]);
   int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
   n = m < 0 ? n : n + m;
   if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2; /* truncated, still one line */
   buf[n++] = '\n';
   /* raw syscall: an interposed write() (the speculation runtime holds output
    * in a level's buffer) must not swallow a diagnostic */
-  if (syscall(SYS_write, log_fd, buf, (size_t)n) < 0) {}
+  if (syscall(SYS_write, fd >= 0 ? fd : log_fd, buf, (size_t)n) < 0) {}
 }
 
 void _moj_vlog(int level, const char *fmt, va_list ap) { _moj_vlog_as(NULL, level, fmt, ap); }
@@ -90,19 +94,27 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void _moj_log_rl(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *fmt, ...) {
+int _moj_ratelimit_pass(struct moj_ratelimit *rl, int burst, int window_ms, uint32_t *dropped) {
   int64_t now = mono_ms();
+  if (dropped) *dropped = 0;
   if (!rl->window_start_ms || now - rl->window_start_ms >= window_ms) {
-    if (rl->dropped) _moj_log(level, "(%u similar message%s suppressed in the last %d s)", rl->dropped,
-                              rl->dropped == 1 ? "" : "s", window_ms / 1000);
+    if (dropped) *dropped = rl->dropped;
     rl->window_start_ms = now;
     rl->passed = rl->dropped = 0;
   }
   if (rl->passed >= (uint32_t)burst) {
     rl->dropped++;
-    return;
+    return 0;
   }
   rl->passed++;
+  return 1;
+}
+
+void _moj_log_rl(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *fmt, ...) {
+  uint32_t dropped;
+  if (!_moj_ratelimit_pass(rl, burst, window_ms, &dropped)) return;
+  if (dropped) _moj_log(level, "(%u similar message%s suppressed in the last %d s)", dropped, dropped == 1 ? "" : "s",
+                        window_ms / 1000);
   va_list ap;
   va_start(ap, fmt);
   _moj_vlog(level, fmt, ap);

@@ -10,11 +10,13 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-enum { MOJ_LOG_ERROR = 0, MOJ_LOG_WARN = 1, MOJ_LOG_INFO = 2, MOJ_LOG_DEBUG = 3 };
+/* A line reads "[TIME ]TAG: LEVEL: message", e.g.
+ * "2026-11-29 21:57:16.843Z mojave-nsd[h1]: info: serving on 10.77.0.1:7700". */
+enum { MOJ_LOG_FATAL = 0, MOJ_LOG_ERROR = 1, MOJ_LOG_WARN = 2, MOJ_LOG_INFO = 3, MOJ_LOG_DEBUG = 4 };
 
 /* Name this process's lines ("mojave-nsd[h1]", "mojave-dsm[1234]"), pick the
  * descriptor (default 2) and whether lines carry a timestamp.  The level comes
- * from MOJAVE_LOG_LEVEL (error|warn|info|debug or 0-3; default info). */
+ * from MOJAVE_LOG_LEVEL (fatal|error|warn|info|debug or 0-4; default info). */
 void _moj_log_setup(const char *tag, int fd, int timestamps);
 /* The descriptor to write to may change later (the runtime keeps the
  * original stderr when it buffers output); fd < 0 keeps the current one. */
@@ -26,6 +28,8 @@ void _moj_vlog(int level, const char *fmt, va_list ap);
  * inside libmojave) keep their own names without taking the process's. */
 void _moj_log_as(const char *tag, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void _moj_vlog_as(const char *tag, int level, const char *fmt, va_list ap);
+/* ... to another descriptor than the configured one (fd < 0: the configured). */
+void _moj_vlog_fd(int fd, const char *tag, int level, const char *fmt, va_list ap);
 
 /* A limiter lets `burst` lines through per `window_ms`; the first line after
  * a suppressed stretch reports how many were dropped.  One limiter per
@@ -36,6 +40,10 @@ struct moj_ratelimit {
 };
 void _moj_log_rl(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The decision alone, for callers with their own line format: 1 if a line
+ * may go out now; *dropped (if set) receives how many were suppressed since
+ * the last line that went out. */
+int _moj_ratelimit_pass(struct moj_ratelimit *rl, int burst, int window_ms, uint32_t *dropped);
 /* The dropped count of a limiter, reported now (e.g. when the condition it
  * was limiting is over: "reconnected after 37 attempts"). */
 uint32_t _moj_log_rl_flush(struct moj_ratelimit *rl);

@@ -24,9 +24,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-extern int _moj_out_hook;
-ssize_t _moj_sys_write(int fd, const void *b, size_t n) MOJ_HIDDEN;
-int _moj_sys_fflush(FILE *f) MOJ_HIDDEN;
 
 /* The runtime's own descriptor calls bypass its interposers (output_wrap.c). */
 static int sys_dup2(int a, int b) { return (int)syscall(SYS_dup2, a, b); }

@@ -33,12 +33,6 @@ int _moj_out_hook MOJ_RTVAR; /* non-zero while a speculation may hold output */
  * that path then bypasses held output. */
 #define MOJ_INTERPOSE MOJ_EXPORT __attribute__((weak))
 
-void *_moj_real(const char *name) {
-  void *f = dlsym(RTLD_NEXT, name);
-  if (!f) _moj_fatal("cannot find libc's %s (%s)", name, dlerror());
-  return f;
-}
-
 #define HOOK() do { if (moj_unlikely(_moj_out_hook)) _moj_output_hook(); } while (0)
 #define REAL(name) \
   ({ if (moj_unlikely(!real_##name)) real_##name = _moj_real(#name); real_##name; })
@@ -242,9 +236,6 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg) 
 DEFINE_FCNTL(fcntl)
 DEFINE_FCNTL(fcntl64)
 
-/* For the runtime's own writes: never hooked. */
-ssize_t _moj_sys_write(int fd, const void *b, size_t n) { return REAL(write)(fd, b, n); }
-
 /* Referenced from spec.c so this object is always linked in. */
 void _moj_output_wrappers_linked(void) {}
 
@@ -268,5 +259,3 @@ MOJ_INTERPOSE void error(int status, int errnum, const char *fmt, ...) {
   if (status) exit(status);
 }
 
-/* For the runtime's own stdio flushes: never hooked. */
-int _moj_sys_fflush(FILE *f) { return REAL(fflush)(f); }

@@ -37,7 +37,6 @@ static sigmask_fn real_sigprocmask MOJ_RTVAR, real_pthread_sigmask MOJ_RTVAR;
 /* The DSM client (runtime/dsm/client.c) keeps SIGSEGV for its page faults and
  * chains to the program's handler; inside libmojave it is reached under this
  * name, after the trampoline is put in place. */
-int __moj_dsm_sigaction(int, const struct sigaction *, struct sigaction *) __attribute__((weak));
 
 static int call_sigaction(int sig, const struct sigaction *a, struct sigaction *o) {
   if (__moj_dsm_sigaction) return __moj_dsm_sigaction(sig, a, o);

@@ -20,7 +20,6 @@ extern char __start_moj_rt[] __attribute__((weak));
 extern char __stop_moj_rt[] __attribute__((weak));
 extern void *__libc_stack_end;
 
-void _moj_copy_raw(void *dst, const void *src, size_t n) MOJ_HIDDEN; /* spec_x86_64.S */
 
 static void add_range(moj_rt_t *rt, uintptr_t lo, uintptr_t hi) {
   if (hi <= lo) return;

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-void _moj_copy_raw(void *dst, const void *src, size_t n) MOJ_HIDDEN;
 
 static int save_stack(moj_level_t *l, uintptr_t lo) {
   uintptr_t hi = _moj_stack_top_of(lo);

@@ -81,6 +81,8 @@ extern ssize_t (*_moj_dsm_real_msgrcv)(int, void *, size_t, long, int);
 extern int (*_moj_dsm_real_msgctl)(int, int, struct msqid_ds *);
 extern struct _moj_cluster _moj_dsm_cluster;
 extern int _moj_dsm_cfg_ok;      /* a cluster file was loaded: distributed keys exist */
+extern int _moj_dsm_cfg_err;     /* MOJAVE_CLUSTER set but unusable: every IPC call fails with it */
+extern int _moj_dsm_private_local; /* MOJAVE_DSM_PRIVATE=local: IPC_PRIVATE stays in the kernel */
 extern int _moj_dsm_self_host;
 extern pid_t _moj_dsm_owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 extern pthread_once_t _moj_dsm_init_once;
@@ -101,10 +103,12 @@ extern struct moj_dsm_kcache _moj_dsm_kcache[256];
 extern struct moj_dsm_rcache _moj_dsm_rcache[64];
 extern int _moj_dsm_nk, _moj_dsm_nr;
 extern pthread_mutex_t _moj_dsm_kc_lock;
-int _moj_dsm_key_home(int32_t key);
-int _moj_dsm_is_dist_key(key_t key);
+int _moj_dsm_key_home(int32_t key); /* host index, or -errno */
 int _moj_dsm_is_dist_id(int id);
 int _moj_dsm_id_host(int id);
+/* 0: the kernel's; 1: distributed, *home set; -1: refused, errno set */
+int _moj_dsm_route_key(key_t key, int *home);
+int _moj_dsm_route_id(int id, int *home);
 
 /* ---------------- connections to homes (client_conn.c) ---------------- */
 #define MOJ_ERETRY 0x7ffe /* internal: the home restarted, repeat the request */
@@ -131,6 +135,8 @@ struct hconn {
   struct pend *pend;
   _Atomic uint32_t seq;
   pthread_t reader;
+  _Atomic int err;          /* why the last connect failed or the connection broke: calls fail with it */
+  struct moj_ratelimit rl;  /* "cannot reach" messages while reconnecting: the first, then a summary */
 };
 #define CALL_FAULT 2 /* `interruptible` value for page faults: read the reply ourselves */
 extern struct hconn _moj_dsm_homes[MOJ_MAX_HOSTS];

@@ -53,13 +53,17 @@ int _moj_dsm_send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t
   return 0;
 }
 
-static void conn_fail(struct hconn *hc, int host, const char *why) {
+/* The connection is gone for good: calls pending on it, and later ones until
+ * a reconnect succeeds, fail with a connection errno (err: ECONNRESET,
+ * ETIMEDOUT, ...) — not EIDRM, which would claim the object was removed. */
+static void conn_fail(struct hconn *hc, int host, const char *why, int err) {
   pthread_mutex_lock(&hc->lock);
-  if (!hc->dead) _moj_dsm_warn("lost connection to home host %s: %s; pending calls fail with EIDRM, faults raise SIGBUS",
-                       _moj_dsm_cluster.host[host].name, why);
+  if (!hc->dead) _moj_dsm_warn("lost connection to home host %s: %s; pending calls fail with %s, faults raise SIGBUS",
+                       _moj_dsm_cluster.host[host].name, why, strerrorname_np(err));
   hc->dead = 1;
+  atomic_store(&hc->err, err);
   for (struct pend *p = hc->pend; p; p = p->next) {
-    p->status = EIDRM;
+    p->status = err;
     atomic_store(&p->done, 1);
     fwake(&p->done);
     if (p->efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, p->efd, &one, 8) < 0) {} }
@@ -79,14 +83,14 @@ static int host_has_segs(int host) {
 }
 /* The home closed the connection while we hold segments there: it may be
  * restarting (mojave-nsd --state keeps segments).  Fail what cannot survive
- * (semaphore and queue calls: EIDRM), make page requests retry, reconnect for
+ * (semaphore and queue calls: ECONNRESET), make page requests retry, reconnect for
  * up to MOJAVE_DSM_RECONNECT_MS and re-register every attachment with the
  * pages we hold, so nothing attached is lost. */
 /* Requests sent on a connection that died will never be answered; caller holds hc->lock. */
 static void fail_sent_locked(struct hconn *hc) {
   for (struct pend *p = hc->pend, *n; p; p = n) {
     n = p->next;
-    p->status = p->type == MOJ_PAGE_REQ ? MOJ_ERETRY : EIDRM;
+    p->status = p->type == MOJ_PAGE_REQ ? MOJ_ERETRY : ECONNRESET;
     int efd = p->efd;
     atomic_store(&p->done, 1);
     fwake(&p->done);
@@ -124,6 +128,11 @@ static int recover(struct hconn *hc, int host) {
   uint8_t *buf = malloc(chunk * rec);
   for (struct cseg *s = _moj_dsm_segs; s; s = s->next) {
     if (s->host != host) continue;
+    if (!buf) { /* cannot re-register what we hold: the home must not wait for us */
+      _moj_dsm_warn("out of memory re-registering segment 0x%x after a home restart; its pages raise SIGBUS", s->id);
+      s->orphan = 1;
+      continue;
+    }
     struct _moj_reattach q = {s->id, (uint32_t)s->nviews, _moj_dsm_cred()};
     size_t n = 0;
     for (uint32_t pn = 0; pn <= s->npages; pn++) {
@@ -145,7 +154,9 @@ static int recover(struct hconn *hc, int host) {
   pthread_mutex_unlock(&hc->lock);
   pthread_mutex_unlock(&_moj_dsm_seg_lock);
   atomic_store(&hc->recovering, 0);
-  _moj_dsm_warn("reconnected to home host %s; attachments re-registered", _moj_dsm_cluster.host[host].name);
+  uint32_t missed = _moj_log_rl_flush(&hc->rl);
+  _moj_dsm_warn("reconnected to home host %s; attachments re-registered%s", _moj_dsm_cluster.host[host].name,
+                missed ? " (later connection attempts failed the same way)" : "");
   return 1;
 }
 /* The restarted home does not know this segment: nothing can be fetched any more. */
@@ -170,18 +181,18 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
     int e = errno;
     if (!may_recover) return -1;
     if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) return 0;
-    conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e));
+    conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e), e == EPIPE || !e ? ECONNRESET : e);
     return 1;
   }
   const char *bad = _moj_hdr_check(&h);
-  if (bad) { conn_fail(hc, host, bad); return 1; }
-  if (_moj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); return 1; }
+  if (bad) { conn_fail(hc, host, bad, EPROTO); return 1; }
+  if (_moj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message", ECONNRESET); return 1; }
   if (h.type == MOJ_PAGE_FETCH) { _moj_dsm_serve_fetch(hc, &h, buf); return 0; }
   if (h.type == MOJ_ERROR) {
     _moj_dsm_warn("home %s reports: %.*s", _moj_dsm_cluster.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
     return 0;
   }
-  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY) && _moj_dsm_install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); return 1; }
+  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY) && _moj_dsm_install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page", EPROTO); return 1; }
   if (h.type == (MOJ_REATTACH | MOJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
     int32_t id;
     if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
@@ -238,8 +249,14 @@ static int hconnect(int host) {
   if (inet_pton(AF_INET, _moj_dsm_cluster.host[_moj_dsm_self_host].addr, &me.sin_addr) == 1) bind(fd, (struct sockaddr *)&me, sizeof me);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(hh->port)};
   inet_pton(AF_INET, hh->addr, &sa.sin_addr);
+  struct hconn *hc = &_moj_dsm_homes[host];
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
-    _moj_dsm_warn("cannot reach home host %s at %s:%u: %s", hh->name, hh->addr, hh->port, strerror(errno));
+    int e = errno == EINPROGRESS || errno == EAGAIN ? ETIMEDOUT : errno;
+    atomic_store(&hc->err, e);
+    uint32_t dropped;
+    if (_moj_ratelimit_pass(&hc->rl, 1, 10000, &dropped))
+      _moj_dsm_warn("cannot reach home host %s at %s:%u: %s%s", hh->name, hh->addr, hh->port, strerror(e),
+                    dropped ? " (again; earlier attempts failed too)" : "");
     close(fd);
     return -1;
   }
@@ -248,6 +265,7 @@ static int hconnect(int host) {
     if (auth == MOJ_AUTH_BAD_GREETING) _moj_dsm_warn("home host %s: bad greeting", hh->name);
     else if (auth == MOJ_AUTH_REFUSED) _moj_dsm_warn("home host %s refused authentication (wrong cluster secret?)", hh->name);
     else _moj_dsm_warn("home host %s failed to prove it knows the cluster secret", hh->name);
+    atomic_store(&hc->err, auth == MOJ_AUTH_BAD_GREETING ? EPROTO : EACCES);
     close(fd);
     return -1;
   }
@@ -309,7 +327,7 @@ __thread int _moj_dsm_tl_efd = -1;
 int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
                 size_t rcap, size_t *rlen, int interruptible) {
   struct hconn *hc = _moj_dsm_hget(host);
-  if (!hc) return EIDRM;
+  if (!hc) { int e = atomic_load(&_moj_dsm_homes[host].err); return e ? e : EHOSTUNREACH; }
   static int sr_env = -1; /* MOJAVE_DSM_SELF_READ=0: faults wait for the reader thread (for comparisons) */
   if (sr_env < 0) sr_env = !getenv("MOJAVE_DSM_SELF_READ") || atoi(getenv("MOJAVE_DSM_SELF_READ"));
   int self_read = interruptible == CALL_FAULT && sr_env;
@@ -324,13 +342,13 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
                    .efd = (interruptible || self_read) ? _moj_dsm_tl_efd : -1};
   sigset_t om;
   _moj_dsm_lk(&hc->lock, &om);
-  if (hc->dead) { _moj_dsm_ulk(&hc->lock, &om); return EIDRM; }
+  if (hc->dead) { int e = atomic_load(&hc->err); _moj_dsm_ulk(&hc->lock, &om); return e ? e : ECONNRESET; }
   p.next = hc->pend;
   hc->pend = &p;
   if (_moj_dsm_send_locked(hc, type, p.seq, 0, p1, l1, p2, l2)) {
     hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
     _moj_dsm_ulk(&hc->lock, &om);
-    return EIDRM;
+    return ECONNRESET;
   }
   _moj_dsm_ulk(&hc->lock, &om);
   int cancelled = 0;

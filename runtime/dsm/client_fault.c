@@ -99,7 +99,7 @@ static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
     if (s->orphan) return EIDRM;
     int st = _moj_dsm_call(s->host, MOJ_PAGE_REQ, &q, sizeof q, NULL, 0, NULL, 0, NULL, CALL_FAULT);
     /* a home restart in progress: wait for the re-registration, then ask again */
-    if ((st == MOJ_ERETRY || (st == EIDRM && atomic_load(&_moj_dsm_homes[s->host].recovering))) && tries < 1000) {
+    if ((st == MOJ_ERETRY || (st && atomic_load(&_moj_dsm_homes[s->host].recovering))) && tries < 1000) {
       struct timespec ts = {0, 10 * 1000 * 1000};
       nanosleep(&ts, NULL);
       continue;

@@ -34,6 +34,8 @@ void _moj_dsm_warn(const char *fmt, ...) {
 
 struct _moj_cluster _moj_dsm_cluster;
 int _moj_dsm_cfg_ok;      /* a cluster file was loaded: distributed keys exist */
+int _moj_dsm_cfg_err;
+int _moj_dsm_private_local;
 int _moj_dsm_self_host = -1;
 pid_t _moj_dsm_owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 pthread_once_t _moj_dsm_init_once = PTHREAD_ONCE_INIT;
@@ -44,6 +46,21 @@ _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgrade, _m
 int _moj_dsm_zcomp; /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed when that saves >= 1/8 */ /* spinning lost to sleeping on a loaded 2-core host; see docs/performance.md */
 
 
+/* MOJAVE_CLUSTER names a cluster this process cannot join.  Unless the user
+ * asked for the local fallback, every System V call then fails with `e`
+ * (ENONET: "machine is not on the network") — running on local IPC would
+ * look like success and split the program across kernels.  One message. */
+static void refuse(int e, const char *why) {
+  const char *fb = getenv("MOJAVE_DSM_FALLBACK");
+  if (fb && !strcmp(fb, "local")) {
+    _moj_dsm_warn("%s; MOJAVE_DSM_FALLBACK=local: all IPC keys stay with the local kernel", why);
+    return;
+  }
+  _moj_dsm_cfg_err = e;
+  _moj_dsm_warn("%s; System V IPC calls fail with %s (MOJAVE_DSM_FALLBACK=local runs on local IPC instead)", why,
+                strerrorname_np(e) ? strerrorname_np(e) : "an error");
+}
+
 void _moj_dsm_init(void) {
   resolve_real();
   _moj_dsm_zcomp = getenv("MOJAVE_DSM_COMPRESS") && atoi(getenv("MOJAVE_DSM_COMPRESS"));
@@ -52,9 +69,11 @@ void _moj_dsm_init(void) {
   _moj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");
   if (!path || !*path) return; /* no cluster: every key is local */
+  const char *pv = getenv("MOJAVE_DSM_PRIVATE");
+  _moj_dsm_private_local = pv && !strcmp(pv, "local");
   char err[512];
   if (_moj_cluster_load(path, &_moj_dsm_cluster, err, sizeof err)) {
-    _moj_dsm_warn("cluster file unusable, all IPC keys stay local: %s", err);
+    refuse(ENONET, err);
     return;
   }
   const char *h = getenv("MOJAVE_HOST");
@@ -64,7 +83,8 @@ void _moj_dsm_init(void) {
     gethostname(hn, sizeof hn - 1);
     _moj_dsm_self_host = _moj_cluster_find_host(&_moj_dsm_cluster, h ? h : hn);
     if (_moj_dsm_self_host < 0) {
-      _moj_dsm_warn("this host ('%s') is not in cluster file %s (set MOJAVE_HOST); all IPC keys stay local", h ? h : hn, path);
+      snprintf(err, sizeof err, "this host ('%s') is not in cluster file %s (set MOJAVE_HOST)", h ? h : hn, path);
+      refuse(ENONET, err);
       return;
     }
   }

@@ -3,18 +3,16 @@
 
 #define MOJ_MSGMAX 8192
 EXPORT int msgget(key_t key, int flg) {
-  if (!_moj_dsm_is_dist_key(key)) return _moj_dsm_real_msgget(key, flg);
-  int home = _moj_dsm_key_home(key);
-  if (home < 0) return _moj_dsm_fail(EIDRM);
+  int home, route = _moj_dsm_route_key(key, &home);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_msgget(key, flg);
   struct _moj_msgget q = {key, flg, _moj_dsm_cred()};
   struct _moj_id_r r;
   int st = _moj_dsm_call(home, MOJ_MSGGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   return st ? _moj_dsm_fail(st) : r.id;
 }
 EXPORT int msgsnd(int id, const void *msgp, size_t sz, int flg) {
-  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_msgsnd(id, msgp, sz, flg);
-  int host = _moj_dsm_id_host(id);
-  if (host < 0) return _moj_dsm_fail(EINVAL);
+  int host, route = _moj_dsm_route_id(id, &host);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_msgsnd(id, msgp, sz, flg);
   if (sz > MOJ_MSGMAX) return _moj_dsm_fail(EINVAL);
   long mtype;
   memcpy(&mtype, msgp, sizeof mtype);
@@ -28,9 +26,8 @@ EXPORT int msgsnd(int id, const void *msgp, size_t sz, int flg) {
   return st ? _moj_dsm_fail(st) : 0;
 }
 EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long typ, int flg) {
-  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_msgrcv(id, msgp, sz, typ, flg);
-  int host = _moj_dsm_id_host(id);
-  if (host < 0) return _moj_dsm_fail(EINVAL);
+  int host, route = _moj_dsm_route_id(id, &host);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_msgrcv(id, msgp, sz, typ, flg);
   if ((ssize_t)sz < 0) return _moj_dsm_fail(EINVAL);
   struct _moj_msgrcv q = {id, flg, typ, (uint32_t)(sz > MOJ_MSGMAX ? MOJ_MSGMAX : sz), _moj_dsm_cred()};
   struct { struct _moj_msgrcv_r r; uint8_t d[MOJ_MSGMAX]; } rb;
@@ -44,9 +41,8 @@ EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long typ, int flg) {
   return rb.r.size;
 }
 EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) {
-  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_msgctl(id, cmd, buf);
-  int host = _moj_dsm_id_host(id);
-  if (host < 0) return _moj_dsm_fail(EINVAL);
+  int host, route = _moj_dsm_route_id(id, &host);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_msgctl(id, cmd, buf);
   if (cmd != IPC_STAT && cmd != IPC_SET && cmd != IPC_RMID) return _moj_dsm_fail(EINVAL);
   if ((cmd == IPC_STAT || cmd == IPC_SET) && !buf) return _moj_dsm_fail(EFAULT);
   struct _moj_ctl q;

@@ -30,8 +30,8 @@ int _moj_dsm_key_home(int32_t key) {
     int st = _moj_dsm_call(at, MOJ_RESOLVE, &q, sizeof q, NULL, 0, &r, sizeof r, &rl, 0);
     if (st || rl != sizeof r || r.host_idx >= (uint32_t)_moj_dsm_cluster.nhosts) {
       _moj_dsm_warn("cannot resolve key 0x%x at nameserver %s: %s", (unsigned)key, _moj_dsm_cluster.host[at].name,
-            st ? strerror(st == EIDRM ? EHOSTUNREACH : st) : "malformed answer");
-      return -1;
+            st ? strerror(st) : "malformed answer");
+      return st ? -st : -EPROTO;
     }
     _moj_dsm_lk(&_moj_dsm_kc_lock, &om);
     if (!r.referral && _moj_dsm_nk < 256) { _moj_dsm_kcache[_moj_dsm_nk].key = key; _moj_dsm_kcache[_moj_dsm_nk].host = (int)r.host_idx; _moj_dsm_nk++; }
@@ -41,18 +41,46 @@ int _moj_dsm_key_home(int32_t key) {
     at = (int)r.host_idx;
   }
   _moj_dsm_warn("cannot resolve key 0x%x: more than %d referrals", (unsigned)key, MOJ_MAX_REFERRALS);
-  return -1;
-}
-int _moj_dsm_is_dist_key(key_t key) {
-  _moj_dsm_ensure_init();
-  return _moj_dsm_cfg_ok && _moj_cluster_is_distributed(&_moj_dsm_cluster, key);
-}
-int _moj_dsm_is_dist_id(int id) {
-  _moj_dsm_ensure_init();
-  return _moj_dsm_cfg_ok && MOJ_ID_IS(id);
+  return -ELOOP;
 }
 int _moj_dsm_id_host(int id) {
   int h = MOJ_ID_HOST(id);
   return h < _moj_dsm_cluster.nhosts ? h : -1;
 }
+int _moj_dsm_is_dist_id(int id) {
+  _moj_dsm_ensure_init();
+  return _moj_dsm_cfg_ok && MOJ_ID_IS(id);
+}
+
+/* Where a call naming KEY goes.  IPC_PRIVATE objects of a distributed
+ * process are distributed too, homed at this host's daemon: their ids mean
+ * the same object on every host, so a private reply queue or segment can be
+ * handed to a process elsewhere (MOJAVE_DSM_PRIVATE=local keeps them in the
+ * kernel).  A cluster that was asked for but is unusable refuses every call
+ * (fail closed: a typo must not quietly split the program across kernels). */
+int _moj_dsm_route_key(key_t key, int *home) {
+  _moj_dsm_ensure_init();
+  if (_moj_dsm_cfg_err) { errno = _moj_dsm_cfg_err; return -1; }
+  if (!_moj_dsm_cfg_ok) return 0;
+  if (key == IPC_PRIVATE) {
+    if (_moj_dsm_private_local) return 0;
+    *home = _moj_dsm_self_host;
+    return 1;
+  }
+  if (!_moj_cluster_is_distributed(&_moj_dsm_cluster, key)) return 0;
+  int h = _moj_dsm_key_home(key);
+  if (h < 0) { errno = -h; return -1; }
+  *home = h;
+  return 1;
+}
+int _moj_dsm_route_id(int id, int *home) {
+  _moj_dsm_ensure_init();
+  if (_moj_dsm_cfg_err) { errno = _moj_dsm_cfg_err; return -1; }
+  if (!_moj_dsm_cfg_ok || !MOJ_ID_IS(id)) return 0;
+  int h = MOJ_ID_HOST(id);
+  if (h >= _moj_dsm_cluster.nhosts) { errno = EINVAL; return -1; }
+  *home = h;
+  return 1;
+}
+
 

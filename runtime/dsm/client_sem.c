@@ -35,18 +35,16 @@ void _moj_dsm_undo_clear(int id, int num) { /* num < 0: every semaphore of the s
   _moj_dsm_ulk(&_moj_dsm_undo_lock, &om);
 }
 EXPORT int semget(key_t key, int nsems, int flg) {
-  if (!_moj_dsm_is_dist_key(key)) return _moj_dsm_real_semget(key, nsems, flg);
-  int home = _moj_dsm_key_home(key);
-  if (home < 0) return _moj_dsm_fail(EIDRM);
+  int home, route = _moj_dsm_route_key(key, &home);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_semget(key, nsems, flg);
   struct _moj_semget q = {key, nsems, flg, _moj_dsm_cred()};
   struct _moj_id_r r;
   int st = _moj_dsm_call(home, MOJ_SEMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   return st ? _moj_dsm_fail(st) : r.id;
 }
 EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct timespec *tmo) {
-  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_semtimedop(id, ops, nsops, tmo);
-  int host = _moj_dsm_id_host(id);
-  if (host < 0) return _moj_dsm_fail(EINVAL);
+  int host, route = _moj_dsm_route_id(id, &host);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_semtimedop(id, ops, nsops, tmo);
   if (nsops == 0) return _moj_dsm_fail(EINVAL);
   if (nsops > 500) return _moj_dsm_fail(E2BIG);
   if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) return _moj_dsm_fail(EINVAL);
@@ -65,9 +63,8 @@ EXPORT int semctl(int id, int num, int cmd, ...) {
   va_start(ap, cmd);
   union _moj_semun arg = va_arg(ap, union _moj_semun); /* may be garbage for cmds without arg; only read if used */
   va_end(ap);
-  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_semctl(id, num, cmd, arg);
-  int host = _moj_dsm_id_host(id);
-  if (host < 0) return _moj_dsm_fail(EINVAL);
+  int host, route = _moj_dsm_route_id(id, &host);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_semctl(id, num, cmd, arg);
   struct _moj_ctl q;
   memset(&q, 0, sizeof q);
   q.id = id; q.num = num; q.cmd = cmd; q.cred = _moj_dsm_cred();
@@ -93,6 +90,7 @@ EXPORT int semctl(int id, int num, int cmd, ...) {
     vl = q.nvals * 2;
   }
   struct { struct _moj_stat_r r; uint16_t v[32000]; } *rb = malloc(sizeof *rb);
+  if (!rb) return _moj_dsm_fail(ENOMEM);
   size_t rl = 0;
   int st = _moj_dsm_call(host, MOJ_SEMCTL, &q, sizeof q, vals, vl, rb, sizeof *rb, &rl, 0);
   if (st) { free(rb); return _moj_dsm_fail(st); }

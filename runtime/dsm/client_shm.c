@@ -3,9 +3,8 @@
 #include "client.h"
 
 EXPORT int shmget(key_t key, size_t size, int flg) {
-  if (!_moj_dsm_is_dist_key(key)) return _moj_dsm_real_shmget(key, size, flg);
-  int home = _moj_dsm_key_home(key);
-  if (home < 0) return _moj_dsm_fail(EIDRM);
+  int home, route = _moj_dsm_route_key(key, &home);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_shmget(key, size, flg);
   struct _moj_shmget q = {key, size, flg, _moj_dsm_cred()};
   struct _moj_id_r r;
   int st = _moj_dsm_call(home, MOJ_SHMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
@@ -14,9 +13,8 @@ EXPORT int shmget(key_t key, size_t size, int flg) {
 
 EXPORT void *shmat(int id, const void *addr, int flg) {
   sigset_t om;
-  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_shmat(id, addr, flg);
-  int host = _moj_dsm_id_host(id);
-  if (host < 0) { errno = EINVAL; return (void *)-1; }
+  int host, route = _moj_dsm_route_id(id, &host);
+  if (route <= 0) return route < 0 ? (void *)-1 : _moj_dsm_real_shmat(id, addr, flg);
   if (addr && (flg & SHM_RND)) addr = (const void *)((uintptr_t)addr & ~(uintptr_t)(SHMLBA - 1));
   if (addr && ((uintptr_t)addr & (MOJ_PAGE - 1))) { errno = EINVAL; return (void *)-1; }
   struct _moj_shmat q = {id, flg, _moj_dsm_cred()};
@@ -27,13 +25,23 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
   struct cseg *s = _moj_dsm_seg_by_id(id);
   if (!s) {
     s = calloc(1, sizeof *s);
+    if (!s) {
+      _moj_dsm_ulk(&_moj_dsm_seg_lock, &om);
+      struct _moj_shmdt d = {id, _moj_dsm_cred()};
+      _moj_dsm_call(host, MOJ_SHMDT, &d, sizeof d, NULL, 0, NULL, 0, NULL, 0);
+      errno = ENOMEM;
+      return (void *)-1;
+    }
     s->id = id; s->host = host; s->size = r.size;
     s->npages = (uint32_t)((r.size + MOJ_PAGE - 1) / MOJ_PAGE);
     s->mapsize = (size_t)s->npages * MOJ_PAGE;
     s->memfd = memfd_create("mojave-dsm", MFD_CLOEXEC);
+    s->rt = MAP_FAILED;
     if (s->memfd < 0 || ftruncate(s->memfd, (off_t)s->mapsize) ||
-        (s->rt = mmap(NULL, s->mapsize, PROT_READ | PROT_WRITE, MAP_SHARED, s->memfd, 0)) == MAP_FAILED) {
-      int e = errno;
+        (s->rt = mmap(NULL, s->mapsize, PROT_READ | PROT_WRITE, MAP_SHARED, s->memfd, 0)) == MAP_FAILED ||
+        !(s->acc = calloc(s->npages, 1))) {
+      int e = s->rt == MAP_FAILED ? errno : ENOMEM;
+      if (s->rt != MAP_FAILED) munmap(s->rt, s->mapsize);
       if (s->memfd >= 0) close(s->memfd);
       free(s);
       _moj_dsm_ulk(&_moj_dsm_seg_lock, &om);
@@ -42,7 +50,6 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
       errno = e == EMFILE ? EMFILE : ENOMEM;
       return (void *)-1;
     }
-    s->acc = calloc(s->npages, 1);
     s->next = _moj_dsm_segs;
     _moj_dsm_segs = s;
   }
@@ -76,18 +83,22 @@ EXPORT int shmdt(const void *addr) {
     if (k >= 0) break;
   }
   if (!s) { _moj_dsm_ulk(&_moj_dsm_seg_lock, &om); return _moj_dsm_real_shmdt(addr); }
-  munmap(s->v[k].addr, s->mapsize);
-  s->v[k] = s->v[--s->nviews];
   struct _moj_shmdt d = {s->id, _moj_dsm_cred()};
   uint8_t *pl = NULL;
   size_t pll = 0;
-  int last = s->nviews == 0;
+  int last = s->nviews == 1;
   if (last) {
-    /* last detach of this process: hand the pages we own back with the detach */
+    /* last detach of this process: hand the pages we own back with the detach
+     * (the buffer first: without it the segment stays attached, nothing lost) */
     uint32_t nw = 0;
     for (uint32_t pn = 0; pn < s->npages; pn++) nw += s->acc[pn] == MOJ_ACC_WRITE;
     pll = nw * (4 + MOJ_PAGE);
     pl = malloc(pll ? pll : 1);
+    if (!pl) { _moj_dsm_ulk(&_moj_dsm_seg_lock, &om); errno = ENOMEM; return -1; }
+  }
+  munmap(s->v[k].addr, s->mapsize);
+  s->v[k] = s->v[--s->nviews];
+  if (last) {
     size_t off = 0;
     for (uint32_t pn = 0; pn < s->npages; pn++)
       if (s->acc[pn] == MOJ_ACC_WRITE) {
@@ -141,9 +152,8 @@ EXPORT int shmdt(const void *addr) {
 }
 
 EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf) {
-  if (!_moj_dsm_is_dist_id(id)) return _moj_dsm_real_shmctl(id, cmd, buf);
-  int host = _moj_dsm_id_host(id);
-  if (host < 0) return _moj_dsm_fail(EINVAL);
+  int host, route = _moj_dsm_route_id(id, &host);
+  if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_shmctl(id, cmd, buf);
   struct _moj_ctl q;
   memset(&q, 0, sizeof q);
   q.id = id; q.cmd = cmd; q.cred = _moj_dsm_cred();

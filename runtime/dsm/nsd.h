@@ -10,7 +10,8 @@
  *   nsd_persist.c  state files that let a restarted home keep its segments
  *   nsd_sem.c      semaphore sets, SEM_UNDO and its migration hand-over
  *   nsd_msg.c      message queues
- *   nsd_wait.c     blocked semop/msgsnd/msgrcv: waiters, cancel, timeouts */
+ *   nsd_wait.c     blocked semop/msgsnd/msgrcv: waiters, cancel, timeouts
+ *   nsd_admin.c    LIST: what this daemon homes, for mojave-ipcs */
 #ifndef MOJ_NSD_H
 #define MOJ_NSD_H
 #ifndef _GNU_SOURCE
@@ -205,6 +206,9 @@ void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_msgrcv(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+
+/* administration (nsd_admin.c) */
+void do_list(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 
 /* A handler's payload must hold at least a T (h, c in scope). */
 #define NEED(T) \

@@ -131,6 +131,7 @@ static void dispatch(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl
   case MOJ_MSGSND: do_msgsnd(c, h, pl); break;
   case MOJ_MSGRCV: do_msgrcv(c, h, pl); break;
   case MOJ_MSGCTL: do_msgctl(c, h, pl); break;
+  case MOJ_LIST: do_list(c, h, pl); break;
   default:
     logw("unknown message type %u from %s, rejected", h->type, c->peer);
     reply(c, h, EPROTO, NULL, 0);

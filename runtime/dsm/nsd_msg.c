@@ -18,7 +18,7 @@ void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_msgget);
   struct _moj_msgget q; memcpy(&q, pl, sizeof q);
   if (!key_is_mine(c, h, q.key)) return;
-  for (int i = 0; i < MAX_SLOTS; i++) {
+  for (int i = 0; q.key != IPC_PRIVATE && i < MAX_SLOTS; i++) { /* IPC_PRIVATE: always a new one */
     struct mq *m = mqs[i];
     if (!m || m->perm.key != q.key) continue;
     if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
@@ -27,7 +27,7 @@ void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
     reply(c, h, 0, &r, sizeof r);
     return;
   }
-  if (!(q.flags & IPC_CREAT)) { reply(c, h, ENOENT, NULL, 0); return; }
+  if (!(q.flags & IPC_CREAT) && q.key != IPC_PRIVATE) { reply(c, h, ENOENT, NULL, 0); return; }
   int sl = free_slot((void **)mqs);
   if (sl < 0) { reply(c, h, ENOSPC, NULL, 0); return; }
   struct mq *m = calloc(1, sizeof *m);

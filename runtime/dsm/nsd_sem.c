@@ -19,7 +19,7 @@ void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_semget);
   struct _moj_semget q; memcpy(&q, pl, sizeof q);
   if (!key_is_mine(c, h, q.key)) return;
-  for (int i = 0; i < MAX_SLOTS; i++) {
+  for (int i = 0; q.key != IPC_PRIVATE && i < MAX_SLOTS; i++) { /* IPC_PRIVATE: always a new one */
     struct sem *s = sems[i];
     if (!s || s->perm.key != q.key) continue;
     if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
@@ -29,7 +29,7 @@ void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
     reply(c, h, 0, &r, sizeof r);
     return;
   }
-  if (!(q.flags & IPC_CREAT)) { reply(c, h, ENOENT, NULL, 0); return; }
+  if (!(q.flags & IPC_CREAT) && q.key != IPC_PRIVATE) { reply(c, h, ENOENT, NULL, 0); return; }
   if (q.nsems <= 0 || q.nsems > SEMMSL) { reply(c, h, EINVAL, NULL, 0); return; }
   int sl = free_slot((void **)sems);
   if (sl < 0) { reply(c, h, ENOSPC, NULL, 0); return; }

@@ -65,7 +65,7 @@ void do_shmget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_shmget);
   struct _moj_shmget q; memcpy(&q, pl, sizeof q);
   if (!key_is_mine(c, h, q.key)) return;
-  int sl = find_by_key_shm(q.key);
+  int sl = q.key == IPC_PRIVATE ? -1 : find_by_key_shm(q.key); /* IPC_PRIVATE: always a new one */
   if (sl >= 0) {
     struct shm *s = shms[sl];
     if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
@@ -75,7 +75,7 @@ void do_shmget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
     reply(c, h, 0, &r, sizeof r);
     return;
   }
-  if (!(q.flags & IPC_CREAT)) { reply(c, h, ENOENT, NULL, 0); return; }
+  if (!(q.flags & IPC_CREAT) && q.key != IPC_PRIVATE) { reply(c, h, ENOENT, NULL, 0); return; }
   if (q.size < 1 || q.size > SHMMAX_DSM) { reply(c, h, EINVAL, NULL, 0); return; }
   sl = free_slot((void **)shms);
   if (sl < 0) { reply(c, h, ENOSPC, NULL, 0); return; }

@@ -190,6 +190,7 @@ const char *_moj_type_name(unsigned t) {
   case MOJ_UNDO_TAKE: return "UNDO_TAKE"; case MOJ_UNDO_GIVE: return "UNDO_GIVE";
   case MOJ_CANCEL: return "CANCEL"; case MOJ_MSGGET: return "MSGGET"; case MOJ_MSGSND: return "MSGSND";
   case MOJ_MSGRCV: return "MSGRCV"; case MOJ_MSGCTL: return "MSGCTL";
+  case MOJ_LIST: return "LIST";
   default: return "UNKNOWN";
   }
 }

@@ -61,7 +61,23 @@ enum _moj_type {
   MOJ_MSGSND = 31,
   MOJ_MSGRCV = 32,
   MOJ_MSGCTL = 33,
+  MOJ_LIST = 40,   /* c->s, empty: the objects this daemon homes, as _moj_list_e[] (mojave-ipcs) */
 };
+
+/* One object in a LIST reply: fixed width, so the tool can check the length. */
+#define MOJ_LIST_OWNERS 4
+enum { MOJ_LIST_SHM = 1, MOJ_LIST_SEM = 2, MOJ_LIST_MSG = 3 };
+enum { MOJ_LIST_REMOVED = 1, MOJ_LIST_RECOVERING = 2 };
+struct _moj_list_e {
+  uint8_t kind, flags; uint16_t pad;
+  int32_t key, id;
+  uint32_t uid, gid, mode, cpid, lpid;
+  uint64_t size;   /* shm bytes / sem nsems / msg queue limit in bytes */
+  uint64_t count;  /* shm nattch / sem blocked callers / msg messages */
+  uint64_t bytes;  /* msg bytes queued */
+  uint32_t pages_home, pages_owned, pages_lost, nowners; /* shm: where the valid copy of each page is */
+  struct { char host[32]; uint32_t pid, pages; } owner[MOJ_LIST_OWNERS]; /* processes owning the most pages */
+} __attribute__((packed));
 
 struct _moj_hello { uint8_t nonce[16]; uint32_t server_idx; } __attribute__((packed));
 struct _moj_auth {

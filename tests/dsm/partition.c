@@ -1,6 +1,7 @@
 /* partition.c — a process blocked in semop on a set homed on another host must
  * not hang when the network between them dies silently (no FIN/RST): TCP
- * keepalive notices and the call fails with EIDRM.  Idle it takes ~2.5 s (the
+ * keepalive notices and the call fails with a connection errno (ETIMEDOUT;
+ * not EIDRM: the set was not removed).  Idle it takes ~2.5 s (the
  * liveness timers); the bound is a hang guard, far below the kernel defaults
  * (2 h keepalive, ~15 min retransmissions) that it exists to rule out.
  *   partition KEY OUTDIR   (prints the time from the cut to the error) */
@@ -33,7 +34,7 @@ int main(int argc, char **argv) {
   if (!f || fscanf(f, "%lf", &cut) != 1) { printf("FAIL semop returned %d (%s) before the cut\n", r, strerror(e)); return 1; }
   fclose(f);
   printf("semop returned %d errno %s %.2f s after the link was cut\n", r, strerror(e), t - cut);
-  if (r != -1 || e != EIDRM || t - cut > 30.0) { printf("FAIL partition\n"); return 1; }
+  if (r != -1 || (e != ETIMEDOUT && e != ECONNRESET && e != EHOSTUNREACH) || t - cut > 30.0) { printf("FAIL partition\n"); return 1; }
   printf("PASS partition\n");
   return 0;
 }

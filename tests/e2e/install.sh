@@ -17,14 +17,14 @@ prefix=$t/prefix
 if cmake --install "$build" --prefix "$prefix" >"$t/install.log" 2>&1; then ok "cmake --install"
 else bad "cmake --install"; tail -20 "$t/install.log"; echo FAIL; exit 1; fi
 
-tools="mojcc mojave-run mojave-image mojaved mojave-nsd"
+tools="mojcc mojave-run mojave-image mojaved mojave-nsd mojave-ipcs"
 files="lib/libmojave.a lib/libmojave_ipc.so lib/mojave/MojavePasses.so
   include/mojave.h include/mojave/spec.h include/mojave/alloc.h include/mojave/ptr.h
   include/mojave/migrate.h lib/pkgconfig/mojave.pc
   lib/cmake/mojave/mojaveConfig.cmake lib/cmake/mojave/mojaveConfigVersion.cmake
   share/doc/mojave/README.md share/doc/mojave/api.md share/doc/mojave/dsm.md
   share/doc/mojave/cluster.md share/doc/mojave/migration.md share/doc/mojave/mojcc.md"
-mans="man1/mojcc.1 man1/mojave-run.1 man1/mojave-image.1 man7/mojave.7 man8/mojave-nsd.8 man8/mojaved.8"
+mans="man1/mojcc.1 man1/mojave-run.1 man1/mojave-image.1 man1/mojave-ipcs.1 man7/mojave.7 man8/mojave-nsd.8 man8/mojaved.8"
 for f in $tools; do [ -x "$prefix/bin/$f" ] && ok "bin/$f" || bad "bin/$f missing"; done
 for f in $files; do [ -f "$prefix/$f" ] && ok "$f" || bad "$f missing"; done
 for f in $mans; do [ -f "$prefix/share/man/$f" ] && ok "share/man/$f" || bad "share/man/$f missing"; done
