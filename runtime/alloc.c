@@ -41,7 +41,7 @@ void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) {
 /* Blocks of managed objects: large ones (large.c) live outside mimalloc so a
  * level's first write can copy them page by page. */
 void *_moj_block_alloc_obj(moj_level_t *l, size_t n, unsigned align_log2, uint8_t *where) {
-  if (n >= _moj_large_min && align_log2 <= 12) {
+  if (n >= _moj_large_threshold() && align_log2 <= 12) {
     void *b = _moj_large_alloc(n);
     if (b) { *where = MOJ_META_LARGE; return b; }
   }
@@ -194,7 +194,7 @@ static void *realloc_handle(void *p, size_t n) {
   if (moj_unlikely(!e->base))
     _moj_fatal("realloc: handle 0x%016llx was freed in this speculation", (unsigned long long)h);
   uint8_t meta = _moj_rt->meta[idx], where;
-  if (!l && !(meta & MOJ_META_LARGE) && n < _moj_large_min) {
+  if (!l && !(meta & MOJ_META_LARGE) && n < _moj_large_threshold()) {
     void *nb = lg <= MOJ_MIN_ALIGN_LOG2 ? mi_realloc(e->base, n)
                                         : mi_realloc_aligned(e->base, n, (size_t)1 << lg);
     if (!nb) { errno = ENOMEM; return NULL; }

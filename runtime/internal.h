@@ -171,9 +171,13 @@ void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) MOJ_HIDDEN
 /* ... and large objects too: *where gets MOJ_META_LARGE or (in a level) INHEAP */
 void *_moj_block_alloc_obj(moj_level_t *l, size_t n, unsigned align_log2, uint8_t *where) MOJ_HIDDEN;
 
-/* large.c: objects of _moj_large_min bytes or more (1 MiB; MOJAVE_LARGE_MIN
+/* large.c: objects of _moj_large_min bytes or more (4 MiB; MOJAVE_LARGE_MIN
  * overrides it, which the differential test uses), copied on write by page */
 extern size_t _moj_large_min MOJ_HIDDEN;
+size_t _moj_large_min_init(void) MOJ_HIDDEN;
+static inline size_t _moj_large_threshold(void) {
+  return moj_likely(_moj_large_min) ? _moj_large_min : _moj_large_min_init();
+}
 void *_moj_large_alloc(size_t n) MOJ_HIDDEN;       /* NULL: use mimalloc          */
 void  _moj_large_free(void *b) MOJ_HIDDEN;
 void *_moj_large_copy(void *b) MOJ_HIDDEN;         /* NULL: copy the whole object */

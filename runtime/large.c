@@ -1,6 +1,6 @@
 /* runtime/large.c — large managed objects, copied on write page by page.
  *
- * A managed object of _moj_large_min bytes (1 MiB) or more lives in a shared
+ * A managed object of _moj_large_min bytes (4 MiB) or more lives in a shared
  * mapping (`s`) of a range of one memory file (memfd) instead of a mimalloc block.
  * The copy a speculation level makes on its first write is then not a copy:
  * it is a *view*, a MAP_PRIVATE mapping of the same file range, and the
@@ -86,21 +86,29 @@ typedef struct {
 } moj_lstate_t;
 
 static moj_lstate_t *ls MOJ_RTVAR; /* runtime state: never rolled back */
-size_t _moj_large_min MOJ_RTVAR = (size_t)1 << 20;
 
-/* MOJAVE_LARGE_MIN=bytes: a lower threshold lets tests put every object on
- * this path (tests/unit/CMakeLists.txt, unit.diff_large). */
-__attribute__((constructor)) static void large_min_from_env(void) {
+static void lock(void) { while (__atomic_exchange_n(&ls->lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause(); }
+static void unlock(void) { __atomic_store_n(&ls->lock, 0, __ATOMIC_RELEASE); }
+
+/* 4 MiB: a page-fault copy of a 4 KiB page costs ~2 us here against ~0.07 us
+ * for memcpy, so a view wins only while a level writes under ~3 % of the
+ * object's pages; below 4 MiB the whole copy is at most ~80 us anyway
+ * (docs/performance.md, issue 10 item 8).  MOJAVE_LARGE_MIN=bytes lowers it
+ * so tests can put every object on this path (unit.diff_large).  Read on
+ * first use: instrumented constructors (moj-globals, priority 1) allocate
+ * before any constructor of the runtime runs. */
+size_t _moj_large_min MOJ_RTVAR;
+
+size_t _moj_large_min_init(void) {
+  size_t min = (size_t)4 << 20;
   const char *v = getenv("MOJAVE_LARGE_MIN");
   if (v && *v) {
     char *end;
     unsigned long long n = strtoull(v, &end, 0);
-    if (!*end && n > 0) _moj_large_min = (size_t)n;
+    if (!*end && n > 0) min = (size_t)n;
   }
+  return _moj_large_min = min;
 }
-
-static void lock(void) { while (__atomic_exchange_n(&ls->lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause(); }
-static void unlock(void) { __atomic_store_n(&ls->lock, 0, __ATOMIC_RELEASE); }
 
 /* --- base address -> object --------------------------------------------- */
 
@@ -201,6 +209,11 @@ static void run_drop(moj_large_t *o, char *v, size_t lo, size_t hi, void *arg) {
 static void run_copy(moj_large_t *o, char *v, size_t lo, size_t hi, void *dst) {
   (void)o;
   memcpy((char *)dst + lo, v + lo, hi - lo);
+}
+
+static void run_copy_drop(moj_large_t *o, char *v, size_t lo, size_t hi, void *dst) {
+  run_copy(o, v, lo, hi, dst);
+  run_drop(o, v, lo, hi, NULL);
 }
 
 /* --- set-up -------------------------------------------------------------- */
@@ -363,8 +376,8 @@ int _moj_large_writeback(void *v, void *s) {
   if (!o || vi < 0 || o->off < 0 || o->s != s || o->s_freed || lookup(s, &si) != o) return 0;
   for (int i = 0; i < o->nview; i++)
     if (i != vi && o->busy[i]) return 0;
-  written_runs(o, v, run_copy, o->s);
-  release_view(o, vi);
+  written_runs(o, v, run_copy_drop, o->s); /* one scan: copy each run, then drop it */
+  o->busy[vi] = 0;
   return 1;
 }
 
