@@ -23,7 +23,13 @@
 #define MOJ_FIG5_GLOBALS (32 * 1024)
 #endif
 
+#ifdef MOJ_FIG5_STATIC
+/* built by mojcc (fig5_sizes_*_mojcc): a static array, which the pass turns
+ * into a managed object (passes/MojGlobals.cpp) */
+static char fig5_globals[MOJ_FIG5_GLOBALS];
+#else
 char fig5_globals[MOJ_FIG5_GLOBALS]; /* external: the stores stay */
+#endif
 
 
 static double entry_median(int reps) {

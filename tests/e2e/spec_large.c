@@ -14,16 +14,6 @@
 #define SIZE ((size_t)256 << 20)
 #define MB ((long)1 << 20)
 
-static long rss(void) { /* resident bytes */
-  long pages = 0, res = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f) {
-    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
-    fclose(f);
-  }
-  return res * sysconf(_SC_PAGESIZE);
-}
-
 static unsigned char pat(size_t i) { return (unsigned char)(i * 7 + (i >> 12)); }
 
 /* Bytes of the object that differ from the pattern, sampled on every page
@@ -41,13 +31,13 @@ int main(void) {
   CHECK(o != NULL, "malloc of 256 MB");
   if (!o) DONE();
   for (size_t i = 0; i < SIZE; i++) o[i] = pat(i);
-  long base = rss();
+  long base = e2e_rss();
 
   /* Abort restores exactly; memory grows by pages, not by the object. */
   int id = spec_enter();
   if (id > 0) {
     o[A] = 1; o[B] = 2; o[C] = 3;
-    long grown = rss() - base;
+    long grown = e2e_rss() - base;
     CHECK(grown < 16 * MB, "1-byte writes grew the resident set by %ld MB", grown / MB);
     CHECK(o[A] == 1 && o[B] == 2 && o[C] == 3, "writes visible inside");
     CHECK(o[A + 1] == pat(A + 1) && o[B - 1] == pat(B - 1), "neighbours intact inside");
@@ -64,7 +54,7 @@ int main(void) {
   CHECK(spec_commit(id) == 0, "spec_commit");
   CHECK(o[A] == 11 && o[B] == 0x5a && o[B + 8191] == 0x5a && o[B + 8192] == pat(B + 8192),
         "commit kept %d %d %d", o[A], o[B], o[B + 8191]);
-  long grown = rss() - base;
+  long grown = e2e_rss() - base;
   CHECK(grown < 16 * MB, "after commit the resident set grew by %ld MB", grown / MB);
   o[A] = pat(A);
   for (size_t i = B; i < B + 8192; i++) o[i] = pat(i);
