@@ -86,6 +86,11 @@ bool isHarmlessCall(const llvm::CallBase &CB, const llvm::TargetLibraryInfo &TLI
 // prints it with the source location when I carries debug info).
 void warn(llvm::Module &M, const llvm::Instruction *I, const llvm::Twine &Msg);
 
+struct MojGlobalsPass : llvm::PassInfoMixin<MojGlobalsPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
 struct MojAllocPass : llvm::PassInfoMixin<MojAllocPass> {
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
   static bool isRequired() { return true; }

@@ -33,6 +33,7 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     if (M.getModuleFlag(InstrumentedFlag))
       return PreservedAnalyses::all();
     ModulePassManager MPM;
+    MPM.addPass(MojGlobalsPass());
     MPM.addPass(createModuleToFunctionPassAdaptor(MojDiagnosePass()));
     MPM.addPass(MojAllocPass());
     MPM.addPass(MojExternalCallPass());
@@ -63,6 +64,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                    ArrayRef<PassBuilder::PipelineElement>) {
                   if (Name == "moj-alloc")
                     MPM.addPass(MojAllocPass());
+                  else if (Name == "moj-globals")
+                    MPM.addPass(MojGlobalsPass());
                   else if (Name == "moj-extcall")
                     MPM.addPass(MojExternalCallPass());
                   else if (Name == "moj-lower")

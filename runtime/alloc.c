@@ -38,6 +38,17 @@ void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) {
   return b;
 }
 
+/* Blocks of managed objects: large ones (large.c) live outside mimalloc so a
+ * level's first write can copy them page by page. */
+void *_moj_block_alloc_obj(moj_level_t *l, size_t n, unsigned align_log2, uint8_t *where) {
+  if (n >= _moj_large_threshold() && align_log2 <= 12) {
+    void *b = _moj_large_alloc(n);
+    if (b) { *where = MOJ_META_LARGE; return b; }
+  }
+  *where = l ? MOJ_META_INHEAP : 0;
+  return _moj_block_alloc(l, n, align_log2);
+}
+
 static uint32_t checked_index(uint64_t h, const char *what) {
   uint32_t idx = (uint32_t)(h >> MOJ_INDEX_SHIFT) & ((1u << MOJ_INDEX_BITS) - 1);
   if (moj_unlikely(idx == 0 || idx >= _moj_rt->top))
@@ -72,16 +83,17 @@ static void *new_object_in(size_t n, unsigned align_log2, int zero) {
   if (too_big(n)) return NULL;
   moj_level_t *l = _moj_top();
   size_t bytes = n ? n : 1;
-  void *b = _moj_block_alloc(l, bytes, align_log2);
+  uint8_t where;
+  void *b = _moj_block_alloc_obj(l, bytes, align_log2, &where);
   if (!b) { errno = ENOMEM; return NULL; }
-  if (zero) memset(b, 0, bytes);
+  if (zero && !(where & MOJ_META_LARGE)) memset(b, 0, bytes); /* large: fresh file pages */
   uint32_t idx = _moj_index_alloc();
-  if (!idx) { mi_free(b); return NULL; }
+  if (!idx) { _moj_block_free(b, where); return NULL; }
   moj_entry_t *e = _moj_ent(idx);
   e->base = b;
   e->size = (uint32_t)n;
   e->owner = l ? l->owner : 0;
-  _moj_rt->meta[idx] = (uint8_t)(align_log2 | (l ? MOJ_META_INHEAP : 0));
+  _moj_rt->meta[idx] = (uint8_t)(align_log2 | where);
   if (l) log_prestate(l, idx, 1);
   return (void *)(uintptr_t)_moj_make_handle(idx);
 }
@@ -144,14 +156,14 @@ static void free_handle(void *p) {
   moj_entry_t *e = _moj_ent(idx);
   moj_level_t *l = _moj_top();
   if (!l) {
-    mi_free(e->base);
+    _moj_block_free(e->base, _moj_rt->meta[idx]);
     _moj_index_release(idx);
     return;
   }
   if (moj_unlikely(!e->base))
     _moj_fatal("free: handle 0x%016llx was already freed in this speculation (double free)",
                (unsigned long long)h);
-  if (e->owner == l->owner) { mi_free(e->base); l->freed_own = 1; } /* own copy: nobody needs it */
+  if (e->owner == l->owner) { _moj_block_free(e->base, _moj_rt->meta[idx]); l->freed_own = 1; } /* own copy: nobody needs it */
   else log_prestate(l, idx, 0);                 /* pre-state kept until commit */
   e->base = NULL;
   e->owner = l->owner;
@@ -181,7 +193,8 @@ static void *realloc_handle(void *p, size_t n) {
   moj_level_t *l = _moj_top();
   if (moj_unlikely(!e->base))
     _moj_fatal("realloc: handle 0x%016llx was freed in this speculation", (unsigned long long)h);
-  if (!l) {
+  uint8_t meta = _moj_rt->meta[idx], where;
+  if (!l && !(meta & MOJ_META_LARGE) && n < _moj_large_threshold()) {
     void *nb = lg <= MOJ_MIN_ALIGN_LOG2 ? mi_realloc(e->base, n)
                                         : mi_realloc_aligned(e->base, n, (size_t)1 << lg);
     if (!nb) { errno = ENOMEM; return NULL; }
@@ -189,15 +202,16 @@ static void *realloc_handle(void *p, size_t n) {
     e->size = (uint32_t)n;
     return p;
   }
-  void *nb = _moj_block_alloc(l, n, lg);
+  void *nb = _moj_block_alloc_obj(l, n, lg, &where);
   if (!nb) { errno = ENOMEM; return NULL; }
   memcpy(nb, e->base, e->size < n ? e->size : n);
-  if (e->owner == l->owner) { mi_free(e->base); l->freed_own = 1; }
+  if (!l) _moj_block_free(e->base, meta);
+  else if (e->owner == l->owner) { _moj_block_free(e->base, meta); l->freed_own = 1; }
   else log_prestate(l, idx, 0);
   e->base = nb;
   e->size = (uint32_t)n;
-  e->owner = l->owner;
-  _moj_rt->meta[idx] = (uint8_t)(lg | MOJ_META_INHEAP);
+  if (l) e->owner = l->owner;
+  _moj_rt->meta[idx] = (uint8_t)(lg | where);
   return p;
 }
 
@@ -230,15 +244,20 @@ static void *cow(uint64_t h) {
                __moj_cur_owner);
   unsigned lg = _moj_rt->meta[idx] & MOJ_META_ALIGN_MASK;
   size_t n = e->size ? e->size : 1;
-  void *copy = _moj_block_alloc(l, n, lg);
-  if (!copy) _moj_fatal("out of memory copying a %zu-byte object on write in a speculation", n);
-  memcpy(copy, e->base, n);
+  uint8_t where = MOJ_META_LARGE;
+  /* a large object's copy is a view the kernel copies page by page (large.c) */
+  void *copy = (_moj_rt->meta[idx] & MOJ_META_LARGE) ? _moj_large_copy(e->base) : NULL;
+  if (!copy) {
+    copy = _moj_block_alloc_obj(l, n, lg, &where);
+    if (!copy) _moj_fatal("out of memory copying a %zu-byte object on write in a speculation", n);
+    memcpy(copy, e->base, n);
+    _moj_rt->cow_bytes += n;
+  }
   log_prestate(l, idx, 0);
   e->base = copy;
   e->owner = l->owner;
-  _moj_rt->meta[idx] = (uint8_t)(lg | MOJ_META_INHEAP);
+  _moj_rt->meta[idx] = (uint8_t)(lg | where);
   _moj_rt->cow_copies++;
-  _moj_rt->cow_bytes += n;
   return (char *)copy + (uint32_t)h;
 }
 

@@ -34,6 +34,7 @@
 /* Per-entry cold metadata (parallel byte array). */
 #define MOJ_META_ALIGN_MASK 0x3f  /* log2 of the object's alignment          */
 #define MOJ_META_INHEAP     0x40  /* base lives in its owner level's private heap */
+#define MOJ_META_LARGE      0x80  /* base is a large object's mapping (large.c)   */
 
 /* A saved table entry: pre-state of an object before a level modified it. */
 typedef struct moj_rec {
@@ -168,6 +169,22 @@ static inline uint64_t _moj_make_handle(uint32_t idx) {
 
 /* alloc.c */
 void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) MOJ_HIDDEN;
+/* ... and large objects too: *where gets MOJ_META_LARGE or (in a level) INHEAP */
+void *_moj_block_alloc_obj(moj_level_t *l, size_t n, unsigned align_log2, uint8_t *where) MOJ_HIDDEN;
+
+/* large.c: objects of _moj_large_min bytes or more (4 MiB; MOJAVE_LARGE_MIN
+ * overrides it, which the differential test uses), copied on write by page */
+extern size_t _moj_large_min MOJ_HIDDEN;
+size_t _moj_large_min_init(void) MOJ_HIDDEN;
+static inline size_t _moj_large_threshold(void) {
+  return moj_likely(_moj_large_min) ? _moj_large_min : _moj_large_min_init();
+}
+void *_moj_large_alloc(size_t n) MOJ_HIDDEN;       /* NULL: use mimalloc          */
+void  _moj_large_free(void *b) MOJ_HIDDEN;
+void *_moj_large_copy(void *b) MOJ_HIDDEN;         /* NULL: copy the whole object */
+int   _moj_large_writeback(void *view, void *s) MOJ_HIDDEN;
+int   _moj_large_owns_fd(int fd) MOJ_HIDDEN;
+void  _moj_block_free(void *b, uint8_t meta) MOJ_HIDDEN; /* mi_free or _moj_large_free */
 
 /* spec.c */
 static inline moj_level_t *_moj_top(void) {

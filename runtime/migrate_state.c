@@ -68,7 +68,7 @@ static int own_fd(int fd) {
   if (fd <= 2) return 1;
   if (rt && (fd == rt->out_fd[0] || fd == rt->out_fd[1] || fd == rt->saved_fd[0] || fd == rt->saved_fd[1]))
     return 1;
-  return fd == moj_ctl_fd() || (__moj_dsm_owns_fd && __moj_dsm_owns_fd(fd));
+  return fd == moj_ctl_fd() || _moj_large_owns_fd(fd) || (__moj_dsm_owns_fd && __moj_dsm_owns_fd(fd));
 }
 
 
@@ -321,7 +321,8 @@ static void restore_heap(const moj_img_t *img) {
                img->table_top - 1, rt->capacity - 1);
   /* objects made by constructors before main are superseded by the image's */
   for (uint32_t i = 1; i < rt->top; i++)
-    if (rt->table[i].owner != MOJ_OWNER_FREE && rt->table[i].base) mi_free(rt->table[i].base);
+    if (rt->table[i].owner != MOJ_OWNER_FREE && rt->table[i].base)
+      _moj_block_free(rt->table[i].base, rt->meta[i]);
   uint32_t k = 0;
   rt->live = 0;
   for (uint32_t i = 1; i < img->table_top; i++) {

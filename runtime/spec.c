@@ -123,14 +123,22 @@ static void commit(int k) {
     moj_entry_t *e = _moj_ent(r->idx);
     if (!p || (!r->unallocated && r->saved.owner == pown)) {
       /* The enclosing state already has (or is) an older pre-state: ours is obsolete. */
-      if (!r->unallocated && r->saved.base) mi_free(r->saved.base);
+      if (!r->unallocated && r->saved.base) {
+        /* A large object's view goes back into its shared mapping, at the
+         * cost of the pages written (large.c). */
+        if ((r->meta & MOJ_META_LARGE) && e->owner == l->owner && e->base &&
+            (rt->meta[r->idx] & MOJ_META_LARGE) && _moj_large_writeback(e->base, r->saved.base))
+          e->base = r->saved.base;
+        else
+          _moj_block_free(r->saved.base, r->meta);
+      }
     } else {
       *(moj_rec_t *)_moj_vec_push(&p->log) = *r;
     }
     if (e->owner != l->owner) continue;            /* a later level owns it now */
     if (!e->base && !p) { _moj_index_release(r->idx); continue; }
     e->owner = pown;
-    rt->meta[r->idx] &= MOJ_META_ALIGN_MASK;       /* our heap is merged below */
+    rt->meta[r->idx] &= (uint8_t)~MOJ_META_INHEAP; /* our heap is merged below */
   }
   /* Later levels' pre-states that were this level's copies now belong to p. */
   for (int d = k + 1; d <= rt->depth; d++) {
@@ -138,7 +146,7 @@ static void commit(int k) {
     for (size_t i = 0; i < v->n; i++)
       if (!v->v[i].unallocated && v->v[i].saved.owner == l->owner) {
         v->v[i].saved.owner = pown;
-        v->v[i].meta &= MOJ_META_ALIGN_MASK;
+        v->v[i].meta &= (uint8_t)~MOJ_META_INHEAP;
       }
   }
   if (l->heap) {
@@ -172,7 +180,7 @@ static void undo_level(moj_level_t *l) {
   for (size_t i = l->log.n; i-- > 0;) {
     moj_rec_t *r = &l->log.v[i];
     moj_entry_t *e = _moj_ent(r->idx);
-    if (e->base && !(rt->meta[r->idx] & MOJ_META_INHEAP)) mi_free(e->base);
+    if (e->base && !(rt->meta[r->idx] & MOJ_META_INHEAP)) _moj_block_free(e->base, rt->meta[r->idx]);
     if (r->unallocated) {
       _moj_index_release(r->idx);
     } else {

@@ -1,13 +1,14 @@
 /* examples/fig5_spec/fig5_sizes.c — the rows beside Figure 5 that follow
  * what issue 10 (items 7 and 8) asks to make flat: speculation entry against
  * the size of the executable's globals, and the cost of a 1-byte write to one
- * large managed object inside a speculation, with the commit and abort after
- * it, against memcpy of the bytes involved.  Prints Markdown tables of
- * medians (microseconds).
+ * large managed object inside a speculation (and of 64 KiB and 1 MB), with the
+ * commit and abort after it, against memcpy of the bytes involved and the
+ * resident memory the write added.  Prints Markdown tables of medians
+ * (microseconds).
  *
- *   fig5_sizes_32k | fig5_sizes_64m  [--max-mb N] [--reps N]
+ *   fig5_sizes_32k | fig5_sizes_1m | fig5_sizes_64m  [--max-mb N] [--reps N]
  *
- * The two binaries differ only in a .bss array (MOJ_FIG5_GLOBALS bytes), whose
+ * The binaries differ only in a .bss array (MOJ_FIG5_GLOBALS bytes), whose
  * pages are touched first so they are resident, as in a program using them. */
 #include <mojave.h>
 
@@ -22,7 +23,13 @@
 #define MOJ_FIG5_GLOBALS (32 * 1024)
 #endif
 
+#ifdef MOJ_FIG5_STATIC
+/* built by mojcc (fig5_sizes_*_mojcc): a static array, which the pass turns
+ * into a managed object (passes/MojGlobals.cpp) */
+static char fig5_globals[MOJ_FIG5_GLOBALS];
+#else
 char fig5_globals[MOJ_FIG5_GLOBALS]; /* external: the stores stay */
+#endif
 
 
 static double entry_median(int reps) {
@@ -39,15 +46,31 @@ static double entry_median(int reps) {
 }
 
 /* 1-byte write to a fresh speculation's object, then commit or abort. */
-typedef struct { double write_us, end_us; } big_t;
+typedef struct { double write_us, end_us; long rss_kb; } big_t;
 static big_t *probe;               /* libc memory: survives the abort */
 
-static void big_round(void *obj, int do_abort) {
+static long rss_kb(void) {
+  long pages = 0, res = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * 4;
+}
+
+/* One round: enter, write `m` bytes (one byte when m == 1) at offset 7, then
+ * commit or abort; the write and the end are timed, and the resident set
+ * growth the write caused is recorded (only when with_rss). */
+static void big_round(void *obj, size_t m, int do_abort, int with_rss) {
+  long r0 = with_rss ? rss_kb() : 0;
   int id = spec_enter();
   if (id > 0) {
     double t0 = now_us();
-    MOJ_W(char, obj)[7] = 1;
+    if (m == 1) MOJ_W(char, obj)[7] = 1;
+    else memset(MOJ_W(char, obj) + 7, 1, m);
     probe->write_us = now_us() - t0;
+    probe->rss_kb = with_rss ? rss_kb() - r0 : 0;
     double t1 = now_us();
     if (do_abort) { probe->end_us = t1; spec_abort(id); }
     spec_commit(id);
@@ -55,6 +78,11 @@ static void big_round(void *obj, int do_abort) {
     return;
   }
   probe->end_us = now_us() - probe->end_us;
+}
+
+static void label_of(char *b, size_t n, size_t v) {
+  if (v >= (1u << 20)) snprintf(b, n, "%zu MB", v >> 20);
+  else snprintf(b, n, "%zu KiB", v >> 10);
 }
 
 int main(int argc, char **argv) {
@@ -71,39 +99,61 @@ int main(int argc, char **argv) {
   printf("| globals (.data+.bss) | spec entry |\n|---:|---:|\n");
   printf("| %zu KB | %.2f |\n\n", sizeof fig5_globals / 1024, entry_median(1001));
 
-  printf("| object | 1-byte write in a speculation | commit after it | abort after it | memcpy(object) |\n");
-  printf("|---:|---:|---:|---:|---:|\n");
+  /* Object sizes, and the bytes mutated in each: 1 byte, then 64 KiB and
+   * 1 MB where the object holds them. */
   const size_t sizes[] = {4096, 1 << 20, 64 << 20, 1024u << 20};
+  const size_t muts[] = {1, 64 << 10, 1 << 20};
+  printf("| object | mutated | write in a speculation | RSS growth (KB) | commit after it | abort after it | memcpy(mutated) | memcpy(object) |\n");
+  printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
     size_t n = sizes[s];
     if (n > 4096 && n > (size_t)max_mb << 20) break;
     void *obj = moj_malloc(n);
     if (!obj) { perror("moj_malloc"); return 1; }
     memset(MOJ_W(char, obj), 3, n);
-    int k = reps ? reps : n >= (64u << 20) ? 5 : 101;
-    double *w = malloc((size_t)k * sizeof *w), *c = malloc((size_t)k * sizeof *c),
-           *a = malloc((size_t)k * sizeof *a), *m = malloc((size_t)k * sizeof *m);
     char *dst = malloc(n);
-    for (int r = 0; r < k; r++) {
-      big_round(obj, 0);
-      w[r] = probe->write_us;
-      c[r] = probe->end_us;
-      big_round(obj, 1);
-      a[r] = probe->end_us;
-      double t0 = now_us();
-      memcpy(dst, MOJ_R(char, obj), n);
-      m[r] = now_us() - t0;
+    memcpy(dst, MOJ_R(char, obj), n); /* dst resident before timing */
+    for (size_t u = 0; u < sizeof muts / sizeof *muts; u++) {
+      size_t m = muts[u];
+      if (m + 7 > n) break;
+      int k = reps ? reps : n >= (64u << 20) ? 5 : 101;
+      double *w = malloc((size_t)k * sizeof *w), *c = malloc((size_t)k * sizeof *c),
+             *a = malloc((size_t)k * sizeof *a), *g = malloc((size_t)k * sizeof *g),
+             *mm = malloc((size_t)k * sizeof *mm), *mo = malloc((size_t)k * sizeof *mo);
+      for (int r = 0; r < k; r++) {
+        big_round(obj, m, 0, 1);
+        w[r] = probe->write_us;
+        g[r] = (double)probe->rss_kb;
+        c[r] = probe->end_us;
+        big_round(obj, m, 1, 0);
+        a[r] = probe->end_us;
+      }
+      /* memcpy after the rounds: copying the object in between would leave
+       * the rounds with cold caches */
+      for (int r = 0; r < k; r++) {
+        double t0 = now_us();
+        memcpy(dst, MOJ_R(char, obj), m);
+        mm[r] = now_us() - t0;
+        t0 = now_us();
+        if (u == 0) memcpy(dst, MOJ_R(char, obj), n);
+        mo[r] = now_us() - t0;
+      }
+      char label[32], ml[32];
+      label_of(label, sizeof label, n);
+      if (m == 1) snprintf(ml, sizeof ml, "1 B");
+      else label_of(ml, sizeof ml, m);
+      printf("| %s | %s | %.2f | %.0f | %.2f | %.2f | %.2f |", label, ml, median(w, k), median(g, k),
+             median(c, k), median(a, k), median(mm, k));
+      if (u == 0) printf(" %.1f |\n", median(mo, k));
+      else printf(" |\n");
+      fflush(stdout);
+      free(w); free(c); free(a); free(g); free(mm); free(mo);
     }
-    char label[32];
-    if (n >= (1 << 20)) snprintf(label, sizeof label, "%zu MB", n >> 20);
-    else snprintf(label, sizeof label, "%zu KiB", n >> 10);
-    printf("| %s | %.2f | %.2f | %.2f | %.1f |\n", label, median(w, k), median(c, k), median(a, k),
-           median(m, k));
-    fflush(stdout);
-    free(w); free(c); free(a); free(m); free(dst);
+    free(dst);
     moj_free(obj);
   }
   printf("\nMedians in microseconds; 101 repetitions below 64 MB, 5 above. The abort is timed from\n"
-         "spec_abort until spec_enter returns again.\n");
+         "spec_abort until spec_enter returns again. RSS growth: resident set after the write\n"
+         "minus before the spec_enter (the copy the write made), KB.\n");
   return 0;
 }

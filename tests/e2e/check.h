@@ -32,6 +32,17 @@ static int e2e_failures;
       e2e_failures++;                                                       \
     }                                                                       \
   } while (0)
+/* Resident set of this process in bytes (/proc/self/statm): tests that
+ * check memory does not double read it before and after. */
+static inline long e2e_rss(void) {
+  long pages = 0, res = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * 4096;
+}
 #define DONE()                                                              \
   do {                                                                      \
     if (e2e_failures) {                                                     \
