@@ -3,8 +3,11 @@
  * them, send junk, or sit idle, held open together while a legitimate client
  * must still authenticate and be served; then a churn of short connections
  * each sending junk, which must not grow the daemon's log without bound.
- * Prints the daemon's VmRSS before, at the peak and after, so the driver
- * (t_flood.sh) can bound it; exits 1 only if the legitimate client failed.
+ * Last, more idle strangers than the daemon keeps (256): the oldest must be
+ * dropped at once, a member still served, and the rest closed by the 5 s
+ * handshake deadline.  Prints the daemon's VmRSS before, at the peak and
+ * after, so the driver (t_flood.sh) can bound it; exits 1 if the member was
+ * refused or the idle connections outlived their limits.
  *   flood CLUSTERFILE TARGETHOST MYHOST NSDPID NCONN CHURN */
 #define _GNU_SOURCE
 #include "cluster.h"
@@ -48,6 +51,13 @@ static int dial(void) {
   inet_pton(AF_INET, C.host[target].addr, &sa.sin_addr);
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) { close(fd); return -1; }
   return fd;
+}
+/* Has the daemon closed this connection (EOF or reset, without blocking)? */
+static int closed_by_peer(int f) {
+  char b[256];
+  ssize_t k;
+  while ((k = recv(f, b, sizeof b, MSG_DONTWAIT)) > 0) {}
+  return k == 0 || (k < 0 && errno != EAGAIN);
 }
 /* A member's full exchange while the flood is held: handshake (with the
  * cluster's encryption if configured) and one PING answered in time. */
@@ -133,13 +143,8 @@ int main(int argc, char **argv) {
   int legit = legit_ping();
   /* how many of the held connections has the daemon closed by now? */
   int closed = dropped;
-  for (int i = 0; i < n; i++) {
-    if (fd[i] < 0) continue;
-    char b[256];
-    ssize_t k;
-    while ((k = recv(fd[i], b, sizeof b, MSG_DONTWAIT)) > 0) {}
-    if (k == 0 || (k < 0 && errno != EAGAIN)) closed++;
-  }
+  for (int i = 0; i < n; i++)
+    if (fd[i] >= 0 && closed_by_peer(fd[i])) closed++;
   for (int i = 0; i < n; i++) if (fd[i] >= 0) close(fd[i]);
   usleep(500000);
   long rss1 = rss_kb();
@@ -164,6 +169,28 @@ int main(int argc, char **argv) {
   printf("churn: %d junk connections in %.1f s\n", made, now_s() - c0);
   if (legit_ping()) { printf("FAIL legitimate client refused after the churn\n"); return 1; }
   if (legit) { printf("FAIL legitimate client refused during the flood\n"); return 1; }
+
+  /* idle strangers: 300 > 256 */
+  int idle = 300, bad = 0;
+  for (int i = 0; i < idle; i++) fd[i] = dial();
+  usleep(300000);
+  int early = 0, late = 0;
+  for (int i = 0; i < idle; i++) {
+    if (fd[i] < 0 || !closed_by_peer(fd[i])) continue;
+    if (i < idle - 256) early++; else late++;
+  }
+  printf("idle: %d connections, %d of the oldest %d closed at once, %d of the newest 256\n", idle, early, idle - 256, late);
+  if (early < idle - 256 - 4 || late > 4) bad = 1; /* a few may still be in the accept queue */
+  if (legit_ping()) { printf("FAIL legitimate client refused among idle strangers\n"); return 1; }
+  sleep(7);
+  int open_left = 0;
+  for (int i = 0; i < idle; i++) {
+    if (fd[i] >= 0 && !closed_by_peer(fd[i])) open_left++;
+    if (fd[i] >= 0) close(fd[i]);
+  }
+  printf("idle: %d still open 7 s later\n", open_left);
+  if (open_left) bad = 1;
+  if (bad) { printf("FAIL idle strangers outlived the cap or the handshake deadline\n"); return 1; }
   printf("flood done\n");
   return 0;
 }
