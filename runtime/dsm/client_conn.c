@@ -303,7 +303,7 @@ struct hconn *_moj_dsm_hget(int host) {
     struct _moj_chan ch = {0};
     int fd = hconnect(host, &ch);
     if (fd >= 0 && !hc->rxbuf) hc->rxbuf = malloc(MOJ_MAX_FRAME);
-    if (fd >= 0 && (!hc->rxbuf || chan_install(hc, &ch))) { close(fd); fd = -1; }
+    if (fd >= 0 && (!hc->rxbuf || chan_install(hc, &ch))) { _moj_chan_free(&ch); close(fd); fd = -1; }
     if (fd >= 0) {
       hc->fd = fd;
       hc->dead = 0;

@@ -149,23 +149,29 @@ void conn_close(struct conn *c, const char *why) {
   free(c->rx); free(c->tx); free(c);
 }
 
+/* Tell the peer why, then close (unless sending already closed it). */
+static void refuse(struct conn *c, uint32_t seq, int32_t err, const char *msg, const char *why) {
+  struct cref r = cref_of(c);
+  sendm(c, MOJ_ERROR, seq, err, 0, msg, strlen(msg), NULL, 0);
+  if ((c = cget(r))) {
+    flush_out(c);
+    conn_close(c, why);
+  }
+}
+
 /* The one frame a stranger may send (on_readable checked type and length). */
 static void handle_auth(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   struct _moj_auth a; memcpy(&a, pl, sizeof a);
   struct _moj_auth_ok ok;
   if (_moj_auth_server(C.secret, C.secret_len, c->snonce, &a, &ok) || _moj_cluster_find_host(&C, a.host) < 0) {
     logp(c, MOJ_LOG_WARN, "refused %s claiming host '%s' pid %u: bad cluster secret or unknown host", c->peer, a.host, a.pid);
-    const char *m = "authentication failed";
-    sendm(c, MOJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
-    conn_close(c, "authentication failed");
+    refuse(c, h->seq, EACCES, "authentication failed", "authentication failed");
     return;
   }
   if (h->aux != (uint32_t)C.encrypt) { /* a member whose cluster file differs: say so on both ends */
     logp(c, MOJ_LOG_WARN, "refused %s (host %s): its cluster file says 'encrypt %s', ours 'encrypt %s'", c->peer, a.host,
          _moj_aead_name((int)h->aux), _moj_aead_name(C.encrypt));
-    const char *m = "cluster files disagree on 'encrypt'";
-    sendm(c, MOJ_ERROR, h->seq, EPROTO, 0, m, strlen(m), NULL, 0);
-    conn_close(c, "encryption setting differs");
+    refuse(c, h->seq, EPROTO, "cluster files disagree on 'encrypt'", "encryption setting differs");
     return;
   }
   struct _moj_chan ch = {0};
@@ -257,17 +263,13 @@ static void on_readable(struct conn *c) {
       if (bad) {
         logp(c, MOJ_LOG_WARN, "malformed message from %s: %s (magic 0x%08x version %u type %u len %u), rejected", c->peer, bad,
              h.magic, h.version, h.type, h.len);
-        sendm(c, MOJ_ERROR, h.seq, EPROTO, 0, bad, strlen(bad), NULL, 0);
-        flush_out(c);
-        conn_close(c, "protocol error: the byte stream cannot be resynchronised");
+        refuse(c, h.seq, EPROTO, bad, "protocol error: the byte stream cannot be resynchronised");
         return;
       }
       if (!c->authed && (h.type != MOJ_AUTH || h.len != sizeof(struct _moj_auth))) {
         logp(c, MOJ_LOG_WARN, "refused %s: first message must be AUTH of %zu bytes (%s, %u bytes)", c->peer,
              sizeof(struct _moj_auth), _moj_type_name(h.type), h.len);
-        const char *m = "authentication required";
-        sendm(c, MOJ_ERROR, h.seq, EACCES, 0, m, strlen(m), NULL, 0);
-        conn_close(c, "not authenticated");
+        refuse(c, h.seq, EACCES, "authentication required", "not authenticated");
         return;
       }
       if (c->rxlen - off < sizeof h + h.len) break;
