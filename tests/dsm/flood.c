@@ -173,16 +173,21 @@ int main(int argc, char **argv) {
   /* idle strangers: 300 > 256 */
   int idle = 300, bad = 0;
   for (int i = 0; i < idle; i++) fd[i] = dial();
-  usleep(300000);
+  /* the daemon accepts in order (perhaps slowly on a loaded machine): wait
+   * up to 5 s, within the handshake deadline, for the oldest to be dropped */
   int early = 0, late = 0;
-  for (int i = 0; i < idle; i++) {
-    if (fd[i] < 0 || !closed_by_peer(fd[i])) continue;
-    if (i < idle - 256) early++; else late++;
+  for (int tries = 0; tries < 50 && early < idle - 256; tries++) {
+    usleep(100000);
+    early = late = 0;
+    for (int i = 0; i < idle; i++) {
+      if (fd[i] < 0 || !closed_by_peer(fd[i])) continue;
+      if (i < idle - 256) early++; else late++;
+    }
   }
   printf("idle: %d connections, %d of the oldest %d closed at once, %d of the newest 256\n", idle, early, idle - 256, late);
-  if (early < idle - 256 - 4 || late > 4) bad = 1; /* a few may still be in the accept queue */
+  if (early < idle - 256 || late > 4) bad = 1;
   if (legit_ping()) { printf("FAIL legitimate client refused among idle strangers\n"); return 1; }
-  sleep(7);
+  sleep(7); /* all were accepted by now (the cap acted): 5 s deadline, scanned twice a second */
   int open_left = 0;
   for (int i = 0; i < idle; i++) {
     if (fd[i] >= 0 && !closed_by_peer(fd[i])) open_left++;
