@@ -94,6 +94,24 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int _moj_log_rl_admit(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *source) {
+  int64_t now = mono_ms();
+  if (!rl->window_start_ms || now - rl->window_start_ms >= window_ms) {
+    if (rl->dropped) _moj_log(level, "(%u similar message%s%s%s suppressed in the last %d s)", rl->dropped,
+                              rl->dropped == 1 ? "" : "s", source ? " from " : "", source ? source : "", window_ms / 1000);
+    rl->window_start_ms = now;
+    rl->passed = rl->dropped = 0;
+  }
+  if (rl->passed >= (uint32_t)burst) {
+    rl->dropped++;
+    return 0;
+  }
+  rl->passed++;
+  return 1;
+}
+
+/* For callers that put the count in their own line: the admit above would
+ * print a separate summary line; this one hands the count back instead. */
 int _moj_ratelimit_pass(struct moj_ratelimit *rl, int burst, int window_ms, uint32_t *dropped) {
   int64_t now = mono_ms();
   if (dropped) *dropped = 0;
@@ -111,10 +129,7 @@ int _moj_ratelimit_pass(struct moj_ratelimit *rl, int burst, int window_ms, uint
 }
 
 void _moj_log_rl(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *fmt, ...) {
-  uint32_t dropped;
-  if (!_moj_ratelimit_pass(rl, burst, window_ms, &dropped)) return;
-  if (dropped) _moj_log(level, "(%u similar message%s suppressed in the last %d s)", dropped, dropped == 1 ? "" : "s",
-                        window_ms / 1000);
+  if (!_moj_log_rl_admit(rl, burst, window_ms, level, NULL)) return;
   va_list ap;
   va_start(ap, fmt);
   _moj_vlog(level, fmt, ap);

@@ -44,6 +44,10 @@ void _moj_log_rl(struct moj_ratelimit *rl, int burst, int window_ms, int level, 
  * may go out now; *dropped (if set) receives how many were suppressed since
  * the last line that went out. */
 int _moj_ratelimit_pass(struct moj_ratelimit *rl, int burst, int window_ms, uint32_t *dropped);
+/* The limiter alone, for callers that format their own line or chain two
+ * limiters (one per peer and one for all peers): 1 if a line may go out now.
+ * The line that closes a suppressed stretch names `source` when given. */
+int _moj_log_rl_admit(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *source);
 /* The dropped count of a limiter, reported now (e.g. when the condition it
  * was limiting is over: "reconnected after 37 attempts"). */
 uint32_t _moj_log_rl_flush(struct moj_ratelimit *rl);

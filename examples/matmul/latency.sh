@@ -2,6 +2,8 @@
 # examples/matmul/latency.sh [BUILD_DIR] [SAMPLES] — DSM latency table: remote
 # page faults and semop next to the raw TCP round trip on the same link (h2 ->
 # h1; segment homed on h1; the "third host" is h3).  Not a test.
+# MOJAVE_CLUSTER_EXTRA='encrypt aes-256-gcm' (or chacha20-poly1305) measures
+# the same with every DSM frame sealed (docs/dsm.md "Security").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -21,4 +23,5 @@ h1=$(awk '$1=="host" && $2=="h1" {split($3,a,":"); print a[1]}' "$D/cluster.conf
 "$CL" exec "$D" h3 env LD_PRELOAD="$IPC" "$LAT" owner 0x4d4a0800 "$samples" "$D" &
 "$CL" exec "$D" h2 env LD_PRELOAD="$IPC" "$LAT" run 0x4d4a0800 "$samples" "$h1:9100" "$D"
 wait
-echo "(home read-ahead $MOJAVE_NSD_READAHEAD; cluster mode: $(cat "$D/mode"); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ))"
+enc=$(awk '$1=="encrypt" {print $2}' "$D/cluster.conf")
+echo "(encrypt ${enc:-off}; home read-ahead $MOJAVE_NSD_READAHEAD; cluster mode: $(cat "$D/mode"); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ))"

@@ -130,7 +130,9 @@ struct hconn {
    * thread, but a faulting thread reads its own reply (one wake-up and one
    * thread hand-off fewer on the fault path).  Order: rx before _moj_dsm_seg_lock. */
   pthread_mutex_t rx;
-  uint8_t *rxbuf;  /* MOJ_MAX_PAYLOAD bytes, used by the rx holder */
+  uint8_t *rxbuf;  /* MOJ_MAX_FRAME bytes, used by the rx holder */
+  struct _moj_chan ch; /* cluster file `encrypt`: tx sealed under lock, rx opened under rx */
+  uint8_t *txbuf;  /* with encryption: a sealed frame is built here (under lock) */
   _Atomic uint32_t self_rd; /* faulting threads reading for themselves: the reader thread stands aside */
   struct pend *pend;
   _Atomic uint32_t seq;

@@ -35,6 +35,7 @@ static void h_init(void) {
 
 int _moj_dsm_send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t aux, const void *p1, size_t l1,
                        const void *p2, size_t l2) {
+  if (hc->ch.tx.alg) return _moj_chan_send(hc->fd, &hc->ch.tx, hc->txbuf, type, seq, 0, aux, p1, l1, p2, l2);
   struct _moj_hdr h;
   _moj_hdr_init(&h, type, (uint32_t)(l1 + l2), seq, 0);
   h.aux = aux;
@@ -73,7 +74,15 @@ static void conn_fail(struct hconn *hc, int host, const char *why, int err) {
 }
 
 
-static int hconnect(int host);
+static int hconnect(int host, struct _moj_chan *ch);
+/* A new connection's session keys take over from the last one's (caller
+ * holds lock and rx, or no reader runs yet). */
+static int chan_install(struct hconn *hc, struct _moj_chan *ch) {
+  if (ch->tx.alg && !hc->txbuf && !(hc->txbuf = malloc(24 + MOJ_MAX_FRAME))) { _moj_chan_free(ch); return -1; }
+  _moj_chan_free(&hc->ch);
+  hc->ch = *ch;
+  return 0;
+}
 static int host_has_segs(int host) {
   pthread_mutex_lock(&_moj_dsm_seg_lock);
   int any = 0;
@@ -107,10 +116,11 @@ static int recover(struct hconn *hc, int host) {
   long budget = e ? strtol(e, NULL, 10) : 5000;
   _moj_dsm_warn("connection to home host %s lost; reconnecting for up to %ld ms", _moj_dsm_cluster.host[host].name, budget);
   int fd = -1;
+  struct _moj_chan ch = {0};
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
-    fd = hconnect(host);
+    fd = hconnect(host, &ch);
     if (fd >= 0) break;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > budget) return 0;
@@ -123,6 +133,7 @@ static int recover(struct hconn *hc, int host) {
    * still listed: it will never be answered, so it is repeated too */
   fail_sent_locked(hc);
   close(hc->fd);
+  if (chan_install(hc, &ch)) { close(fd); fd = -1; } /* no memory: the sends below fail, the next read ends it */
   hc->fd = fd;
   const size_t rec = 8 + MOJ_PAGE, chunk = 200;
   uint8_t *buf = malloc(chunk * rec);
@@ -175,7 +186,7 @@ static void orphan_seg(int id) {
  * the reader thread (may_recover) handles a broken connection: a faulting
  * thread that meets one gives rx back and waits like any other. */
 static int rx_one(struct hconn *hc, int host, int may_recover) {
-  uint8_t *buf = hc->rxbuf;
+  const uint8_t *buf = hc->rxbuf;
   struct _moj_hdr h;
   if (_moj_read_full(hc->fd, &h, sizeof h)) {
     int e = errno;
@@ -184,12 +195,13 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
     conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e), e == EPIPE || !e ? ECONNRESET : e);
     return 1;
   }
-  const char *bad = _moj_hdr_check(&h);
+  const char *bad = _moj_frame_check(&hc->ch.rx, &h);
   if (bad) { conn_fail(hc, host, bad, EPROTO); return 1; }
-  if (_moj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message", ECONNRESET); return 1; }
+  if (_moj_read_full(hc->fd, hc->rxbuf, h.len)) { conn_fail(hc, host, "truncated message", ECONNRESET); return 1; }
+  if ((bad = _moj_frame_open(&hc->ch.rx, &h, hc->rxbuf, &buf))) { conn_fail(hc, host, bad, EPROTO); return 1; }
   if (h.type == MOJ_PAGE_FETCH) { _moj_dsm_serve_fetch(hc, &h, buf); return 0; }
   if (h.type == MOJ_ERROR) {
-    _moj_dsm_warn("home %s reports: %.*s", _moj_dsm_cluster.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
+    _moj_dsm_warn("home %s reports: %.*s", _moj_dsm_cluster.host[host].name, (int)(h.len > 200 ? 200 : h.len), (const char *)buf);
     return 0;
   }
   if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY) && _moj_dsm_install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page", EPROTO); return 1; }
@@ -234,7 +246,7 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
-static int hconnect(int host) {
+static int hconnect(int host, struct _moj_chan *ch) {
   const struct _moj_host *hh = &_moj_dsm_cluster.host[host];
   int fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -260,9 +272,14 @@ static int hconnect(int host) {
     close(fd);
     return -1;
   }
-  int auth = _moj_auth_client(fd, MOJ_MAGIC, MOJ_DSM_PROTO_VERSION, _moj_dsm_cluster.secret, _moj_dsm_cluster.secret_len, _moj_dsm_cluster.host[_moj_dsm_self_host].name);
+  int auth = _moj_auth_client_ch(fd, MOJ_MAGIC, MOJ_DSM_PROTO_VERSION, _moj_dsm_cluster.secret, _moj_dsm_cluster.secret_len,
+                                 _moj_dsm_cluster.host[_moj_dsm_self_host].name, _moj_dsm_cluster.encrypt, ch);
   if (auth) {
     if (auth == MOJ_AUTH_BAD_GREETING) _moj_dsm_warn("home host %s: bad greeting", hh->name);
+    else if (auth == MOJ_AUTH_CIPHER)
+      _moj_dsm_warn("home host %s says 'encrypt %s', our cluster file 'encrypt %s': the files differ", hh->name,
+                    _moj_aead_name(ch->peer_alg), _moj_aead_name(_moj_dsm_cluster.encrypt));
+    else if (auth == MOJ_AUTH_KEYS) _moj_dsm_warn("home host %s: cannot derive session keys (libcrypto)", hh->name);
     else if (auth == MOJ_AUTH_REFUSED) _moj_dsm_warn("home host %s refused authentication (wrong cluster secret?)", hh->name);
     else _moj_dsm_warn("home host %s failed to prove it knows the cluster secret", hh->name);
     atomic_store(&hc->err, auth == MOJ_AUTH_BAD_GREETING ? EPROTO : EACCES);
@@ -301,9 +318,10 @@ struct hconn *_moj_dsm_hget(int host) {
       close(hc->fd);
       hc->fd = -1;
     }
-    int fd = hconnect(host);
-    if (fd >= 0 && !hc->rxbuf) hc->rxbuf = malloc(MOJ_MAX_PAYLOAD);
-    if (fd >= 0 && !hc->rxbuf) { close(fd); fd = -1; }
+    struct _moj_chan ch = {0};
+    int fd = hconnect(host, &ch);
+    if (fd >= 0 && !hc->rxbuf) hc->rxbuf = malloc(MOJ_MAX_FRAME);
+    if (fd >= 0 && (!hc->rxbuf || chan_install(hc, &ch))) { _moj_chan_free(&ch); close(fd); fd = -1; }
     if (fd >= 0) {
       hc->fd = fd;
       hc->dead = 0;

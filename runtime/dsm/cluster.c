@@ -134,6 +134,12 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
       if (parse_range(tok[3], &dl[ndl].r)) FAIL("bad key range '%s'", tok[3]);
       dl[ndl].line = ln;
       ndl++;
+    } else if (!strcmp(tok[0], "encrypt") && nt == 2) {
+      int alg = -1;
+      for (int i = 0; i < MOJ_AEAD_COUNT; i++)
+        if (!strcmp(tok[1], _moj_aead_name(i))) alg = i;
+      if (alg < 0) FAIL("unknown cipher '%s' for 'encrypt' (off, aes-256-gcm or chacha20-poly1305)", tok[1]);
+      c->encrypt = alg;
     } else if (!strcmp(tok[0], "distributed") && nt == 2) {
       if (c->ndist == MOJ_DSM_MAX_RANGES) FAIL("too many distributed ranges");
       if (parse_range(tok[1], &c->dist[c->ndist])) FAIL("bad key range '%s'", tok[1]);

@@ -11,6 +11,11 @@
 
 struct _moj_range { uint32_t lo, hi; int host; int parent; /* delegations: the delegating server's host index */ };
 struct _moj_host { char name[32]; char addr[64]; uint16_t port; };
+/* `encrypt` directive: the AEAD sealing every DSM frame after the handshake
+ * (docs/dsm.md "Encryption").  The values travel in the handshake (HELLO and
+ * AUTH aux), so they are part of the wire protocol. */
+enum { MOJ_AEAD_NONE = 0, MOJ_AEAD_AES256GCM = 1, MOJ_AEAD_CHACHA20POLY1305 = 2, MOJ_AEAD_COUNT = 3 };
+const char *_moj_aead_name(int alg); /* "off", "aes-256-gcm", ... ("?" if unknown); in proto.c */
 
 struct _moj_cluster {
   char secret[256];
@@ -22,6 +27,7 @@ struct _moj_cluster {
   struct _moj_range deleg[MOJ_DSM_MAX_RANGES]; /* key ranges delegated to sub-servers (a tree rooted at root) */
   int ndist;
   struct _moj_range dist[MOJ_DSM_MAX_RANGES];  /* keys handled by the DSM */
+  int encrypt;              /* MOJ_AEAD_*: 0 = frames travel in the clear */
 };
 
 /* Parse `path`; on error returns -1 and writes a "file:line: reason" message to err. */

@@ -45,6 +45,9 @@ struct conn {
   uint32_t gen;
   int authed;
   int64_t t_accept;
+  struct conn *hs_prev, *hs_next; /* unauthenticated connections, oldest first */
+  uint32_t addr;                  /* peer IPv4 (network order): whose log budget it spends */
+  struct _moj_chan ch;            /* frame sealing after the handshake (cluster file `encrypt`) */
   char peer[64];
   char host[32];
   uint32_t pid;
@@ -84,6 +87,10 @@ int64_t now_ns(void);
 #define logm(...) _moj_log(MOJ_LOG_INFO, __VA_ARGS__)
 #define logw(...) _moj_log(MOJ_LOG_WARN, __VA_ARGS__)
 #define loge(...) _moj_log(MOJ_LOG_ERROR, __VA_ARGS__)
+/* A line a peer can cause at will (malformed, refused, closed...): rate
+ * limited per peer address and over all peers, so a flood cannot grow the log
+ * without bound (nsd_conn.c). */
+void logp(struct conn *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---------------- names and permissions (nsd_names.c) ---------------- */
 struct perm { int32_t key; uint32_t uid, gid, cuid, cgid, mode; };
@@ -212,7 +219,7 @@ void do_list(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 
 /* A handler's payload must hold at least a T (h, c in scope). */
 #define NEED(T) \
-  if (h->len < sizeof(T)) { logm("%s from %s: payload %u < %zu bytes, rejected", _moj_type_name(h->type), c->peer, h->len, sizeof(T)); reply(c, h, EPROTO, NULL, 0); return; }
+  if (h->len < sizeof(T)) { logp(c, MOJ_LOG_INFO, "%s from %s: payload %u < %zu bytes, rejected", _moj_type_name(h->type), c->peer, h->len, sizeof(T)); reply(c, h, EPROTO, NULL, 0); return; }
 
 
 #endif

@@ -1,12 +1,20 @@
 /* nsd_conn.c — mojave-nsd's connections: accepting peers, the handshake
  * (HELLO nonce, then exactly one AUTH), framing of the byte stream into
- * messages, dispatch to the rooms, buffered replies, and the close that
- * releases everything a peer held (attachments, SEM_UNDO, waiters). */
+ * messages (sealed with the session keys when the cluster file says
+ * `encrypt`), dispatch to the rooms, buffered replies, and the close that
+ * releases everything a peer held (attachments, SEM_UNDO, waiters).
+ *
+ * A peer that has not authenticated costs a bounded, small amount: its
+ * buffer holds exactly one AUTH frame and any other first frame closes it,
+ * at most MAX_UNAUTH such peers exist (a new one pushes out the oldest) and
+ * each has 5 s; what any peer makes the daemon log is rate limited per
+ * address (logp).  docs/dsm.md "Security". */
 #include "nsd.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +22,61 @@
 struct conn *conns[65536];
 uint32_t gen_ctr = 1;
 int maxfd;
+
+#define AUTH_FRAME (sizeof(struct _moj_hdr) + sizeof(struct _moj_auth)) /* all a stranger may send */
+#define MAX_UNAUTH 256        /* unauthenticated connections at once; more push out the oldest */
+#define RX_MIN 65536u         /* an authenticated connection's buffer between large frames */
+#define TX_KEEP (1u << 20)    /* a drained send buffer larger than this is given back */
+
+/* ---------------- peer-caused log lines ---------------- */
+/* One limiter per peer address (the 64 most recently heard, least recently
+ * used replaced) and one over all peers, so neither one noisy member nor
+ * many addresses can grow the log faster than PEER_BURST (ALL_BURST) lines
+ * per window; suppressed lines are counted in the next one that passes. */
+#define PEER_SLOTS 64
+#define PEER_BURST 60
+#define ALL_BURST 200
+#define RL_WINDOW_MS 10000
+static struct peer_rl { uint32_t addr; int64_t last; struct moj_ratelimit rl; } peer_rl[PEER_SLOTS];
+static struct moj_ratelimit all_rl;
+
+void logp(struct conn *c, int level, const char *fmt, ...) {
+  if (!_moj_log_enabled(level)) return;
+  struct peer_rl *p = &peer_rl[0];
+  for (int i = 0; i < PEER_SLOTS; i++) {
+    if (peer_rl[i].addr == c->addr && peer_rl[i].last) { p = &peer_rl[i]; break; }
+    if (peer_rl[i].last < p->last) p = &peer_rl[i];
+  }
+  if (p->addr != c->addr || !p->last) { memset(p, 0, sizeof *p); p->addr = c->addr; }
+  p->last = now_ns();
+  char who[INET_ADDRSTRLEN];
+  struct in_addr ia = {c->addr};
+  inet_ntop(AF_INET, &ia, who, sizeof who);
+  if (!_moj_log_rl_admit(&p->rl, PEER_BURST, RL_WINDOW_MS, level, who) ||
+      !_moj_log_rl_admit(&all_rl, ALL_BURST, RL_WINDOW_MS, level, "all peers"))
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  _moj_vlog(level, fmt, ap);
+  va_end(ap);
+}
+
+/* ---------------- the handshake list ---------------- */
+static struct conn *hs_head, *hs_tail;
+static int n_unauth;
+static void hs_add(struct conn *c) {
+  c->hs_prev = hs_tail;
+  c->hs_next = NULL;
+  if (hs_tail) hs_tail->hs_next = c; else hs_head = c;
+  hs_tail = c;
+  n_unauth++;
+}
+static void hs_del(struct conn *c) {
+  if (c->hs_prev) c->hs_prev->hs_next = c->hs_next; else hs_head = c->hs_next;
+  if (c->hs_next) c->hs_next->hs_prev = c->hs_prev; else hs_tail = c->hs_prev;
+  c->hs_prev = c->hs_next = NULL;
+  n_unauth--;
+}
 
 struct conn *cget(struct cref r) {
   if (r.fd < 0 || r.fd >= 65536) return NULL;
@@ -34,6 +97,7 @@ void flush_out(struct conn *c) {
     c->txoff += (size_t)w;
   }
   if (c->txoff == c->txlen) c->txoff = c->txlen = 0;
+  if (!c->txlen && c->txcap > TX_KEEP) { free(c->tx); c->tx = NULL; c->txcap = 0; }
   int want = c->txlen > 0;
   if (want != c->want_out) {
     _moj_ae_set_mask(&nsd_loop, c->fd, MOJ_AE_READ | (want ? MOJ_AE_WRITE : 0));
@@ -43,24 +107,24 @@ void flush_out(struct conn *c) {
 void sendm(struct conn *c, uint16_t type, uint32_t seq, int32_t status, uint32_t aux,
                   const void *p1, size_t l1, const void *p2, size_t l2) {
   if (!c) return;
-  if (c->txlen + 24 + l1 + l2 > MAX_TX) {
+  size_t fl = _moj_frame_size(&c->ch.tx, l1 + l2);
+  if (c->txlen + fl > MAX_TX) {
     conn_close(c, "peer does not read its replies (tx buffer limit)");
     return;
   }
-  size_t need = c->txlen + 24 + l1 + l2;
+  size_t need = c->txlen + fl;
   if (need > c->txcap) {
-    size_t nc = c->txcap ? c->txcap : 8192;
+    /* a stranger gets HELLO and perhaps one ERROR: no need for 8 kB each */
+    size_t nc = c->txcap ? c->txcap : c->authed ? 8192 : 256;
     while (nc < need) nc *= 2;
-    c->tx = realloc(c->tx, nc);
+    uint8_t *t = realloc(c->tx, nc);
+    if (!t) { conn_close(c, "out of memory for its replies"); return; }
+    c->tx = t;
     c->txcap = nc;
   }
-  struct _moj_hdr h;
-  _moj_hdr_init(&h, type, (uint32_t)(l1 + l2), seq, status);
-  h.aux = aux;
-  memcpy(c->tx + c->txlen, &h, 24);
-  if (l1) memcpy(c->tx + c->txlen + 24, p1, l1);
-  if (l2) memcpy(c->tx + c->txlen + 24 + l1, p2, l2);
-  c->txlen = need;
+  size_t n = _moj_frame_put(&c->ch.tx, c->tx + c->txlen, type, seq, status, aux, p1, l1, p2, l2);
+  if (!n) { conn_close(c, "cannot seal a frame"); return; }
+  c->txlen += n;
   flush_out(c);
 }
 void reply(struct conn *c, const struct _moj_hdr *rq, int32_t status, const void *p, size_t l) {
@@ -70,8 +134,9 @@ void reply(struct conn *c, const struct _moj_hdr *rq, int32_t status, const void
 
 /* ---------------- connection lifecycle ---------------- */
 void conn_close(struct conn *c, const char *why) {
-  if (c->authed) logm("closing %s (host %s pid %u): %s", c->peer, c->host, c->pid, why);
-  else logm("closing unauthenticated %s: %s", c->peer, why);
+  if (c->authed) logp(c, MOJ_LOG_INFO, "closing %s (host %s pid %u): %s", c->peer, c->host, c->pid, why);
+  else { logp(c, MOJ_LOG_INFO, "closing unauthenticated %s: %s", c->peer, why); hs_del(c); }
+  _moj_chan_free(&c->ch);
   conns[c->fd] = NULL;
   _moj_ae_del(&nsd_loop, c->fd);
   close(c->fd);
@@ -84,32 +149,46 @@ void conn_close(struct conn *c, const char *why) {
   free(c->rx); free(c->tx); free(c);
 }
 
-static void handle_auth(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
-  if (h->type != MOJ_AUTH || h->len != sizeof(struct _moj_auth)) {
-    logw("refused %s: first message must be AUTH (%s, %u bytes)", c->peer, _moj_type_name(h->type), h->len);
-    const char *m = "authentication required";
-    sendm(c, MOJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
-    conn_close(c, "not authenticated");
-    return;
+/* Tell the peer why, then close (unless sending already closed it). */
+static void refuse(struct conn *c, uint32_t seq, int32_t err, const char *msg, const char *why) {
+  struct cref r = cref_of(c);
+  sendm(c, MOJ_ERROR, seq, err, 0, msg, strlen(msg), NULL, 0);
+  if ((c = cget(r))) {
+    flush_out(c);
+    conn_close(c, why);
   }
+}
+
+/* The one frame a stranger may send (on_readable checked type and length). */
+static void handle_auth(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   struct _moj_auth a; memcpy(&a, pl, sizeof a);
   struct _moj_auth_ok ok;
   if (_moj_auth_server(C.secret, C.secret_len, c->snonce, &a, &ok) || _moj_cluster_find_host(&C, a.host) < 0) {
-    logw("refused %s claiming host '%s' pid %u: bad cluster secret or unknown host", c->peer, a.host, a.pid);
-    const char *m = "authentication failed";
-    sendm(c, MOJ_ERROR, h->seq, EACCES, 0, m, strlen(m), NULL, 0);
-    conn_close(c, "authentication failed");
+    logp(c, MOJ_LOG_WARN, "refused %s claiming host '%s' pid %u: bad cluster secret or unknown host", c->peer, a.host, a.pid);
+    refuse(c, h->seq, EACCES, "authentication failed", "authentication failed");
     return;
   }
+  if (h->aux != (uint32_t)C.encrypt) { /* a member whose cluster file differs: say so on both ends */
+    logp(c, MOJ_LOG_WARN, "refused %s (host %s): its cluster file says 'encrypt %s', ours 'encrypt %s'", c->peer, a.host,
+         _moj_aead_name((int)h->aux), _moj_aead_name(C.encrypt));
+    refuse(c, h->seq, EPROTO, "cluster files disagree on 'encrypt'", "encryption setting differs");
+    return;
+  }
+  struct _moj_chan ch = {0};
+  if (C.encrypt && _moj_chan_keys(&ch, C.encrypt, 1, C.secret, C.secret_len, c->snonce, a.cnonce, a.host)) {
+    conn_close(c, "cannot derive session keys (libcrypto)");
+    return;
+  }
+  hs_del(c);
   c->authed = 1;
   memcpy(c->host, a.host, 32);
   c->pid = a.pid;
   ok.client_id = c->gen;
-  sendm(c, MOJ_AUTH_OK, h->seq, 0, 0, &ok, sizeof ok, NULL, 0);
+  sendm(c, MOJ_AUTH_OK, h->seq, 0, 0, &ok, sizeof ok, NULL, 0); /* the last clear frame */
+  c->ch = ch;
 }
 
 static void dispatch(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
-  if (!c->authed) { handle_auth(c, h, pl); return; }
   switch (h->type) {
   case MOJ_PING: reply(c, h, 0, pl, h->len); break;
   case MOJ_RESOLVE: do_resolve(c, h, pl); break;
@@ -133,17 +212,37 @@ static void dispatch(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl
   case MOJ_MSGCTL: do_msgctl(c, h, pl); break;
   case MOJ_LIST: do_list(c, h, pl); break;
   default:
-    logw("unknown message type %u from %s, rejected", h->type, c->peer);
+    logp(c, MOJ_LOG_WARN, "unknown message type %u from %s, rejected", h->type, c->peer);
     reply(c, h, EPROTO, NULL, 0);
   }
 }
 
+/* Size the receive buffer for what may come next: a stranger's is exactly
+ * one AUTH frame; a member's holds the frame whose (already checked) header
+ * starts it, else RX_MIN, and shrinks back after a large frame. */
+static int rx_fit(struct conn *c) {
+  size_t want = AUTH_FRAME;
+  if (c->authed) {
+    want = RX_MIN;
+    if (c->rxlen >= sizeof(struct _moj_hdr)) {
+      struct _moj_hdr h;
+      memcpy(&h, c->rx, sizeof h);
+      if (sizeof h + h.len > want) want = sizeof h + h.len;
+    }
+    if (want < c->rxlen) want = c->rxlen;
+  }
+  if (want == c->rxcap || (want < c->rxcap && c->rxcap <= RX_MIN)) return 0;
+  uint8_t *r = realloc(c->rx, want);
+  if (!r) return -1;
+  c->rx = r;
+  c->rxcap = want;
+  return 0;
+}
+
 static void on_readable(struct conn *c) {
   for (;;) {
-    if (c->rxcap - c->rxlen < 65536) {
-      c->rxcap = c->rxcap ? c->rxcap * 2 : 131072;
-      c->rx = realloc(c->rx, c->rxcap);
-    }
+    if (rx_fit(c)) { conn_close(c, "out of memory for its requests"); return; }
+    if (c->rxcap == c->rxlen) { conn_close(c, "receive buffer full"); return; } /* cannot happen: a full buffer holds a complete frame */
     ssize_t r = recv(c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen, 0);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -152,7 +251,7 @@ static void on_readable(struct conn *c) {
       return;
     }
     if (r == 0) {
-      if (c->rxlen) logw("%s: connection closed inside a message (%zu bytes pending): truncated message dropped", c->peer, c->rxlen);
+      if (c->rxlen) logp(c, MOJ_LOG_WARN, "%s: connection closed inside a message (%zu bytes pending): truncated message dropped", c->peer, c->rxlen);
       conn_close(c, "connection closed");
       return;
     }
@@ -161,21 +260,33 @@ static void on_readable(struct conn *c) {
     while (c->rxlen - off >= sizeof(struct _moj_hdr)) {
       struct _moj_hdr h;
       memcpy(&h, c->rx + off, sizeof h);
-      const char *bad = _moj_hdr_check(&h);
+      const char *bad = _moj_frame_check(&c->ch.rx, &h);
       if (bad) {
-        logw("malformed message from %s: %s (magic 0x%08x version %u type %u len %u), rejected", c->peer, bad,
+        logp(c, MOJ_LOG_WARN, "malformed message from %s: %s (magic 0x%08x version %u type %u len %u), rejected", c->peer, bad,
              h.magic, h.version, h.type, h.len);
-        sendm(c, MOJ_ERROR, h.seq, EPROTO, 0, bad, strlen(bad), NULL, 0);
-        flush_out(c);
-        conn_close(c, "protocol error: the byte stream cannot be resynchronised");
+        refuse(c, h.seq, EPROTO, bad, "protocol error: the byte stream cannot be resynchronised");
+        return;
+      }
+      if (!c->authed && (h.type != MOJ_AUTH || h.len != sizeof(struct _moj_auth))) {
+        logp(c, MOJ_LOG_WARN, "refused %s: first message must be AUTH of %zu bytes (%s, %u bytes)", c->peer,
+             sizeof(struct _moj_auth), _moj_type_name(h.type), h.len);
+        refuse(c, h.seq, EACCES, "authentication required", "not authenticated");
         return;
       }
       if (c->rxlen - off < sizeof h + h.len) break;
+      const uint8_t *pl;
+      bad = _moj_frame_open(&c->ch.rx, &h, c->rx + off + sizeof h, &pl);
+      if (bad) {
+        logp(c, MOJ_LOG_WARN, "%s (host %s): %s", c->peer, c->host, bad);
+        conn_close(c, bad);
+        return;
+      }
+      off += sizeof(struct _moj_hdr) + ((const struct _moj_hdr *)(c->rx + off))->len; /* the outer frame */
       uint32_t gen = c->gen;
       int fd = c->fd;
-      dispatch(c, &h, c->rx + off + sizeof h);
+      if (c->authed) dispatch(c, &h, pl);
+      else handle_auth(c, &h, pl);
       if (conns[fd] != c || c->gen != gen) return; /* closed by the handler */
-      off += sizeof h + h.len;
     }
     if (off) { memmove(c->rx, c->rx + off, c->rxlen - off); c->rxlen -= off; }
   }
@@ -204,41 +315,53 @@ static void conn_event(struct moj_ae *ae, int fd, void *data, int mask) {
   if ((mask & MOJ_AE_READ) && conns[fd] == c && c->gen == gen) on_readable(c);
 }
 
-/* Accept every pending peer and greet it with the nonce its AUTH must answer. */
+/* Accept every pending peer and greet it with the nonce its AUTH must answer
+ * (and, in aux, our `encrypt` setting). */
 void conn_accept(int lfd) {
+  static struct moj_ratelimit accept_rl;
   for (;;) {
     struct sockaddr_in pa; socklen_t pl = sizeof pa;
     int cfd = accept4(lfd, (struct sockaddr *)&pa, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0) break;
+    if (cfd < 0) {
+      if ((errno == EMFILE || errno == ENFILE) && hs_head) { /* out of descriptors: strangers go first */
+        conn_close(hs_head, "out of descriptors: the oldest unauthenticated connection is dropped");
+        continue;
+      }
+      if (errno != EAGAIN && errno != EINTR) _moj_log_rl(&accept_rl, 5, RL_WINDOW_MS, MOJ_LOG_ERROR, "accept: %s", strerror(errno));
+      break;
+    }
     if (cfd >= 65536) { close(cfd); continue; }
     int one = 1;
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     _moj_sock_liveness(cfd);
     struct conn *c = calloc(1, sizeof *c);
     if (!c || _moj_ae_add(&nsd_loop, cfd, MOJ_AE_READ, conn_event, NULL)) {
-      loge("cannot accept a connection: %s", c ? strerror(errno) : "out of memory");
+      _moj_log_rl(&accept_rl, 5, RL_WINDOW_MS, MOJ_LOG_ERROR, "cannot accept a connection: %s", c ? strerror(errno) : "out of memory");
       free(c); close(cfd);
       continue;
     }
+    if (n_unauth >= MAX_UNAUTH) conn_close(hs_head, "too many unauthenticated connections: the oldest is dropped");
     c->fd = cfd; c->gen = gen_ctr++; c->t_accept = now_ns();
+    c->addr = pa.sin_addr.s_addr;
     snprintf(c->peer, sizeof c->peer, "%s:%u", inet_ntoa(pa.sin_addr), ntohs(pa.sin_port));
     conns[cfd] = c;
+    hs_add(c);
     if (cfd > maxfd) maxfd = cfd;
     struct _moj_hello hello;
     _moj_random(c->snonce, 16);
     memcpy(hello.nonce, c->snonce, 16);
     hello.server_idx = (uint32_t)self_idx;
-    sendm(c, MOJ_HELLO, 0, 0, 0, &hello, sizeof hello, NULL, 0);
+    sendm(c, MOJ_HELLO, 0, 0, (uint32_t)C.encrypt, &hello, sizeof hello, NULL, 0);
   }
 }
 
 /* Handshake deadline: an unauthenticated peer may not hold a connection
- * (checked twice a second, not on every turn of the loop). */
+ * (checked twice a second, not on every turn of the loop; the list is in
+ * accept order, so only its expired head is visited). */
 void conn_expire_handshakes(void) {
   static int64_t last_scan;
   int64_t t = now_ns();
   if (t - last_scan < 500000000LL) return;
   last_scan = t;
-  for (int fd = 0; fd <= maxfd; fd++)
-    if (conns[fd] && !conns[fd]->authed && t - conns[fd]->t_accept > 5000000000LL) conn_close(conns[fd], "no AUTH within 5 s");
+  while (hs_head && t - hs_head->t_accept > 5000000000LL) conn_close(hs_head, "no AUTH within 5 s");
 }

@@ -43,7 +43,7 @@ struct shm *shm_by_id(int id, int *slot) {
  * namespace.  Returns 0 after refusing. */
 int key_is_mine(struct conn *c, const struct _moj_hdr *h, int32_t key) {
   if (key == 0 || _moj_cluster_home(&C, key) == self_idx) return 1; /* IPC_PRIVATE: created where asked */
-  logw("%s from %s: key 0x%x is not homed here (do the cluster files differ?), refused", _moj_type_name(h->type), c->peer, (unsigned)key);
+  logp(c, MOJ_LOG_WARN, "%s from %s: key 0x%x is not homed here (do the cluster files differ?), refused", _moj_type_name(h->type), c->peer, (unsigned)key);
   reply(c, h, EREMOTE, NULL, 0);
   return 0;
 }
@@ -56,7 +56,7 @@ void do_resolve(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   uint32_t lo = 0, hi = 0;
   int at = _moj_cluster_resolve_at(&C, self_idx, q.key, &ref, &lo, &hi);
   if (at < 0) {
-    logw("RESOLVE from %s: key 0x%x is outside this server's zone, refused", c->peer, (unsigned)q.key);
+    logp(c, MOJ_LOG_WARN, "RESOLVE from %s: key 0x%x is outside this server's zone, refused", c->peer, (unsigned)q.key);
     reply(c, h, ENXIO, NULL, 0);
     return;
   }

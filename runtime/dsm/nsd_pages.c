@@ -186,7 +186,7 @@ void do_page_req(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s || q.page >= s->npages || (q.access != MOJ_ACC_READ && q.access != MOJ_ACC_WRITE) || att_slot(s, c) < 0) {
-    logw("PAGE_REQ from %s: bad id/page/access (0x%x/%u/%u), rejected", c->peer, q.id, q.page, q.access);
+    logp(c, MOJ_LOG_WARN, "PAGE_REQ from %s: bad id/page/access (0x%x/%u/%u), rejected", c->peer, q.id, q.page, q.access);
     page_send(c, h->seq, EINVAL, q.id, q.page, 0, NULL);
     return;
   }
@@ -202,13 +202,13 @@ void do_page_req(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
 /* PAGE_DIRTY (no reply): the owner is about to store to a write-ahead page,
  * so from now on only its copy is current. */
 void do_page_dirty(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
-  if (h->len < sizeof(struct _moj_page_req)) { logw("PAGE_DIRTY from %s: payload %u bytes, rejected", c->peer, h->len); return; }
+  if (h->len < sizeof(struct _moj_page_req)) { logp(c, MOJ_LOG_WARN, "PAGE_DIRTY from %s: payload %u bytes, rejected", c->peer, h->len); return; }
   struct _moj_page_req q; memcpy(&q, pl, sizeof q);
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   int a = s && q.page < s->npages ? att_slot(s, c) : -1;
   if (a < 0 || s->own[q.page] != a) {
-    logw("PAGE_DIRTY from %s: id 0x%x page %u is not owned by it, ignored", c->peer, q.id, q.page);
+    logp(c, MOJ_LOG_WARN, "PAGE_DIRTY from %s: id 0x%x page %u is not owned by it, ignored", c->peer, q.id, q.page);
     return;
   }
   s->pg[q.page].clean = 0;
@@ -225,10 +225,10 @@ void do_fetch_reply(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl)
   static uint8_t unz[MOJ_PAGE];
   if (q.has_data & MOJ_PAGE_ZSTD) {
     size_t r = ZSTD_decompress(unz, sizeof unz, pl + sizeof q, h->len - sizeof q);
-    if (ZSTD_isError(r) || r != MOJ_PAGE) { logw("PAGE_FETCH reply from %s: bad zstd frame, rejected", c->peer); return; }
+    if (ZSTD_isError(r) || r != MOJ_PAGE) { logp(c, MOJ_LOG_WARN, "PAGE_FETCH reply from %s: bad zstd frame, rejected", c->peer); return; }
     data = unz;
   } else if (q.has_data) {
-    if (h->len != sizeof q + MOJ_PAGE) { logw("PAGE_FETCH reply from %s: wrong length %u, rejected", c->peer, h->len); return; }
+    if (h->len != sizeof q + MOJ_PAGE) { logp(c, MOJ_LOG_WARN, "PAGE_FETCH reply from %s: wrong length %u, rejected", c->peer, h->len); return; }
     data = pl + sizeof q;
   }
   page_fetched(s, q.id, q.page, a, data, 0);

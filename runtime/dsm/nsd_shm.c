@@ -137,7 +137,7 @@ void do_shmdt(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   int a = s ? att_slot(s, c) : -1;
   if (a < 0) { reply(c, h, EINVAL, NULL, 0); return; }
   size_t off = sizeof q, rec = 4 + MOJ_PAGE;
-  if ((h->len - off) % rec) { logw("SHMDT from %s: trailing bytes, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
+  if ((h->len - off) % rec) { logp(c, MOJ_LOG_WARN, "SHMDT from %s: trailing bytes, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
   for (; off < h->len; off += rec) {
     uint32_t pn; memcpy(&pn, pl + off, 4);
     if (pn >= s->npages) continue;
@@ -229,7 +229,7 @@ void do_reattach(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s) { if (!(h->aux & 1)) reply(c, h, EIDRM, &q.id, sizeof q.id); return; }
   size_t off = sizeof q, rec = 8 + MOJ_PAGE;
-  if ((h->len - off) % rec) { logw("REATTACH from %s: trailing bytes, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
+  if ((h->len - off) % rec) { logp(c, MOJ_LOG_WARN, "REATTACH from %s: trailing bytes, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
   int a = att_slot(s, c);
   if (a < 0) {
     for (a = 0; a < MAX_ATT; a++)

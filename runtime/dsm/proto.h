@@ -41,6 +41,8 @@ enum _moj_type {
   MOJ_AUTH_OK = 3,   /* s->c: server proof */
   MOJ_ERROR = 4,     /* s->c: fatal protocol error, text reason */
   MOJ_PING = 5,      /* c->s: liveness / round-trip benchmark */
+  MOJ_SEALED = 6,    /* either way, after the handshake when the cluster file says `encrypt`:
+                        an AEAD-sealed frame (inner header + payload), see _moj_frame_put */
   MOJ_RESOLVE = 10,  /* key -> index of the host that is home for it */
   MOJ_SHMGET = 11,
   MOJ_SHMAT = 12,
@@ -79,6 +81,9 @@ struct _moj_list_e {
   struct { char host[32]; uint32_t pid, pages; } owner[MOJ_LIST_OWNERS]; /* processes owning the most pages */
 } __attribute__((packed));
 
+/* HELLO's header aux = the server's `encrypt` setting and AUTH's aux = the
+ * client's (MOJ_AEAD_*): files that disagree fail the handshake with a clear
+ * reason instead of garbling the first frame. */
 struct _moj_hello { uint8_t nonce[16]; uint32_t server_idx; } __attribute__((packed));
 struct _moj_auth {
   char host[32];
@@ -181,8 +186,51 @@ const char *_moj_hdr_check_as(const struct _moj_hdr *h, uint32_t magic, uint16_t
 /* Cluster-secret handshake (docs/dsm.md "Authentication"): the server sends
  * HELLO(nonce), the client AUTH(host, cnonce, HMAC), the server AUTH_OK(proof).
  * Client side over a blocking socket: 0, or which step failed. */
-enum { MOJ_AUTH_BAD_GREETING = 1, MOJ_AUTH_REFUSED = 2, MOJ_AUTH_NO_PROOF = 3 };
+enum { MOJ_AUTH_BAD_GREETING = 1, MOJ_AUTH_REFUSED = 2, MOJ_AUTH_NO_PROOF = 3, MOJ_AUTH_CIPHER = 4, MOJ_AUTH_KEYS = 5 };
 int _moj_auth_client(int fd, uint32_t magic, uint16_t version, const char *secret, size_t slen, const char *host);
+
+/* ---- optional encryption (docs/dsm.md "Encryption"): after the handshake
+ * every frame in either direction is one MOJ_SEALED frame whose body is
+ * AEAD(inner 24-byte header | payload) | 16-byte tag, the outer header being
+ * the additional authenticated data.  Keys: HKDF-SHA256 (libcrypto) of the
+ * cluster secret, salted with both handshake nonces, one key per direction;
+ * nonce: 32 zero bits | a 64-bit frame counter each end keeps (never sent),
+ * so a dropped, replayed or reordered frame fails like a tampered one. ---- */
+#define MOJ_SEAL_OVERHEAD (24u + 16u)                       /* inner header + tag */
+#define MOJ_MAX_FRAME (MOJ_MAX_PAYLOAD + MOJ_SEAL_OVERHEAD) /* largest body after a header */
+struct _moj_aead { void *ctx; uint64_t ctr; int alg; }; /* one direction; alg 0: clear */
+struct _moj_chan { struct _moj_aead tx, rx; int peer_alg; };
+/* Derive and install both directions' keys (is_server picks which is tx). */
+int _moj_chan_keys(struct _moj_chan *ch, int alg, int is_server, const char *secret, size_t slen,
+                   const uint8_t snonce[16], const uint8_t cnonce[16], const char host[32]);
+void _moj_chan_free(struct _moj_chan *ch); /* back to clear, contexts released */
+/* HKDF-SHA256 (RFC 5869) through libcrypto; 0 or -1. */
+int _moj_hkdf(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len, const void *info, size_t info_len,
+              uint8_t *out, size_t out_len);
+/* Bytes a frame of `payload` bytes takes on the wire in this direction. */
+static inline size_t _moj_frame_size(const struct _moj_aead *tx, size_t payload) {
+  return 24 + payload + (tx->alg ? MOJ_SEAL_OVERHEAD : 0);
+}
+/* Write one frame (header | p1 | p2, sealed if tx->alg) to out, which holds
+ * _moj_frame_size(tx, l1 + l2) bytes; returns that size, or 0 if sealing failed. */
+size_t _moj_frame_put(struct _moj_aead *tx, uint8_t *out, uint16_t type, uint32_t seq, int32_t status, uint32_t aux,
+                      const void *p1, size_t l1, const void *p2, size_t l2);
+/* Receive side: validate a header as read (NULL = fine: then h->len body
+ * bytes follow, at most MOJ_MAX_FRAME), then open the body in place:
+ * h becomes the inner header and *pl its payload.  Both return a reason on failure. */
+const char *_moj_frame_check(const struct _moj_aead *rx, const struct _moj_hdr *h);
+const char *_moj_frame_open(struct _moj_aead *rx, struct _moj_hdr *h, uint8_t *body, const uint8_t **pl);
+/* The DSM handshake with encryption: as _moj_auth_client, also refusing a
+ * server whose `encrypt` differs (MOJ_AUTH_CIPHER, ch->peer_alg tells it) and
+ * installing the session keys in ch when alg != 0. */
+int _moj_auth_client_ch(int fd, uint32_t magic, uint16_t version, const char *secret, size_t slen, const char *host,
+                        int alg, struct _moj_chan *ch);
+/* Blocking frame I/O over a channel for simple peers (tests, tools): send
+ * seals through `scratch` (_moj_frame_size bytes); recv reads into buf
+ * (24 + MOJ_MAX_FRAME bytes) and returns NULL or a reason. */
+int _moj_chan_send(int fd, struct _moj_aead *tx, uint8_t *scratch, uint16_t type, uint32_t seq, int32_t status,
+                   uint32_t aux, const void *p1, size_t l1, const void *p2, size_t l2);
+const char *_moj_chan_recv(int fd, struct _moj_aead *rx, struct _moj_hdr *h, uint8_t *buf, const uint8_t **pl);
 /* Server side: checks the client's MAC over our nonce (0 = good) and fills
  * the proof to send back in AUTH_OK; a->host is NUL-terminated on return. */
 int _moj_auth_server(const char *secret, size_t slen, const uint8_t snonce[16], struct _moj_auth *a, struct _moj_auth_ok *ok);

@@ -1,7 +1,12 @@
 /* tests/unit/test_proto.c — the DSM/migration wire helpers' cryptography
  * (runtime/dsm/proto.c) against published vectors: SHA-256 (FIPS 180-4
  * examples, incremental and one-shot agree) and HMAC-SHA256 (RFC 4231 test
- * cases 1, 2, 3, 4, 6, 7), including the message given in up to four parts. */
+ * cases 1, 2, 3, 4, 6, 7), including the message given in up to four parts,
+ * and equal to libcrypto's own HMAC() on random keys and messages; HKDF
+ * (RFC 5869 case 1); the sealing of frames (both ciphers): round trips, and
+ * a tampered body, header or tag, a replayed, skipped or misdirected frame,
+ * a clear frame on a sealed connection are all refused; the `encrypt`
+ * directive of the cluster file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +15,13 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "cluster.h"
 #include "proto.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static void hex(const uint8_t *b, size_t n, char *out) {
   for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", b[i]);
@@ -81,7 +92,178 @@ static void hmac_rfc4231(void **state) {
   }
 }
 
+/* The construction in proto.c (kept off EVP: its first use costs ~1 ms of
+ * provider start-up in every process) must equal libcrypto's HMAC. */
+static void hmac_matches_libcrypto(void **state) {
+  (void)state;
+  uint8_t key[200], msg[300], a[32], b[32];
+  unsigned int bl = 0;
+  srand(4231);
+  for (int t = 0; t < 400; t++) {
+    size_t kl = (size_t)(rand() % (int)sizeof key), ml = (size_t)(rand() % (int)sizeof msg);
+    for (size_t i = 0; i < kl; i++) key[i] = (uint8_t)rand();
+    for (size_t i = 0; i < ml; i++) msg[i] = (uint8_t)rand();
+    size_t q = ml / 3;
+    _moj_hmac(key, kl, msg, q, msg + q, q, msg + 2 * q, ml - 2 * q, NULL, 0, a);
+    assert_non_null(HMAC(EVP_sha256(), key, (int)kl, msg, ml, b, &bl));
+    assert_int_equal(bl, 32);
+    assert_memory_equal(a, b, 32);
+  }
+}
+
+static void hkdf_rfc5869(void **state) {
+  (void)state;
+  uint8_t ikm[22], salt[13], info[10], okm[42];
+  char h[85];
+  memset(ikm, 0x0b, sizeof ikm);
+  for (int i = 0; i < 13; i++) salt[i] = (uint8_t)i;
+  for (int i = 0; i < 10; i++) info[i] = (uint8_t)(0xf0 + i);
+  assert_int_equal(_moj_hkdf(ikm, sizeof ikm, salt, sizeof salt, info, sizeof info, okm, sizeof okm), 0);
+  hex(okm, sizeof okm, h);
+  assert_string_equal(h, "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+}
+
+/* A client and a server channel keyed from the same handshake. */
+static void pair(int alg, struct _moj_chan *cl, struct _moj_chan *sv) {
+  uint8_t sn[16], cn[16];
+  char host[32] = "h2";
+  _moj_random(sn, 16);
+  _moj_random(cn, 16);
+  memset(cl, 0, sizeof *cl);
+  memset(sv, 0, sizeof *sv);
+  assert_int_equal(_moj_chan_keys(cl, alg, 0, "cluster-secret", 14, sn, cn, host), 0);
+  assert_int_equal(_moj_chan_keys(sv, alg, 1, "cluster-secret", 14, sn, cn, host), 0);
+}
+/* Feed a frame to a receiving end as the daemon and the client do. */
+static const char *deliver(struct _moj_aead *rx, const uint8_t *frame, size_t n, struct _moj_hdr *h, const uint8_t **pl,
+                           uint8_t *work) {
+  memcpy(h, frame, 24);
+  const char *bad = _moj_frame_check(rx, h);
+  if (bad) return bad;
+  if (24 + (size_t)h->len != n) return "length";
+  memcpy(work, frame + 24, h->len);
+  return _moj_frame_open(rx, h, work, pl);
+}
+
+static void seal_round_trip(void **state) {
+  (void)state;
+  static uint8_t frame[24 + MOJ_MAX_FRAME], work[MOJ_MAX_FRAME], big[MOJ_MAX_PAYLOAD];
+  _moj_random(big, sizeof big);
+  for (int alg = MOJ_AEAD_AES256GCM; alg < MOJ_AEAD_COUNT; alg++) {
+    struct _moj_chan cl, sv;
+    pair(alg, &cl, &sv);
+    const size_t sizes[] = {0, 1, 23, 4096, 4096 + 16, MOJ_MAX_PAYLOAD};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+      size_t l1 = sizes[i] / 3, l2 = sizes[i] - l1;
+      size_t n = _moj_frame_put(&cl.tx, frame, MOJ_SHMGET, (uint32_t)i + 7, -5, 42, big, l1, big + l1, l2);
+      assert_int_equal(n, _moj_frame_size(&cl.tx, sizes[i]));
+      assert_int_equal(n, 24 + sizes[i] + MOJ_SEAL_OVERHEAD);
+      if (sizes[i] >= 64) assert_true(memcmp(frame + 48, big, 16) != 0); /* not in the clear */
+      struct _moj_hdr h;
+      const uint8_t *pl;
+      assert_null(deliver(&sv.rx, frame, n, &h, &pl, work));
+      assert_int_equal(h.type, MOJ_SHMGET);
+      assert_int_equal(h.seq, i + 7);
+      assert_int_equal(h.status, -5);
+      assert_int_equal(h.aux, 42);
+      assert_int_equal(h.len, sizes[i]);
+      if (sizes[i]) assert_memory_equal(pl, big, sizes[i]);
+      /* and the other way */
+      n = _moj_frame_put(&sv.tx, frame, MOJ_PING | MOJ_REPLY, 9, 0, 0, big, sizes[i], NULL, 0);
+      assert_null(deliver(&cl.rx, frame, n, &h, &pl, work));
+      assert_int_equal(h.len, sizes[i]);
+    }
+    /* more than MOJ_MAX_PAYLOAD cannot be sealed */
+    assert_int_equal(_moj_frame_put(&cl.tx, frame, MOJ_PING, 1, 0, 0, big, MOJ_MAX_PAYLOAD, big, 1), 0);
+    _moj_chan_free(&cl);
+    _moj_chan_free(&sv);
+  }
+}
+
+static void seal_rejects(void **state) {
+  (void)state;
+  static uint8_t f1[24 + 4096 + MOJ_SEAL_OVERHEAD], f2[sizeof f1], t[sizeof f1], work[MOJ_MAX_FRAME], pl0[4096];
+  _moj_random(pl0, sizeof pl0);
+  for (int alg = MOJ_AEAD_AES256GCM; alg < MOJ_AEAD_COUNT; alg++) {
+    struct _moj_chan cl, sv;
+    struct _moj_hdr h;
+    const uint8_t *pl;
+    pair(alg, &cl, &sv);
+    size_t n1 = _moj_frame_put(&cl.tx, f1, MOJ_PING, 1, 0, 0, pl0, sizeof pl0, NULL, 0);
+    size_t n2 = _moj_frame_put(&cl.tx, f2, MOJ_PING, 2, 0, 0, pl0, sizeof pl0, NULL, 0);
+    assert_int_equal(n1, n2);
+    /* one flipped bit anywhere: body, inner header, tag, outer header (AAD) */
+    const size_t at[] = {24 + 3, 24 + 24 + 100, n1 - 1, 12 /* outer seq */, 20 /* outer aux */};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+      memcpy(t, f1, n1);
+      t[at[i]] ^= 0x10;
+      assert_non_null(deliver(&sv.rx, t, n1, &h, &pl, work));
+      assert_int_equal(sv.rx.ctr, 0); /* a refused frame does not advance the counter */
+    }
+    /* skipped: frame 2 arrives first */
+    assert_non_null(deliver(&sv.rx, f2, n2, &h, &pl, work));
+    assert_null(deliver(&sv.rx, f1, n1, &h, &pl, work));
+    assert_int_equal(h.seq, 1);
+    /* replayed */
+    assert_non_null(deliver(&sv.rx, f1, n1, &h, &pl, work));
+    assert_null(deliver(&sv.rx, f2, n2, &h, &pl, work));
+    /* reflected: the client's own frame sent back to it (other direction's key) */
+    size_t n3 = _moj_frame_put(&cl.tx, t, MOJ_PING, 3, 0, 0, pl0, 8, NULL, 0);
+    assert_non_null(deliver(&cl.rx, t, n3, &h, &pl, work));
+    /* a clear frame on a sealed connection, and a sealed one on a clear connection */
+    struct _moj_aead clear = {0};
+    size_t n4 = _moj_frame_put(&clear, t, MOJ_PING, 4, 0, 0, pl0, 8, NULL, 0);
+    assert_int_equal(n4, 32);
+    assert_string_equal(deliver(&sv.rx, t, n4, &h, &pl, work), "unencrypted frame on an encrypted connection");
+    assert_non_null(deliver(&clear, f1, n1, &h, &pl, work));
+    /* a body shorter than the overhead, or longer than the largest frame */
+    struct _moj_hdr o;
+    _moj_hdr_init(&o, MOJ_SEALED, MOJ_SEAL_OVERHEAD - 1, 0, 0);
+    assert_non_null(_moj_frame_check(&sv.rx, &o));
+    _moj_hdr_init(&o, MOJ_SEALED, MOJ_MAX_FRAME + 1, 0, 0);
+    assert_non_null(_moj_frame_check(&sv.rx, &o));
+    /* a different secret or cipher derives other keys */
+    struct _moj_chan other;
+    uint8_t z[16] = {0};
+    char h2[32] = "h2";
+    memset(&other, 0, sizeof other);
+    assert_int_equal(_moj_chan_keys(&other, alg, 1, "cluster-secreT", 14, z, z, h2), 0);
+    n3 = _moj_frame_put(&cl.tx, t, MOJ_PING, 5, 0, 0, pl0, 8, NULL, 0);
+    assert_non_null(deliver(&other.rx, t, n3, &h, &pl, work));
+    _moj_chan_free(&other);
+    _moj_chan_free(&cl);
+    _moj_chan_free(&sv);
+  }
+}
+
+static void encrypt_directive(void **state) {
+  (void)state;
+  const char *vals[] = {"off", "aes-256-gcm", "chacha20-poly1305", "aes-128-cbc"};
+  for (int i = 0; i < 4; i++) {
+    char path[] = "/tmp/test_proto_clusterXXXXXX", err[256];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    dprintf(fd, "secret 0123456789abcdef\nhost h1 10.0.0.1:7700\nnameserver root h1\nencrypt %s\n", vals[i]);
+    close(fd);
+    struct _moj_cluster *c = calloc(1, sizeof *c);
+    int r = _moj_cluster_load(path, c, err, sizeof err);
+    unlink(path);
+    if (i < 3) {
+      assert_int_equal(r, 0);
+      assert_int_equal(c->encrypt, i);
+      assert_string_equal(_moj_aead_name(c->encrypt), vals[i]);
+    } else {
+      assert_int_equal(r, -1);
+      assert_non_null(strstr(err, ":4: unknown cipher 'aes-128-cbc'"));
+    }
+    free(c);
+  }
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(sha_vectors), cmocka_unit_test(hmac_rfc4231)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(sha_vectors), cmocka_unit_test(hmac_rfc4231),
+                                     cmocka_unit_test(hmac_matches_libcrypto), cmocka_unit_test(hkdf_rfc5869),
+                                     cmocka_unit_test(seal_round_trip), cmocka_unit_test(seal_rejects),
+                                     cmocka_unit_test(encrypt_directive)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
