@@ -277,3 +277,18 @@ MOJ_EXPORT void  __moj_free(void *p) { moj_free(p); }
 MOJ_EXPORT int   __moj_posix_memalign(void **o, size_t a, size_t n) { return moj_posix_memalign(o, a, n); }
 MOJ_EXPORT void *__moj_aligned_alloc(size_t a, size_t n) { return moj_aligned_alloc(a, n); }
 MOJ_EXPORT size_t __moj_usable_size(const void *p) { return moj_usable_size(p); }
+
+/* The runtime's counters, for programs and benchmarks (mojave/alloc.h). */
+MOJ_EXPORT void moj_get_stats(moj_stats_t *out) {
+  if (!_moj_rt) _moj_init();
+  moj_rt_t *rt = _moj_rt;
+  _moj_rt_enter();   /* a handler calling it meanwhile would deadlock on the lock */
+  pthread_mutex_lock(&rt->lock);
+  out->live_objects = rt->live;
+  out->table_capacity = rt->capacity - 1;
+  out->cow_copies = rt->cow_copies;
+  out->cow_bytes = rt->cow_bytes;
+  out->signals_deferred = __atomic_load_n(&rt->sig_deferred, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&rt->lock);
+  _moj_rt_leave();
+}

@@ -160,7 +160,7 @@ void _moj_warn_once(int *flag, const char *fmt, ...) MOJ_HIDDEN __attribute__((f
 uint32_t _moj_index_alloc(void) MOJ_HIDDEN;         /* 0 when full (errno set) */
 void     _moj_index_release(uint32_t idx) MOJ_HIDDEN;
 void    *_moj_vec_push(moj_vec_t *v) MOJ_HIDDEN;    /* fatal on ENOMEM */
-void    *_moj_mmap(size_t n) MOJ_HIDDEN;            /* NULL on failure */
+void    *_moj_mmap(size_t n) MOJ_HIDDEN;            /* libc_real.c; NULL on failure */
 
 static inline moj_entry_t *_moj_ent(uint32_t idx) { return &_moj_rt->table[idx]; }
 static inline uint64_t _moj_make_handle(uint32_t idx) {
@@ -196,6 +196,7 @@ void _moj_globals_init(void) MOJ_HIDDEN;
 int  _moj_globals_save(moj_level_t *l) MOJ_HIDDEN;
 void _moj_globals_restore(const moj_level_t *l) MOJ_HIDDEN;
 uintptr_t _moj_stack_top_of(uintptr_t sp) MOJ_HIDDEN; /* 0 + EFAULT: unknown stack */
+void _moj_note_context_stack(uintptr_t lo, uintptr_t hi) MOJ_HIDDEN; /* a makecontext stack */
 
 /* output.c */
 int  _moj_output_begin(void) MOJ_HIDDEN;                  /* outermost entry            */

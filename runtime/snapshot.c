@@ -102,7 +102,7 @@ void _moj_globals_restore(const moj_level_t *l) {
 
 /* Stacks made for makecontext, recorded by the interposer below: the
  * runtime cannot otherwise know where a coroutine's stack ends. */
-static void note_context_stack(uintptr_t lo, uintptr_t hi) {
+void _moj_note_context_stack(uintptr_t lo, uintptr_t hi) {
   moj_rt_t *rt = _moj_rt;
   int slot = -1;
   for (int i = 0; i < MOJ_MAX_CTX_STACKS; i++)
@@ -112,21 +112,6 @@ static void note_context_stack(uintptr_t lo, uintptr_t hi) {
   rt->ctx_stack[slot].hi = hi;
 }
 
-/* makecontext's extra arguments are ints; up to 16 are forwarded (x86-64
- * passes them in registers and on the stack exactly as for a call). */
-MOJ_EXPORT __attribute__((weak)) void makecontext(ucontext_t *uc, void (*fn)(void), int argc, ...) {
-  static void (*real)(ucontext_t *, void (*)(void), int, ...) MOJ_RTVAR;
-  if (!real) real = (void (*)(ucontext_t *, void (*)(void), int, ...))_moj_real("makecontext");
-  if (moj_unlikely(!_moj_rt)) _moj_init();
-  note_context_stack((uintptr_t)uc->uc_stack.ss_sp, (uintptr_t)uc->uc_stack.ss_sp + uc->uc_stack.ss_size);
-  long a[16] = {0};
-  va_list ap;
-  va_start(ap, argc);
-  for (int i = 0; i < argc && i < 16; i++) a[i] = va_arg(ap, int);
-  va_end(ap);
-  real(uc, fn, argc, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
-       a[12], a[13], a[14], a[15]);
-}
 
 /* The main thread's stack: [__libc_stack_end - RLIMIT_STACK, __libc_stack_end)
  * (1 GB when unlimited; mappings then start far below it). */

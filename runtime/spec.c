@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stdarg.h>
+#include <ucontext.h>
 
 
 static int save_stack(moj_level_t *l, uintptr_t lo) {
@@ -312,3 +314,21 @@ MOJ_EXPORT int spec_depth_of(int id) {
 }
 
 MOJ_EXPORT int spec_last_abort_code(void) { return _moj_rt ? _moj_rt->last_abort_code : 0; }
+
+/* A coroutine stack made with makecontext: snapshot.c must know its bounds so
+ * spec_enter on it copies that stack's live range, not the main stack's. */
+/* makecontext's extra arguments are ints; up to 16 are forwarded (x86-64
+ * passes them in registers and on the stack exactly as for a call). */
+MOJ_EXPORT __attribute__((weak)) void makecontext(ucontext_t *uc, void (*fn)(void), int argc, ...) {
+  static void (*real)(ucontext_t *, void (*)(void), int, ...) MOJ_RTVAR;
+  if (!real) real = (void (*)(ucontext_t *, void (*)(void), int, ...))_moj_real("makecontext");
+  if (moj_unlikely(!_moj_rt)) _moj_init();
+  _moj_note_context_stack((uintptr_t)uc->uc_stack.ss_sp, (uintptr_t)uc->uc_stack.ss_sp + uc->uc_stack.ss_size);
+  long a[16] = {0};
+  va_list ap;
+  va_start(ap, argc);
+  for (int i = 0; i < argc && i < 16; i++) a[i] = va_arg(ap, int);
+  va_end(ap);
+  real(uc, fn, argc, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+       a[12], a[13], a[14], a[15]);
+}

@@ -1,5 +1,5 @@
 /* runtime/table.c — the pointer table: index allocation and release, the
- * runtime's statistics, and the mmap-backed vectors the speculation logs use
+ * and the mmap-backed vectors the speculation logs use
  * (start-up is in startup.c, diagnostics in diag.c).
  *
  * The table is one virtual reservation (MAP_NORESERVE) sized for the maximum
@@ -19,10 +19,6 @@ MOJ_EXPORT uintptr_t __moj_tbl MOJ_RTVAR;
 MOJ_EXPORT uint32_t  __moj_cur_owner MOJ_RTVAR;
 moj_rt_t *_moj_rt MOJ_RTVAR;
 
-void *_moj_mmap(size_t n) {
-  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
-}
 
 uint32_t _moj_index_alloc(void) {
   moj_rt_t *rt = _moj_rt;
@@ -74,18 +70,5 @@ void *_moj_vec_push(moj_vec_t *v) {
   return &v->v[v->n++];
 }
 
-MOJ_EXPORT void moj_get_stats(moj_stats_t *out) {
-  if (!_moj_rt) _moj_init();
-  moj_rt_t *rt = _moj_rt;
-  _moj_rt_enter();   /* a handler calling it meanwhile would deadlock on the lock */
-  pthread_mutex_lock(&rt->lock);
-  out->live_objects = rt->live;
-  out->table_capacity = rt->capacity - 1;
-  out->cow_copies = rt->cow_copies;
-  out->cow_bytes = rt->cow_bytes;
-  out->signals_deferred = __atomic_load_n(&rt->sig_deferred, __ATOMIC_RELAXED);
-  pthread_mutex_unlock(&rt->lock);
-  _moj_rt_leave();
-}
 
 MOJ_EXPORT void MOJ_ABI_VERSION_SYMBOL(void) {}
