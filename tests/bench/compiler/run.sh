@@ -28,11 +28,12 @@ progs=(
   "spectral_norm 3000 400"
   "hashtable 2000000 100000"
   "matmul 1000 200"
-  "bignum_rho 60 8"
+  "bignum_rho 200 8"
   "dlist 1000 30"
-  "bisort 16 10"
+  "bisort 17 10"
   "pheap_mst 100000 5000"
-  "connect4 9 6"
+  "connect4 11 6"
+  "malloc_free 100000000 1000000"
 )
 if [[ -n ${PROGS:-} ]]; then # PROGS="dlist bisort": a subset
   sel=()
