@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MOJ_MIN_ALIGN_LOG2 4 /* mimalloc's natural alignment for blocks >= 16 B */
 
@@ -47,6 +48,29 @@ void *_moj_block_alloc_obj(moj_level_t *l, size_t n, unsigned align_log2, uint8_
   }
   *where = l ? MOJ_META_INHEAP : 0;
   return _moj_block_alloc(l, n, align_log2);
+}
+
+/* calloc's zeroing.  mimalloc (2.0.9, Debian's) clears every zeroed block
+ * with memset, even a fresh huge one straight from mmap, and the old code
+ * did the same after mi_malloc: a large calloc'd table that the program
+ * touches in a few places (a hash table, a sieve, a memo) became resident
+ * whole, where glibc's calloc maps such sizes lazily — a sparse 16 MB table
+ * cost 16 MB of RSS against a few KB.  From MOJ_LAZY_ZERO up, the
+ * page-aligned interior is released with MADV_DONTNEED instead: mimalloc's
+ * memory is private anonymous, so it reads back as zero and is faulted in
+ * only where touched.  Only the unaligned head and tail are cleared.  The
+ * threshold is glibc's default mmap threshold. */
+#define MOJ_LAZY_ZERO ((size_t)128 << 10)
+static MOJ_NOINLINE void zero_large(void *b, size_t n) {
+  uintptr_t pg = (uintptr_t)getpagesize(), s = (uintptr_t)b, e = s + n;
+  uintptr_t lo = (s + pg - 1) & ~(pg - 1), hi = e & ~(pg - 1);
+  memset(b, 0, lo - s);
+  memset((void *)hi, 0, e - hi);
+  if (madvise((void *)lo, hi - lo, MADV_DONTNEED)) memset((void *)lo, 0, hi - lo);
+}
+static inline void zero_block(void *b, size_t n) {
+  if (moj_unlikely(n >= MOJ_LAZY_ZERO)) zero_large(b, n);
+  else memset(b, 0, n);
 }
 
 static uint32_t checked_index(uint64_t h, const char *what) {
@@ -86,7 +110,7 @@ static void *new_object_in(size_t n, unsigned align_log2, int zero) {
   uint8_t where;
   void *b = _moj_block_alloc_obj(l, bytes, align_log2, &where);
   if (!b) { errno = ENOMEM; return NULL; }
-  if (zero && !(where & MOJ_META_LARGE)) memset(b, 0, bytes); /* large: fresh file pages */
+  if (zero && !(where & MOJ_META_LARGE)) zero_block(b, bytes); /* large: fresh file pages */
   uint32_t idx = _moj_index_alloc();
   if (!idx) { _moj_block_free(b, where); return NULL; }
   moj_entry_t *e = _moj_ent(idx);
@@ -100,19 +124,66 @@ static void *new_object_in(size_t n, unsigned align_log2, int zero) {
 
 /* Every slow path runs with _moj_sig.in_rt raised: a signal handler that
  * arrives meanwhile is deferred until it returns (signal.c). */
-static void *new_object(size_t n, unsigned align_log2, int zero) {
+static MOJ_NOINLINE void *new_object(size_t n, unsigned align_log2, int zero) {
   _moj_rt_enter();
   void *p = new_object_in(n, align_log2, zero);
   _moj_rt_leave();
   return p;
 }
 
-MOJ_EXPORT void *moj_malloc(size_t n) { return new_object(n, MOJ_MIN_ALIGN_LOG2, 0); }
+/* The fast path's way out to the general one (in_rt already raised). */
+static MOJ_NOINLINE void *new_object_left(size_t n, int zero) {
+  void *p = new_object(n, MOJ_MIN_ALIGN_LOG2, zero);
+  _moj_rt_leave();
+  return p;
+}
+
+/* mimalloc had no block for the fast path: its index goes back (in_rt held). */
+static MOJ_NOINLINE void *alloc_failed(moj_entry_t *e) {
+  _moj_index_release((uint32_t)(e - _moj_rt->table));
+  errno = ENOMEM;
+  _moj_rt_leave();
+  return NULL;
+}
+
+/* The common case — outside speculation, natural alignment, an index in this
+ * thread's cache — without a lock or a call other than mimalloc's own
+ * thread-local fast path: one unlikely branch for everything else (first
+ * call, a level active — __moj_cur_owner is non-zero exactly then —, empty
+ * cache, absurd size), which takes the general path above.  in_rt is raised
+ * before the cache is read: a handler that allocated between our load and
+ * store of its count would hand out the same index twice. */
+static inline void *new_object_fast(size_t n, int zero) {
+  _moj_rt_enter();
+  moj_tcache_t *c = &_moj_tc;
+  uint32_t k = c->n;
+  /* n > MOJ_MAX_OBJECT_SIZE; large objects (large.c) and the first call,
+   * while _moj_large_min is still 0, take the general path too */
+  if (moj_unlikely((k == 0) | (((n >> 32) | _moj_cur_owner_h) != 0) | (n >= _moj_large_min)))
+    return new_object_left(n, zero);
+  uint32_t idx = c->idx[k - 1];
+  __atomic_store_n(&c->n, k - 1, __ATOMIC_RELAXED);
+  moj_rt_t *rt = _moj_rt; /* set: the cache was filled by the runtime */
+  moj_entry_t *e = _moj_ent(idx);
+  uint64_t size_owner = n; /* n < 2^32: size n, owner 0, in one store */
+  _Static_assert(offsetof(moj_entry_t, owner) == offsetof(moj_entry_t, size) + 4, "entry layout");
+  memcpy(&e->size, &size_owner, sizeof size_owner);
+  rt->meta[idx] = MOJ_MIN_ALIGN_LOG2;
+  /* Only e lives across the call: the handle is derived from it again. */
+  void *b = mi_malloc(n); /* mi_malloc(0) is a unique minimal block, as n ? n : 1 */
+  if (moj_unlikely(!b)) return alloc_failed(e);
+  if (zero) zero_block(b, n);
+  e->base = b;
+  _moj_rt_leave();
+  return (void *)_moj_handle_of_entry(e);
+}
+
+MOJ_EXPORT void *moj_malloc(size_t n) { return new_object_fast(n, 0); }
 
 MOJ_EXPORT void *moj_calloc(size_t count, size_t n) {
   size_t total;
   if (__builtin_mul_overflow(count, n, &total)) { errno = ENOMEM; return NULL; }
-  return new_object(total, MOJ_MIN_ALIGN_LOG2, 1);
+  return new_object_fast(total, 1);
 }
 
 static int align_log2_of(size_t align, unsigned *out) {
@@ -139,11 +210,40 @@ MOJ_EXPORT void *moj_aligned_alloc(size_t align, size_t n) {
 }
 
 static void free_handle(void *p);
+/* The general free, entered with in_rt raised by moj_free. */
+static MOJ_NOINLINE void free_slow(void *p) {
+  if (p && !moj_is_handle(p)) free(p);
+  else if (p) free_handle(p);
+  _moj_rt_leave();
+}
+
+/* Fast path of free: a handle to the start of a live object, outside
+ * speculation, room in this thread's cache.  Everything else (NULL, raw
+ * pointers, bad handles and their diagnostics, levels, a full cache) is one
+ * unlikely branch to free_slow.  The block goes back to mimalloc, whose free
+ * is lock-free across threads; the index goes to this thread's cache. */
 MOJ_EXPORT void moj_free(void *p) {
-  if (!p) return;
-  if (!moj_is_handle(p)) { free(p); return; }
+  uint64_t h = (uint64_t)(uintptr_t)p;
+  uint32_t idx = (uint32_t)(h >> MOJ_INDEX_SHIFT) & ((1u << MOJ_INDEX_BITS) - 1);
   _moj_rt_enter();
-  free_handle(p);
+  moj_tcache_t *c = &_moj_tc;
+  uint32_t k = c->n;
+  moj_rt_t *rt = _moj_rt;
+  /* (int64_t)h < 0 is the tag; (uint32_t)h == 0 the start; k < lim implies
+   * a registered cache, so rt is set; index 0 is caught as a free entry
+   * (table.c marks it so); a large object's mapping is not mimalloc's. */
+  if (moj_unlikely(((int64_t)h >= 0) | ((uint32_t)h != 0) | (k >= c->lim) | (_moj_cur_owner_h != 0)) ||
+      moj_unlikely(idx >= rt->top || rt->table[idx].owner == MOJ_OWNER_FREE || (rt->meta[idx] & MOJ_META_LARGE))) {
+    free_slow(p); /* leaves in_rt */
+    return;
+  }
+  moj_entry_t *e = _moj_ent(idx);
+  void *b = e->base;
+  e->base = NULL;
+  e->owner = MOJ_OWNER_FREE; /* meta is left: every allocation sets it */
+  c->idx[k] = idx;
+  __atomic_store_n(&c->n, k + 1, __ATOMIC_RELAXED);
+  mi_free(b);
   _moj_rt_leave();
 }
 
@@ -270,10 +370,11 @@ MOJ_EXPORT void *__moj_tw8(void *p) { return __moj_w(p); }
 MOJ_EXPORT void *__moj_tw16(void *p) { return __moj_w(p); }
 MOJ_EXPORT void *__moj_twn(void *p, size_t n) { (void)n; return __moj_w(p); }
 
-MOJ_EXPORT void *__moj_malloc(size_t n) { return moj_malloc(n); }
+/* Aliases, not wrappers: a jump less on the two hottest entry points. */
+MOJ_EXPORT void *__moj_malloc(size_t n) __attribute__((alias("moj_malloc")));
 MOJ_EXPORT void *__moj_calloc(size_t c, size_t n) { return moj_calloc(c, n); }
 MOJ_EXPORT void *__moj_realloc(void *p, size_t n) { return moj_realloc(p, n); }
-MOJ_EXPORT void  __moj_free(void *p) { moj_free(p); }
+MOJ_EXPORT void  __moj_free(void *p) __attribute__((alias("moj_free")));
 MOJ_EXPORT int   __moj_posix_memalign(void **o, size_t a, size_t n) { return moj_posix_memalign(o, a, n); }
 MOJ_EXPORT void *__moj_aligned_alloc(size_t a, size_t n) { return moj_aligned_alloc(a, n); }
 MOJ_EXPORT size_t __moj_usable_size(const void *p) { return moj_usable_size(p); }
@@ -284,7 +385,9 @@ MOJ_EXPORT void moj_get_stats(moj_stats_t *out) {
   moj_rt_t *rt = _moj_rt;
   _moj_rt_enter();   /* a handler calling it meanwhile would deadlock on the lock */
   pthread_mutex_lock(&rt->lock);
-  out->live_objects = rt->live;
+  size_t cached = 0;
+  for (moj_tcache_t *c = rt->caches; c; c = c->next) cached += __atomic_load_n(&c->n, __ATOMIC_RELAXED);
+  out->live_objects = rt->live - cached;
   out->table_capacity = rt->capacity - 1;
   out->cow_copies = rt->cow_copies;
   out->cow_bytes = rt->cow_bytes;

@@ -81,14 +81,32 @@ typedef struct moj_range { uintptr_t lo, hi; } moj_range_t;
 #define MOJ_MAX_RANGES 16
 #define MOJ_MAX_CTX_STACKS 16
 
+/* A thread's cache of free table indices (table.c): the allocation and free
+ * fast paths pop and push here with no lock and no atomic instruction.
+ * `n` is written by its thread only, read by moj_get_stats on others
+ * (relaxed atomics: plain moves on x86-64).  `lim` is MOJ_TC_CAP once the
+ * cache is registered, 0 before and after (so a push goes to the slow path,
+ * which registers the cache or, once its thread is exiting, bypasses it). */
+#define MOJ_TC_CAP   64
+#define MOJ_TC_BATCH 32          /* indices moved per refill / flush     */
+typedef struct moj_tcache {
+  uint32_t n, lim;
+  int      registered;           /* 0 not yet, 1 in rt->caches, -1 thread exiting */
+  struct moj_tcache *next;       /* rt->caches, under rt->lock           */
+  uint32_t idx[MOJ_TC_CAP];
+} moj_tcache_t;
+extern __thread moj_tcache_t _moj_tc MOJ_HIDDEN __attribute__((tls_model("initial-exec")));
+
 typedef struct moj_rt {
-  pthread_mutex_t lock;          /* table free list + growth            */
+  pthread_mutex_t lock;          /* global free list, growth, rt->caches */
+  moj_tcache_t   *caches;        /* every registered per-thread cache    */
+  pthread_key_t   tc_key;        /* its destructor returns a dead thread's cache */
   moj_entry_t    *table;         /* entry 0 unused                      */
   uint8_t        *meta;
   uint32_t        capacity;      /* max index + 1                       */
   uint32_t        top;           /* next never-used index               */
   uint32_t        free_head;     /* free list through entry.size        */
-  size_t          live;
+  size_t          live;          /* indices outside the global pool (objects + cached) */
   size_t          cow_copies, cow_bytes;
 
   int             depth;         /* active levels                       */
@@ -151,6 +169,8 @@ typedef struct moj_sigtls {
 extern __thread moj_sigtls_t _moj_sig MOJ_HIDDEN __attribute__((tls_model("initial-exec")));
 
 extern moj_rt_t *_moj_rt MOJ_HIDDEN;
+extern uintptr_t _moj_tbl_h MOJ_HIDDEN;        /* __moj_tbl (table.c)       */
+extern uint32_t  _moj_cur_owner_h MOJ_HIDDEN;  /* __moj_cur_owner (table.c) */
 
 void _moj_init(void) MOJ_HIDDEN;
 void _moj_fatal(const char *fmt, ...) MOJ_HIDDEN __attribute__((noreturn, format(printf, 1, 2)));
@@ -158,13 +178,39 @@ void _moj_warn_once(int *flag, const char *fmt, ...) MOJ_HIDDEN __attribute__((f
 
 /* table.c */
 uint32_t _moj_index_alloc(void) MOJ_HIDDEN;         /* 0 when full (errno set) */
-void     _moj_index_release(uint32_t idx) MOJ_HIDDEN;
+void     _moj_index_caches_init(moj_rt_t *rt) MOJ_HIDDEN; /* start-up: per-thread caches */
+void     _moj_index_release(uint32_t idx) MOJ_HIDDEN; /* marks the entry free, caches it */
+uint32_t _moj_index_refill(void) MOJ_HIDDEN;        /* slow path of _moj_index_pop */
+void     _moj_index_flush(uint32_t idx) MOJ_HIDDEN; /* slow path of _moj_index_push */
+void     _moj_index_caches_drop(void) MOJ_HIDDEN;   /* migration restore: forget cached indices */
 void    *_moj_vec_push(moj_vec_t *v) MOJ_HIDDEN;    /* fatal on ENOMEM */
 void    *_moj_mmap(size_t n) MOJ_HIDDEN;            /* libc_real.c; NULL on failure */
 
 static inline moj_entry_t *_moj_ent(uint32_t idx) { return &_moj_rt->table[idx]; }
 static inline uint64_t _moj_make_handle(uint32_t idx) {
   return MOJ_HANDLE_TAG | ((uint64_t)idx << MOJ_INDEX_SHIFT);
+}
+/* The handle (offset 0) of entry e: __moj_tbl is biased by 2^31 entries, so
+ * (e - __moj_tbl) / 16 is idx + 2^31 and shifting it up sets the tag too. */
+static inline uintptr_t _moj_handle_of_entry(const moj_entry_t *e) {
+  return ((uintptr_t)e - _moj_tbl_h) << (MOJ_INDEX_SHIFT - 4);
+}
+
+/* Index fast paths: callers hold _moj_rt_enter (a handler running between
+ * the load and the store of `n` would otherwise hand out the same index). */
+static inline uint32_t _moj_index_pop(void) {
+  moj_tcache_t *c = &_moj_tc;
+  uint32_t n = c->n;
+  if (moj_unlikely(n == 0)) return _moj_index_refill();
+  __atomic_store_n(&c->n, n - 1, __ATOMIC_RELAXED);
+  return c->idx[n - 1];
+}
+static inline void _moj_index_push(uint32_t idx) { /* entry already marked free */
+  moj_tcache_t *c = &_moj_tc;
+  uint32_t n = c->n;
+  if (moj_unlikely(n >= c->lim)) { _moj_index_flush(idx); return; }
+  c->idx[n] = idx;
+  __atomic_store_n(&c->n, n + 1, __ATOMIC_RELAXED);
 }
 
 /* alloc.c */

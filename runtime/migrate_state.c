@@ -342,6 +342,7 @@ static void restore_heap(const moj_img_t *img) {
   }
   rt->top = img->table_top;
   rt->free_head = 0;
+  _moj_index_caches_drop(); /* cached indices may be the image's objects now */
   for (uint32_t i = img->table_top; i-- > 1;)
     if (rt->table[i].owner == MOJ_OWNER_FREE) {
       rt->table[i].size = rt->free_head;

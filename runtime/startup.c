@@ -31,6 +31,7 @@ __attribute__((constructor(101))) void _moj_init(void) {
     _moj_fatal("cannot reserve a pointer table of %u entries (%s); lower MOJAVE_MAX_OBJECTS",
                rt->capacity - 1, strerror(errno));
   rt->top = 1; /* index 0 is never a valid handle */
+  _moj_index_caches_init(rt);
   rt->out_fd[0] = rt->out_fd[1] = -1;
   rt->saved_fd[0] = rt->saved_fd[1] = -1;
   rt->altstack_size = 256 * 1024;
