@@ -90,6 +90,18 @@ extern _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgr
     _moj_dsm_st_batches, _moj_dsm_st_wait_ns;
 extern int _moj_dsm_zcomp;       /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed */
 void _moj_dsm_init(void);
+/* MOJAVE_DSM_TRACE=1: CLOCK_MONOTONIC timestamps at fixed points of each
+ * request (fault entry, request written, waiter woken, reply read, page
+ * installed and protected, waiter woken, caller resumed, handler returned); the medians of
+ * the gaps go to stderr at exit (docs/performance.md, "Where the time goes").
+ * Off, each point costs one predictable branch. */
+enum { TR_ENTRY, TR_SENT, TR_WOKE, TR_READ, TR_INST, TR_WAKE, TR_DONE, TR_RET, TR_N };
+extern int _moj_dsm_trace_on;
+extern __thread int64_t _moj_dsm_tl_entry; /* fault entry time, picked up by the call it makes */
+extern __thread int _moj_dsm_tl_tr;        /* trace slot of this thread's last call, -1: none */
+int64_t _moj_dsm_now(void);
+int _moj_dsm_tr_slot(uint16_t type);
+void _moj_dsm_tr_set(int slot, int point, int64_t t);
 static inline void _moj_dsm_ensure_init(void) { pthread_once(&_moj_dsm_init_once, _moj_dsm_init); }
 /* A warning tagged "mojave-dsm[PID]" (the PID of the process now: fork). */
 void _moj_dsm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2), visibility("hidden")));
@@ -115,6 +127,7 @@ struct pend {
   _Atomic uint32_t done;
   int status;
   uint8_t *buf; size_t cap, len;
+  int tr;            /* trace slot (MOJAVE_DSM_TRACE), -1: not traced */
   struct pend *next;
 };
 struct hconn {

@@ -163,8 +163,10 @@ static void orphan_seg(int id) {
  * connection is finished (the reader thread then exits), 0 otherwise.  Only
  * the reader thread (may_recover) handles a broken connection: a faulting
  * thread that meets one gives rx back and waits like any other. */
+static __thread int64_t tl_woke; /* MOJAVE_DSM_TRACE: when this thread's poll saw the reply */
 static int rx_one(struct hconn *hc, int host, int may_recover) {
   uint8_t *buf = hc->rxbuf;
+  int64_t t_read = 0, t_inst = 0;
   struct _moj_hdr h;
   if (_moj_read_full(hc->fd, &h, sizeof h)) {
     int e = errno;
@@ -176,12 +178,16 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
   const char *bad = _moj_hdr_check(&h);
   if (bad) { conn_fail(hc, host, bad); return 1; }
   if (_moj_read_full(hc->fd, buf, h.len)) { conn_fail(hc, host, "truncated message"); return 1; }
+  if (_moj_dsm_trace_on) t_read = _moj_dsm_now();
   if (h.type == MOJ_PAGE_FETCH) { _moj_dsm_serve_fetch(hc, &h, buf); return 0; }
   if (h.type == MOJ_ERROR) {
     _moj_dsm_warn("home %s reports: %.*s", _moj_dsm_cluster.host[host].name, (int)(h.len > 200 ? 200 : h.len), (char *)buf);
     return 0;
   }
-  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY) && _moj_dsm_install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); return 1; }
+  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY)) {
+    if (_moj_dsm_install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page"); return 1; }
+    if (_moj_dsm_trace_on) t_inst = _moj_dsm_now();
+  }
   if (h.type == (MOJ_REATTACH | MOJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
     int32_t id;
     if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
@@ -196,6 +202,12 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
     p->status = h.status;
     p->len = h.len;
     if (p->buf) memcpy(p->buf, buf, h.len < p->cap ? h.len : p->cap);
+    if (p->tr >= 0) {
+      _moj_dsm_tr_set(p->tr, TR_WOKE, tl_woke);
+      _moj_dsm_tr_set(p->tr, TR_READ, t_read);
+      _moj_dsm_tr_set(p->tr, TR_INST, t_inst);
+      _moj_dsm_tr_set(p->tr, TR_WAKE, _moj_dsm_now());
+    }
     int efd = p->efd;
     atomic_store(&p->done, 1);
     fwake(&p->done);
@@ -214,6 +226,7 @@ static void *reader_main(void *arg) {
   for (int done = 0; !done;) {
     struct pollfd pf = {hc->fd, POLLIN, 0};
     if (syscall(SYS_poll, &pf, 1, -1) < 0) continue; /* EINTR */
+    if (_moj_dsm_trace_on) tl_woke = _moj_dsm_now();
     for (uint32_t v; (v = atomic_load(&hc->self_rd)) != 0;) _moj_dsm_fwait(&hc->self_rd, v);
     pthread_mutex_lock(&hc->rx);
     /* a faulting thread may have taken the message meanwhile */
@@ -321,7 +334,12 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
   /* a fault polls its eventfd too: the reader thread may deliver its reply */
   if (self_read) interruptible = 0;
   struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .type = type, .buf = rbuf, .cap = rcap,
-                   .efd = (interruptible || self_read) ? _moj_dsm_tl_efd : -1};
+                   .efd = (interruptible || self_read) ? _moj_dsm_tl_efd : -1, .tr = -1};
+  if (_moj_dsm_trace_on) {
+    p.tr = _moj_dsm_tl_tr = _moj_dsm_tr_slot(type);
+    _moj_dsm_tr_set(p.tr, TR_ENTRY, _moj_dsm_tl_entry ? _moj_dsm_tl_entry : _moj_dsm_now());
+    _moj_dsm_tl_entry = 0;
+  }
   sigset_t om;
   _moj_dsm_lk(&hc->lock, &om);
   if (hc->dead) { _moj_dsm_ulk(&hc->lock, &om); return EIDRM; }
@@ -333,6 +351,7 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
     return EIDRM;
   }
   _moj_dsm_ulk(&hc->lock, &om);
+  if (p.tr >= 0) _moj_dsm_tr_set(p.tr, TR_SENT, _moj_dsm_now());
   int cancelled = 0;
   /* A reply usually comes within a few tens of microseconds: spinning briefly
    * saves a sleep/wake pair on the critical path (MOJAVE_DSM_SPIN_US, 0 = off). */
@@ -354,6 +373,7 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
   while (self_read && p.efd >= 0 && !atomic_load(&p.done)) {
     struct pollfd pf[2] = {{hc->fd, POLLIN, 0}, {p.efd, POLLIN, 0}};
     if (syscall(SYS_poll, pf, 2, -1) < 0) continue;
+    if (_moj_dsm_trace_on) tl_woke = _moj_dsm_now();
     if (pf[1].revents) { uint64_t v; if (syscall(SYS_read, p.efd, &v, 8) < 0) {} }
     if (atomic_load(&p.done)) break;
     sigset_t all, old;
@@ -385,6 +405,7 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
       _moj_dsm_ulk(&hc->lock, &om);
     }
   }
+  if (p.tr >= 0) _moj_dsm_tr_set(p.tr, TR_DONE, _moj_dsm_now());
   if (rlen) *rlen = p.len;
   return p.status;
 }

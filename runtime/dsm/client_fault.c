@@ -128,6 +128,7 @@ static int real_sigaction(int sig, const struct sigaction *act, struct sigaction
 }
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
   int saved = errno;
+  int64_t t_entry = _moj_dsm_trace_on ? _moj_dsm_now() : 0;
   ucontext_t *u = uc;
   int write = (u->uc_mcontext.gregs[REG_ERR] & 2) != 0;
   int view = -1;
@@ -156,6 +157,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   }
   struct timespec t0, t1;
   if (_moj_dsm_stats_on) { clock_gettime(CLOCK_MONOTONIC, &t0); if (write) _moj_dsm_st_wfault++; else _moj_dsm_st_rfault++; }
+  _moj_dsm_tl_entry = t_entry;
   int st = acquire(s, pn, write ? MOJ_ACC_WRITE : MOJ_ACC_READ);
   if (_moj_dsm_stats_on) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -167,6 +169,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     /* like a hardware SIGBUS: the application's handler runs if it has one */
     raise(SIGBUS);
   }
+  if (_moj_dsm_trace_on) _moj_dsm_tr_set(_moj_dsm_tl_tr, TR_RET, _moj_dsm_now());
   errno = saved;
 }
 void _moj_dsm_sigsegv_install(void) {

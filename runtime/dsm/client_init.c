@@ -1,6 +1,7 @@
 /* client_init.c — DSM client start-up: the cluster file and this host's
  * entry, the real System V functions behind our interposers, tuning from the
- * environment, fault statistics at exit. */
+ * environment, fault statistics and the request trace (MOJAVE_DSM_TRACE) at
+ * exit. */
 #include "client.h"
 
 int (*_moj_dsm_real_shmget)(key_t, size_t, int);
@@ -43,12 +44,83 @@ int _moj_dsm_stats_on;
 _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgrade, _moj_dsm_st_pages, _moj_dsm_st_batches, _moj_dsm_st_wait_ns;
 int _moj_dsm_zcomp; /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed when that saves >= 1/8 */ /* spinning lost to sleeping on a loaded 2-core host; see docs/performance.md */
 
+/* ---------------- MOJAVE_DSM_TRACE ---------------- */
+#define TR_SLOTS 65536
+int _moj_dsm_trace_on;
+__thread int64_t _moj_dsm_tl_entry;
+__thread int _moj_dsm_tl_tr = -1;
+static struct { uint16_t type; int64_t t[TR_N]; } *tr_rec;
+static _Atomic int tr_next;
+int64_t _moj_dsm_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+int _moj_dsm_tr_slot(uint16_t type) {
+  if (!tr_rec) {
+    void *m = mmap(NULL, TR_SLOTS * sizeof *tr_rec, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return -1;
+    void *exp = NULL;
+    if (!__atomic_compare_exchange_n(&tr_rec, &exp, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) munmap(m, TR_SLOTS * sizeof *tr_rec);
+  }
+  int i = atomic_fetch_add(&tr_next, 1);
+  if (i >= TR_SLOTS) return -1;
+  tr_rec[i].type = type;
+  return i;
+}
+void _moj_dsm_tr_set(int slot, int point, int64_t t) {
+  if (slot >= 0 && slot < TR_SLOTS && tr_rec) tr_rec[slot].t[point] = t;
+}
+static int cmp64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+/* Median of each gap between consecutive recorded points, per message type. */
+__attribute__((destructor)) static void tr_report(void) {
+  if (!tr_rec) return;
+  static const char *nm[TR_N] = {"entry", "sent", "woke", "read", "inst", "wake", "done", "ret"};
+  int n = tr_next < TR_SLOTS ? tr_next : TR_SLOTS;
+  int64_t *v = malloc((size_t)n * sizeof *v);
+  if (!v) return;
+  for (uint16_t type = 0; type < 64; type++) {
+    char line[1024];
+    int k = 0, cnt = 0;
+    for (int i = 0; i < n; i++) cnt += tr_rec[i].type == type && tr_rec[i].t[TR_SENT];
+    if (cnt < 10) continue;
+    k += snprintf(line + k, sizeof line - (size_t)k, "mojave dsm trace: pid %d: %s x%d, median us:", (int)getpid(), _moj_type_name(type), cnt);
+    for (int a = 0; a < TR_N; a++) {
+      for (int b = a + 1; b < TR_N; b++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+          if (tr_rec[i].type == type && tr_rec[i].t[a] && tr_rec[i].t[b]) {
+            int ok = 1; /* consecutive: no recorded point in between */
+            for (int c = a + 1; c < b; c++) ok &= !tr_rec[i].t[c];
+            if (ok) v[m++] = tr_rec[i].t[b] - tr_rec[i].t[a];
+          }
+        if (m < cnt / 2) continue;
+        qsort(v, (size_t)m, sizeof *v, cmp64);
+        k += snprintf(line + k, sizeof line - (size_t)k, " %s>%s %.1f", nm[a], nm[b], (double)v[m / 2] / 1e3);
+        if (k >= (int)sizeof line - 64) break;
+      }
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+      int64_t t0 = tr_rec[i].t[TR_ENTRY], t1 = tr_rec[i].t[TR_RET] ? tr_rec[i].t[TR_RET] : tr_rec[i].t[TR_DONE];
+      if (tr_rec[i].type == type && t0 && t1) v[m++] = t1 - t0;
+    }
+    if (m) { qsort(v, (size_t)m, sizeof *v, cmp64); k += snprintf(line + k, sizeof line - (size_t)k, " | total %.1f", (double)v[m / 2] / 1e3); }
+    line[k++] = '\n';
+    if (syscall(SYS_write, 2, line, (size_t)k) < 0) {}
+  }
+  free(v);
+}
 
 void _moj_dsm_init(void) {
   resolve_real();
   _moj_dsm_zcomp = getenv("MOJAVE_DSM_COMPRESS") && atoi(getenv("MOJAVE_DSM_COMPRESS"));
   if (getenv("MOJAVE_DSM_SPIN_US")) _moj_dsm_spin_us = strtol(getenv("MOJAVE_DSM_SPIN_US"), NULL, 10);
   _moj_dsm_stats_on = getenv("MOJAVE_DSM_STATS") && atoi(getenv("MOJAVE_DSM_STATS"));
+  _moj_dsm_trace_on = getenv("MOJAVE_DSM_TRACE") && atoi(getenv("MOJAVE_DSM_TRACE"));
   _moj_net_inject_init();
   const char *path = getenv("MOJAVE_CLUSTER");
   if (!path || !*path) return; /* no cluster: every key is local */
