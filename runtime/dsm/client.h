@@ -136,19 +136,25 @@ struct hconn {
   _Atomic int recovering; /* reconnecting to a restarted home: faults wait and retry */
   pthread_mutex_t lock; /* protects pend list and sends */
   /* Whoever holds rx reads the next message from fd: normally the reader
-   * thread, but a faulting thread reads its own reply (one wake-up and one
+   * thread, but a calling thread reads its own reply (one wake-up and one
    * thread hand-off fewer on the fault path).  Order: rx before _moj_dsm_seg_lock. */
   pthread_mutex_t rx;
   uint8_t *rxbuf;  /* MOJ_MAX_PAYLOAD bytes, used by the rx holder */
-  _Atomic uint32_t self_rd; /* faulting threads reading for themselves: the reader thread stands aside */
+  _Atomic uint32_t self_rd; /* calling threads reading for themselves: the reader thread stands aside */
+  _Atomic uint32_t rd_parked; /* the reader thread waits for self_rd to drop to 0 */
   struct pend *pend;
   _Atomic uint32_t seq;
   pthread_t reader;
 };
-#define CALL_FAULT 2 /* `interruptible` value for page faults: read the reply ourselves */
+#define CALL_FAULT 2 /* `interruptible` value for page faults: a signal does not cancel the request */
 extern struct hconn _moj_dsm_homes[MOJ_MAX_HOSTS];
 extern pthread_mutex_t _moj_dsm_conn_lock;
 extern __thread int _moj_dsm_tl_efd;
+/* 1 while this thread runs with all signals blocked by the runtime (the
+ * fault handler, a call outside its wait); _moj_dsm_tl_appmask is then the
+ * application's mask, which the wait restores. */
+extern __thread int _moj_dsm_tl_blocked;
+extern __thread sigset_t _moj_dsm_tl_appmask;
 void _moj_dsm_fwait(_Atomic uint32_t *a, uint32_t v);
 void _moj_dsm_lk(pthread_mutex_t *m, sigset_t *old);
 void _moj_dsm_ulk(pthread_mutex_t *m, const sigset_t *old);

@@ -32,6 +32,8 @@ void _moj_dsm_atfork_child(void) {
     _moj_dsm_homes[i].dead = 0;
     _moj_dsm_homes[i].pend = NULL;
     atomic_store(&_moj_dsm_homes[i].recovering, 0);
+    atomic_store(&_moj_dsm_homes[i].self_rd, 0); /* callers in other threads do not exist here */
+    atomic_store(&_moj_dsm_homes[i].rd_parked, 0);
     pthread_mutex_init(&_moj_dsm_homes[i].lock, NULL);
     pthread_mutex_init(&_moj_dsm_homes[i].rx, NULL);
   }
