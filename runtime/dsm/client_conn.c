@@ -252,8 +252,9 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
  * naps READER_NAP_US at a time and returns to the socket after a nap without
  * any call: back-to-back faults never wake it, and a message nobody waits
  * for is read at most one nap late.  Only a single call that outlasts
- * several naps (a blocked semop) gets a real sleep, and a wake-up from the
- * caller when it ends (rd_parked). */
+ * two naps (a large read-ahead batch, a blocked semop) gets a real sleep,
+ * and a wake-up from the caller when it ends (rd_parked): naps would cost
+ * more there. */
 #define READER_NAP_US 200
 static void reader_stand_aside(struct hconn *hc) {
   uint32_t gen = atomic_load(&hc->seq);
@@ -264,7 +265,7 @@ static void reader_stand_aside(struct hconn *hc) {
     if (!n && g == gen) return; /* a whole nap without calls */
     same = g == gen ? same + 1 : 0;
     gen = g;
-    if (n && same >= 5) { /* one call waits long: sleep until it ends */
+    if (n && same >= 2) { /* one call waits long (a big batch, a blocked semop): sleep until it ends */
       atomic_store(&hc->rd_parked, 1); /* seq_cst, paired with the caller's decrement then load */
       for (uint32_t v; (v = atomic_load(&hc->self_rd)) != 0;) _moj_dsm_fwait(&hc->self_rd, v);
       atomic_store(&hc->rd_parked, 0);
