@@ -92,6 +92,18 @@ extern _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgr
     _moj_dsm_st_batches, _moj_dsm_st_wait_ns;
 extern int _moj_dsm_zcomp;       /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed */
 void _moj_dsm_init(void);
+/* MOJAVE_DSM_TRACE=1: CLOCK_MONOTONIC timestamps at fixed points of each
+ * request (fault entry, request written, waiter woken, reply read, page
+ * installed and protected, waiter woken, caller resumed, handler returned); the medians of
+ * the gaps go to stderr at exit (docs/performance.md, "Where the time goes").
+ * Off, each point costs one predictable branch. */
+enum { TR_ENTRY, TR_SENT, TR_WOKE, TR_READ, TR_INST, TR_WAKE, TR_DONE, TR_RET, TR_N };
+extern int _moj_dsm_trace_on;
+extern __thread int64_t _moj_dsm_tl_entry; /* fault entry time, picked up by the call it makes */
+extern __thread int _moj_dsm_tl_tr;        /* trace slot of this thread's last call, -1: none */
+int64_t _moj_dsm_now(void);
+int _moj_dsm_tr_slot(uint16_t type);
+void _moj_dsm_tr_set(int slot, int point, int64_t t);
 static inline void _moj_dsm_ensure_init(void) { pthread_once(&_moj_dsm_init_once, _moj_dsm_init); }
 /* A warning tagged "mojave-dsm[PID]" (the PID of the process now: fork). */
 void _moj_dsm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2), visibility("hidden")));
@@ -119,6 +131,7 @@ struct pend {
   _Atomic uint32_t done;
   int status;
   uint8_t *buf; size_t cap, len;
+  int tr;            /* trace slot (MOJAVE_DSM_TRACE), -1: not traced */
   struct pend *next;
 };
 struct hconn {
@@ -127,23 +140,29 @@ struct hconn {
   _Atomic int recovering; /* reconnecting to a restarted home: faults wait and retry */
   pthread_mutex_t lock; /* protects pend list and sends */
   /* Whoever holds rx reads the next message from fd: normally the reader
-   * thread, but a faulting thread reads its own reply (one wake-up and one
+   * thread, but a calling thread reads its own reply (one wake-up and one
    * thread hand-off fewer on the fault path).  Order: rx before _moj_dsm_seg_lock. */
   pthread_mutex_t rx;
   uint8_t *rxbuf;  /* MOJ_MAX_FRAME bytes, used by the rx holder */
   struct _moj_chan ch; /* cluster file `encrypt`: tx sealed under lock, rx opened under rx */
   uint8_t *txbuf;  /* with encryption: a sealed frame is built here (under lock) */
-  _Atomic uint32_t self_rd; /* faulting threads reading for themselves: the reader thread stands aside */
+  _Atomic uint32_t self_rd; /* calling threads reading for themselves: the reader thread stands aside */
+  _Atomic uint32_t rd_parked; /* the reader thread waits for self_rd to drop to 0 */
   struct pend *pend;
   _Atomic uint32_t seq;
   pthread_t reader;
   _Atomic int err;          /* why the last connect failed or the connection broke: calls fail with it */
   struct moj_ratelimit rl;  /* "cannot reach" messages while reconnecting: the first, then a summary */
 };
-#define CALL_FAULT 2 /* `interruptible` value for page faults: read the reply ourselves */
+#define CALL_FAULT 2 /* `interruptible` value for page faults: a signal does not cancel the request */
 extern struct hconn _moj_dsm_homes[MOJ_MAX_HOSTS];
 extern pthread_mutex_t _moj_dsm_conn_lock;
 extern __thread int _moj_dsm_tl_efd;
+/* 1 while this thread runs with all signals blocked by the runtime (the
+ * fault handler, a call outside its wait); _moj_dsm_tl_appmask is then the
+ * application's mask, which the wait restores. */
+extern __thread int _moj_dsm_tl_blocked;
+extern __thread sigset_t _moj_dsm_tl_appmask;
 void _moj_dsm_fwait(_Atomic uint32_t *a, uint32_t v);
 void _moj_dsm_lk(pthread_mutex_t *m, sigset_t *old);
 void _moj_dsm_ulk(pthread_mutex_t *m, const sigset_t *old);

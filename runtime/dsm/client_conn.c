@@ -12,27 +12,35 @@ static void fwake(_Atomic uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVAT
 /* Locks taken by application threads are held with all signals blocked: an
  * application signal handler that touches DSM memory would otherwise fault
  * into the runtime while this thread holds the lock, and deadlock on it.
- * Nothing done under these locks touches application memory. */
+ * Nothing done under these locks touches application memory.  A thread that
+ * already runs with everything blocked (the fault handler, a call between its
+ * send and its wait) skips the two sigprocmask calls. */
+__thread int _moj_dsm_tl_blocked;
+__thread sigset_t _moj_dsm_tl_appmask;
 void _moj_dsm_lk(pthread_mutex_t *m, sigset_t *old) {
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, old);
+  if (!_moj_dsm_tl_blocked) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+  }
   pthread_mutex_lock(m);
 }
 void _moj_dsm_ulk(pthread_mutex_t *m, const sigset_t *old) {
   pthread_mutex_unlock(m);
-  pthread_sigmask(SIG_SETMASK, old, NULL);
+  if (!_moj_dsm_tl_blocked) pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* ---------------- connections to homes ---------------- */
-struct hconn _moj_dsm_homes[MOJ_MAX_HOSTS];
-pthread_mutex_t _moj_dsm_conn_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t h_once = PTHREAD_ONCE_INIT;
+MOJ_DSM_VAR struct hconn _moj_dsm_homes[MOJ_MAX_HOSTS];
+MOJ_DSM_VAR pthread_mutex_t _moj_dsm_conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static MOJ_DSM_VAR pthread_once_t h_once = PTHREAD_ONCE_INIT;
 static void h_init(void) {
   for (int i = 0; i < MOJ_MAX_HOSTS; i++) { _moj_dsm_homes[i].fd = -1; pthread_mutex_init(&_moj_dsm_homes[i].lock, NULL); pthread_mutex_init(&_moj_dsm_homes[i].rx, NULL); }
 }
 
 
+/* Write one frame (header + two payload pieces) with one sendmsg; caller holds
+ * hc->lock.  Every message to a home leaves through here. */
 int _moj_dsm_send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t aux, const void *p1, size_t l1,
                        const void *p2, size_t l2) {
   if (hc->ch.tx.alg) return _moj_chan_send(hc->fd, &hc->ch.tx, hc->txbuf, type, seq, 0, aux, p1, l1, p2, l2);
@@ -181,14 +189,35 @@ static void orphan_seg(int id) {
   pthread_mutex_unlock(&_moj_dsm_seg_lock);
 }
 
-/* Read and handle one message; caller holds hc->rx.  Returns 1 when the
- * connection is finished (the reader thread then exits), 0 otherwise.  Only
- * the reader thread (may_recover) handles a broken connection: a faulting
- * thread that meets one gives rx back and waits like any other. */
+/* Read one frame if one has begun to arrive: 1 = header in *h and payload in
+ * hc->rxbuf, 0 = nothing to read (another rx holder took it), -1 = broken
+ * connection (errno).  Caller holds hc->rx.  Every message from a home comes
+ * in through here.  The header is tried without blocking — that try replaces
+ * a poll() per message — and the rest of a frame that has begun is awaited. */
+static int frame_read(struct hconn *hc, struct _moj_hdr *h) {
+  long r;
+  do r = syscall(SYS_recvfrom, hc->fd, h, sizeof *h, MSG_DONTWAIT, NULL, NULL); while (r < 0 && errno == EINTR);
+  if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+  if (r == 0) { errno = EPIPE; return -1; }
+  if ((size_t)r < sizeof *h && _moj_read_full(hc->fd, (char *)h + r, sizeof *h - (size_t)r)) return -1;
+  if (_moj_frame_check(&hc->ch.rx, h)) return 1; /* the caller reports it */
+  if (_moj_read_full(hc->fd, hc->rxbuf, h->len)) { if (errno != EPIPE) errno = EPIPE; return -1; }
+  return 1;
+}
+
+/* Read and handle one message if one is there; caller holds hc->rx.  Returns
+ * 1 when the connection is finished (the reader thread then exits), 0
+ * otherwise.  Only the reader thread (may_recover) handles a broken
+ * connection: a calling thread that meets one gives rx back and waits like
+ * any other. */
+static __thread int64_t tl_woke; /* MOJAVE_DSM_TRACE: when this thread's poll saw the reply */
 static int rx_one(struct hconn *hc, int host, int may_recover) {
   const uint8_t *buf = hc->rxbuf;
+  int64_t t_read = 0, t_inst = 0;
   struct _moj_hdr h;
-  if (_moj_read_full(hc->fd, &h, sizeof h)) {
+  int fr = frame_read(hc, &h);
+  if (fr == 0) return 0;
+  if (fr < 0) {
     int e = errno;
     if (!may_recover) return -1;
     if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) return 0;
@@ -197,14 +226,17 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
   }
   const char *bad = _moj_frame_check(&hc->ch.rx, &h);
   if (bad) { conn_fail(hc, host, bad, EPROTO); return 1; }
-  if (_moj_read_full(hc->fd, hc->rxbuf, h.len)) { conn_fail(hc, host, "truncated message", ECONNRESET); return 1; }
+  if (_moj_dsm_trace_on) t_read = _moj_dsm_now();
   if ((bad = _moj_frame_open(&hc->ch.rx, &h, hc->rxbuf, &buf))) { conn_fail(hc, host, bad, EPROTO); return 1; }
   if (h.type == MOJ_PAGE_FETCH) { _moj_dsm_serve_fetch(hc, &h, buf); return 0; }
   if (h.type == MOJ_ERROR) {
     _moj_dsm_warn("home %s reports: %.*s", _moj_dsm_cluster.host[host].name, (int)(h.len > 200 ? 200 : h.len), (const char *)buf);
     return 0;
   }
-  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY) && _moj_dsm_install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page", EPROTO); return 1; }
+  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY)) {
+    if (_moj_dsm_install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page", EPROTO); return 1; }
+    if (_moj_dsm_trace_on) t_inst = _moj_dsm_now();
+  }
   if (h.type == (MOJ_REATTACH | MOJ_REPLY) && h.seq == 0) { /* from recover(): nobody waits */
     int32_t id;
     if (h.status && h.len >= 4) { memcpy(&id, buf, 4); orphan_seg(id); }
@@ -219,17 +251,51 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
     p->status = h.status;
     p->len = h.len;
     if (p->buf) memcpy(p->buf, buf, h.len < p->cap ? h.len : p->cap);
+    if (p->tr >= 0) {
+      _moj_dsm_tr_set(p->tr, TR_WOKE, tl_woke);
+      _moj_dsm_tr_set(p->tr, TR_READ, t_read);
+      _moj_dsm_tr_set(p->tr, TR_INST, t_inst);
+      _moj_dsm_tr_set(p->tr, TR_WAKE, _moj_dsm_now());
+    }
     int efd = p->efd;
     atomic_store(&p->done, 1);
-    fwake(&p->done);
-    if (efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
+    /* the waiter polls its eventfd, or sleeps on done; when the waiter
+     * itself is reading, it sees done on return and needs neither */
+    if (efd < 0) fwake(&p->done);
+    else if (efd != _moj_dsm_tl_efd) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
   }
   pthread_mutex_unlock(&hc->lock);
   return 0;
 }
-static int readable_now(int fd) {
-  struct pollfd pf = {fd, POLLIN, 0};
-  return syscall(SYS_poll, &pf, 1, 0) > 0;
+/* The reader thread serves what arrives while no call is waiting: PAGE_FETCH
+ * from the home, replies of calls made from signal handlers.  While calling
+ * threads read for themselves (self_rd > 0) it stands aside.  It does not
+ * wait for a wake-up when they are done: waking it cost the calling thread
+ * ~4 us (a futex wake, an IPI to the other core) on every fault.  Instead it
+ * naps READER_NAP_US at a time and returns to the socket after a nap without
+ * any call: back-to-back faults never wake it, and a message nobody waits
+ * for is read at most one nap late.  Only a single call that outlasts
+ * two naps (a large read-ahead batch, a blocked semop) gets a real sleep,
+ * and a wake-up from the caller when it ends (rd_parked): naps would cost
+ * more there. */
+#define READER_NAP_US 200
+static void reader_stand_aside(struct hconn *hc) {
+  uint32_t gen = atomic_load(&hc->seq);
+  for (int same = 0;;) {
+    struct timespec nap = {0, READER_NAP_US * 1000};
+    nanosleep(&nap, NULL);
+    uint32_t g = atomic_load(&hc->seq), n = atomic_load(&hc->self_rd);
+    if (!n && g == gen) return; /* a whole nap without calls */
+    same = g == gen ? same + 1 : 0;
+    gen = g;
+    if (n && same >= 2) { /* one call waits long (a big batch, a blocked semop): sleep until it ends */
+      atomic_store(&hc->rd_parked, 1); /* seq_cst, paired with the caller's decrement then load */
+      for (uint32_t v; (v = atomic_load(&hc->self_rd)) != 0;) _moj_dsm_fwait(&hc->self_rd, v);
+      atomic_store(&hc->rd_parked, 0);
+      same = 0;
+      gen = atomic_load(&hc->seq);
+    }
+  }
 }
 static void *reader_main(void *arg) {
   int host = (int)(intptr_t)arg;
@@ -237,10 +303,11 @@ static void *reader_main(void *arg) {
   for (int done = 0; !done;) {
     struct pollfd pf = {hc->fd, POLLIN, 0};
     if (syscall(SYS_poll, &pf, 1, -1) < 0) continue; /* EINTR */
-    for (uint32_t v; (v = atomic_load(&hc->self_rd)) != 0;) _moj_dsm_fwait(&hc->self_rd, v);
+    if (_moj_dsm_trace_on) tl_woke = _moj_dsm_now();
+    /* a broken connection is the reader's to handle, callers or not */
+    if (atomic_load(&hc->self_rd) && !(pf.revents & (POLLHUP | POLLERR))) reader_stand_aside(hc);
     pthread_mutex_lock(&hc->rx);
-    /* a faulting thread may have taken the message meanwhile */
-    if (readable_now(hc->fd)) done = rx_one(hc, host, 1);
+    done = rx_one(hc, host, 1); /* nothing happens if a caller took the message meanwhile */
     pthread_mutex_unlock(&hc->rx);
   }
   return NULL;
@@ -299,7 +366,7 @@ static int hconnect(int host, struct _moj_chan *ch) {
  * started with the next pthread_create (libc's) and is not counted. */
 static int reader_create(pthread_t *t, int host) {
 #ifdef MOJ_IN_RUNTIME
-  static int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+  static MOJ_DSM_VAR int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
   if (!real_create) real_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(RTLD_NEXT, "pthread_create");
   if (real_create) return real_create(t, NULL, reader_main, (void *)(intptr_t)host);
 #endif
@@ -336,91 +403,119 @@ struct hconn *_moj_dsm_hget(int host) {
   return hc->fd >= 0 && !hc->dead ? hc : NULL;
 }
 
+/* A calling thread stops reading for itself; the last one wakes the reader
+ * thread if it went to sleep (rather than napping) meanwhile. */
+static void self_read_leave(struct hconn *hc) {
+  if (atomic_fetch_sub(&hc->self_rd, 1) == 1 && atomic_load(&hc->rd_parked)) fwake(&hc->self_rd);
+}
 /* Per-thread eventfd a waiter polls; a fork()ed child gets a new one, since
  * the inherited descriptor is the same object as the parent's. */
 __thread int _moj_dsm_tl_efd = -1;
 /* One request/reply exchange.  With interruptible != 0 a signal during the
  * wait sends CANCEL and the _moj_dsm_call then returns whatever the home decided
- * (EINTR if it cancelled, the real result if it had already completed). */
+ * (EINTR if it cancelled, the real result if it had already completed).
+ *
+ * The calling thread reads its own reply from the socket (and whatever
+ * arrives before it: other threads' replies, PAGE_FETCH), so the reply costs
+ * one wake-up of the thread that needs it and no hand-off from the reader
+ * thread.  Signals stay blocked from the send to the end, except inside the
+ * wait: ppoll() runs it with the application's mask, so a handler runs there
+ * (and may itself fault: it finds rx free) and interrupts the wait with EINTR
+ * even under SA_RESTART — exactly semop's rule.  The fault handler enters
+ * with everything blocked already (_moj_dsm_tl_blocked) and its sigreturn
+ * restores the application's mask: a fault costs one sigprocmask. */
 int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
                 size_t rcap, size_t *rlen, int interruptible) {
   struct hconn *hc = _moj_dsm_hget(host);
   if (!hc) { int e = atomic_load(&_moj_dsm_homes[host].err); return e ? e : EHOSTUNREACH; }
-  static int sr_env = -1; /* MOJAVE_DSM_SELF_READ=0: faults wait for the reader thread (for comparisons) */
+  static MOJ_DSM_VAR int sr_env = -1; /* MOJAVE_DSM_SELF_READ=0: calls wait for the reader thread (for comparisons) */
   if (sr_env < 0) sr_env = !getenv("MOJAVE_DSM_SELF_READ") || atoi(getenv("MOJAVE_DSM_SELF_READ"));
-  int self_read = interruptible == CALL_FAULT && sr_env;
+  int self_read = sr_env;
+  if (interruptible == CALL_FAULT) interruptible = 0;
   _moj_net_inject();
-  /* Interruptible waits poll an eventfd: poll() always fails with EINTR on a
-   * signal, even under SA_RESTART — exactly semop's rule — while a futex wait
-   * would be restarted silently. */
-  if ((interruptible || self_read) && _moj_dsm_tl_efd < 0) _moj_dsm_tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  /* a fault polls its eventfd too: the reader thread may deliver its reply */
-  if (self_read) interruptible = 0;
+  if (_moj_dsm_tl_efd < 0) _moj_dsm_tl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (_moj_dsm_tl_efd < 0) self_read = 0; /* no eventfd: futex wait for the reader thread */
   struct pend p = {.seq = atomic_fetch_add(&hc->seq, 1) + 1, .type = type, .buf = rbuf, .cap = rcap,
-                   .efd = (interruptible || self_read) ? _moj_dsm_tl_efd : -1};
-  sigset_t om;
-  _moj_dsm_lk(&hc->lock, &om);
-  if (hc->dead) { int e = atomic_load(&hc->err); _moj_dsm_ulk(&hc->lock, &om); return e ? e : ECONNRESET; }
+                   .efd = _moj_dsm_tl_efd, .tr = -1};
+  if (_moj_dsm_trace_on) {
+    p.tr = _moj_dsm_tl_tr = _moj_dsm_tr_slot(type);
+    _moj_dsm_tr_set(p.tr, TR_ENTRY, _moj_dsm_tl_entry ? _moj_dsm_tl_entry : _moj_dsm_now());
+    _moj_dsm_tl_entry = 0;
+  }
+  int own_mask = !_moj_dsm_tl_blocked;
+  sigset_t appmask;
+  if (own_mask) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &appmask);
+    _moj_dsm_tl_blocked = 1;
+  } else {
+    appmask = _moj_dsm_tl_appmask;
+  }
+  pthread_mutex_lock(&hc->lock);
+  if (hc->dead) {
+    pthread_mutex_unlock(&hc->lock);
+    if (own_mask) { _moj_dsm_tl_blocked = 0; pthread_sigmask(SIG_SETMASK, &appmask, NULL); }
+    int e = atomic_load(&hc->err);
+    return e ? e : ECONNRESET;
+  }
   p.next = hc->pend;
   hc->pend = &p;
-  if (_moj_dsm_send_locked(hc, type, p.seq, 0, p1, l1, p2, l2)) {
-    hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
-    _moj_dsm_ulk(&hc->lock, &om);
-    return ECONNRESET;
-  }
-  _moj_dsm_ulk(&hc->lock, &om);
-  int cancelled = 0;
-  /* A reply usually comes within a few tens of microseconds: spinning briefly
-   * saves a sleep/wake pair on the critical path (MOJAVE_DSM_SPIN_US, 0 = off). */
-  if (_moj_dsm_spin_us > 0) {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; !atomic_load_explicit(&p.done, memory_order_acquire); i++) {
+  /* announced before the send: the reader thread must not take the reply */
+  if (self_read) atomic_fetch_add(&hc->self_rd, 1);
+  int sent = _moj_dsm_send_locked(hc, type, p.seq, 0, p1, l1, p2, l2) == 0;
+  if (!sent) hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
+  pthread_mutex_unlock(&hc->lock);
+  if (p.tr >= 0) _moj_dsm_tr_set(p.tr, TR_SENT, _moj_dsm_now());
+  int cancelled = 0, reading = self_read && sent;
+  /* MOJAVE_DSM_SPIN_US: look for the reply without sleeping this long first */
+  int64_t spin_end = _moj_dsm_spin_us > 0 && reading ? _moj_dsm_now() + _moj_dsm_spin_us * 1000 : 0;
+  while (sent && !atomic_load(&p.done)) {
+    struct pollfd pf[2] = {{p.efd, POLLIN, 0}, {hc->fd, POLLIN, 0}};
+    long r = 0;
+    if (spin_end && _moj_dsm_now() < spin_end) {
       __builtin_ia32_pause();
-      if ((i & 63) == 0) {
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if ((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000 > _moj_dsm_spin_us) break;
-      }
-    }
-  }
-  /* A fault reads its own reply when nobody else is reading: poll with
-   * signals enabled, then take rx with them blocked (a handler touching DSM
-   * memory must not fault into a thread that holds rx) and read what came. */
-  if (self_read && p.efd >= 0) atomic_fetch_add(&hc->self_rd, 1);
-  while (self_read && p.efd >= 0 && !atomic_load(&p.done)) {
-    struct pollfd pf[2] = {{hc->fd, POLLIN, 0}, {p.efd, POLLIN, 0}};
-    if (syscall(SYS_poll, pf, 2, -1) < 0) continue;
-    if (pf[1].revents) { uint64_t v; if (syscall(SYS_read, p.efd, &v, 8) < 0) {} }
-    if (atomic_load(&p.done)) break;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int got = pthread_mutex_trylock(&hc->rx) == 0;
-    int r = 0;
-    if (got) {
-      if (!atomic_load(&p.done) && readable_now(hc->fd)) r = rx_one(hc, (int)(hc - _moj_dsm_homes), 0);
-      pthread_mutex_unlock(&hc->rx);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r) break; /* broken connection: the reader thread handles it; wait */
-  }
-  if (self_read && p.efd >= 0 && atomic_fetch_sub(&hc->self_rd, 1) == 1) fwake(&hc->self_rd);
-  while (!atomic_load(&p.done)) {
-    long r;
-    if (p.efd >= 0) {
-      struct pollfd pf = {p.efd, POLLIN, 0};
-      r = syscall(SYS_poll, &pf, 1, -1);
-      if (r > 0) { uint64_t v; if (syscall(SYS_read, p.efd, &v, 8) < 0) {} }
+      pf[1].revents = POLLIN;
+    } else if (p.efd >= 0) {
+      struct timespec *no_timeout = NULL;
+      _moj_dsm_tl_blocked = 0; /* a handler run inside the wait blocks for itself */
+      r = syscall(SYS_ppoll, pf, reading ? 2 : 1, no_timeout, &appmask, _NSIG / 8);
+      _moj_dsm_tl_blocked = 1;
+      if (_moj_dsm_trace_on && r > 0) tl_woke = _moj_dsm_now();
     } else {
+      _moj_dsm_tl_blocked = 0;
+      pthread_sigmask(SIG_SETMASK, &appmask, NULL);
       r = syscall(SYS_futex, &p.done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+      sigset_t all;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, NULL);
+      _moj_dsm_tl_blocked = 1;
     }
-    if (r < 0 && errno == EINTR && interruptible && !cancelled) {
-      cancelled = 1;
-      _moj_dsm_lk(&hc->lock, &om);
-      if (!hc->dead && !atomic_load(&p.done)) _moj_dsm_send_locked(hc, MOJ_CANCEL, 0, p.seq, NULL, 0, NULL, 0);
-      _moj_dsm_ulk(&hc->lock, &om);
+    if (r < 0) {
+      if (errno == EINTR && interruptible && !cancelled) {
+        cancelled = 1;
+        pthread_mutex_lock(&hc->lock);
+        if (!hc->dead && !atomic_load(&p.done)) _moj_dsm_send_locked(hc, MOJ_CANCEL, 0, p.seq, NULL, 0, NULL, 0);
+        pthread_mutex_unlock(&hc->lock);
+      }
+      continue;
+    }
+    if (pf[0].revents) { uint64_t v; if (syscall(SYS_read, p.efd, &v, 8) < 0) {} }
+    if (!reading || !pf[1].revents || atomic_load(&p.done)) continue;
+    /* another rx holder is reading (perhaps our reply): poll again */
+    if (pthread_mutex_trylock(&hc->rx)) continue;
+    int broken = atomic_load(&p.done) ? 0 : rx_one(hc, host, 0);
+    pthread_mutex_unlock(&hc->rx);
+    if (broken) { /* the reader thread handles it (it must not stand aside for us): wait on the eventfd */
+      reading = 0;
+      self_read_leave(hc);
+      self_read = 0;
     }
   }
+  if (self_read) self_read_leave(hc);
+  if (own_mask) { _moj_dsm_tl_blocked = 0; pthread_sigmask(SIG_SETMASK, &appmask, NULL); }
+  if (!sent) return ECONNRESET;
+  if (p.tr >= 0) _moj_dsm_tr_set(p.tr, TR_DONE, _moj_dsm_now());
   if (rlen) *rlen = p.len;
   return p.status;
 }

@@ -4,8 +4,8 @@
  * buffers may lie in DSM memory (made accessible before the kernel sees them). */
 #include "client.h"
 
-struct cseg *_moj_dsm_segs;
-pthread_mutex_t _moj_dsm_seg_lock = PTHREAD_MUTEX_INITIALIZER;
+MOJ_DSM_VAR struct cseg *_moj_dsm_segs;
+MOJ_DSM_VAR pthread_mutex_t _moj_dsm_seg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct cseg *_moj_dsm_seg_by_id(int id) {
   for (struct cseg *s = _moj_dsm_segs; s; s = s->next) if (s->id == id) return s;
@@ -119,31 +119,47 @@ static void clean_upgrade(struct cseg *s, uint32_t pn) {
   _moj_dsm_set_prot(s, pn, MOJ_ACC_WRITE);
   if (_moj_dsm_stats_on) _moj_dsm_st_upgrade++;
 }
-static struct sigaction old_segv; /* the application's SIGSEGV disposition: we chain to it */
-static int segv_installed;
-static int (*real_sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static MOJ_DSM_VAR struct sigaction old_segv; /* the application's SIGSEGV disposition: we chain to it */
+static MOJ_DSM_VAR int segv_installed;
+static MOJ_DSM_VAR int (*real_sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
   if (!real_sigaction_fn) real_sigaction_fn = dlsym(RTLD_NEXT, "sigaction");
   return real_sigaction_fn(sig, act, old);
 }
+/* All signals are blocked once on entry and never unblocked on the way out:
+ * sigreturn restores the application's mask for free.  The wait for the
+ * reply runs with the application's mask (see _moj_dsm_call). */
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
   int saved = errno;
+  int64_t t_entry = _moj_dsm_trace_on ? _moj_dsm_now() : 0;
   ucontext_t *u = uc;
   int write = (u->uc_mcontext.gregs[REG_ERR] & 2) != 0;
   int view = -1;
-  sigset_t om;
-  _moj_dsm_lk(&_moj_dsm_seg_lock, &om);
+  sigset_t all, appmask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &appmask);
+  /* a fault inside an application handler run during another fault's wait */
+  int outer_blocked = _moj_dsm_tl_blocked;
+  sigset_t outer_mask = _moj_dsm_tl_appmask;
+  _moj_dsm_tl_blocked = 1;
+  _moj_dsm_tl_appmask = appmask;
+  pthread_mutex_lock(&_moj_dsm_seg_lock);
   struct cseg *s = seg_by_addr(si->si_addr, &view);
   int rdonly = s ? s->v[view].rdonly : 0;
   uint32_t pn = s ? (uint32_t)(((uint8_t *)si->si_addr - s->v[view].addr) / MOJ_PAGE) : 0;
   if (s && write && !rdonly && pn < s->npages && atomic_load(&s->acc[pn]) == ACC_CLEAN) {
     clean_upgrade(s, pn);
-    _moj_dsm_ulk(&_moj_dsm_seg_lock, &om);
+    pthread_mutex_unlock(&_moj_dsm_seg_lock);
+    _moj_dsm_tl_blocked = outer_blocked;
+    _moj_dsm_tl_appmask = outer_mask;
     errno = saved;
     return;
   }
-  _moj_dsm_ulk(&_moj_dsm_seg_lock, &om);
+  pthread_mutex_unlock(&_moj_dsm_seg_lock);
   if (!s || (write && rdonly) || pn >= s->npages) {
+    _moj_dsm_tl_blocked = outer_blocked;
+    _moj_dsm_tl_appmask = outer_mask;
+    pthread_sigmask(SIG_SETMASK, &appmask, NULL);
     /* not ours (or a store through a SHM_RDONLY attach): behave as without us */
     if (old_segv.sa_flags & SA_SIGINFO) { old_segv.sa_sigaction(sig, si, uc); return; }
     if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) { old_segv.sa_handler(sig); return; }
@@ -156,17 +172,22 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   }
   struct timespec t0, t1;
   if (_moj_dsm_stats_on) { clock_gettime(CLOCK_MONOTONIC, &t0); if (write) _moj_dsm_st_wfault++; else _moj_dsm_st_rfault++; }
+  _moj_dsm_tl_entry = t_entry;
   int st = acquire(s, pn, write ? MOJ_ACC_WRITE : MOJ_ACC_READ);
   if (_moj_dsm_stats_on) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     _moj_dsm_st_wait_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
   }
+  _moj_dsm_tl_blocked = outer_blocked;
+  _moj_dsm_tl_appmask = outer_mask;
   if (st) {
     _moj_dsm_warn("DSM %s fault on segment 0x%x page %u failed (%s): raising SIGBUS", write ? "write" : "read", s->id, pn,
           st == EIO ? "page lost: its only copy was on a crashed process" : strerror(st));
     /* like a hardware SIGBUS: the application's handler runs if it has one */
+    pthread_sigmask(SIG_SETMASK, &appmask, NULL);
     raise(SIGBUS);
   }
+  if (_moj_dsm_trace_on) _moj_dsm_tr_set(_moj_dsm_tl_tr, TR_RET, _moj_dsm_now());
   errno = saved;
 }
 void _moj_dsm_sigsegv_install(void) {
@@ -196,7 +217,7 @@ EXPORT int MOJ_SIG(sigaction)(int sig, const struct sigaction *act, struct sigac
 }
 EXPORT sighandler_t MOJ_SIG(signal)(int sig, sighandler_t h) {
   if (sig != SIGSEGV || !segv_installed) {
-    static sighandler_t (*real_signal)(int, sighandler_t);
+    static MOJ_DSM_VAR sighandler_t (*real_signal)(int, sighandler_t);
     if (!real_signal) real_signal = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
     return real_signal(sig, h);
   }

@@ -8,7 +8,7 @@
  * inherited view (MAP_FIXED, no access: pages are fetched on demand) and
  * registers its attachments with the homes (REATTACH with no pages), so nattch
  * counts it at once.  Runs in the child before fork() returns there. */
-static int fork_pipe[2] = {-1, -1};
+static MOJ_DSM_VAR int fork_pipe[2] = {-1, -1};
 /* The parent's fork() returns only once the child is registered, so an
  * IPC_STAT right after fork counts the child, as the kernel does. */
 void _moj_dsm_atfork_prepare(void) {
@@ -32,6 +32,8 @@ void _moj_dsm_atfork_child(void) {
     _moj_dsm_homes[i].dead = 0;
     _moj_dsm_homes[i].pend = NULL;
     atomic_store(&_moj_dsm_homes[i].recovering, 0);
+    atomic_store(&_moj_dsm_homes[i].self_rd, 0); /* callers in other threads do not exist here */
+    atomic_store(&_moj_dsm_homes[i].rd_parked, 0);
     pthread_mutex_init(&_moj_dsm_homes[i].lock, NULL);
     pthread_mutex_init(&_moj_dsm_homes[i].rx, NULL);
   }

@@ -4,14 +4,14 @@
 #include "client.h"
 
 /* Home host of a key: ask the root nameserver once, then use the cache. */
-struct moj_dsm_kcache _moj_dsm_kcache[256];
-int _moj_dsm_nk;
-pthread_mutex_t _moj_dsm_kc_lock = PTHREAD_MUTEX_INITIALIZER;
+MOJ_DSM_VAR struct moj_dsm_kcache _moj_dsm_kcache[256];
+MOJ_DSM_VAR int _moj_dsm_nk;
+MOJ_DSM_VAR pthread_mutex_t _moj_dsm_kc_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Resolution walks the nameserver tree like a DNS resolver: from the most
  * specific cached referral (else the root) follow referrals down to the home;
  * both the referrals and the final answer are cached for the process. */
-struct moj_dsm_rcache _moj_dsm_rcache[64];
-int _moj_dsm_nr;
+MOJ_DSM_VAR struct moj_dsm_rcache _moj_dsm_rcache[64];
+MOJ_DSM_VAR int _moj_dsm_nr;
 int _moj_dsm_key_home(int32_t key) {
   sigset_t om;
   uint32_t k = (uint32_t)key;

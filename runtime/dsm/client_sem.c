@@ -9,9 +9,9 @@
  * adjustments off the source's connection (MOJ_UNDO_TAKE) into the image and
  * the migrated process gives them to its own (MOJ_UNDO_GIVE).  Overflowing the
  * table means the tally is incomplete: a migration is then refused. */
-struct moj_dsm_undo _moj_dsm_undo_tab[UNDO_MAX];
-int _moj_dsm_undo_n, _moj_dsm_undo_overflow;
-pthread_mutex_t _moj_dsm_undo_lock = PTHREAD_MUTEX_INITIALIZER;
+MOJ_DSM_VAR struct moj_dsm_undo _moj_dsm_undo_tab[UNDO_MAX];
+MOJ_DSM_VAR int _moj_dsm_undo_n, _moj_dsm_undo_overflow;
+MOJ_DSM_VAR pthread_mutex_t _moj_dsm_undo_lock = PTHREAD_MUTEX_INITIALIZER;
 void _moj_dsm_undo_note(int id, const struct sembuf *ops, size_t nsops) {
   sigset_t om;
   _moj_dsm_lk(&_moj_dsm_undo_lock, &om);

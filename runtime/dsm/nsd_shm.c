@@ -212,7 +212,12 @@ static void finish_recovery(int sl) {
   for (uint32_t pn = 0; pn < s->npages; pn++) page_run(s, id, pn);
 }
 void check_recovery_deadlines(void) {
+  /* runs before every epoll_wait, i.e. after every message: the deadlines are
+   * seconds away, so the scan of all slots runs at most every 10 ms */
+  static int64_t last_scan;
   int64_t t = now_ns();
+  if (t - last_scan < 10000000LL) return;
+  last_scan = t;
   for (int i = 0; i < MAX_SLOTS; i++)
     if (shms[i] && shms[i]->recovering && t > shms[i]->recover_until) finish_recovery(i);
 }

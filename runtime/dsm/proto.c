@@ -85,9 +85,9 @@ void _moj_random(void *buf, size_t n) {
 }
 
 /* ---- transport fault injection ---- */
-static long inj_delay_us;
-static double inj_loss;
-static unsigned inj_seed;
+static MOJ_DSM_VAR long inj_delay_us;
+static MOJ_DSM_VAR double inj_loss;
+static MOJ_DSM_VAR unsigned inj_seed;
 void _moj_net_inject_init(void) {
   const char *d = getenv("MOJAVE_NET_DELAY_US"), *l = getenv("MOJAVE_NET_LOSS");
   inj_delay_us = d ? strtol(d, NULL, 10) : 0;

@@ -7,6 +7,16 @@
 #ifndef MOJ_DSM_PROTO_H
 #define MOJ_DSM_PROTO_H
 
+/* The DSM client's own state (connections, attached segments, caches) is not
+ * the program's: inside libmojave it lives in the section moj_rt, which a
+ * speculation's globals snapshot skips, so an abort cannot roll it back (a
+ * restored sequence number, lock or pthread_once would break the client). */
+#ifdef MOJ_IN_RUNTIME
+#define MOJ_DSM_VAR __attribute__((section("moj_rt")))
+#else
+#define MOJ_DSM_VAR
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
