@@ -1,5 +1,5 @@
 /* proto.c — wire helpers shared by daemon and client: SHA-256 (libcrypto) and
- * HMAC-SHA256 (RFC 2104 over it; RFC 4231 vectors in tests/unit/test_proto.c) for the
+ * HMAC-SHA256 (libcrypto's; RFC 4231 vectors in tests/unit/test_proto.c) for the
  * cluster-secret handshake, the optional AEAD sealing of frames (libcrypto's
  * AES-256-GCM or ChaCha20-Poly1305, HKDF-SHA256 session keys), full-buffer
  * socket I/O, header validation and the transport fault injector.  Socket I/O goes through raw syscalls because the
@@ -45,24 +45,23 @@ void _moj_sha256(const void *data, size_t len, uint8_t out[32]) {
   SHA256_Update(&c, data, len);
   SHA256_Final(out, &c);
 }
+/* HMAC-SHA256 is libcrypto's (RFC 4231 vectors in tests/unit/test_proto.c).
+ * The one-shot HMAC() takes one buffer: the parts are joined first (the
+ * handshake's are 65 bytes; longer inputs, from the tests, are allocated). */
+#include <openssl/hmac.h>
 void _moj_hmac(const void *key, size_t klen, const void *m1, size_t l1, const void *m2, size_t l2,
              const void *m3, size_t l3, const void *m4, size_t l4, uint8_t out[32]) {
-  uint8_t k[64] = {0}, ip[64], op[64], inner[32];
-  if (klen > 64) _moj_sha256(key, klen, k);
-  else memcpy(k, key, klen);
-  for (int i = 0; i < 64; i++) { ip[i] = k[i] ^ 0x36; op[i] = k[i] ^ 0x5c; }
-  struct _moj_sha s;
-  _moj_sha_init(&s);
-  _moj_sha_update(&s, ip, 64);
-  if (l1) _moj_sha_update(&s, m1, l1);
-  if (l2) _moj_sha_update(&s, m2, l2);
-  if (l3) _moj_sha_update(&s, m3, l3);
-  if (l4) _moj_sha_update(&s, m4, l4);
-  _moj_sha_final(&s, inner);
-  _moj_sha_init(&s);
-  _moj_sha_update(&s, op, 64);
-  _moj_sha_update(&s, inner, 32);
-  _moj_sha_final(&s, out);
+  uint8_t small[256], *m = small;
+  size_t n = l1 + l2 + l3 + l4;
+  if (n > sizeof small && !(m = malloc(n))) { memset(out, 0, 32); return; } /* no MAC: the peer refuses */
+  size_t o = 0;
+  if (l1) { memcpy(m + o, m1, l1); o += l1; }
+  if (l2) { memcpy(m + o, m2, l2); o += l2; }
+  if (l3) { memcpy(m + o, m3, l3); o += l3; }
+  if (l4) { memcpy(m + o, m4, l4); o += l4; }
+  unsigned ol = 32;
+  if (!HMAC(EVP_sha256(), key, (int)klen, m, n, out, &ol)) memset(out, 0, 32);
+  if (m != small) free(m);
 }
 int _moj_ct_equal(const void *a, const void *b, size_t n) {
   const uint8_t *x = a, *y = b;
