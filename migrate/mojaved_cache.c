@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zstd.h>
 
 static void hex(const uint8_t h[32], char out[65]) {
   for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
@@ -33,9 +34,9 @@ void exe_path(const uint8_t h[32], int mode, char *out, size_t n) {
 }
 
 /* IR mode, in a child process: split the .mojave.bc records (docs/mojcc.md)
- * into one .bc file per module, compile and link them with mojcc, put the
- * bitcode back into the result (so the program can migrate in IR mode from
- * here too) and move it into the cache.  Exit 0 on success; the compiler's
+ * into one .bc file per module (decompressed), compile and link them with
+ * mojcc, put the section back into the result as received (so the program
+ * can migrate in IR mode from here too) and move it into the cache.  Exit 0 on success; the compiler's
  * messages go to ir/<hash>.log. */
 static int run(char *const argv[]) {
   pid_t p = fork();
@@ -78,17 +79,34 @@ static void compile_child(const char *base) {
   argv[ac++] = tmp;
   size_t off = 0, len = (size_t)st.st_size;
   for (int n = 0; off < len; n++) {
-    uint64_t sz;
-    if (len - off < 16 || memcmp(p + off, "MOJBC\0\0\1", 8) || n >= MAXMOD) { dprintf(2, "bad .mojave.bc record at %zu\n", off); _exit(1); }
+    /* version 2: magic, u64 size, u64 raw size, zstd frame; version 1 (older
+     * objects): magic, u64 size, bitcode.  Both padded to 8 bytes. */
+    uint64_t sz, raw = 0;
+    if (len - off < 16 || memcmp(p + off, "MOJBC\0\0", 7) || n >= MAXMOD) { dprintf(2, "bad .mojave.bc record at %zu\n", off); _exit(1); }
+    int ver = p[off + 7];
+    if (ver != 1 && ver != 2) { dprintf(2, ".mojave.bc record at %zu: format version %d unknown here (1, 2)\n", off, ver); _exit(1); }
+    size_t hdr = ver == 2 ? 24 : 16;
     memcpy(&sz, p + off + 8, 8);
-    if (sz > len - off - 16) { dprintf(2, "bad .mojave.bc record size at %zu\n", off); _exit(1); }
+    if (ver == 2 && len - off >= 24) memcpy(&raw, p + off + 16, 8);
+    if (len - off < hdr || sz > len - off - hdr || raw > MG_MAX_EXE) { dprintf(2, "bad .mojave.bc record size at %zu\n", off); _exit(1); }
+    const void *data = p + off + hdr;
+    size_t dlen = sz;
+    void *buf = NULL;
+    if (ver == 2) {
+      buf = malloc(raw ? raw : 1);
+      size_t r = buf ? ZSTD_decompress(buf, raw, p + off + hdr, sz) : 0;
+      if (!buf || ZSTD_isError(r) || r != raw) { dprintf(2, "bad .mojave.bc record at %zu: corrupt zstd frame\n", off); _exit(1); }
+      data = buf;
+      dlen = raw;
+    }
     char f[800];
     snprintf(f, sizeof f, "%s/%d.bc", dir, n);
     int o = open(f, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (o < 0 || write(o, p + off + 16, sz) != (ssize_t)sz) { dprintf(2, "cannot write %s\n", f); _exit(1); }
+    if (o < 0 || write(o, data, dlen) != (ssize_t)dlen) { dprintf(2, "cannot write %s\n", f); _exit(1); }
     close(o);
+    free(buf);
     argv[ac++] = strdup(f);
-    off += 16 + ((sz + 7) & ~(uint64_t)7);
+    off += hdr + ((sz + 7) & ~(uint64_t)7);
   }
   argv[ac++] = "-lm";
   argv[ac] = NULL;

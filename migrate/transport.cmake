@@ -14,6 +14,8 @@ add_executable(mojaved ${CMAKE_CURRENT_SOURCE_DIR}/mojaved.c ${CMAKE_CURRENT_SOU
   ${CMAKE_CURRENT_SOURCE_DIR}/mojaved_job.c
   ${MOJ_TRANSPORT_TOOL_SOURCES})
 add_executable(mojave-run ${CMAKE_CURRENT_SOURCE_DIR}/mojave_run.c ${MOJ_TRANSPORT_TOOL_SOURCES})
+# mojaved decompresses the zstd bitcode records of IR mode (mojaved_cache.c)
+target_link_libraries(mojaved PRIVATE ${ZSTD_LIB})
 foreach(t mojaved mojave-run)
   target_compile_definitions(${t} PRIVATE _GNU_SOURCE MOJ_VERSION_STRING="${PROJECT_VERSION}")
   target_include_directories(${t} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${MOJ_DSM_DIR})

@@ -2,7 +2,8 @@
 # tests/e2e/driver.sh — mojcc as a drop-in cc: --help/--version/-v, -E/-S/-c/
 # -M, clang's errors and exit status passed through, -V misuse like clang,
 # objects + archives + multiple inputs, -shared/-fPIC with a mojcc executable,
-# the .mojave.bc section, and a CMake project with CMAKE_C_COMPILER=mojcc.
+# the .mojave.bc section (zstd records, in no loaded segment), and a CMake
+# project with CMAKE_C_COMPILER=mojcc.
 # Prints PASS or FAIL lines.  Usage: driver.sh <mojcc> <source-dir>
 set -uo pipefail
 MOJCC=$(realpath "$1")
@@ -39,6 +40,8 @@ check "multiple .c inputs link and run" bash -c "'$MOJCC' -O2 '$t/a.c' '$t/b.c' 
 check "objects and a static archive" bash -c "cd '$t' && '$MOJCC' -c a.c b.c && ar rcs libb.a b.o && '$MOJCC' a.o -L. -lb -o ab2 && ./ab2"
 check "-shared -fPIC library used by a mojcc executable" bash -c "cd '$t' && '$MOJCC' -O2 -fPIC -shared b.c -o libtw.so && '$MOJCC' -O2 a.c -L. -ltw -Wl,-rpath,'$t' -o ab3 && ./ab3"
 check "executable carries one .mojave.bc record per module" bash -c "cd '$t' && llvm-objcopy-16 --dump-section=.mojave.bc=sec ab2 ab2.copy && python3 '$src/../lit/Inputs/extract_bc.py' sec rec | grep -c record | grep -qx 2"
+check "executable's .mojave.bc: in the file, in no PT_LOAD, zstd records" bash -c "python3 '$src/../lit/Inputs/check_bc_section.py' '$t/ab2' | grep -q '^not loaded, 2 zstd records'"
+check "shared library's .mojave.bc: in no PT_LOAD" python3 "$src/../lit/Inputs/check_bc_section.py" "$t/libtw.so"
 
 if command -v cmake >/dev/null; then
   check "CMake project with CMAKE_C_COMPILER=mojcc" bash -c "cmake -S '$src/cmake_project' -B '$t/cm' -DCMAKE_C_COMPILER='$MOJCC' >/dev/null && cmake --build '$t/cm' >/dev/null && '$t/cm/probe_main' | grep -qx PASS"
