@@ -53,6 +53,13 @@ int _moj_dsm_send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t
   return 0;
 }
 
+/* Semaphore and queue requests carry a request id (proto.h): the home applies
+ * each at most once, so after a home restart they are simply sent again. */
+static int retryable(uint16_t t) {
+  return t == MOJ_SEMGET || t == MOJ_SEMOP || t == MOJ_SEMCTL || t == MOJ_MSGGET || t == MOJ_MSGSND || t == MOJ_MSGRCV ||
+         t == MOJ_MSGCTL;
+}
+__thread int _moj_dsm_tl_retried;
 static void conn_fail(struct hconn *hc, int host, const char *why) {
   pthread_mutex_lock(&hc->lock);
   if (!hc->dead) _moj_dsm_warn("lost connection to home host %s: %s; pending calls fail with EIDRM, faults raise SIGBUS",
@@ -77,16 +84,29 @@ static int host_has_segs(int host) {
   pthread_mutex_unlock(&_moj_dsm_seg_lock);
   return any;
 }
-/* The home closed the connection while we hold segments there: it may be
- * restarting (mojave-nsd --state keeps segments).  Fail what cannot survive
- * (semaphore and queue calls: EIDRM), make page requests retry, reconnect for
- * up to MOJAVE_DSM_RECONNECT_MS and re-register every attachment with the
- * pages we hold, so nothing attached is lost. */
+/* Reasons to reconnect at once when the home closes: attached segments, calls
+ * in flight, SEM_UNDO adjustments there (the restarted home applies those of a
+ * process that does not come back within 8 s, as if it had exited). */
+static int host_needs_recovery(struct hconn *hc, int host) {
+  pthread_mutex_lock(&hc->lock);
+  int any = hc->pend != NULL;
+  pthread_mutex_unlock(&hc->lock);
+  sigset_t om;
+  _moj_dsm_lk(&_moj_dsm_undo_lock, &om);
+  for (int k = 0; k < _moj_dsm_undo_n && !any; k++) any = _moj_dsm_id_host(_moj_dsm_undo_tab[k].id) == host;
+  _moj_dsm_ulk(&_moj_dsm_undo_lock, &om);
+  return any || host_has_segs(host);
+}
+/* The home closed the connection: it may be restarting (mojave-nsd --state
+ * keeps segments, semaphore sets and queues).  Make page requests and
+ * semaphore/queue calls in flight retry, reconnect for up to
+ * MOJAVE_DSM_RECONNECT_MS and re-register every attachment with the pages we
+ * hold, so nothing attached is lost. */
 /* Requests sent on a connection that died will never be answered; caller holds hc->lock. */
 static void fail_sent_locked(struct hconn *hc) {
   for (struct pend *p = hc->pend, *n; p; p = n) {
     n = p->next;
-    p->status = p->type == MOJ_PAGE_REQ ? MOJ_ERETRY : EIDRM;
+    p->status = p->type == MOJ_PAGE_REQ || retryable(p->type) ? MOJ_ERETRY : EIDRM;
     int efd = p->efd;
     atomic_store(&p->done, 1);
     fwake(&p->done);
@@ -169,7 +189,7 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
   if (_moj_read_full(hc->fd, &h, sizeof h)) {
     int e = errno;
     if (!may_recover) return -1;
-    if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) return 0;
+    if ((e == EPIPE || e == ECONNRESET) && host_needs_recovery(hc, host) && recover(hc, host)) return 0;
     conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e));
     return 1;
   }
@@ -306,8 +326,21 @@ __thread int _moj_dsm_tl_efd = -1;
 /* One request/reply exchange.  With interruptible != 0 a signal during the
  * wait sends CANCEL and the _moj_dsm_call then returns whatever the home decided
  * (EINTR if it cancelled, the real result if it had already completed). */
+/* A retryable call met a broken connection: wait for the reader thread's
+ * recovery to finish (bounded; the reconnect budget plus slack).  With
+ * unsent = 1 the reader may not have noticed the break yet. */
+static void await_recovery(struct hconn *hc, int unsent) {
+  const char *e = getenv("MOJAVE_DSM_RECONNECT_MS");
+  long rounds = (e ? strtol(e, NULL, 10) : 5000) / 10 + 500;
+  struct timespec ts = {0, 10 * 1000 * 1000};
+  for (int i = 0; unsent && i < 200 && !atomic_load(&hc->recovering) && !hc->dead; i++) nanosleep(&ts, NULL);
+  for (long i = 0; i < rounds && atomic_load(&hc->recovering) && !hc->dead; i++) nanosleep(&ts, NULL);
+}
 int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
                 size_t rcap, size_t *rlen, int interruptible) {
+  int tries = 0;
+  _moj_dsm_tl_retried = 0;
+again:;
   struct hconn *hc = _moj_dsm_hget(host);
   if (!hc) return EIDRM;
   static int sr_env = -1; /* MOJAVE_DSM_SELF_READ=0: faults wait for the reader thread (for comparisons) */
@@ -330,7 +363,10 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
   if (_moj_dsm_send_locked(hc, type, p.seq, 0, p1, l1, p2, l2)) {
     hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
     _moj_dsm_ulk(&hc->lock, &om);
-    return EIDRM;
+    if (!retryable(type) || ++tries > 50) return EIDRM;
+    await_recovery(hc, 1);
+    _moj_dsm_tl_retried = 1;
+    goto again;
   }
   _moj_dsm_ulk(&hc->lock, &om);
   int cancelled = 0;
@@ -385,6 +421,12 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
       _moj_dsm_ulk(&hc->lock, &om);
     }
   }
+  if (p.status == MOJ_ERETRY && retryable(type) && ++tries <= 50) { /* the home restarted: same request, same rid */
+    await_recovery(hc, 0);
+    _moj_dsm_tl_retried = 1;
+    goto again;
+  }
+  if (p.status == MOJ_ERETRY && type != MOJ_PAGE_REQ) return EIDRM;
   if (rlen) *rlen = p.len;
   return p.status;
 }
