@@ -60,6 +60,9 @@ static int retryable(uint16_t t) {
          t == MOJ_MSGCTL;
 }
 __thread int _moj_dsm_tl_retried;
+/* hosts this process sent semaphore/queue requests to: it reconnects to them
+ * at once when they close (a call may be about to go out) */
+static _Atomic uint8_t used_ipc[MOJ_MAX_HOSTS];
 static void conn_fail(struct hconn *hc, int host, const char *why) {
   pthread_mutex_lock(&hc->lock);
   if (!hc->dead) _moj_dsm_warn("lost connection to home host %s: %s; pending calls fail with EIDRM, faults raise SIGBUS",
@@ -84,17 +87,14 @@ static int host_has_segs(int host) {
   pthread_mutex_unlock(&_moj_dsm_seg_lock);
   return any;
 }
-/* Reasons to reconnect at once when the home closes: attached segments, calls
- * in flight, SEM_UNDO adjustments there (the restarted home applies those of a
- * process that does not come back within 8 s, as if it had exited). */
+/* Reasons to reconnect at once when the home closes: attached segments,
+ * calls in flight, semaphores or queues used there (a call may be on its way;
+ * SEM_UNDO adjustments of a process that does not come back within 8 s are
+ * applied by the restarted home as if it had exited). */
 static int host_needs_recovery(struct hconn *hc, int host) {
   pthread_mutex_lock(&hc->lock);
-  int any = hc->pend != NULL;
+  int any = hc->pend != NULL || atomic_load(&used_ipc[host]);
   pthread_mutex_unlock(&hc->lock);
-  sigset_t om;
-  _moj_dsm_lk(&_moj_dsm_undo_lock, &om);
-  for (int k = 0; k < _moj_dsm_undo_n && !any; k++) any = _moj_dsm_id_host(_moj_dsm_undo_tab[k].id) == host;
-  _moj_dsm_ulk(&_moj_dsm_undo_lock, &om);
   return any || host_has_segs(host);
 }
 /* The home closed the connection: it may be restarting (mojave-nsd --state
@@ -340,6 +340,7 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
                 size_t rcap, size_t *rlen, int interruptible) {
   int tries = 0;
   _moj_dsm_tl_retried = 0;
+  if (retryable(type) && !atomic_load_explicit(&used_ipc[host], memory_order_relaxed)) atomic_store(&used_ipc[host], 1);
 again:;
   struct hconn *hc = _moj_dsm_hget(host);
   if (!hc) return EIDRM;

@@ -1,8 +1,9 @@
 /* nsd_state.c — what lets semaphore sets and message queues survive a restart
  * of their home daemon (--state DIR):
  *   - one state file per object (sem-SLOT.state, msg-SLOT.state; framing in
- *     state_fmt.h, fields in docs/dsm.md), rewritten whole (tmp + rename, plus
- *     fsync with --fsync) after every change;
+ *     state_fmt.h, fields in docs/dsm.md): a complete image of the object is
+ *     written after every change into the file's spare slot, which one store
+ *     then makes current (msync too with --fsync);
  *   - replies to changing requests are held (dsend) until the state they
  *     report is saved (ipc_commit): a client never hears of a change that a
  *     kill -9 could still undo;
@@ -18,6 +19,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stddef.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,29 +173,80 @@ static void body_mq(struct wb *b, int slot) {
   for (struct msg *g = m->head; g; g = g->next) { p64(b, (uint64_t)g->type); p32(b, g->size); put(b, g->data, g->size); }
   put_recs(b, &m->recs);
 }
-/* Replace the object's file atomically: a crash leaves the old or the new
- * version, never a mix (a stray .tmp is removed at the next start). */
+/* Each object's file stays mapped (MAP_SHARED) between saves. */
+struct smap { uint8_t *map; size_t cap; };
+static struct smap smaps[2][MAX_SLOTS];
+static void unmap(struct smap *m) {
+  if (m->map) munmap(m->map, sizeof(struct moj_state_file) + 2 * m->cap);
+  m->map = NULL; m->cap = 0;
+}
+static int map_file(int fd, size_t cap, struct smap *m) {
+  uint8_t *p = mmap(NULL, sizeof(struct moj_state_file) + 2 * cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return -1;
+  m->map = p; m->cap = cap;
+  return 0;
+}
+/* A first save, or an image that outgrew its slots: a new file with room for
+ * twice the image, put in place by rename (atomic), space reserved up front
+ * (a store into a mapped file the disk cannot hold would be SIGBUS). */
+static int new_file(int is_mq, int slot, const uint8_t *img, size_t n) {
+  size_t cap = 4096;
+  while (cap < 2 * n) cap *= 2;
+  if (cap > MOJ_STATE_MAXCAP) { errno = EFBIG; return -1; }
+  char fin[600], tmp[700];
+  fpath(fin, sizeof fin, is_mq, slot);
+  snprintf(tmp, sizeof tmp, "%s.tmp", fin);
+  size_t total = sizeof(struct moj_state_file) + 2 * cap;
+  int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  struct smap m;
+  int e = posix_fallocate(fd, 0, (off_t)total);
+  if (e || map_file(fd, cap, &m)) { if (e) errno = e; close(fd); unlink(tmp); return -1; }
+  close(fd);
+  struct moj_state_file c = {MOJ_STATE_MAGIC, MOJ_STATE_VERSION, is_mq ? MOJ_STATE_MSG : MOJ_STATE_SEM, (uint32_t)cap, 0, 0, {0}};
+  memcpy(m.map + sizeof c, img, n);
+  memcpy(m.map, &c, sizeof c);
+  int ok = (!state_sync || !msync(m.map, total, MS_SYNC)) && !rename(tmp, fin);
+  if (ok && state_sync) { /* the rename itself is durable only once the directory is */
+    int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd)) ok = 0;
+    if (dfd >= 0) close(dfd);
+  }
+  if (!ok) { int err = errno; unmap(&m); unlink(tmp); errno = err; return -1; }
+  unmap(&smaps[is_mq][slot]);
+  smaps[is_mq][slot] = m;
+  return 0;
+}
+/* Save one object: its image goes into the slot not in use, then one aligned
+ * 8-byte store makes it current.  Against a daemon crash (kill -9) the page
+ * cache is enough; --fsync adds msync for a machine crash. */
 static void save(int is_mq, int slot) {
   if (is_mq ? !mqs[slot] : !sems[slot]) return;
   struct moj_state_hdr hd = {MOJ_STATE_MAGIC, MOJ_STATE_VERSION, is_mq ? MOJ_STATE_MSG : MOJ_STATE_SEM, 0, 0, 0};
   struct wb b = {0};
   put(&b, &hd, sizeof hd);
   if (is_mq) body_mq(&b, slot); else body_sem(&b, slot);
-  char fin[600], tmp[700];
+  char fin[600];
   fpath(fin, sizeof fin, is_mq, slot);
   if (b.oom) { loge("cannot save %s: out of memory; a restart would lose its last change", fin); free(b.p); return; }
   hd.body_len = (uint32_t)(b.n - sizeof hd);
   hd.sum = moj_state_sum(b.p + sizeof hd, b.n - sizeof hd);
   memcpy(b.p, &hd, sizeof hd);
-  snprintf(tmp, sizeof tmp, "%s.tmp", fin);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  int ok = fd >= 0 && write(fd, b.p, b.n) == (ssize_t)b.n && (!state_sync || !fsync(fd));
-  if (fd >= 0 && close(fd)) ok = 0;
-  if (ok && rename(tmp, fin)) ok = 0;
-  if (ok && state_sync) { /* the rename itself is durable only once the directory is */
-    int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd)) ok = 0;
-    if (dfd >= 0) close(dfd);
+  struct smap *m = &smaps[is_mq][slot];
+  int ok;
+  if (!m->map || b.n > m->cap) ok = !new_file(is_mq, slot, b.p, b.n);
+  else {
+    uint64_t *active = (uint64_t *)(m->map + offsetof(struct moj_state_file, active));
+    uint64_t a = __atomic_load_n(active, __ATOMIC_RELAXED), next = !(a & 1);
+    uint8_t *dst = m->map + sizeof(struct moj_state_file) + next * m->cap;
+    memcpy(dst, b.p, b.n);
+    ok = 1;
+    if (state_sync) { /* msync wants page-aligned starts */
+      uintptr_t lo = (uintptr_t)dst & ~(uintptr_t)4095;
+      ok = !msync((void *)lo, (uintptr_t)dst + b.n - lo, MS_SYNC);
+    }
+    __atomic_store_n(active, ((a >> 1) + 1) << 1 | next, __ATOMIC_RELEASE);
+    if (ok && state_sync) ok = !msync(m->map, 4096, MS_SYNC);
   }
   if (!ok) loge("cannot save %s: %s; a restart would lose its last change", fin, strerror(errno));
   free(b.p);
@@ -200,6 +254,7 @@ static void save(int is_mq, int slot) {
 void ipc_state_remove(int is_mq, int slot) {
   if (!state_dir) return;
   dirty_f[is_mq][slot] = 0; /* a later commit finds no object and skips it */
+  unmap(&smaps[is_mq][slot]);
   char p[600];
   fpath(p, sizeof p, is_mq, slot);
   if (unlink(p) && errno != ENOENT) loge("cannot remove %s: %s", p, strerror(errno));
@@ -390,7 +445,16 @@ void ipc_state_load(void) {
       else if ((n = read(fd, buf, (size_t)st.st_size)) != st.st_size) why = "short read";
       if (fd >= 0) close(fd);
     }
-    if (!why) why = load_one(is_mq, slot, buf, (size_t)n);
+    size_t il = 0;
+    const uint8_t *img = why ? NULL : moj_state_image(buf, (size_t)n, is_mq ? MOJ_STATE_MSG : MOJ_STATE_SEM, &il, &why);
+    if (img) why = load_one(is_mq, slot, img, il);
+    if (!why && !state_verify) { /* keep it mapped for the next save */
+      int fd = open(path, O_RDWR | O_CLOEXEC);
+      struct moj_state_file c;
+      memcpy(&c, buf, sizeof c);
+      if (fd < 0 || map_file(fd, c.cap, &smaps[is_mq][slot])) logw("cannot map %s (%s): the next save rewrites it", path, strerror(errno));
+      if (fd >= 0) close(fd);
+    }
     free(buf);
     if (why) {
       char kept[760];

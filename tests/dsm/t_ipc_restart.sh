@@ -32,7 +32,7 @@ restarts() { # PREFIX TOTAL
   done
 }
 if [ "$what" = sem ]; then
-  iters=${ITERS:-300}
+  iters=${ITERS:-1000}
   sk=0x4d4a9301 mk=0x4d4a1301 # the set homed on h2, the counter's segment on h1
   on h1 sem_restart $sk $mk 3 "$iters" 0 "$out"
   on h3 sem_restart $sk $mk 3 "$iters" 1 "$out"
@@ -41,7 +41,7 @@ if [ "$what" = sem ]; then
   wait_all || rc=1
   name=dsm_sem_restart
 else
-  count=${COUNT:-600}
+  count=${COUNT:-4000}
   qk=0x4d4a9302
   on h1 mq_restart create $qk
   wait_all || rc=1
