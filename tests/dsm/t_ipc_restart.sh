@@ -2,7 +2,10 @@
 # t_ipc_restart.sh sem|mq — kill -9 and restart the home (h2) of a semaphore
 # set or a message queue three times while processes on h1, h3 and h4 use it;
 # restarts come at 1/4, 1/2 and 3/4 of the run, measured by the processes'
-# progress files, so they land in the middle of it on any machine load.
+# progress files, so they land in the middle of it on any machine load.  The
+# daemon started at 1/2 also kills itself between a save and its reply
+# (MOJAVE_NSD_CRASH_AFTER_SAVES), so at least one request must be answered
+# from its request-id record.
 #   sem: 3 processes count through a SEM_UNDO mutex: the totals must be exact
 #   mq:  2 producers, 2 consumers: every message received exactly once
 . "$(dirname "$0")/lib.sh"
@@ -27,12 +30,21 @@ restarts() { # PREFIX TOTAL
   for k in 1 2 3; do
     wait_progress "$1" $(($2 * k / 4)) || { rc=1; return; }
     "$CLUSTER" stop-nsd "$MOJAVE_CLUSTER_DIR" h2
+    if [ $k = 2 ]; then
+      # this daemon kills itself between saving its 50th change and sending
+      # the reply: a change applied whose reply is lost, for certain
+      MOJAVE_NSD_CRASH_AFTER_SAVES=50 "$CLUSTER" start-nsd "$MOJAVE_CLUSTER_DIR" h2
+      local pid; pid=$(cat "$MOJAVE_CLUSTER_DIR/nsd-h2.pid")
+      for _ in $(seq 2400); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      if kill -0 "$pid" 2>/dev/null; then echo "FAIL the home did not crash after 50 saves"; rc=1; return; fi
+      echo "home h2 restarted, then died between a save and its reply, at progress $(progress "$1") of $2"
+    fi
     "$CLUSTER" start-nsd "$MOJAVE_CLUSTER_DIR" h2
     echo "home h2 killed -9 and restarted at progress $(progress "$1") of $2"
   done
 }
 if [ "$what" = sem ]; then
-  iters=${ITERS:-1000}
+  iters=${ITERS:-2000}
   sk=0x4d4a9301 mk=0x4d4a1301 # the set homed on h2, the counter's segment on h1
   on h1 sem_restart $sk $mk 3 "$iters" 0 "$out"
   on h3 sem_restart $sk $mk 3 "$iters" 1 "$out"
@@ -41,7 +53,7 @@ if [ "$what" = sem ]; then
   wait_all || rc=1
   name=dsm_sem_restart
 else
-  count=${COUNT:-4000}
+  count=${COUNT:-6000}
   qk=0x4d4a9302
   on h1 mq_restart create $qk
   wait_all || rc=1
@@ -60,7 +72,9 @@ else
   wait_all || rc=1
   name=dsm_mq_restart
 fi
-echo "requests answered from their record (applied before a restart, reply lost): $(grep -c 'was already applied' "$MOJAVE_CLUSTER_DIR/nsd-h2.log" || true)"
+replayed=$(grep -c 'was already applied' "$MOJAVE_CLUSTER_DIR/nsd-h2.log" || true)
+echo "requests answered from their record (applied before a restart, reply lost): $replayed"
+[ "${replayed:-0}" -ge 1 ] || { echo "FAIL no request was answered from its record after the crash between save and reply"; rc=1; }
 echo "SEM_UNDO re-associations: $(grep -c 'is back after the restart' "$MOJAVE_CLUSTER_DIR/nsd-h2.log" || true)"
 grep -h 'did not come back\|ignoring state' "$MOJAVE_CLUSTER_DIR/nsd-h2.log" | head -5
 verdict $name $rc
