@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <sys/mman.h>
@@ -262,13 +263,24 @@ void ipc_state_remove(int is_mq, int slot) {
 }
 /* Save every changed object, then send the replies that reported the changes. */
 void ipc_commit(void) {
+  /* MOJAVE_NSD_CRASH_AFTER_SAVES=N (tests only): the N-th commit that saved
+   * something and holds replies kills the daemon between the save and the
+   * replies — the one instant where a change is applied and its reply lost,
+   * which a kill -9 from outside hits only by luck (dsm_*_restart) */
+  static long crash_after = -1;
+  if (crash_after < 0) crash_after = getenv("MOJAVE_NSD_CRASH_AFTER_SAVES") ? atol(getenv("MOJAVE_NSD_CRASH_AFTER_SAVES")) : 0;
+  int saved = 0;
   for (int k = 0; k < 2; k++) {
     for (int i = 0; i < ndirty[k]; i++) {
       int sl = dirty_l[k][i];
-      if (dirty_f[k][sl]) save(k, sl);
+      if (dirty_f[k][sl]) { save(k, sl); saved = 1; }
       dirty_f[k][sl] = 0;
     }
     ndirty[k] = 0;
+  }
+  if (saved && dr_head && crash_after > 0 && --crash_after == 0) {
+    logw("MOJAVE_NSD_CRASH_AFTER_SAVES: dying between a save and its replies");
+    raise(SIGKILL);
   }
   struct dr *d = dr_head;
   dr_head = NULL; dr_tail = &dr_head; /* a close inside sendm may commit again */
