@@ -173,6 +173,8 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
                   size_t rcap, size_t *rlen, int interruptible);
 struct _moj_cred _moj_dsm_cred(void);
 int _moj_dsm_fail(int e);
+extern __thread int _moj_dsm_tl_retried; /* the last _moj_dsm_call was repeated after a home restart */
+uint64_t _moj_dsm_rid(void);             /* a new request id (proto.h) */
 
 /* ---------------- segments and faults (client_fault.c) ---------------- */
 #define MAX_VIEWS 16

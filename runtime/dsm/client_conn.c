@@ -62,6 +62,16 @@ int _moj_dsm_send_locked(struct hconn *hc, uint16_t type, uint32_t seq, uint32_t
   return 0;
 }
 
+/* Semaphore and queue requests carry a request id (proto.h): the home applies
+ * each at most once, so after a home restart they are simply sent again. */
+static int retryable(uint16_t t) {
+  return t == MOJ_SEMGET || t == MOJ_SEMOP || t == MOJ_SEMCTL || t == MOJ_MSGGET || t == MOJ_MSGSND || t == MOJ_MSGRCV ||
+         t == MOJ_MSGCTL;
+}
+__thread int _moj_dsm_tl_retried;
+/* hosts this process sent semaphore/queue requests to: it reconnects to them
+ * at once when they close (a call may be about to go out) */
+static MOJ_DSM_VAR _Atomic uint8_t used_ipc[MOJ_MAX_HOSTS];
 /* The connection is gone for good: calls pending on it, and later ones until
  * a reconnect succeeds, fail with a connection errno (err: ECONNRESET,
  * ETIMEDOUT, ...) — not EIDRM, which would claim the object was removed. */
@@ -98,16 +108,26 @@ static int host_has_segs(int host) {
   pthread_mutex_unlock(&_moj_dsm_seg_lock);
   return any;
 }
-/* The home closed the connection while we hold segments there: it may be
- * restarting (mojave-nsd --state keeps segments).  Fail what cannot survive
- * (semaphore and queue calls: ECONNRESET), make page requests retry, reconnect for
- * up to MOJAVE_DSM_RECONNECT_MS and re-register every attachment with the
- * pages we hold, so nothing attached is lost. */
+/* Reasons to reconnect at once when the home closes: attached segments,
+ * calls in flight, semaphores or queues used there (a call may be on its way;
+ * SEM_UNDO adjustments of a process that does not come back within 8 s are
+ * applied by the restarted home as if it had exited). */
+static int host_needs_recovery(struct hconn *hc, int host) {
+  pthread_mutex_lock(&hc->lock);
+  int any = hc->pend != NULL || atomic_load(&used_ipc[host]);
+  pthread_mutex_unlock(&hc->lock);
+  return any || host_has_segs(host);
+}
+/* The home closed the connection: it may be restarting (mojave-nsd --state
+ * keeps segments, semaphore sets and queues).  Make page requests and
+ * semaphore/queue calls in flight retry, reconnect for up to
+ * MOJAVE_DSM_RECONNECT_MS and re-register every attachment with the pages we
+ * hold, so nothing attached is lost. */
 /* Requests sent on a connection that died will never be answered; caller holds hc->lock. */
 static void fail_sent_locked(struct hconn *hc) {
   for (struct pend *p = hc->pend, *n; p; p = n) {
     n = p->next;
-    p->status = p->type == MOJ_PAGE_REQ ? MOJ_ERETRY : ECONNRESET;
+    p->status = p->type == MOJ_PAGE_REQ || retryable(p->type) ? MOJ_ERETRY : ECONNRESET;
     int efd = p->efd;
     atomic_store(&p->done, 1);
     fwake(&p->done);
@@ -220,7 +240,7 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
   if (fr < 0) {
     int e = errno;
     if (!may_recover) return -1;
-    if ((e == EPIPE || e == ECONNRESET) && host_has_segs(host) && recover(hc, host)) return 0;
+    if ((e == EPIPE || e == ECONNRESET) && host_needs_recovery(hc, host) && recover(hc, host)) return 0;
     conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e), e == EPIPE || !e ? ECONNRESET : e);
     return 1;
   }
@@ -411,6 +431,16 @@ static void self_read_leave(struct hconn *hc) {
 /* Per-thread eventfd a waiter polls; a fork()ed child gets a new one, since
  * the inherited descriptor is the same object as the parent's. */
 __thread int _moj_dsm_tl_efd = -1;
+/* A retryable call met a broken connection: wait for the reader thread's
+ * recovery to finish (bounded; the reconnect budget plus slack).  With
+ * unsent = 1 the reader may not have noticed the break yet. */
+static void await_recovery(struct hconn *hc, int unsent) {
+  const char *e = getenv("MOJAVE_DSM_RECONNECT_MS");
+  long rounds = (e ? strtol(e, NULL, 10) : 5000) / 10 + 500;
+  struct timespec ts = {0, 10 * 1000 * 1000};
+  for (int i = 0; unsent && i < 200 && !atomic_load(&hc->recovering) && !hc->dead; i++) nanosleep(&ts, NULL);
+  for (long i = 0; i < rounds && atomic_load(&hc->recovering) && !hc->dead; i++) nanosleep(&ts, NULL);
+}
 /* One request/reply exchange.  With interruptible != 0 a signal during the
  * wait sends CANCEL and the _moj_dsm_call then returns whatever the home decided
  * (EINTR if it cancelled, the real result if it had already completed).
@@ -426,6 +456,10 @@ __thread int _moj_dsm_tl_efd = -1;
  * restores the application's mask: a fault costs one sigprocmask. */
 int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
                 size_t rcap, size_t *rlen, int interruptible) {
+  int tries = 0;
+  _moj_dsm_tl_retried = 0;
+  if (retryable(type) && !atomic_load_explicit(&used_ipc[host], memory_order_relaxed)) atomic_store(&used_ipc[host], 1);
+again:;
   struct hconn *hc = _moj_dsm_hget(host);
   if (!hc) { int e = atomic_load(&_moj_dsm_homes[host].err); return e ? e : EHOSTUNREACH; }
   static MOJ_DSM_VAR int sr_env = -1; /* MOJAVE_DSM_SELF_READ=0: calls wait for the reader thread (for comparisons) */
@@ -466,6 +500,14 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
   int sent = _moj_dsm_send_locked(hc, type, p.seq, 0, p1, l1, p2, l2) == 0;
   if (!sent) hc->pend = p.next; /* we are still at the head: the list is only changed under lock */
   pthread_mutex_unlock(&hc->lock);
+  if (!sent && retryable(type) && tries < 50) { /* the home may be restarting: same request, same rid */
+    if (self_read) self_read_leave(hc);
+    if (own_mask) { _moj_dsm_tl_blocked = 0; pthread_sigmask(SIG_SETMASK, &appmask, NULL); }
+    tries++;
+    await_recovery(hc, 1);
+    _moj_dsm_tl_retried = 1;
+    goto again;
+  }
   if (p.tr >= 0) _moj_dsm_tr_set(p.tr, TR_SENT, _moj_dsm_now());
   int cancelled = 0, reading = self_read && sent;
   /* MOJAVE_DSM_SPIN_US: look for the reply without sleeping this long first */
@@ -516,6 +558,12 @@ int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void
   if (own_mask) { _moj_dsm_tl_blocked = 0; pthread_sigmask(SIG_SETMASK, &appmask, NULL); }
   if (!sent) return ECONNRESET;
   if (p.tr >= 0) _moj_dsm_tr_set(p.tr, TR_DONE, _moj_dsm_now());
+  if (p.status == MOJ_ERETRY && retryable(type) && ++tries <= 50) { /* the home restarted: same request, same rid */
+    await_recovery(hc, 0);
+    _moj_dsm_tl_retried = 1;
+    goto again;
+  }
+  if (p.status == MOJ_ERETRY && type != MOJ_PAGE_REQ) { int e = atomic_load(&hc->err); return e ? e : ECONNRESET; }
   if (rlen) *rlen = p.len;
   return p.status;
 }

@@ -5,7 +5,7 @@
 EXPORT int msgget(key_t key, int flg) {
   int home, route = _moj_dsm_route_key(key, &home);
   if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_msgget(key, flg);
-  struct _moj_msgget q = {key, flg, _moj_dsm_cred()};
+  struct _moj_msgget q = {key, flg, _moj_dsm_cred(), (flg & IPC_CREAT) || key == IPC_PRIVATE ? _moj_dsm_rid() : 0};
   struct _moj_id_r r;
   int st = _moj_dsm_call(home, MOJ_MSGGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   return st ? _moj_dsm_fail(st) : r.id;
@@ -21,7 +21,7 @@ EXPORT int msgsnd(int id, const void *msgp, size_t sz, int flg) {
    * send itself runs under the connection lock */
   char text[MOJ_MSGMAX];
   memcpy(text, (const char *)msgp + sizeof(long), sz);
-  struct _moj_msgsnd q = {id, flg, mtype, (uint32_t)sz, _moj_dsm_cred()};
+  struct _moj_msgsnd q = {id, flg, mtype, (uint32_t)sz, _moj_dsm_cred(), _moj_dsm_rid()};
   int st = _moj_dsm_call(host, MOJ_MSGSND, &q, sizeof q, text, sz, NULL, 0, NULL, 1);
   return st ? _moj_dsm_fail(st) : 0;
 }
@@ -29,7 +29,7 @@ EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long typ, int flg) {
   int host, route = _moj_dsm_route_id(id, &host);
   if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_msgrcv(id, msgp, sz, typ, flg);
   if ((ssize_t)sz < 0) return _moj_dsm_fail(EINVAL);
-  struct _moj_msgrcv q = {id, flg, typ, (uint32_t)(sz > MOJ_MSGMAX ? MOJ_MSGMAX : sz), _moj_dsm_cred()};
+  struct _moj_msgrcv q = {id, flg, typ, (uint32_t)(sz > MOJ_MSGMAX ? MOJ_MSGMAX : sz), _moj_dsm_cred(), _moj_dsm_rid()};
   struct { struct _moj_msgrcv_r r; uint8_t d[MOJ_MSGMAX]; } rb;
   size_t rl = 0;
   int st = _moj_dsm_call(host, MOJ_MSGRCV, &q, sizeof q, NULL, 0, &rb, sizeof rb, &rl, 1);
@@ -48,12 +48,15 @@ EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) {
   struct _moj_ctl q;
   memset(&q, 0, sizeof q);
   q.id = id; q.cmd = cmd; q.cred = _moj_dsm_cred();
+  if (cmd == IPC_SET || cmd == IPC_RMID) q.rid = _moj_dsm_rid();
   if (cmd == IPC_SET) {
     q.set_uid = buf->msg_perm.uid; q.set_gid = buf->msg_perm.gid; q.set_mode = buf->msg_perm.mode;
     q.set_qbytes = buf->msg_qbytes;
   }
   struct _moj_stat_r r;
   int st = _moj_dsm_call(host, MOJ_MSGCTL, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
+  /* removed before the restart, the reply lost: the queue is gone either way */
+  if (cmd == IPC_RMID && st == EINVAL && _moj_dsm_tl_retried) st = 0;
   if (st) return _moj_dsm_fail(st);
   if (cmd == IPC_STAT) {
     memset(buf, 0, sizeof *buf);

@@ -34,10 +34,27 @@ void _moj_dsm_undo_clear(int id, int num) { /* num < 0: every semaphore of the s
     if (_moj_dsm_undo_tab[k].id == id && (num < 0 || _moj_dsm_undo_tab[k].num == num)) _moj_dsm_undo_tab[k].adj = 0;
   _moj_dsm_ulk(&_moj_dsm_undo_lock, &om);
 }
+/* Request ids: incarnation << 32 | counter.  The incarnation is random and
+ * drawn again in a fork()ed child (a new pid): a process that reuses a dead
+ * one's pid cannot be mistaken for it by a home that still has its records. */
+uint64_t _moj_dsm_rid(void) {
+  static MOJ_DSM_VAR _Atomic uint64_t ctr; /* moj_rt: an aborted speculation must not reuse ids */
+  static MOJ_DSM_VAR _Atomic uint64_t inc_pid; /* incarnation << 32 | pid it belongs to */
+  uint64_t ip = atomic_load(&inc_pid);
+  uint32_t pid = (uint32_t)getpid();
+  if ((uint32_t)ip != pid) {
+    uint32_t inc = 0;
+    while (!inc) _moj_random(&inc, sizeof inc);
+    uint64_t want = (uint64_t)inc << 32 | pid;
+    if (!atomic_compare_exchange_strong(&inc_pid, &ip, want) && (uint32_t)ip != pid) atomic_store(&inc_pid, want);
+    ip = atomic_load(&inc_pid);
+  }
+  return (ip & 0xffffffff00000000ull) | (uint32_t)(atomic_fetch_add(&ctr, 1) + 1);
+}
 EXPORT int semget(key_t key, int nsems, int flg) {
   int home, route = _moj_dsm_route_key(key, &home);
   if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_semget(key, nsems, flg);
-  struct _moj_semget q = {key, nsems, flg, _moj_dsm_cred()};
+  struct _moj_semget q = {key, nsems, flg, _moj_dsm_cred(), (flg & IPC_CREAT) || key == IPC_PRIVATE ? _moj_dsm_rid() : 0};
   struct _moj_id_r r;
   int st = _moj_dsm_call(home, MOJ_SEMGET, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   return st ? _moj_dsm_fail(st) : r.id;
@@ -48,7 +65,8 @@ EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct tim
   if (nsops == 0) return _moj_dsm_fail(EINVAL);
   if (nsops > 500) return _moj_dsm_fail(E2BIG);
   if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) return _moj_dsm_fail(EINVAL);
-  struct _moj_semop q = {id, (uint32_t)nsops, tmo ? (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : -1, _moj_dsm_cred()};
+  struct _moj_semop q = {id, (uint32_t)nsops, tmo ? (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : -1, _moj_dsm_cred(),
+                         _moj_dsm_rid()};
   struct _moj_sembuf b[500];
   for (size_t i = 0; i < nsops; i++) b[i] = (struct _moj_sembuf){ops[i].sem_num, ops[i].sem_op, ops[i].sem_flg, 0};
   int st = _moj_dsm_call(host, MOJ_SEMOP, &q, sizeof q, b, nsops * sizeof *b, NULL, 0, NULL, 1);
@@ -68,6 +86,7 @@ EXPORT int semctl(int id, int num, int cmd, ...) {
   struct _moj_ctl q;
   memset(&q, 0, sizeof q);
   q.id = id; q.num = num; q.cmd = cmd; q.cred = _moj_dsm_cred();
+  if (cmd == SETVAL || cmd == SETALL || cmd == IPC_SET || cmd == IPC_RMID) q.rid = _moj_dsm_rid();
   uint16_t vals[32000];
   size_t vl = 0;
   switch (cmd) {
@@ -93,6 +112,8 @@ EXPORT int semctl(int id, int num, int cmd, ...) {
   if (!rb) return _moj_dsm_fail(ENOMEM);
   size_t rl = 0;
   int st = _moj_dsm_call(host, MOJ_SEMCTL, &q, sizeof q, vals, vl, rb, sizeof *rb, &rl, 0);
+  /* removed before the restart, the reply lost: the set is gone either way */
+  if (cmd == IPC_RMID && st == EINVAL && _moj_dsm_tl_retried) st = 0;
   if (st) { free(rb); return _moj_dsm_fail(st); }
   if (cmd == SETVAL || cmd == SETALL || cmd == IPC_RMID) _moj_dsm_undo_clear(id, cmd == SETVAL ? num : -1);
   int ret = 0;

@@ -8,6 +8,9 @@
  *   nsd_shm.c      shared segments: shmget/shmat/shmdt/shmctl, restart recovery
  *   nsd_pages.c    page directory and coherence (IVY centralized manager)
  *   nsd_persist.c  state files that let a restarted home keep its segments
+ *   nsd_state.c    state files of semaphore sets and queues, request-id
+ *                  records (a retried request is not applied twice), clients
+ *                  returning after a restart, replies held until state is saved
  *   nsd_sem.c      semaphore sets, SEM_UNDO and its migration hand-over
  *   nsd_msg.c      message queues
  *   nsd_wait.c     blocked semop/msgsnd/msgrcv: waiters, cancel, timeouts
@@ -150,10 +153,17 @@ struct shm {
 };
 extern struct shm *shms[MAX_SLOTS];
 
+/* ---------------- request-id records (nsd_state.c) ---------------- */
+/* Per object and per client (host, pid): the last applied request id and the
+ * reply it got, so a request repeated after a restart is answered, not redone. */
+struct rec { char host[32]; uint32_t pid; uint64_t rid; int32_t status; uint32_t len; uint8_t *data; };
+struct recs { struct rec *v; int n, cap; };
+
 /* ---------------- semaphores ---------------- */
 struct sem {
   int used;
   uint32_t gen;
+  struct recs recs;
   struct perm perm;
   int nsems;
   uint16_t *val; uint32_t *pid;
@@ -173,8 +183,13 @@ struct mq {
   int64_t stime, rtime, ctime;
   uint32_t lspid, lrpid;
   struct waiter *w;
+  struct recs recs;
 };
 extern struct mq *mqs[MAX_SLOTS];
+
+/* SEM_UNDO records of processes not (yet) reconnected after a restart */
+struct ghost { char host[32]; uint32_t pid; struct undo *undos; struct ghost *next; };
+extern struct ghost *ghosts;
 
 static inline int64_t wall(void) { return (int64_t)time(NULL); }
 
@@ -199,7 +214,24 @@ void state_path(char *buf, size_t n, int slot, const char *ext);
 void shm_save_meta(int slot);
 uint8_t *home_map(int slot, size_t bytes, int keep, const char *ext);
 void state_load(void);
+/* semaphore and queue state, request ids (nsd_state.c) */
+extern int state_sync;   /* --fsync: also fsync state files (survive a machine crash) */
+extern int state_verify; /* --verify-state: load, report, change nothing, exit */
+extern int ipc_state_rejected; /* state files refused by the last load */
+int rec_replay(struct recs *r, struct conn *c, const struct _moj_hdr *h, uint64_t rid);
+void rec_set(struct recs *r, struct conn *c, uint64_t rid, int32_t status, const void *p1, size_t l1, const void *p2, size_t l2);
+void rec_free(struct recs *r);
+void dsend(struct conn *c, uint16_t type, uint32_t seq, int32_t status, const void *p1, size_t l1, const void *p2, size_t l2);
+void sem_dirty(int slot);
+void mq_dirty(int slot);
+void ipc_commit(void);
+void ipc_state_remove(int is_mq, int slot);
+void ipc_state_load(void);
+void ipc_client_back(struct conn *c);
+void ipc_client_gone(struct conn *c);
+void ipc_ghosts_expire(void);
 /* semaphores (nsd_sem.c) */
+void undo_apply(struct undo **list);
 void sem_wake(int slot);
 void sem_undo_exit(struct conn *c);
 void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);

@@ -146,6 +146,7 @@ void conn_close(struct conn *c, const char *why) {
     if (sems[i]) sem_wake(i);  /* drops its waiters */
     if (mqs[i]) mq_wake(i);
   }
+  ipc_client_gone(c); /* its request records; saves what changed, then sends the replies */
   free(c->rx); free(c->tx); free(c);
 }
 
@@ -183,6 +184,7 @@ static void handle_auth(struct conn *c, const struct _moj_hdr *h, const uint8_t 
   c->authed = 1;
   memcpy(c->host, a.host, 32);
   c->pid = a.pid;
+  ipc_client_back(c); /* a process known from before a restart: its SEM_UNDO records again */
   ok.client_id = c->gen;
   sendm(c, MOJ_AUTH_OK, h->seq, 0, 0, &ok, sizeof ok, NULL, 0); /* the last clear frame */
   c->ch = ch;

@@ -57,6 +57,7 @@ static int tick(struct moj_ae *ae, void *data) {
   (void)ae; (void)data;
   int64_t next = expire_waiters();
   check_recovery_deadlines();
+  ipc_ghosts_expire();
   conn_expire_handshakes();
   if (!next) return -1;
   int64_t d = (next - now_ns()) / 1000000 + 1;
@@ -65,13 +66,15 @@ static int tick(struct moj_ae *ae, void *data) {
 
 int main(int argc, char **argv) {
   const char *cluster = getenv("MOJAVE_CLUSTER"), *host = getenv("MOJAVE_HOST");
-  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"readahead-max", 1, 0, 'm'}, {"no-write-ahead", 0, 0, 'W'}, {"compress", 0, 0, 'z'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
+  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"readahead-max", 1, 0, 'm'}, {"no-write-ahead", 0, 0, 'W'}, {"compress", 0, 0, 'z'}, {"fsync", 0, 0, 'F'}, {"verify-state", 0, 0, 'v'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
   /* environment first, so the command line wins */
   if (getenv("MOJAVE_NSD_READAHEAD")) ra_pages = parse_pages("MOJAVE_NSD_READAHEAD", getenv("MOJAVE_NSD_READAHEAD"));
   if (getenv("MOJAVE_NSD_WRITEAHEAD") && !strcmp(getenv("MOJAVE_NSD_WRITEAHEAD"), "0")) wa_on = 0;
   int o;
   while ((o = getopt_long(argc, argv, "c:H:s:r:m:Wzh", lo, NULL)) != -1) {
     if (o == 's') state_dir = optarg;
+    else if (o == 'F') state_sync = 1;
+    else if (o == 'v') state_verify = 1;
     else if (o == 'z') zcomp = 1;
     else if (o == 'r') ra_pages = parse_pages("--readahead", optarg);
     else if (o == 'm') ra_max = parse_pages("--readahead-max", optarg);
@@ -87,7 +90,13 @@ int main(int argc, char **argv) {
               "pages, semaphores and message queues.  Logs to stderr.\n"
               "  --cluster FILE        cluster file (docs/cluster.md); also MOJAVE_CLUSTER\n"
               "  --host NAME           this daemon's host entry; also MOJAVE_HOST\n"
-              "  --state DIR           keep segments (home copies + metadata) across restarts\n"
+              "  --state DIR           keep segments (home copies + metadata), semaphore sets\n"
+              "                        and message queues across restarts (docs/dsm.md)\n"
+              "  --fsync               also fsync semaphore/queue state before replying, so\n"
+              "                        it survives a machine crash (not only a daemon crash);\n"
+              "                        also MOJAVE_NSD_FSYNC=1\n"
+              "  --verify-state        load --state DIR, report rejected files, exit: 0 if\n"
+              "                        every file was accepted, 1 if not\n"
               "  --readahead N         a fault on a page nobody else holds also grants up to N\n"
               "                        following idle pages (read copies after a read fault,\n"
               "                        ownership after a write fault); 0 = one page per fault\n"
@@ -119,6 +128,12 @@ int main(int argc, char **argv) {
   debug = getenv("MOJAVE_NSD_DEBUG") != NULL;
   if (getenv("MOJAVE_NSD_COMPRESS") && atoi(getenv("MOJAVE_NSD_COMPRESS"))) zcomp = 1;
   if (ra_max < ra_pages) ra_max = ra_pages;
+  if (getenv("MOJAVE_NSD_FSYNC") && atoi(getenv("MOJAVE_NSD_FSYNC"))) state_sync = 1;
+  if (state_verify) {
+    if (!state_dir) { fprintf(stderr, "mojave-nsd: --verify-state needs --state DIR\n"); return 2; }
+    state_load();
+    return ipc_state_rejected ? 1 : 0;
+  }
   if (state_dir) state_load();
   int lfd = listen_on(C.host[self_idx].addr, C.host[self_idx].port);
   if (_moj_ae_init(&nsd_loop, 65536) || _moj_ae_add(&nsd_loop, lfd, MOJ_AE_READ, on_listen, NULL)) {

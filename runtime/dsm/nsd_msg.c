@@ -1,6 +1,8 @@
 /* nsd_msg.c — message queues homed here: msgget/msgsnd/msgrcv/msgctl with
  * the kernel's semantics (type selection, MSG_EXCEPT, MSG_NOERROR, queue
- * byte limits), blocked senders and receivers woken in arrival order. */
+ * byte limits), blocked senders and receivers woken in arrival order.
+ * Changes mark the queue dirty and their replies wait in dsend until
+ * ipc_commit has saved its state file (nsd_state.c). */
 #include "nsd.h"
 
 #include <sys/msg.h>
@@ -21,6 +23,7 @@ void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   for (int i = 0; q.key != IPC_PRIVATE && i < MAX_SLOTS; i++) { /* IPC_PRIVATE: always a new one */
     struct mq *m = mqs[i];
     if (!m || m->perm.key != q.key) continue;
+    if (rec_replay(&m->recs, c, h, q.rid)) return; /* our own creation, repeated after a restart */
     if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
     if (!perm_ok(&m->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
     struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, i)};
@@ -37,10 +40,13 @@ void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   m->ctime = wall();
   mqs[sl] = m;
   struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, sl)};
-  reply(c, h, 0, &r, sizeof r);
+  rec_set(&m->recs, c, q.rid, 0, &r, sizeof r, NULL, 0);
+  mq_dirty(sl);
+  dsend(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, &r, sizeof r, NULL, 0);
+  ipc_commit();
 }
-/* returns 0 sent, -1 block, >0 errno */
-static int msg_try_snd(struct mq *m, const uint8_t *pl, uint32_t len) {
+/* returns 0 sent (reply held for ipc_commit), -1 block, >0 errno */
+static int msg_try_snd(struct conn *c, int sl, struct mq *m, uint32_t seq, const uint8_t *pl, uint32_t len) {
   struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
   if (m->cbytes + q.size > m->qbytes || m->qnum + 1 > m->qbytes)
     return (q.flags & IPC_NOWAIT) ? EAGAIN : -1;
@@ -52,9 +58,13 @@ static int msg_try_snd(struct mq *m, const uint8_t *pl, uint32_t len) {
   m->tail = g;
   m->cbytes += q.size; m->qnum++;
   m->lspid = q.cred.pid; m->stime = wall();
+  rec_set(&m->recs, c, q.rid, 0, NULL, 0, NULL, 0);
+  mq_dirty(sl);
+  dsend(c, MOJ_MSGSND | MOJ_REPLY, seq, 0, NULL, 0, NULL, 0);
   return 0;
 }
-static int msg_try_rcv(struct conn *c, struct mq *m, const struct _moj_hdr *h, const uint8_t *pl) {
+/* returns 0 received (reply held for ipc_commit), -1 block, >0 errno */
+static int msg_try_rcv(struct conn *c, int sl, struct mq *m, uint32_t seq, const uint8_t *pl) {
   struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
   struct msg *prev = NULL, *g = NULL, *gp = NULL;
   for (struct msg *x = m->head, *px = NULL; x; px = x, x = x->next) {
@@ -79,7 +89,9 @@ static int msg_try_rcv(struct conn *c, struct mq *m, const struct _moj_hdr *h, c
   m->cbytes -= g->size; m->qnum--;
   m->lrpid = q.cred.pid; m->rtime = wall();
   struct _moj_msgrcv_r r = {g->type, sz};
-  sendm(c, MOJ_MSGRCV | MOJ_REPLY, h->seq, 0, 0, &r, sizeof r, g->data, sz);
+  rec_set(&m->recs, c, q.rid, 0, &r, sizeof r, g->data, sz);
+  mq_dirty(sl);
+  dsend(c, MOJ_MSGRCV | MOJ_REPLY, seq, 0, &r, sizeof r, g->data, sz);
   free(g);
   return 0;
 }
@@ -93,14 +105,11 @@ void mq_wake(int sl) {
       struct conn *wc = cget(w->c);
       if (!wc) { *pw = w->next; free(w->req); free(w); continue; }
       int r;
-      if (w->type == MOJ_MSGSND) r = msg_try_snd(m, w->req, (uint32_t)w->reqlen);
-      else {
-        struct _moj_hdr hh; _moj_hdr_init(&hh, w->type, (uint32_t)w->reqlen, w->seq, 0);
-        r = msg_try_rcv(wc, m, &hh, w->req);
-      }
+      if (w->type == MOJ_MSGSND) r = msg_try_snd(wc, sl, m, w->seq, w->req, (uint32_t)w->reqlen);
+      else r = msg_try_rcv(wc, sl, m, w->seq, w->req);
       if (r == -1) { pw = &w->next; continue; }
       *pw = w->next;
-      if (w->type == MOJ_MSGSND || r > 0) sendm(wc, (uint16_t)(w->type | MOJ_REPLY), w->seq, r, 0, NULL, 0, NULL, 0);
+      if (r > 0) dsend(wc, (uint16_t)(w->type | MOJ_REPLY), w->seq, r, NULL, 0, NULL, 0);
       free(w->req); free(w);
       progress = 1;
     }
@@ -115,10 +124,12 @@ void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
   if (q.mtype < 1 || q.size > MSGMAX) { reply(c, h, EINVAL, NULL, 0); return; }
   if (!perm_ok(&m->perm, &q.cred, 0222)) { reply(c, h, EACCES, NULL, 0); return; }
-  int r = msg_try_snd(m, pl, h->len);
+  if (rec_replay(&m->recs, c, h, q.rid)) return;
+  int r = msg_try_snd(c, sl, m, h->seq, pl, h->len);
   if (r == -1) { add_waiter(&m->w, c, h, pl, -1); return; }
-  reply(c, h, r, NULL, 0);
-  if (r == 0) mq_wake(sl);
+  if (r) { reply(c, h, r, NULL, 0); return; }
+  mq_wake(sl);
+  ipc_commit();
 }
 void do_msgrcv(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_msgrcv);
@@ -127,10 +138,12 @@ void do_msgrcv(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   struct mq *m = mq_by_id(q.id, &sl);
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
   if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
-  int r = msg_try_rcv(c, m, h, pl);
+  if (rec_replay(&m->recs, c, h, q.rid)) return;
+  int r = msg_try_rcv(c, sl, m, h->seq, pl);
   if (r == -1) { add_waiter(&m->w, c, h, pl, -1); return; }
-  if (r > 0) reply(c, h, r, NULL, 0);
-  else mq_wake(sl);
+  if (r > 0) { reply(c, h, r, NULL, 0); return; }
+  mq_wake(sl);
+  ipc_commit();
 }
 void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_ctl);
@@ -139,6 +152,7 @@ void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   struct mq *m = mq_by_id(q.id, &sl);
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
   struct _moj_stat_r r; memset(&r, 0, sizeof r);
+  if (q.cmd == IPC_SET && rec_replay(&m->recs, c, h, q.rid)) return;
   switch (q.cmd) {
   case IPC_STAT:
     if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
@@ -152,15 +166,20 @@ void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
     if (q.set_qbytes > MSGMNB && q.cred.uid != 0) { reply(c, h, EPERM, NULL, 0); return; }
     m->perm.uid = q.set_uid; m->perm.gid = q.set_gid; m->perm.mode = q.set_mode & 0777;
     m->qbytes = q.set_qbytes; m->ctime = wall();
-    reply(c, h, 0, NULL, 0);
+    rec_set(&m->recs, c, q.rid, 0, NULL, 0, NULL, 0);
+    mq_dirty(sl);
+    dsend(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, NULL, 0, NULL, 0);
     mq_wake(sl);
+    ipc_commit();
     return;
   case IPC_RMID:
     if (!is_owner(&m->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
     waiters_fail(&m->w, EIDRM);
     while (m->head) { struct msg *g = m->head; m->head = g->next; free(g); }
+    rec_free(&m->recs);
     free(m);
     mqs[sl] = NULL;
+    ipc_state_remove(1, sl); /* before the reply: a restart must not bring it back */
     reply(c, h, 0, NULL, 0);
     return;
   default:

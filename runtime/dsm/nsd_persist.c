@@ -88,5 +88,6 @@ void state_load(void) {
   }
   closedir(d);
   if (n) logm("restored %d segment(s) from %s; waiting for attached processes to re-register", n, state_dir);
+  ipc_state_load(); /* semaphore sets and message queues (nsd_state.c) */
 }
 

@@ -1,7 +1,9 @@
 /* nsd_sem.c — semaphore sets homed here: semget/semop/semctl with the
  * kernel's semantics (all-or-nothing semop, FIFO wake-up of blocked callers),
  * SEM_UNDO adjustments applied when a process's connection closes, and their
- * hand-over when the process migrates (UNDO_TAKE / UNDO_GIVE). */
+ * hand-over when the process migrates (UNDO_TAKE / UNDO_GIVE).  Every change
+ * marks the set dirty and its replies go out through dsend/ipc_commit, after
+ * the set's state file is saved (nsd_state.c). */
 #include "nsd.h"
 
 #include <sys/sem.h>
@@ -22,6 +24,7 @@ void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   for (int i = 0; q.key != IPC_PRIVATE && i < MAX_SLOTS; i++) { /* IPC_PRIVATE: always a new one */
     struct sem *s = sems[i];
     if (!s || s->perm.key != q.key) continue;
+    if (rec_replay(&s->recs, c, h, q.rid)) return; /* our own creation, repeated after a restart */
     if ((q.flags & IPC_CREAT) && (q.flags & IPC_EXCL)) { reply(c, h, EEXIST, NULL, 0); return; }
     if (!perm_ok(&s->perm, &q.cred, q.flags & 0777)) { reply(c, h, EACCES, NULL, 0); return; }
     if (q.nsems < 0 || q.nsems > s->nsems) { reply(c, h, EINVAL, NULL, 0); return; }
@@ -43,7 +46,10 @@ void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   s->ctime = wall();
   sems[sl] = s;
   struct _moj_id_r r = {MOJ_ID_MAKE(self_idx, sl)};
-  reply(c, h, 0, &r, sizeof r);
+  rec_set(&s->recs, c, q.rid, 0, &r, sizeof r, NULL, 0);
+  sem_dirty(sl);
+  dsend(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, &r, sizeof r, NULL, 0);
+  ipc_commit();
 }
 static struct undo *undo_for(struct conn *c, int slot, struct sem *s) {
   for (struct undo *u = c->undos; u; u = u->next)
@@ -89,7 +95,8 @@ void sem_wake(int slot) {
       int r = sem_try(wc, slot, s, q, (const void *)(w->req + sizeof *q));
       if (r == -1) { pw = &w->next; continue; }
       *pw = w->next;
-      sendm(wc, MOJ_SEMOP | MOJ_REPLY, w->seq, r, 0, NULL, 0, NULL, 0);
+      if (r == 0) { rec_set(&s->recs, wc, q->rid, 0, NULL, 0, NULL, 0); sem_dirty(slot); }
+      dsend(wc, MOJ_SEMOP | MOJ_REPLY, w->seq, r, NULL, 0, NULL, 0); /* sent by the caller's ipc_commit */
       free(w->req); free(w);
       if (r == 0) progress = 1;
     }
@@ -111,20 +118,34 @@ void do_semop(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
     if (ops[i].op) alter = 1;
   }
   if (!perm_ok(&s->perm, &q.cred, alter ? 0222 : 0444)) { reply(c, h, EACCES, NULL, 0); return; }
+  if (rec_replay(&s->recs, c, h, q.rid)) return;
   int r = sem_try(c, sl, s, &q, ops); /* _moj_sembuf is packed: unaligned access is fine */
   if (r == -1) {
     if (q.timeout_ns == 0) { reply(c, h, EAGAIN, NULL, 0); return; }
     add_waiter(&s->w, c, h, pl, q.timeout_ns);
     return;
   }
-  reply(c, h, r, NULL, 0);
-  if (r == 0) sem_wake(sl);
+  if (r) { reply(c, h, r, NULL, 0); return; }
+  rec_set(&s->recs, c, q.rid, 0, NULL, 0, NULL, 0);
+  sem_dirty(sl);
+  dsend(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, NULL, 0, NULL, 0);
+  sem_wake(sl);
+  ipc_commit();
+}
+static void undo_clear(struct undo *u, int sl, uint32_t gen, int num) { /* num < 0: all */
+  for (; u; u = u->next)
+    if (u->slot == sl && u->gen == gen) {
+      if (num >= 0) u->adj[num] = 0;
+      else memset(u->adj, 0, (size_t)u->nsems * 2);
+    }
 }
 static void sem_destroy(int sl) {
   struct sem *s = sems[sl];
   waiters_fail(&s->w, EIDRM);
+  rec_free(&s->recs);
   free(s->val); free(s->pid); free(s);
   sems[sl] = NULL;
+  ipc_state_remove(0, sl); /* before the reply: a restart must not bring it back */
 }
 void do_semctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_ctl);
@@ -134,6 +155,7 @@ void do_semctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
   struct _moj_stat_r r; memset(&r, 0, sizeof r);
   int cmd = q.cmd;
+  if ((cmd == IPC_SET || cmd == SETVAL || cmd == SETALL) && rec_replay(&s->recs, c, h, q.rid)) return;
   if (cmd == GETVAL || cmd == GETPID || cmd == GETNCNT || cmd == GETZCNT || cmd == SETVAL)
     if (q.num < 0 || q.num >= s->nsems) { reply(c, h, EINVAL, NULL, 0); return; }
   switch (cmd) {
@@ -146,7 +168,10 @@ void do_semctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   case IPC_SET:
     if (!is_owner(&s->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
     s->perm.uid = q.set_uid; s->perm.gid = q.set_gid; s->perm.mode = q.set_mode & 0777; s->ctime = wall();
-    reply(c, h, 0, NULL, 0);
+    rec_set(&s->recs, c, q.rid, 0, NULL, 0, NULL, 0);
+    sem_dirty(sl);
+    dsend(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, NULL, 0, NULL, 0);
+    ipc_commit();
     return;
   case IPC_RMID:
     if (!is_owner(&s->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
@@ -194,18 +219,17 @@ void do_semctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
       }
       for (int i = 0; i < s->nsems; i++) { memcpy(&s->val[i], pl + sizeof q + 2 * i, 2); s->pid[i] = q.cred.pid; }
     }
-    /* Linux clears the undo entries for the changed semaphores */
-    for (int fd = 0; fd <= maxfd; fd++) {
-      if (!conns[fd]) continue;
-      for (struct undo *u = conns[fd]->undos; u; u = u->next)
-        if (u->slot == sl && u->gen == s->gen) {
-          if (cmd == SETVAL) u->adj[q.num] = 0;
-          else memset(u->adj, 0, (size_t)u->nsems * 2);
-        }
-    }
+    /* Linux clears the undo entries for the changed semaphores (those of
+     * processes not yet back after a restart too) */
+    for (int fd = 0; fd <= maxfd; fd++)
+      if (conns[fd]) undo_clear(conns[fd]->undos, sl, s->gen, cmd == SETVAL ? q.num : -1);
+    for (struct ghost *g = ghosts; g; g = g->next) undo_clear(g->undos, sl, s->gen, cmd == SETVAL ? q.num : -1);
     s->ctime = wall();
-    reply(c, h, 0, NULL, 0);
+    rec_set(&s->recs, c, q.rid, 0, NULL, 0, NULL, 0);
+    sem_dirty(sl);
+    dsend(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, NULL, 0, NULL, 0);
     sem_wake(sl);
+    ipc_commit();
     return;
   }
   default:
@@ -236,6 +260,8 @@ void do_undo_take(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
     free(u->adj); free(u);
     break;
   }
+  sem_dirty(sl);
+  ipc_commit();
   reply(c, h, 0, e, n * sizeof e[0]);
 }
 void do_undo_give(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
@@ -257,24 +283,28 @@ void do_undo_give(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
     int v = u->adj[e.num] + e.adj;
     u->adj[e.num] = (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
   }
+  sem_dirty(sl);
+  ipc_commit();
   reply(c, h, 0, NULL, 0);
 }
 
 
 /* SEM_UNDO at exit: apply the closing process's adjustments, as the kernel
- * does, and wake whoever they unblock. */
-void sem_undo_exit(struct conn *c) {
-  while (c->undos) {
-    struct undo *u = c->undos;
-    c->undos = u->next;
+ * does, and wake whoever they unblock (the caller commits). */
+void undo_apply(struct undo **list) {
+  while (*list) {
+    struct undo *u = *list;
+    *list = u->next;
     struct sem *s = sems[u->slot];
     if (s && s->gen == u->gen) {
       for (int i = 0; i < u->nsems; i++) {
         int v = s->val[i] + u->adj[i];
         s->val[i] = (uint16_t)(v < 0 ? 0 : v > SEMVMX ? SEMVMX : v);
       }
+      sem_dirty(u->slot);
       sem_wake(u->slot);
     }
     free(u->adj); free(u);
   }
 }
+void sem_undo_exit(struct conn *c) { undo_apply(&c->undos); }

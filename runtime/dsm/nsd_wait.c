@@ -44,7 +44,7 @@ void do_cancel(struct conn *c, const struct _moj_hdr *h) {
    * already completed and its reply is on the way. */
   for (int i = 0; i < MAX_SLOTS; i++) {
     if (sems[i] && cancel_in(&sems[i]->w, c, h->aux)) return;
-    if (mqs[i] && cancel_in(&mqs[i]->w, c, h->aux)) { mq_wake(i); return; }
+    if (mqs[i] && cancel_in(&mqs[i]->w, c, h->aux)) { mq_wake(i); ipc_commit(); return; } /* a freed sender slot */
   }
 }
 int64_t expire_waiters(void) {

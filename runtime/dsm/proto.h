@@ -26,7 +26,8 @@
 #endif
 
 #define MOJ_MAGIC 0x53444a4du /* "MJDS" on the wire */
-#define MOJ_DSM_PROTO_VERSION 2 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals */
+#define MOJ_DSM_PROTO_VERSION 3 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
+                                   3: request ids (rid) in semaphore and queue requests */
 #define MOJ_PAGE 4096u
 /* Largest payload accepted: one message queue message or a batch of pages.
  * Anything larger is rejected before allocating, so a hostile peer cannot
@@ -118,11 +119,17 @@ struct _moj_id_r { int32_t id; } __attribute__((packed));
 struct _moj_shmat { int32_t id; int32_t flags; struct _moj_cred cred; } __attribute__((packed));
 struct _moj_shmat_r { uint64_t size; } __attribute__((packed));
 struct _moj_shmdt { int32_t id; struct _moj_cred cred; } __attribute__((packed));
+/* Request ids (rid): every semaphore/queue request that changes state carries
+ * the caller's rid = incarnation << 32 | counter (0 = none).  The home keeps,
+ * per object and per client (host, pid), the last applied rid and its reply,
+ * persisted with the object: a request repeated after the home restarted is
+ * answered with the original result instead of being applied twice. */
 struct _moj_ctl {
   int32_t id; int32_t cmd; int32_t num; int32_t val;
   struct _moj_cred cred;
   uint32_t set_uid, set_gid, set_mode; uint64_t set_qbytes;
   uint32_t nvals; /* followed by nvals uint16 for SETALL */
+  uint64_t rid;   /* semctl/msgctl changes: SETVAL, SETALL, IPC_SET, IPC_RMID */
 } __attribute__((packed));
 /* Reply to *_STAT: the common ipc_perm fields plus per-kind counters. */
 struct _moj_stat_r {
@@ -150,16 +157,17 @@ struct _moj_reattach { int32_t id; uint32_t count; struct _moj_cred cred; } __at
 #define MOJ_PAGE_ZSTD 0x80000000u
 struct _moj_page { int32_t id; uint32_t page; uint32_t access; uint32_t has_data; } __attribute__((packed));
 
-struct _moj_semget { int32_t key; int32_t nsems; int32_t flags; struct _moj_cred cred; } __attribute__((packed));
+struct _moj_semget { int32_t key; int32_t nsems; int32_t flags; struct _moj_cred cred; uint64_t rid; } __attribute__((packed));
 struct _moj_sembuf { uint16_t num; int16_t op; int16_t flg; uint16_t pad; } __attribute__((packed));
 struct _moj_semop {
   int32_t id; uint32_t nsops; int64_t timeout_ns; /* -1 = none */
-  struct _moj_cred cred; /* followed by nsops _moj_sembuf */
+  struct _moj_cred cred;
+  uint64_t rid; /* followed by nsops _moj_sembuf */
 } __attribute__((packed));
 
-struct _moj_msgget { int32_t key; int32_t flags; struct _moj_cred cred; } __attribute__((packed));
-struct _moj_msgsnd { int32_t id; int32_t flags; int64_t mtype; uint32_t size; struct _moj_cred cred; } __attribute__((packed));
-struct _moj_msgrcv { int32_t id; int32_t flags; int64_t mtype; uint32_t maxsize; struct _moj_cred cred; } __attribute__((packed));
+struct _moj_msgget { int32_t key; int32_t flags; struct _moj_cred cred; uint64_t rid; } __attribute__((packed));
+struct _moj_msgsnd { int32_t id; int32_t flags; int64_t mtype; uint32_t size; struct _moj_cred cred; uint64_t rid; } __attribute__((packed));
+struct _moj_msgrcv { int32_t id; int32_t flags; int64_t mtype; uint32_t maxsize; struct _moj_cred cred; uint64_t rid; } __attribute__((packed));
 struct _moj_msgrcv_r { int64_t mtype; uint32_t size; } __attribute__((packed));
 
 /* Distributed ids handed to applications: bit 30 set, host index in bits 20..29,

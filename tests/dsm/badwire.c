@@ -145,11 +145,11 @@ int main(int argc, char **argv) {
   char junk[64] = {0};
   if (rpc(fd, 999, junk, 8, &st) || st != EPROTO) { printf("FAIL unknown type not rejected\n"); fails++; }
   if (rpc(fd, MOJ_SHMGET, junk, 3, &st) || st != EPROTO) { printf("FAIL short SHMGET not rejected\n"); fails++; }
-  { struct _moj_semop q = {0x40000001, 5, -1, {0, 0, 1}}; /* claims 5 ops, carries none */
+  { struct _moj_semop q = {0x40000001, 5, -1, {0, 0, 1}, 0}; /* claims 5 ops, carries none */
     if (rpc(fd, MOJ_SEMOP, &q, sizeof q, &st) || st != EPROTO) { printf("FAIL SEMOP length mismatch not rejected (%d)\n", st); fails++; } }
   { struct _moj_page_req q = {0x4000abcd, 7, 2};
     if (rpc(fd, MOJ_PAGE_REQ, &q, sizeof q, &st) || st != EINVAL) { printf("FAIL bogus PAGE_REQ not rejected\n"); fails++; } }
-  { struct _moj_msgsnd q = {0x40000001, 0, 1, 100000, {0, 0, 1}};
+  { struct _moj_msgsnd q = {0x40000001, 0, 1, 100000, {0, 0, 1}, 0};
     if (rpc(fd, MOJ_MSGSND, &q, sizeof q, &st) || st != EPROTO) { printf("FAIL MSGSND size lie not rejected\n"); fails++; } }
   if (rpc(fd, MOJ_PING, junk, 8, &st) || st != 0) { printf("FAIL connection unusable after rejected messages\n"); fails++; }
   else printf("ok: authenticated garbage rejected, connection still served\n");
