@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
   if (!f || fscanf(f, "%lf", &cut) != 1) { printf("FAIL semop returned %d (%s) before the cut\n", r, strerror(e)); return 1; }
   fclose(f);
   printf("semop returned %d errno %s %.2f s after the link was cut\n", r, strerror(e), t - cut);
-  if (r != -1 || (e != ETIMEDOUT && e != ECONNRESET && e != EHOSTUNREACH) || t - cut > 30.0) { printf("FAIL partition\n"); return 1; }
+  if (r != -1 || (e != ETIMEDOUT && e != ECONNRESET && e != EHOSTUNREACH && e != ENETUNREACH && e != ECONNREFUSED) || t - cut > 30.0) { printf("FAIL partition\n"); return 1; }
   printf("PASS partition\n");
   return 0;
 }
