@@ -28,6 +28,10 @@ struct moj_ae {
   moj_ae_tick_fn *tick;
   void *tick_data;
   int max_wait_ms;           /* upper bound on one sleep (default 1000) */
+  long spin_us;              /* poll without sleeping this long after an event (0: never) */
+  long long last_event_ns;   /* when the last turn had events */
+  int spin_score;            /* how often spinning caught the next event lately (0..16) */
+  unsigned spin_probe;
 };
 
 int _moj_ae_init(struct moj_ae *ae, int setsize);

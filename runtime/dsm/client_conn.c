@@ -431,6 +431,8 @@ static void self_read_leave(struct hconn *hc) {
 /* Per-thread eventfd a waiter polls; a fork()ed child gets a new one, since
  * the inherited descriptor is the same object as the parent's. */
 __thread int _moj_dsm_tl_efd = -1;
+static __thread int tl_spin_score = 8; /* replies caught while spinning lately (0..16) */
+static __thread unsigned tl_spin_probe;
 /* A retryable call met a broken connection: wait for the reader thread's
  * recovery to finish (bounded; the reconnect budget plus slack).  With
  * unsent = 1 the reader may not have noticed the break yet. */
@@ -510,8 +512,13 @@ again:;
   }
   if (p.tr >= 0) _moj_dsm_tr_set(p.tr, TR_SENT, _moj_dsm_now());
   int cancelled = 0, reading = self_read && sent;
-  /* MOJAVE_DSM_SPIN_US: look for the reply without sleeping this long first */
-  int64_t spin_end = _moj_dsm_spin_us > 0 && reading ? _moj_dsm_now() + _moj_dsm_spin_us * 1000 : 0;
+  /* MOJAVE_DSM_SPIN_US (default 50): look for the reply without sleeping
+   * this long first — on an idle VM the wake-up of a halted vCPU costs more
+   * than the round trip.  Adaptive per thread: spinning goes on only while
+   * it keeps catching replies (under load the peers need the CPU it would
+   * burn), with one probe every 32 calls. */
+  int spin = _moj_dsm_spin_us > 0 && reading && (tl_spin_score >= 4 || (++tl_spin_probe & 31) == 0);
+  int64_t spin_end = spin ? _moj_dsm_now() + _moj_dsm_spin_us * 1000 : 0;
   while (sent && !atomic_load(&p.done)) {
     struct pollfd pf[2] = {{p.efd, POLLIN, 0}, {hc->fd, POLLIN, 0}};
     long r = 0;
@@ -553,6 +560,10 @@ again:;
       self_read_leave(hc);
       self_read = 0;
     }
+  }
+  if (spin_end) { /* caught while spinning, or only after falling asleep? */
+    if (_moj_dsm_now() < spin_end) tl_spin_score = tl_spin_score < 16 ? tl_spin_score + 1 : 16;
+    else tl_spin_score = tl_spin_score > 4 ? tl_spin_score - 4 : 0;
   }
   if (self_read) self_read_leave(hc);
   if (own_mask) { _moj_dsm_tl_blocked = 0; pthread_sigmask(SIG_SETMASK, &appmask, NULL); }

@@ -40,7 +40,7 @@ MOJ_DSM_VAR int _moj_dsm_private_local;
 MOJ_DSM_VAR int _moj_dsm_self_host = -1;
 MOJ_DSM_VAR pid_t _moj_dsm_owner_pid; /* the process whose attachments and sockets these are (not a vfork child) */
 MOJ_DSM_VAR pthread_once_t _moj_dsm_init_once = PTHREAD_ONCE_INIT;
-MOJ_DSM_VAR long _moj_dsm_spin_us = 0;
+MOJ_DSM_VAR long _moj_dsm_spin_us = 50;
 /* MOJAVE_DSM_STATS=1: fault counters, printed to stderr at exit */
 MOJ_DSM_VAR int _moj_dsm_stats_on;
 MOJ_DSM_VAR _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgrade, _moj_dsm_st_pages, _moj_dsm_st_batches, _moj_dsm_st_wait_ns;

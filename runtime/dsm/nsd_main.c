@@ -64,9 +64,22 @@ static int tick(struct moj_ae *ae, void *data) {
   return d < 0 ? 0 : d > 1000 ? 1000 : (int)d;
 }
 
+/* --spin-us: microseconds, 0..10000. */
+static long parse_spin(const char *v) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno || end == v || *end || n < 0 || n > 10000) {
+    fprintf(stderr, "mojave-nsd: --spin-us must be an integer from 0 to 10000, got '%s'\n", v);
+    exit(2);
+  }
+  return n;
+}
+
 int main(int argc, char **argv) {
+  long spin_us = getenv("MOJAVE_NSD_SPIN_US") ? parse_spin(getenv("MOJAVE_NSD_SPIN_US")) : 100;
   const char *cluster = getenv("MOJAVE_CLUSTER"), *host = getenv("MOJAVE_HOST");
-  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"readahead-max", 1, 0, 'm'}, {"no-write-ahead", 0, 0, 'W'}, {"compress", 0, 0, 'z'}, {"fsync", 0, 0, 'F'}, {"verify-state", 0, 0, 'v'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
+  static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state", 1, 0, 's'}, {"readahead", 1, 0, 'r'}, {"readahead-max", 1, 0, 'm'}, {"no-write-ahead", 0, 0, 'W'}, {"compress", 0, 0, 'z'}, {"spin-us", 1, 0, 'S'}, {"fsync", 0, 0, 'F'}, {"verify-state", 0, 0, 'v'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
   /* environment first, so the command line wins */
   if (getenv("MOJAVE_NSD_READAHEAD")) ra_pages = parse_pages("MOJAVE_NSD_READAHEAD", getenv("MOJAVE_NSD_READAHEAD"));
   if (getenv("MOJAVE_NSD_WRITEAHEAD") && !strcmp(getenv("MOJAVE_NSD_WRITEAHEAD"), "0")) wa_on = 0;
@@ -76,6 +89,7 @@ int main(int argc, char **argv) {
     else if (o == 'F') state_sync = 1;
     else if (o == 'v') state_verify = 1;
     else if (o == 'z') zcomp = 1;
+    else if (o == 'S') spin_us = parse_spin(optarg);
     else if (o == 'r') ra_pages = parse_pages("--readahead", optarg);
     else if (o == 'm') ra_max = parse_pages("--readahead-max", optarg);
     else if (o == 'W') wa_on = 0;
@@ -104,6 +118,9 @@ int main(int argc, char **argv) {
               "  --readahead-max M     the batch doubles up to M pages while a process scans\n"
               "                        sequentially (default 64, at most 64)\n"
               "  --no-write-ahead      write faults take one page (also MOJAVE_NSD_WRITEAHEAD=0)\n"
+              "  --spin-us N           after a request, poll this long before sleeping (default\n"
+              "                        100, 0 = never; adaptive: off while it catches nothing;\n"
+              "                        also MOJAVE_NSD_SPIN_US)\n"
               "  --compress            send pages zstd-compressed when that saves >= 1/8\n"
               "                        (also MOJAVE_NSD_COMPRESS=1)\n"
               "  --help                this text\n"
@@ -141,6 +158,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   _moj_ae_set_tick(&nsd_loop, tick, NULL);
+  nsd_loop.spin_us = spin_us;
   logm("serving on %s:%u%s", C.host[self_idx].addr, C.host[self_idx].port, self_idx == C.root ? " (root nameserver)" : "");
   if (_moj_ae_run(&nsd_loop, &stop)) loge("epoll_wait: %s", strerror(errno));
   if (zcomp) logm("compression: %llu pages sent compressed, %llu -> %llu bytes", (unsigned long long)z_pages,
