@@ -456,8 +456,8 @@ static void await_recovery(struct hconn *hc, int unsent) {
  * even under SA_RESTART — exactly semop's rule.  The fault handler enters
  * with everything blocked already (_moj_dsm_tl_blocked) and its sigreturn
  * restores the application's mask: a fault costs one sigprocmask. */
-int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
-                size_t rcap, size_t *rlen, int interruptible) {
+static int call_once(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
+                     size_t rcap, size_t *rlen, int interruptible) {
   int tries = 0;
   _moj_dsm_tl_retried = 0;
   if (retryable(type) && !atomic_load_explicit(&used_ipc[host], memory_order_relaxed)) atomic_store(&used_ipc[host], 1);
@@ -577,6 +577,16 @@ again:;
   if (p.status == MOJ_ERETRY && type != MOJ_PAGE_REQ) { int e = atomic_load(&hc->err); return e ? e : ECONNRESET; }
   if (rlen) *rlen = p.len;
   return p.status;
+}
+/* The application's errno survives a successful call: the reads and polls
+ * inside (EAGAIN from a non-blocking read while spinning) must not leak out;
+ * a failing call's errno is set by its caller from the returned status. */
+int _moj_dsm_call(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
+                size_t rcap, size_t *rlen, int interruptible) {
+  int saved = errno;
+  int st = call_once(host, type, p1, l1, p2, l2, rbuf, rcap, rlen, interruptible);
+  errno = saved;
+  return st;
 }
 
 struct _moj_cred _moj_dsm_cred(void) { return (struct _moj_cred){(uint32_t)geteuid(), (uint32_t)getegid(), (uint32_t)getpid()}; }
