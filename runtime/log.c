@@ -94,24 +94,8 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int _moj_log_rl_admit(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *source) {
-  int64_t now = mono_ms();
-  if (!rl->window_start_ms || now - rl->window_start_ms >= window_ms) {
-    if (rl->dropped) _moj_log(level, "(%u similar message%s%s%s suppressed in the last %d s)", rl->dropped,
-                              rl->dropped == 1 ? "" : "s", source ? " from " : "", source ? source : "", window_ms / 1000);
-    rl->window_start_ms = now;
-    rl->passed = rl->dropped = 0;
-  }
-  if (rl->passed >= (uint32_t)burst) {
-    rl->dropped++;
-    return 0;
-  }
-  rl->passed++;
-  return 1;
-}
-
-/* For callers that put the count in their own line: the admit above would
- * print a separate summary line; this one hands the count back instead. */
+/* The limiter itself: callers that put the count in their own line use it
+ * directly; _moj_log_rl_admit prints the count as a summary line. */
 int _moj_ratelimit_pass(struct moj_ratelimit *rl, int burst, int window_ms, uint32_t *dropped) {
   int64_t now = mono_ms();
   if (dropped) *dropped = 0;
@@ -126,6 +110,14 @@ int _moj_ratelimit_pass(struct moj_ratelimit *rl, int burst, int window_ms, uint
   }
   rl->passed++;
   return 1;
+}
+
+int _moj_log_rl_admit(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *source) {
+  uint32_t dropped;
+  int ok = _moj_ratelimit_pass(rl, burst, window_ms, &dropped);
+  if (dropped) _moj_log(level, "(%u similar message%s%s%s suppressed in the last %d s)", dropped, dropped == 1 ? "" : "s",
+                        source ? " from " : "", source ? source : "", window_ms / 1000);
+  return ok;
 }
 
 void _moj_log_rl(struct moj_ratelimit *rl, int burst, int window_ms, int level, const char *fmt, ...) {

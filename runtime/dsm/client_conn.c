@@ -214,13 +214,13 @@ static void orphan_seg(int id) {
  * connection (errno).  Caller holds hc->rx.  Every message from a home comes
  * in through here.  The header is tried without blocking — that try replaces
  * a poll() per message — and the rest of a frame that has begun is awaited. */
-static int frame_read(struct hconn *hc, struct _moj_hdr *h) {
+static int frame_read(struct hconn *hc, struct _moj_hdr *h, const char **bad) {
   long r;
   do r = syscall(SYS_recvfrom, hc->fd, h, sizeof *h, MSG_DONTWAIT, NULL, NULL); while (r < 0 && errno == EINTR);
   if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
   if (r == 0) { errno = EPIPE; return -1; }
   if ((size_t)r < sizeof *h && _moj_read_full(hc->fd, (char *)h + r, sizeof *h - (size_t)r)) return -1;
-  if (_moj_frame_check(&hc->ch.rx, h)) return 1; /* the caller reports it */
+  if ((*bad = _moj_frame_check(&hc->ch.rx, h))) return 1; /* the caller reports it */
   if (_moj_read_full(hc->fd, hc->rxbuf, h->len)) { if (errno != EPIPE) errno = EPIPE; return -1; }
   return 1;
 }
@@ -235,7 +235,8 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
   const uint8_t *buf = hc->rxbuf;
   int64_t t_read = 0, t_inst = 0;
   struct _moj_hdr h;
-  int fr = frame_read(hc, &h);
+  const char *bad = NULL;
+  int fr = frame_read(hc, &h, &bad);
   if (fr == 0) return 0;
   if (fr < 0) {
     int e = errno;
@@ -244,7 +245,6 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
     conn_fail(hc, host, e == EPIPE ? "closed by peer" : strerror(e), e == EPIPE || !e ? ECONNRESET : e);
     return 1;
   }
-  const char *bad = _moj_frame_check(&hc->ch.rx, &h);
   if (bad) { conn_fail(hc, host, bad, EPROTO); return 1; }
   if (_moj_dsm_trace_on) t_read = _moj_dsm_now();
   if ((bad = _moj_frame_open(&hc->ch.rx, &h, hc->rxbuf, &buf))) { conn_fail(hc, host, bad, EPROTO); return 1; }
