@@ -18,6 +18,9 @@
 #
 #   cluster.sh up DIR N            start N hosts (h1..hN), state in DIR
 #   cluster.sh exec DIR HOST CMD.. run CMD "on" HOST (MOJAVE_CLUSTER/MOJAVE_HOST set)
+#   cluster.sh prefix DIR HOST     print, one word per line, the command prefix
+#                                  `exec` uses (for benchmarks: starting a program
+#                                  through it costs no shell; `mapfile -t`)
 #   cluster.sh stop-nsd DIR HOST   kill -9 HOST's daemon      (fault tests)
 #   cluster.sh start-nsd DIR HOST  (re)start HOST's daemon
 #   cluster.sh stop-mojaved DIR HOST   kill -9 HOST's migration daemon
@@ -130,15 +133,16 @@ ns_sweep() {
   done
 }
 
-in_host() { # DIR HOST CMD...
-  local dir=$1 host=$2; shift 2
+host_prefix() { # DIR HOST: sets PREFIX to the words that run what follows "on" HOST
+  local dir=$1 host=$2
   local mode; mode=$(cat "$dir/mode")
-  if [ "$mode" = ns ]; then
-    ns_enter "$dir" "$host"
-    "${ENTER[@]}" env MOJAVE_CLUSTER="$dir/cluster.conf" MOJAVE_HOST="$host" "$@"
-  else
-    env MOJAVE_CLUSTER="$dir/cluster.conf" MOJAVE_HOST="$host" "$@"
-  fi
+  PREFIX=()
+  if [ "$mode" = ns ]; then ns_enter "$dir" "$host"; PREFIX=("${ENTER[@]}"); fi
+  PREFIX+=(env MOJAVE_CLUSTER="$dir/cluster.conf" MOJAVE_HOST="$host")
+}
+in_host() { # DIR HOST CMD...
+  host_prefix "$1" "$2"; shift 2
+  "${PREFIX[@]}" "$@"
 }
 
 # start_daemon DIR HOST KIND BINARY ARGS...: KIND is nsd or mojaved; log in
@@ -273,6 +277,7 @@ case "$cmd" in
   up) up "$2" "$3"; cat "$2/cluster.conf" ;;
   down) down "$2" ;;
   exec) shift; d=$1; h=$2; shift 2; in_host "$d" "$h" "$@" ;;
+  prefix) host_prefix "$2" "$3"; printf '%s\n' "${PREFIX[@]}" ;;
   stop-nsd) stop_daemon "$2" "$3" nsd ;;
   start-nsd) start_nsd "$2" "$3" ;;
   stop-mojaved) stop_daemon "$2" "$3" mojaved ;;

@@ -4,7 +4,11 @@
 # the paper reports best times).  DSM and message passing
 # use 4 hosts from scripts/cluster.sh (network namespaces on this machine, so all
 # versions share the same CPU cores).  Times include process start except for
-# threads, as in the paper.  Not a test: prints a markdown table.
+# threads, as in the paper: the program's exec, dynamic loading and, for DSM, the
+# LD_PRELOAD library's start-up; not the test harness — programs are started
+# through `cluster.sh prefix` (nsenter + env), not through the cluster.sh
+# script, whose bash costs ~10 ms CPU per start (MATMUL_VIA_SCRIPT=1 restores
+# that, to compare).  Not a test: prints a markdown table.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,6 +24,13 @@ if [ -z "${MOJAVE_CLUSTER_DIR:-}" ]; then exec "$CL" run 4 "$0" "$build" "$sizes
 D=$MOJAVE_CLUSTER_DIR
 addr() { awk -v h="$1" '$1=="host" && $2==h {split($3,a,":"); print a[1]}' "$D/cluster.conf"; }
 ts() { date +%s.%N; }
+# on HOST CMD...: run CMD "on" HOST (its namespaces, MOJAVE_CLUSTER/MOJAVE_HOST)
+for h in h1 h2 h3 h4; do mapfile -t "PFX_$h" < <("$CL" prefix "$D" "$h"); done
+on() {
+  if [ -n "${MATMUL_VIA_SCRIPT:-}" ]; then "$CL" exec "$D" "$@"; return; fi
+  local -n pfx="PFX_$1"; shift
+  "${pfx[@]}" "$@"
+}
 tck=$(getconf CLK_TCK)
 # CPU seconds of the daemons so far (utime + stime), to charge the DSM their work
 nsd_cpu() { for p in "$D"/nsd-*.pid; do awk '{print $14 + $15}' "/proc/$(cat "$p")/stat"; done | awk -v t="$tck" '{s += $1} END {printf "%.3f", s / t}'; }
@@ -27,22 +38,22 @@ nsd_cpu() { for p in "$D"/nsd-*.pid; do awk '{print $14 + $15}' "/proc/$(cat "$p
 kids_cpu() { awk -v t="$tck" '{printf "%.3f", ($16 + $17) / t}' "/proc/$BASHPID/stat"; }
 dsm_run() { # n -> "wall CPU": the 4 workers (process start included) + daemon CPU meanwhile
   local n=$1 key=$((0x4d4a0700 + n % 256))
-  "$CL" exec "$D" h1 env LD_PRELOAD="$IPC" "$MM" dsm-init $key "$n"
+  on h1 env LD_PRELOAD="$IPC" "$MM" dsm-init $key "$n"
   local d0; d0=$(nsd_cpu)
   local t0; t0=$(ts)
-  local kc; kc=$(for q in 0 1 2 3; do "$CL" exec "$D" h$((q + 1)) env LD_PRELOAD="$IPC" "$MM" dsm-work $key "$n" $q & done; wait; kids_cpu)
+  local kc; kc=$(for q in 0 1 2 3; do on h$((q + 1)) env LD_PRELOAD="$IPC" "$MM" dsm-work $key "$n" $q & done; wait; kids_cpu)
   local t1; t1=$(ts)
   local d1; d1=$(nsd_cpu)
-  "$CL" exec "$D" h1 env LD_PRELOAD="$IPC" "$MM" dsm-check $key "$n" || { echo "DSM result wrong" >&2; exit 1; }
+  on h1 env LD_PRELOAD="$IPC" "$MM" dsm-check $key "$n" || { echo "DSM result wrong" >&2; exit 1; }
   echo "$t0 $t1 $kc $d0 $d1" | awk '{printf "%.3f %.3f", $2-$1, $3+$5-$4}'
 }
 msg_run() { # n -> "wall CPU" of master + 4 workers
   local n=$1 port=$((9000 + RANDOM % 1000))
   ( hp=()
     for q in 0 1 2 3; do hp+=("$(addr h$((q + 1))):$port"); done
-    for q in 0 1 2 3; do "$CL" exec "$D" h$((q + 1)) "$MM" msg-worker "${hp[$q]}" & done
+    for q in 0 1 2 3; do on h$((q + 1)) "$MM" msg-worker "${hp[$q]}" & done
     t0=$(ts)
-    "$CL" exec "$D" h1 "$MM" msg-master "$n" "${hp[@]}" >/dev/null
+    on h1 "$MM" msg-master "$n" "${hp[@]}" >/dev/null
     wait
     t1=$(ts)
     me=$BASHPID   # expanded here: inside $(...) it would name that inner subshell

@@ -93,14 +93,16 @@ static int run_shm(int private) {
   double t0 = now();
   for (int q = 0; q < 4; q++)
     if (fork() == 0) {
-      double *pa = a, *pb = b;
+      double *pa = a, *pb = b, c0 = cpu(RUSAGE_SELF);
       if (private) {
         pa = malloc(sz); pb = malloc(sz);
         if (!pa || !pb) _exit(1);
         memcpy(pa, a, sz);
         memcpy(pb, b, sz);
       }
+      double c1 = cpu(RUSAGE_SELF);
       strip(pa, pb, c, q);
+      if (getenv("MATMUL_TIMING")) fprintf(stderr, "worker %d CPU: copy %.3f s, work %.3f s\n", q, c1 - c0, cpu(RUSAGE_SELF) - c1);
       _exit(0);
     }
   for (int q = 0; q < 4; q++) wait(NULL);
@@ -192,12 +194,15 @@ int main(int argc, char **argv) {
   if (argc >= 4 && !strncmp(argv[1], "dsm-", 4)) {
     key_t key = (key_t)strtol(argv[2], NULL, 0);
     n = atoi(argv[3]);
+    double c0 = cpu(RUSAGE_SELF);
     double *a = dsm_attach(key, !strcmp(argv[1], "dsm-init"));
+    double c1 = cpu(RUSAGE_SELF), c2 = c1;
     double *b = a + (size_t)n * n, *c = b + (size_t)n * n;
     if (!strcmp(argv[1], "dsm-init")) fill(a, b);
     else if (!strcmp(argv[1], "dsm-work") && argc >= 5) {
       double t0 = now();
       strip(a, b, c, atoi(argv[4]));
+      c2 = cpu(RUSAGE_SELF);
       if (getenv("MATMUL_TIMING")) fprintf(stderr, "strip %s: %.3f s (faults included)\n", argv[4], now() - t0);
     }
     else if (!strcmp(argv[1], "dsm-check")) {
@@ -207,6 +212,8 @@ int main(int argc, char **argv) {
       return rc;
     }
     shmdt(a);
+    if (getenv("MATMUL_TIMING"))
+      fprintf(stderr, "%s CPU: start+attach %.3f s, work %.3f s, detach %.3f s\n", argv[1], c1, c2 - c1, cpu(RUSAGE_SELF) - c2);
     return 0;
   }
   fprintf(stderr, "usage: see the banner of matmul.c\n");

@@ -88,7 +88,7 @@ extern pid_t _moj_dsm_owner_pid; /* the process whose attachments and sockets th
 extern pthread_once_t _moj_dsm_init_once;
 extern long _moj_dsm_spin_us;
 extern int _moj_dsm_stats_on;    /* MOJAVE_DSM_STATS=1: fault counters, printed at exit */
-extern _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgrade, _moj_dsm_st_pages,
+extern _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgrade, _moj_dsm_st_upmsg, _moj_dsm_st_pages,
     _moj_dsm_st_batches, _moj_dsm_st_wait_ns;
 extern int _moj_dsm_zcomp;       /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed */
 void _moj_dsm_init(void);
@@ -188,6 +188,7 @@ struct cseg {
   _Atomic uint8_t *acc;     /* per page MOJ_ACC_* */
   int nviews;
   struct { uint8_t *addr; int rdonly; } v[MAX_VIEWS];
+  uint32_t up_next, up_run; /* ranged clean upgrades: where a sequential writer goes next, pages upgraded in its run */
   struct cseg *next;
 };
 /* Local page state: MOJ_ACC_NONE/READ/WRITE as granted, or ACC_CLEAN: owned
@@ -200,6 +201,7 @@ struct cseg *_moj_dsm_seg_by_id(int id);
 void _moj_dsm_set_prot(struct cseg *s, uint32_t pn, uint32_t acc);
 void _moj_dsm_serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint8_t *pl);
 int _moj_dsm_install_page(const struct _moj_hdr *h, const uint8_t *pl);
+int _moj_dsm_recv_pages(int fd, const struct _moj_hdr *h, const struct _moj_page *q);
 void _moj_dsm_sigsegv_install(void);
 
 /* ---------------- semaphores (client_sem.c) ---------------- */

@@ -210,7 +210,8 @@ static void orphan_seg(int id) {
 }
 
 /* Read one frame if one has begun to arrive: 1 = header in *h and payload in
- * hc->rxbuf, 0 = nothing to read (another rx holder took it), -1 = broken
+ * hc->rxbuf, 2 = a page grant whose pages are already installed (its
+ * struct _moj_page in hc->rxbuf), 0 = nothing to read (another rx holder took it), -1 = broken
  * connection (errno).  Caller holds hc->rx.  Every message from a home comes
  * in through here.  The header is tried without blocking — that try replaces
  * a poll() per message — and the rest of a frame that has begun is awaited. */
@@ -221,7 +222,17 @@ static int frame_read(struct hconn *hc, struct _moj_hdr *h, const char **bad) {
   if (r == 0) { errno = EPIPE; return -1; }
   if ((size_t)r < sizeof *h && _moj_read_full(hc->fd, (char *)h + r, sizeof *h - (size_t)r)) return -1;
   if ((*bad = _moj_frame_check(&hc->ch.rx, h))) return 1; /* the caller reports it */
-  if (_moj_read_full(hc->fd, hc->rxbuf, h->len)) { if (errno != EPIPE) errno = EPIPE; return -1; }
+  size_t got = 0;
+  if (h->type == (MOJ_PAGE_REQ | MOJ_REPLY) && !hc->ch.rx.alg && h->len > sizeof(struct _moj_page)) {
+    /* a page grant: its pages may go straight to their place */
+    got = sizeof(struct _moj_page);
+    if (_moj_read_full(hc->fd, hc->rxbuf, got)) { if (errno != EPIPE) errno = EPIPE; return -1; }
+    struct _moj_page q;
+    memcpy(&q, hc->rxbuf, sizeof q);
+    int r = _moj_dsm_recv_pages(hc->fd, h, &q);
+    if (r) return r < 0 ? -1 : 2;
+  }
+  if (_moj_read_full(hc->fd, hc->rxbuf + got, h->len - got)) { if (errno != EPIPE) errno = EPIPE; return -1; }
   return 1;
 }
 
@@ -253,7 +264,7 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
     _moj_dsm_warn("home %s reports: %.*s", _moj_dsm_cluster.host[host].name, (int)(h.len > 200 ? 200 : h.len), (const char *)buf);
     return 0;
   }
-  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY)) {
+  if (h.type == (MOJ_PAGE_REQ | MOJ_REPLY) && fr != 2) {
     if (_moj_dsm_install_page(&h, buf)) { conn_fail(hc, host, "corrupt compressed page", EPROTO); return 1; }
     if (_moj_dsm_trace_on) t_inst = _moj_dsm_now();
   }

@@ -29,6 +29,15 @@ static void set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc) {
   for (uint32_t k = 0; k < n; k++) atomic_store(&s->acc[pn + k], (uint8_t)acc);
 }
 void _moj_dsm_set_prot(struct cseg *s, uint32_t pn, uint32_t acc) { set_prot_n(s, pn, 1, acc); }
+/* A write-ahead grant: pn writable (the store that faulted), the n - 1 after
+ * it clean.  pn counts in the writer's sequential run (clean_upgrade) when it
+ * continues one, so a scan's run survives batch boundaries. */
+static void install_ahead(struct cseg *s, uint32_t pn, uint32_t n) {
+  set_prot_n(s, pn, 1, MOJ_ACC_WRITE);
+  if (n > 1) set_prot_n(s, pn + 1, n - 1, ACC_CLEAN);
+  s->up_run = pn == s->up_next ? s->up_run + 1 : 1;
+  s->up_next = pn + 1;
+}
 
 
 /* Serve PAGE_FETCH: lower our access first so no application store can slip in
@@ -58,6 +67,33 @@ void _moj_dsm_serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint
   pthread_mutex_unlock(&hc->lock);
   pthread_mutex_unlock(&_moj_dsm_seg_lock);
 }
+/* Pages of a plain (uncompressed, unencrypted) grant go from the socket
+ * straight into the runtime view: no bounce through the frame buffer, whose
+ * memcpy was ~4 % of a matmul worker's CPU.  q was read, data follows on fd.
+ * Returns 1 = installed, 0 = not for us (the caller reads the payload as
+ * usual; nothing consumed), -1 = connection broken.  The segment lock is held
+ * across the read so no shmdt can unmap the destination meanwhile: the
+ * frame has begun and the home sends the rest without waiting on anyone. */
+int _moj_dsm_recv_pages(int fd, const struct _moj_hdr *h, const struct _moj_page *q) {
+  uint32_t n = q->has_data;
+  if (h->status || !n || (n & MOJ_PAGE_ZSTD) || h->len != sizeof *q + (size_t)n * MOJ_PAGE) return 0;
+  pthread_mutex_lock(&_moj_dsm_seg_lock);
+  struct cseg *s = _moj_dsm_seg_by_id(q->id);
+  if (!s || q->page >= s->npages || n > s->npages - q->page) { pthread_mutex_unlock(&_moj_dsm_seg_lock); return 0; }
+  if (_moj_read_full(fd, s->rt + (size_t)q->page * MOJ_PAGE, (size_t)n * MOJ_PAGE)) {
+    pthread_mutex_unlock(&_moj_dsm_seg_lock);
+    if (errno != EPIPE) errno = EPIPE;
+    return -1;
+  }
+  if (q->access == MOJ_ACC_AHEAD) {
+    install_ahead(s, q->page, n);
+  } else {
+    set_prot_n(s, q->page, n, q->access);
+  }
+  if (_moj_dsm_stats_on) { _moj_dsm_st_pages += n; _moj_dsm_st_batches++; }
+  pthread_mutex_unlock(&_moj_dsm_seg_lock);
+  return 1;
+}
 /* Install a granted page before waking the faulting thread.  Returns -1 on a
  * corrupt compressed frame: the connection is then unusable. */
 int _moj_dsm_install_page(const struct _moj_hdr *h, const uint8_t *pl) {
@@ -79,8 +115,7 @@ int _moj_dsm_install_page(const struct _moj_hdr *h, const uint8_t *pl) {
       memcpy(s->rt + (size_t)q.page * MOJ_PAGE, pl + sizeof q, (size_t)n * MOJ_PAGE);
     }
     if (!rc && q.access == MOJ_ACC_AHEAD) {
-      set_prot_n(s, q.page, 1, MOJ_ACC_WRITE);
-      if (n > 1) set_prot_n(s, q.page + 1, n - 1, ACC_CLEAN);
+      install_ahead(s, q.page, n);
     } else if (!rc) {
       set_prot_n(s, q.page, n, q.access);
     }
@@ -109,15 +144,29 @@ static int acquire(struct cseg *s, uint32_t pn, uint32_t acc) {
 }
 /* First store to a write-ahead page: tell the home (no reply needed: the
  * message is ordered before anything else this process sends it), then map
- * the page writable.  Caller holds _moj_dsm_seg_lock, so no PAGE_FETCH interleaves. */
+ * the page writable.  A writer that goes on to the next clean page gets as
+ * many pages upgraded at once as it has already written in sequence (up to
+ * MOJ_DIRTY_MAX; one message, one mprotect): filling a fresh buffer paid a
+ * signal, an mprotect and a message per page.  The price is on crashes only:
+ * pages of a run the process did not get to write — never more than it had
+ * written in sequence before — are lost with it (EIO) instead of staying
+ * current at the home; shmdt ships them back like written ones.  Caller holds
+ * _moj_dsm_seg_lock, so no PAGE_FETCH interleaves. */
+#define MOJ_DIRTY_MAX 64u
 static void clean_upgrade(struct cseg *s, uint32_t pn) {
   struct hconn *hc = &_moj_dsm_homes[s->host];
+  if (pn != s->up_next) s->up_run = 0;
+  uint32_t w = s->up_run ? (s->up_run < MOJ_DIRTY_MAX ? s->up_run : MOJ_DIRTY_MAX) : 1;
+  uint32_t n = 1;
+  while (n < w && pn + n < s->npages && atomic_load(&s->acc[pn + n]) == ACC_CLEAN) n++;
+  s->up_next = pn + n;
+  s->up_run += n;
   struct _moj_page_req q = {s->id, pn, MOJ_ACC_WRITE};
   pthread_mutex_lock(&hc->lock);
-  if (!hc->dead && hc->fd >= 0) _moj_dsm_send_locked(hc, MOJ_PAGE_DIRTY, 0, 0, &q, sizeof q, NULL, 0);
+  if (!hc->dead && hc->fd >= 0) _moj_dsm_send_locked(hc, MOJ_PAGE_DIRTY, 0, n, &q, sizeof q, NULL, 0);
   pthread_mutex_unlock(&hc->lock);
-  _moj_dsm_set_prot(s, pn, MOJ_ACC_WRITE);
-  if (_moj_dsm_stats_on) _moj_dsm_st_upgrade++;
+  set_prot_n(s, pn, n, MOJ_ACC_WRITE);
+  if (_moj_dsm_stats_on) { _moj_dsm_st_upgrade += n; _moj_dsm_st_upmsg++; }
 }
 static MOJ_DSM_VAR struct sigaction old_segv; /* the application's SIGSEGV disposition: we chain to it */
 static MOJ_DSM_VAR int segv_installed;

@@ -43,7 +43,7 @@ MOJ_DSM_VAR pthread_once_t _moj_dsm_init_once = PTHREAD_ONCE_INIT;
 MOJ_DSM_VAR long _moj_dsm_spin_us = 50;
 /* MOJAVE_DSM_STATS=1: fault counters, printed to stderr at exit */
 MOJ_DSM_VAR int _moj_dsm_stats_on;
-MOJ_DSM_VAR _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgrade, _moj_dsm_st_pages, _moj_dsm_st_batches, _moj_dsm_st_wait_ns;
+MOJ_DSM_VAR _Atomic uint64_t _moj_dsm_st_rfault, _moj_dsm_st_wfault, _moj_dsm_st_upgrade, _moj_dsm_st_upmsg, _moj_dsm_st_pages, _moj_dsm_st_batches, _moj_dsm_st_wait_ns;
 MOJ_DSM_VAR int _moj_dsm_zcomp; /* MOJAVE_DSM_COMPRESS=1: pages we ship are zstd-compressed when that saves >= 1/8 */ /* spinning lost to sleeping on a loaded 2-core host; see docs/performance.md */
 
 /* ---------------- MOJAVE_DSM_TRACE ---------------- */

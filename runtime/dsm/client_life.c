@@ -68,11 +68,12 @@ __attribute__((destructor)) static void at_exit_detach(void) {
   if (_moj_dsm_stats_on && _moj_dsm_st_rfault + _moj_dsm_st_wfault + _moj_dsm_st_upgrade) {
     char line[256];
     int k = snprintf(line, sizeof line,
-                     "mojave dsm: pid %d: %llu read faults, %llu write faults (%.1f ms waiting), %llu pages received in %llu replies, %llu write-ahead pages stored to\n",
+                     "mojave dsm: pid %d: %llu read faults, %llu write faults (%.1f ms waiting), %llu pages received in %llu replies, %llu write-ahead pages stored to (%llu upgrades)\n",
                      (int)getpid(), (unsigned long long)_moj_dsm_st_rfault, (unsigned long long)_moj_dsm_st_wfault, (double)_moj_dsm_st_wait_ns / 1e6,
-                     (unsigned long long)_moj_dsm_st_pages, (unsigned long long)_moj_dsm_st_batches, (unsigned long long)_moj_dsm_st_upgrade);
+                     (unsigned long long)_moj_dsm_st_pages, (unsigned long long)_moj_dsm_st_batches, (unsigned long long)_moj_dsm_st_upgrade,
+                     (unsigned long long)_moj_dsm_st_upmsg);
     if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
-    _moj_dsm_st_rfault = _moj_dsm_st_wfault = _moj_dsm_st_upgrade = 0;
+    _moj_dsm_st_rfault = _moj_dsm_st_wfault = _moj_dsm_st_upgrade = _moj_dsm_st_upmsg = 0;
   }
 }
 /* _exit()/_Exit() skip destructors, yet forked children commonly leave that

@@ -104,9 +104,48 @@ void flush_out(struct conn *c) {
     c->want_out = want;
   }
 }
+/* A plain frame with a bulk payload (pages) and nothing queued before it goes
+ * out by one sendmsg from where the payload lies: no copy into c->tx (and no
+ * 256 KiB buffer allocated and freed per read-ahead batch).  Returns the
+ * bytes sent; what the socket did not take is queued by the caller. */
+static size_t send_direct(struct conn *c, const uint8_t *head, size_t hl, const void *p2, size_t l2) {
+  struct iovec v[2] = {{(void *)head, hl}, {(void *)p2, l2}};
+  struct msghdr m = {.msg_iov = v, .msg_iovlen = 2};
+  ssize_t w;
+  do w = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT); while (w < 0 && errno == EINTR);
+  return w < 0 ? 0 : (size_t)w;
+}
 void sendm(struct conn *c, uint16_t type, uint32_t seq, int32_t status, uint32_t aux,
                   const void *p1, size_t l1, const void *p2, size_t l2) {
   if (!c) return;
+  if (!c->ch.tx.alg && !c->txlen && l2 >= MOJ_PAGE && l1 <= 64) {
+    uint8_t head[24 + 64];
+    size_t hl = _moj_frame_put(&c->ch.tx, head, type, seq, status, aux, p1, l1, NULL, 0);
+    struct _moj_hdr h;
+    memcpy(&h, head, sizeof h);
+    h.len = (uint32_t)(l1 + l2); /* the header announces the payload sent beside it */
+    memcpy(head, &h, sizeof h);
+    size_t sent = send_direct(c, head, hl, p2, l2);
+    if (sent == hl + l2) return;
+    /* the rest waits in c->tx like any queued reply */
+    size_t rest = hl + l2 - sent;
+    if (rest > c->txcap) {
+      uint8_t *t = realloc(c->tx, rest);
+      if (!t) { conn_close(c, "out of memory for its replies"); return; }
+      c->tx = t;
+      c->txcap = rest;
+    }
+    if (sent < hl) {
+      memcpy(c->tx, head + sent, hl - sent);
+      memcpy(c->tx + hl - sent, p2, l2);
+    } else {
+      memcpy(c->tx, (const uint8_t *)p2 + (sent - hl), rest);
+    }
+    c->txoff = 0;
+    c->txlen = rest;
+    flush_out(c);
+    return;
+  }
   size_t fl = _moj_frame_size(&c->ch.tx, l1 + l2);
   if (c->txlen + fl > MAX_TX) {
     conn_close(c, "peer does not read its replies (tx buffer limit)");

@@ -199,8 +199,9 @@ void do_page_req(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   p->qt = r;
   page_run(s, q.id, q.page);
 }
-/* PAGE_DIRTY (no reply): the owner is about to store to a write-ahead page,
- * so from now on only its copy is current. */
+/* PAGE_DIRTY (no reply): the owner is about to store to write-ahead pages
+ * (aux of them from q.page; 0 means 1), so from now on only its copies are
+ * current.  Pages of the run it does not own are ignored. */
 void do_page_dirty(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   if (h->len < sizeof(struct _moj_page_req)) { logp(c, MOJ_LOG_WARN, "PAGE_DIRTY from %s: payload %u bytes, rejected", c->peer, h->len); return; }
   struct _moj_page_req q; memcpy(&q, pl, sizeof q);
@@ -211,7 +212,10 @@ void do_page_dirty(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) 
     logp(c, MOJ_LOG_WARN, "PAGE_DIRTY from %s: id 0x%x page %u is not owned by it, ignored", c->peer, q.id, q.page);
     return;
   }
-  s->pg[q.page].clean = 0;
+  uint32_t n = h->aux ? h->aux : 1;
+  if (n > s->npages - q.page) n = s->npages - q.page;
+  for (uint32_t k = 0; k < n; k++)
+    if (s->own[q.page + k] == a) s->pg[q.page + k].clean = 0;
 }
 void do_fetch_reply(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_page);

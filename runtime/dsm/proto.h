@@ -26,8 +26,9 @@
 #endif
 
 #define MOJ_MAGIC 0x53444a4du /* "MJDS" on the wire */
-#define MOJ_DSM_PROTO_VERSION 3 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
-                                   3: request ids (rid) in semaphore and queue requests */
+#define MOJ_DSM_PROTO_VERSION 4 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
+                                   3: request ids (rid) in semaphore and queue requests;
+                                   4: MOJ_PAGE_DIRTY covers a run of aux pages */
 #define MOJ_PAGE 4096u
 /* Largest payload accepted: one message queue message or a batch of pages.
  * Anything larger is rejected before allocating, so a hostile peer cannot
@@ -62,7 +63,7 @@ enum _moj_type {
   MOJ_PAGE_REQ = 15,   /* c->s: fault; reply carries data and the granted access */
   MOJ_PAGE_FETCH = 16, /* s->c: downgrade/invalidate; client replies with data */
   MOJ_REATTACH = 17,   /* c->s: re-register an attachment with a restarted home */
-  MOJ_PAGE_DIRTY = 18, /* c->s, no reply: first store to a write-ahead page (_moj_page_req) */
+  MOJ_PAGE_DIRTY = 18, /* c->s, no reply: first store to write-ahead pages (_moj_page_req; aux = run length, 0 = 1) */
   MOJ_SEMGET = 20,
   MOJ_SEMOP = 21,
   MOJ_SEMCTL = 22,
