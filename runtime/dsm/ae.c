@@ -106,7 +106,15 @@ int _moj_ae_run(struct moj_ae *ae, volatile sig_atomic_t *stop) {
     }
     struct epoll_event evs[64];
     int n = ae_spin(ae, evs);
-    if (n == 0) n = epoll_wait(ae->epfd, evs, 64, tmo);
+    if (n == 0) {
+      long long left = ae->deadline_ns ? ae->deadline_ns - now_ns() : -1;
+      if (left >= 0 && (tmo < 0 || left < (long long)tmo * 1000000)) {
+        struct timespec ts = {left / 1000000000, left % 1000000000};
+        n = epoll_pwait2(ae->epfd, evs, 64, &ts, NULL);
+      } else {
+        n = epoll_wait(ae->epfd, evs, 64, tmo);
+      }
+    }
     if (n > 0 && ae->spin_us > 0) ae->last_event_ns = now_ns();
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -28,6 +28,8 @@ struct moj_ae {
   moj_ae_tick_fn *tick;
   void *tick_data;
   int max_wait_ms;           /* upper bound on one sleep (default 1000) */
+  long long deadline_ns;     /* set by the tick: wake no later than this CLOCK_MONOTONIC time (0: none);
+                                finer than its millisecond return value, for sub-millisecond timers */
   long spin_us;              /* poll without sleeping this long after an event (0: never) */
   long long last_event_ns;   /* when the last turn had events */
   int spin_score;            /* how often spinning caught the next event lately (0..16) */

@@ -78,6 +78,7 @@ static int next_line(const char *t, size_t len, size_t *at, char *line, size_t n
 
 int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_t errlen) {
   memset(c, 0, sizeof *c);
+  c->order_window_us = c->order_quiet_us = -1;
   c->root = -1;
   /* read with plain system calls, not stdio: the runtime parses this file
    * inside applications (migration), whose stdio state is theirs */
@@ -140,6 +141,26 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
         if (!strcmp(tok[1], _moj_aead_name(i))) alg = i;
       if (alg < 0) FAIL("unknown cipher '%s' for 'encrypt' (off, aes-256-gcm or chacha20-poly1305)", tok[1]);
       c->encrypt = alg;
+    } else if (!strcmp(tok[0], "order") && nt == 2) {
+      if (!strcmp(tok[1], "off")) c->order = 0;
+      else if (!strcmp(tok[1], "classical")) c->order = 1;
+      else if (!strcmp(tok[1], "speculative")) c->order = 2;
+      else FAIL("unknown mode '%s' for 'order' (off, classical or speculative)", tok[1]);
+    } else if ((!strcmp(tok[0], "order-window") || !strcmp(tok[0], "order-quiet")) && nt == 2) {
+      uint32_t us = 0;
+      if (strcmp(tok[1], "auto") && (parse_u32(tok[1], &us) || us == 0 || us > 10000000))
+        FAIL("'%s' takes 'auto' or microseconds from 1 to 10000000, got '%s'", tok[0], tok[1]);
+      *(tok[0][6] == 'w' ? &c->order_window_us : &c->order_quiet_us) = strcmp(tok[1], "auto") ? (int64_t)us : -1;
+    } else if (!strcmp(tok[0], "order-link") && nt == 4) {
+      uint32_t d, j;
+      char *end;
+      double loss = strtod(tok[3], &end);
+      if (parse_u32(tok[1], &d) || parse_u32(tok[2], &j) || d > 10000000 || j > 10000000 || *end || end == tok[3] ||
+          !(loss >= 0 && loss < 1))
+        FAIL("'order-link' takes DELAY_US JITTER_US LOSS (0 <= LOSS < 1), got '%s %s %s'", tok[1], tok[2], tok[3]);
+      c->link_delay_us = d;
+      c->link_jitter_us = j;
+      c->link_loss = loss;
     } else if (!strcmp(tok[0], "distributed") && nt == 2) {
       if (c->ndist == MOJ_DSM_MAX_RANGES) FAIL("too many distributed ranges");
       if (parse_range(tok[1], &c->dist[c->ndist])) FAIL("bad key range '%s'", tok[1]);

@@ -28,6 +28,12 @@ struct _moj_cluster {
   int ndist;
   struct _moj_range dist[MOJ_DSM_MAX_RANGES];  /* keys handled by the DSM */
   int encrypt;              /* MOJ_AEAD_*: 0 = frames travel in the clear */
+  /* total-order layer among the daemons (docs/speculative-dsm.md) */
+  int order;                /* 0 off, 1 classical, 2 speculative (= MOJ_TO_* of order.h) */
+  int64_t order_window_us;  /* T; -1 = from the measured round trip */
+  int64_t order_quiet_us;   /* T'; -1 = 2 T */
+  int64_t link_delay_us, link_jitter_us; /* injected on daemon-to-daemon links (tests, model sweeps) */
+  double link_loss;         /* probability a frame is "lost": it and those behind it wait a 200 ms retransmission */
 };
 
 /* Parse `path`; on error returns -1 and writes a "file:line: reason" message to err. */

@@ -14,7 +14,9 @@
  *   nsd_sem.c      semaphore sets, SEM_UNDO and its migration hand-over
  *   nsd_msg.c      message queues
  *   nsd_wait.c     blocked semop/msgsnd/msgrcv: waiters, cancel, timeouts
- *   nsd_admin.c    LIST: what this daemon homes, for mojave-ipcs */
+ *   nsd_admin.c    LIST: what this daemon homes, for mojave-ipcs
+ *   nsd_order.c    total order among the daemons (links, window, QUIETs,
+ *                  the replicated log); the algorithm itself is order.c */
 #ifndef MOJ_NSD_H
 #define MOJ_NSD_H
 #ifndef _GNU_SOURCE
@@ -60,6 +62,7 @@ struct conn {
   int want_out;
   struct undo *undos;
   uint32_t fetch_seq;
+  int to_peer;                    /* total order: 1 + the host index of the daemon whose ordered traffic this carries */
 };
 struct cref { int fd; uint32_t gen; };
 
@@ -76,6 +79,8 @@ void reply(struct conn *c, const struct _moj_hdr *rq, int32_t status, const void
 void conn_close(struct conn *c, const char *why);
 int listen_on(const char *addr, uint16_t port);
 void conn_accept(int lfd);
+/* Our own authenticated connection to another daemon, served by the loop like an accepted one. */
+struct conn *conn_adopt(int fd, const char *host, struct _moj_chan *ch);
 void conn_expire_handshakes(void);
 
 /* ---------------- daemon configuration (nsd_main.c) ---------------- */
@@ -248,6 +253,17 @@ void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 
 /* administration (nsd_admin.c) */
 void do_list(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+
+/* total order among the daemons (nsd_order.c) */
+void order_start(void);
+int64_t order_tick(void);
+void order_ping(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void order_pong(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_to_peer(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_to_msg(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_to_quiet(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_to_submit(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_to_log(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 
 /* A handler's payload must hold at least a T (h, c in scope). */
 #define NEED(T) \

@@ -12,6 +12,7 @@
 #include "nsd.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -231,7 +232,10 @@ static void handle_auth(struct conn *c, const struct _moj_hdr *h, const uint8_t 
 
 static void dispatch(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   switch (h->type) {
-  case MOJ_PING: reply(c, h, 0, pl, h->len); break;
+  case MOJ_PING:
+    if (c->to_peer) order_ping(c, h, pl);
+    else reply(c, h, 0, pl, h->len);
+    break;
   case MOJ_RESOLVE: do_resolve(c, h, pl); break;
   case MOJ_SHMGET: do_shmget(c, h, pl); break;
   case MOJ_SHMAT: do_shmat(c, h, pl); break;
@@ -252,6 +256,12 @@ static void dispatch(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl
   case MOJ_MSGRCV: do_msgrcv(c, h, pl); break;
   case MOJ_MSGCTL: do_msgctl(c, h, pl); break;
   case MOJ_LIST: do_list(c, h, pl); break;
+  case MOJ_PING | MOJ_REPLY: order_pong(c, h, pl); break;
+  case MOJ_TO_PEER: do_to_peer(c, h, pl); break;
+  case MOJ_TO_MSG: do_to_msg(c, h, pl); break;
+  case MOJ_TO_QUIET: do_to_quiet(c, h, pl); break;
+  case MOJ_TO_SUBMIT: do_to_submit(c, h, pl); break;
+  case MOJ_TO_LOG: do_to_log(c, h, pl); break;
   default:
     logp(c, MOJ_LOG_WARN, "unknown message type %u from %s, rejected", h->type, c->peer);
     reply(c, h, EPROTO, NULL, 0);
@@ -394,6 +404,27 @@ void conn_accept(int lfd) {
     hello.server_idx = (uint32_t)self_idx;
     sendm(c, MOJ_HELLO, 0, 0, (uint32_t)C.encrypt, &hello, sizeof hello, NULL, 0);
   }
+}
+
+struct conn *conn_adopt(int fd, const char *host, struct _moj_chan *ch) {
+  struct conn *c = fd < 65536 ? calloc(1, sizeof *c) : NULL;
+  if (!c || _moj_ae_add(&nsd_loop, fd, MOJ_AE_READ, conn_event, NULL)) {
+    logw("cannot serve the link to %s: %s", host, c ? strerror(errno) : "out of memory");
+    free(c); _moj_chan_free(ch); close(fd);
+    return NULL;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  _moj_sock_liveness(fd);
+  c->fd = fd; c->gen = gen_ctr++; c->t_accept = now_ns();
+  c->authed = 1;
+  c->ch = *ch;
+  snprintf(c->peer, sizeof c->peer, "link to %s", host);
+  snprintf(c->host, sizeof c->host, "%s", host);
+  conns[fd] = c;
+  if (fd > maxfd) maxfd = fd;
+  return c;
 }
 
 /* Handshake deadline: an unauthenticated peer may not hold a connection

@@ -56,6 +56,9 @@ static void on_listen(struct moj_ae *ae, int fd, void *data, int mask) {
 static int tick(struct moj_ae *ae, void *data) {
   (void)ae; (void)data;
   int64_t next = expire_waiters();
+  int64_t on = order_tick();
+  if (on && (!next || on < next)) next = on;
+  ae->deadline_ns = on; /* the total order's timers are sub-millisecond */
   check_recovery_deadlines();
   ipc_ghosts_expire();
   conn_expire_handshakes();
@@ -158,6 +161,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   _moj_ae_set_tick(&nsd_loop, tick, NULL);
+  order_start();
   nsd_loop.spin_us = spin_us;
   logm("serving on %s:%u%s", C.host[self_idx].addr, C.host[self_idx].port, self_idx == C.root ? " (root nameserver)" : "");
   if (_moj_ae_run(&nsd_loop, &stop)) loge("epoll_wait: %s", strerror(errno));

@@ -345,6 +345,8 @@ const char *_moj_type_name(unsigned t) {
   case MOJ_CANCEL: return "CANCEL"; case MOJ_MSGGET: return "MSGGET"; case MOJ_MSGSND: return "MSGSND";
   case MOJ_MSGRCV: return "MSGRCV"; case MOJ_MSGCTL: return "MSGCTL";
   case MOJ_LIST: return "LIST";
+  case MOJ_TO_PEER: return "TO_PEER"; case MOJ_TO_MSG: return "TO_MSG"; case MOJ_TO_QUIET: return "TO_QUIET";
+  case MOJ_TO_SUBMIT: return "TO_SUBMIT"; case MOJ_TO_LOG: return "TO_LOG";
   default: return "UNKNOWN";
   }
 }

@@ -76,7 +76,38 @@ enum _moj_type {
   MOJ_MSGRCV = 32,
   MOJ_MSGCTL = 33,
   MOJ_LIST = 40,   /* c->s, empty: the objects this daemon homes, as _moj_list_e[] (mojave-ipcs) */
+  /* total-order layer (docs/speculative-dsm.md); daemon to daemon: */
+  MOJ_TO_PEER = 50,   /* u32 host index: this connection carries that daemon's ordered traffic; no reply */
+  MOJ_TO_MSG = 51,    /* _moj_to_wire + data; no reply */
+  MOJ_TO_QUIET = 52,  /* _moj_to_wire (len 0): the sender will send no smaller id; no reply */
+  /* client to its host's daemon: */
+  MOJ_TO_SUBMIT = 53, /* data (<= MOJ_TO_MAX_DATA): broadcast in total order; reply _moj_to_wire (its id) */
+  MOJ_TO_LOG = 54,    /* u32 first entry: reply _moj_to_log_r + entries from there */
 };
+
+struct _moj_to_wire { uint64_t t; uint32_t m; uint32_t len; } __attribute__((packed));
+#define MOJ_TO_MAX_DATA 4096u
+/* What a daemon committed: counters, a hash chain over the committed
+ * sequence (equal on every host iff the sequences are), and per committed
+ * message the times the latency model needs (ns, from its reception). */
+struct _moj_to_log_r {
+  uint32_t mode, nhosts;
+  int64_t window_ns, quiet_ns;
+  uint64_t committed, chain, sent, received, quiets_sent, quiets_received;
+  uint64_t immediate, spec_deliveries, spec_committed, abort_events, undone;
+  int64_t te_ns, tc_ns, ta_ns;
+  uint32_t first, nent; /* entries [first, first + nent) follow */
+  uint64_t recorded;    /* entries kept (the first MOJ_TO_KEEP committed) */
+} __attribute__((packed));
+struct _moj_to_log_e {
+  uint64_t t; uint32_t m; uint32_t hash;
+  int64_t stable;  /* U or V: reception -> stable */
+  int64_t latency; /* reception -> the delivery that stood (classical: = stable) */
+  int64_t first;   /* reception -> first delivery */
+  int64_t w;       /* reception -> last smaller message's reception, -1: none (immediate) */
+  uint16_t aborts; uint8_t immediate, spec;
+  uint32_t pad;
+} __attribute__((packed));
 
 /* One object in a LIST reply: fixed width, so the tool can check the length. */
 #define MOJ_LIST_OWNERS 4

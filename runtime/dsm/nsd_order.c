@@ -1,0 +1,333 @@
+/* nsd_order.c — the total-order layer among the daemons (cluster file
+ * `order classical|speculative`): one outgoing link to every other daemon
+ * (authenticated like any member, then TO_PEER names it), broadcast of
+ * ordered messages and QUIETs over those links, the window T kept from the
+ * measured round trip like TCP's retransmission timeout (srtt + 4 rttvar,
+ * RFC 6298), injected link delay/jitter/loss for tests and the model sweeps,
+ * and the daemon's consumer of deliveries: a replicated log whose committed
+ * sequence is summarised by a hash chain and recorded per message for the
+ * latency model (TO_LOG).  The ordering itself is order.c. */
+#include "nsd.h"
+#include "order.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MOJ_TO_KEEP 1000000 /* committed messages recorded for TO_LOG */
+#define PING_EVERY_NS 200000000LL
+#define REDIAL_NS 500000000LL
+
+struct lframe { int64_t due; uint16_t type; uint32_t len; struct lframe *next; uint8_t data[]; };
+struct plink {
+  struct cref c;            /* our outgoing connection to that daemon */
+  int up;
+  int64_t next_try;
+  struct lframe *q, *qt;    /* frames held by the injected delay, FIFO */
+  int64_t due_last;
+  int64_t srtt, rttvar;     /* ns; srtt 0 = no sample yet */
+  int64_t ping_at;
+};
+static struct plink links[MOJ_MAX_HOSTS];
+static struct _moj_to TO;
+static int to_on;
+static unsigned inj_seed;
+
+/* ---- the consumer: a replicated log ---- */
+static uint64_t chain_tent[4096]; /* hash chain after each tentative delivery (bounded by the queue) */
+static int ntent;
+static uint64_t chain_committed;
+static struct _moj_to_log_e *rec;
+static size_t nrec, caprec;
+
+static uint32_t fnv(const uint8_t *p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+static uint64_t mix(uint64_t chain, const struct _moj_to_msg *m) {
+  uint64_t x = chain ^ (m->t * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)m->m << 48) ^ fnv(m->data, m->len);
+  x ^= x >> 31; x *= 0xbf58476d1ce4e5b9ull; x ^= x >> 29;
+  return x;
+}
+static void on_deliver(void *ctx, const struct _moj_to_msg *m, int spec) {
+  (void)ctx; (void)spec;
+  uint64_t prev = ntent ? chain_tent[ntent - 1] : chain_committed;
+  if (ntent < (int)(sizeof chain_tent / sizeof chain_tent[0])) chain_tent[ntent++] = mix(prev, m);
+}
+static void on_undo(void *ctx, const struct _moj_to_msg *m) {
+  (void)ctx; (void)m;
+  if (ntent) ntent--;
+}
+static void on_commit(void *ctx, const struct _moj_to_msg *m) {
+  (void)ctx;
+  chain_committed = mix(chain_committed, m);
+  if (ntent) { memmove(chain_tent, chain_tent + 1, (size_t)(ntent - 1) * sizeof chain_tent[0]); ntent--; }
+  if (nrec == caprec && caprec < MOJ_TO_KEEP) {
+    size_t nc = caprec ? caprec * 2 : 4096;
+    struct _moj_to_log_e *r = realloc(rec, nc * sizeof *r);
+    if (r) { rec = r; caprec = nc; }
+  }
+  if (nrec < caprec) {
+    struct _moj_to_log_e *e = &rec[nrec++];
+    memset(e, 0, sizeof *e);
+    e->t = m->t; e->m = m->m; e->hash = fnv(m->data, m->len);
+    e->stable = m->stable_ns - m->recv_ns;
+    e->latency = m->deliver_ns - m->recv_ns;
+    e->first = m->first_deliver_ns - m->recv_ns;
+    e->w = m->last_smaller_ns ? m->last_smaller_ns - m->recv_ns : -1;
+    e->aborts = (uint16_t)(m->aborts > 65535 ? 65535 : m->aborts);
+    e->immediate = m->immediate;
+    e->spec = m->state == 1;
+  }
+}
+
+/* ---- links ---- */
+static int64_t window_auto(void) {
+  int64_t w = 0;
+  for (int k = 0; k < C.nhosts; k++)
+    if (k != self_idx && links[k].srtt) {
+      int64_t rto = links[k].srtt + 4 * links[k].rttvar;
+      if (rto > w) w = rto;
+    }
+  return w ? (w < 100000 ? 100000 : w) : 1000000; /* 0.1 ms floor; 1 ms until measured */
+}
+static void set_windows(void) {
+  TO.window_ns = C.order_window_us > 0 ? C.order_window_us * 1000 : window_auto();
+  TO.quiet_ns = C.order_quiet_us > 0 ? C.order_quiet_us * 1000 : 2 * TO.window_ns;
+}
+
+static void link_flush(int k, int64_t now) {
+  struct plink *l = &links[k];
+  struct conn *c = cget(l->c);
+  if (!c) return; /* held until the link is up (daemons start in any order) */
+  while (l->q && l->q->due <= now) {
+    struct lframe *f = l->q;
+    l->q = f->next;
+    if (!l->q) l->qt = NULL;
+    sendm(c, f->type, 0, 0, 0, f->data, f->len, NULL, 0);
+    free(f);
+  }
+}
+/* Queue a frame to daemon k behind the injected delay: due times never
+ * decrease on a link (TCP keeps order), a "lost" frame waits a retransmission. */
+static void link_send(int k, uint16_t type, const void *p, uint32_t len, int64_t now) {
+  struct plink *l = &links[k];
+  struct conn *c = cget(l->c);
+  if (c && !C.link_delay_us && !C.link_jitter_us && C.link_loss <= 0 && !l->q) {
+    sendm(c, type, 0, 0, 0, p, len, NULL, 0);
+    return;
+  }
+  struct lframe *f = malloc(sizeof *f + len);
+  if (!f) {
+    logw("total order: out of memory for a frame to %s: link closed", C.host[k].name);
+    if (c) conn_close(c, "out of memory");
+    return;
+  }
+  int64_t d = C.link_delay_us * 1000;
+  if (C.link_jitter_us) d += (int64_t)(rand_r(&inj_seed) % (unsigned)(C.link_jitter_us + 1)) * 1000;
+  if (C.link_loss > 0 && (double)rand_r(&inj_seed) / RAND_MAX < C.link_loss) d += 200000000LL;
+  f->due = now + d < l->due_last ? l->due_last : now + d;
+  l->due_last = f->due;
+  f->type = type; f->len = len; f->next = NULL;
+  memcpy(f->data, p, len);
+  if (l->qt) l->qt->next = f; else l->q = f;
+  l->qt = f;
+  link_flush(k, now);
+}
+static void bcast(uint16_t type, const void *p, uint32_t len, int64_t now) {
+  for (int k = 0; k < C.nhosts; k++)
+    if (k != self_idx) link_send(k, type, p, len, now);
+}
+
+/* Connect and authenticate to daemon k (blocking, bounded: 200 ms to
+ * connect, 1 s per handshake step), then adopt the socket into the loop. */
+static void dial(int k, int64_t now) {
+  struct plink *l = &links[k];
+  l->next_try = now + REDIAL_NS;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(C.host[k].port)};
+  if (inet_pton(AF_INET, C.host[k].addr, &a.sin_addr) != 1) { close(fd); return; }
+  int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+  if (r < 0 && errno == EINPROGRESS) {
+    struct pollfd p = {fd, POLLOUT, 0};
+    int e = 0; socklen_t el = sizeof e;
+    if (poll(&p, 1, 200) == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) && !e) r = 0;
+  }
+  if (r < 0) { close(fd); return; }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  struct timeval tv = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  struct _moj_chan ch = {0};
+  int ar = _moj_auth_client_ch(fd, MOJ_MAGIC, MOJ_DSM_PROTO_VERSION, C.secret, C.secret_len, C.host[self_idx].name, C.encrypt, &ch);
+  if (ar) {
+    static struct moj_ratelimit rl;
+    _moj_log_rl(&rl, 5, 10000, MOJ_LOG_WARN, "total order: cannot join %s (%s:%u): handshake failed (%d)", C.host[k].name,
+                C.host[k].addr, C.host[k].port, ar);
+    _moj_chan_free(&ch);
+    close(fd);
+    return;
+  }
+  struct timeval none = {0, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+  struct conn *c = conn_adopt(fd, C.host[k].name, &ch);
+  if (!c) return;
+  l->c = cref_of(c);
+  l->up = 1;
+  l->srtt = l->rttvar = 0;
+  l->ping_at = 0;
+  uint32_t me = (uint32_t)self_idx;
+  sendm(c, MOJ_TO_PEER, 0, 0, 0, &me, sizeof me, NULL, 0);
+  logm("total order: link to %s up", C.host[k].name);
+}
+
+void order_start(void) {
+  if (!C.order) return;
+  struct _moj_to_consumer cons = {on_deliver, on_undo, on_commit, now_ns, NULL};
+  _moj_to_init(&TO, self_idx, C.nhosts, C.order, 0, 0, &cons);
+  set_windows();
+  to_on = 1;
+  inj_seed = (unsigned)getpid() ^ (unsigned)now_ns();
+  logm("total order: %s mode, %d hosts, window %s, link delay %lld us jitter %lld us loss %g",
+       C.order == MOJ_TO_SPECULATIVE ? "speculative" : "classical", C.nhosts, C.order_window_us > 0 ? "fixed" : "from the round trip",
+       (long long)C.link_delay_us, (long long)C.link_jitter_us, C.link_loss);
+}
+
+/* Timed work: links (dial, pings, delayed frames), progress, QUIETs.  Returns
+ * the next time something is due (0: nothing). */
+int64_t order_tick(void) {
+  if (!to_on) return 0;
+  int64_t now = now_ns(), next = 0;
+#define NEXT(x) do { int64_t x_ = (x); if (x_ && (!next || x_ < next)) next = x_; } while (0)
+  for (int k = 0; k < C.nhosts; k++) {
+    if (k == self_idx) continue;
+    struct plink *l = &links[k];
+    struct conn *c = cget(l->c);
+    if (l->up && !c) {
+      l->up = 0;
+      logw("total order: link to %s lost: ordered traffic it carried is gone; deliveries that need it wait (docs/speculative-dsm.md)",
+           C.host[k].name);
+    }
+    if (!c && now >= l->next_try) { dial(k, now); c = cget(l->c); }
+    if (!c) { NEXT(l->next_try); continue; } /* its frames wait in l->q */
+    if (now >= l->ping_at) {
+      int64_t t = now;
+      link_send(k, MOJ_PING, &t, sizeof t, now);
+      l->ping_at = now + PING_EVERY_NS;
+    }
+    NEXT(l->ping_at);
+    link_flush(k, now);
+    if (l->q) NEXT(l->q->due);
+  }
+  if (C.order_window_us <= 0) set_windows();
+  _moj_to_progress(&TO, now);
+  uint64_t qt = _moj_to_quiet_due(&TO, now);
+  if (qt) {
+    struct _moj_to_wire w = {qt, (uint32_t)self_idx, 0};
+    bcast(MOJ_TO_QUIET, &w, sizeof w, now);
+  }
+  NEXT(_moj_to_next_deadline(&TO));
+  return next;
+#undef NEXT
+}
+
+/* A PING from daemon k on its link: answered on our link to k, so the answer
+ * crosses the injected delay too (both directions of a real link have it). */
+void order_ping(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  if (h->len != sizeof(int64_t)) { reply(c, h, EPROTO, NULL, 0); return; }
+  /* not while our link to k is still down: held back, the sample would measure that */
+  if (cget(links[c->to_peer - 1].c)) link_send(c->to_peer - 1, MOJ_PING | MOJ_REPLY, pl, h->len, now_ns());
+}
+/* Our PING came back from daemon k (on its link to us): one round-trip sample. */
+void order_pong(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  if (!to_on || h->len != sizeof(int64_t) || !c->to_peer) return;
+  int k = c->to_peer - 1;
+  int64_t t; memcpy(&t, pl, sizeof t);
+  int64_t r = now_ns() - t;
+  if (r < 0) return;
+  struct plink *l = &links[k];
+  if (!l->srtt) { l->srtt = r; l->rttvar = r / 2; }
+  else {
+    int64_t d = r > l->srtt ? r - l->srtt : l->srtt - r;
+    l->rttvar = (3 * l->rttvar + d) / 4;
+    l->srtt = (7 * l->srtt + r) / 8;
+  }
+}
+
+void do_to_peer(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  uint32_t k;
+  if (h->len != sizeof k) { logp(c, MOJ_LOG_WARN, "TO_PEER from %s: payload %u bytes, rejected", c->peer, h->len); conn_close(c, "malformed TO_PEER"); return; }
+  memcpy(&k, pl, sizeof k);
+  /* the authenticated host name must be that daemon's: a client cannot inject ordered traffic */
+  if (!to_on || k >= (uint32_t)C.nhosts || (int)k == self_idx || strcmp(c->host, C.host[k].name)) {
+    logp(c, MOJ_LOG_WARN, "TO_PEER %u from %s (host %s) refused%s", k, c->peer, c->host, to_on ? "" : ": total order is off here");
+    conn_close(c, "TO_PEER refused");
+    return;
+  }
+  c->to_peer = (int)k + 1;
+}
+
+static int to_wire(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl, struct _moj_to_wire *w) {
+  if (!c->to_peer || h->len < sizeof *w) return -1;
+  memcpy(w, pl, sizeof *w);
+  if (w->m != (uint32_t)(c->to_peer - 1) || w->len != h->len - sizeof *w || w->len > MOJ_TO_MAX_DATA) return -1;
+  return 0;
+}
+void do_to_msg(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  struct _moj_to_wire w;
+  if (to_wire(c, h, pl, &w) || _moj_to_recv(&TO, w.t, w.m, pl + sizeof w, w.len, now_ns())) {
+    logp(c, MOJ_LOG_WARN, "TO_MSG from %s (host %s): not from a peer link, malformed, or out of order: link closed", c->peer, c->host);
+    conn_close(c, "bad ordered message");
+  }
+}
+void do_to_quiet(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  struct _moj_to_wire w;
+  if (to_wire(c, h, pl, &w) || w.len || _moj_to_recv_quiet(&TO, w.t, w.m, now_ns())) {
+    logp(c, MOJ_LOG_WARN, "TO_QUIET from %s (host %s): not from a peer link, malformed, or out of order: link closed", c->peer, c->host);
+    conn_close(c, "bad quiet message");
+  }
+}
+
+void do_to_submit(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  if (!to_on) { reply(c, h, ENOTSUP, NULL, 0); return; }
+  if (h->len > MOJ_TO_MAX_DATA) { reply(c, h, EMSGSIZE, NULL, 0); return; }
+  int64_t now = now_ns();
+  const struct _moj_to_msg *x = _moj_to_send(&TO, pl, h->len, now);
+  if (!x) { reply(c, h, ENOMEM, NULL, 0); return; }
+  struct _moj_to_wire w = {x->t, (uint32_t)self_idx, h->len};
+  uint8_t buf[sizeof w + MOJ_TO_MAX_DATA];
+  memcpy(buf, &w, sizeof w);
+  memcpy(buf + sizeof w, pl, h->len);
+  bcast(MOJ_TO_MSG, buf, (uint32_t)(sizeof w + h->len), now);
+  w.len = 0;
+  reply(c, h, 0, &w, sizeof w);
+  _moj_to_progress(&TO, now);
+}
+
+void do_to_log(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  if (!to_on) { reply(c, h, ENOTSUP, NULL, 0); return; }
+  uint32_t first = 0;
+  if (h->len >= sizeof first) memcpy(&first, pl, sizeof first);
+  struct _moj_to_log_r r = {0};
+  r.mode = (uint32_t)C.order; r.nhosts = (uint32_t)C.nhosts;
+  r.window_ns = TO.window_ns; r.quiet_ns = TO.quiet_ns;
+  r.committed = TO.st.committed; r.chain = chain_committed;
+  r.sent = TO.st.sent; r.received = TO.st.received;
+  r.quiets_sent = TO.st.quiets_sent; r.quiets_received = TO.st.quiets_received;
+  r.immediate = TO.st.immediate; r.spec_deliveries = TO.st.spec_deliveries; r.spec_committed = TO.st.spec_committed;
+  r.abort_events = TO.st.abort_events; r.undone = TO.st.undone;
+  r.te_ns = TO.st.te_ns; r.tc_ns = TO.st.tc_ns; r.ta_ns = TO.st.ta_ns;
+  r.recorded = nrec;
+  size_t room = (MOJ_MAX_PAYLOAD - sizeof r) / sizeof(struct _moj_to_log_e);
+  r.first = first < nrec ? first : (uint32_t)nrec;
+  r.nent = (uint32_t)(nrec - r.first < room ? nrec - r.first : room);
+  sendm(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, 0, &r, sizeof r, r.nent ? (const void *)(rec + r.first) : NULL,
+        (size_t)r.nent * sizeof *rec);
+}
