@@ -270,6 +270,7 @@ void _moj_sig_abort_prepare(int k, uintptr_t sp) MOJ_HIDDEN; /* spec_abort of le
 void _moj_sig_abort_resume(void) MOJ_HIDDEN;              /* on the abort stack, just before resuming */
 void _moj_sig_commit(int k) MOJ_HIDDEN;                   /* level k commits into k-1 */
 #define MOJ_SIGFENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#include "spec_ext.h"
 static inline void _moj_rt_enter(void) { _moj_sig.in_rt++; MOJ_SIGFENCE(); }
 static inline void _moj_rt_leave(void) {
   MOJ_SIGFENCE();

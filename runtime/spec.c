@@ -35,6 +35,8 @@ static int save_stack(moj_level_t *l, uintptr_t lo) {
   return 0;
 }
 
+void (*_moj_spec_ext)(int ev, int k) MOJ_RTVAR;
+
 static int enter(moj_ctx_t *regs, uintptr_t caller_sp);
 int _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) {
   int errno_at = errno;
@@ -71,6 +73,7 @@ static int enter(moj_ctx_t *regs, uintptr_t caller_sp) {
   l->freed_own = 0;
   rt->depth++;
   __moj_cur_owner = l->owner;
+  if (_moj_spec_ext) _moj_spec_ext(MOJ_SPEC_EV_ENTER, rt->depth);
   return l->id;
 }
 
@@ -173,6 +176,7 @@ static void commit(int k) {
     }
   }
   _moj_sig_commit(k);
+  if (_moj_spec_ext) _moj_spec_ext(MOJ_SPEC_EV_COMMIT, k);
   remove_level(k);
 }
 
@@ -233,6 +237,7 @@ MOJ_EXPORT int spec_abort_with(int id, int code) {
   moj_rt_t *rt = _moj_rt;
   _moj_sig_abort_prepare(k, (uintptr_t)__builtin_frame_address(0));
   for (int d = rt->depth; d >= k; d--) undo_level(&rt->levels[d]);
+  if (_moj_spec_ext) _moj_spec_ext(MOJ_SPEC_EV_ABORT, k);
   moj_level_t *l = &rt->levels[k];
   if (k == 1) _moj_output_end(1);
   else _moj_output_truncate(l->out_mark);

@@ -188,6 +188,7 @@ struct cseg {
   _Atomic uint8_t *acc;     /* per page MOJ_ACC_* */
   int nviews;
   struct { uint8_t *addr; int rdonly; } v[MAX_VIEWS];
+  uint8_t *twlev;           /* per page: highest speculation level holding its twin (client_spec.c), or NULL */
   uint32_t up_next, up_run; /* ranged clean upgrades: where a sequential writer goes next, pages upgraded in its run */
   struct cseg *next;
 };
@@ -202,6 +203,17 @@ void _moj_dsm_set_prot(struct cseg *s, uint32_t pn, uint32_t acc);
 void _moj_dsm_serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint8_t *pl);
 int _moj_dsm_install_page(const struct _moj_hdr *h, const uint8_t *pl);
 int _moj_dsm_recv_pages(int fd, const struct _moj_hdr *h, const struct _moj_page *q);
+void _moj_dsm_set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc);
+void _moj_dsm_fetch_reply(struct hconn *hc, uint32_t seq, const struct _moj_page *q, struct cseg *s);
+
+/* ---------------- speculations over shared pages (client_spec.c) ---------------- */
+extern int _moj_dsm_spec_depth;
+int _moj_dsm_spec_ro(const struct cseg *s, uint32_t pn);
+int _moj_dsm_spec_write_fault(struct cseg *s, uint32_t pn);
+int _moj_dsm_spec_hold_fetch(struct hconn *hc, uint32_t seq, const struct _moj_page *q, struct cseg *s);
+void _moj_dsm_spec_forget(struct cseg *s);
+void _moj_dsm_spec_stats(uint64_t *twins, uint64_t *held, uint64_t *restored);
+void _moj_dsm_spec_init(void);
 void _moj_dsm_sigsegv_install(void);
 
 /* ---------------- semaphores (client_sem.c) ---------------- */

@@ -19,15 +19,28 @@ static struct cseg *seg_by_addr(const void *addr, int *view) {
       if (a >= s->v[i].addr && a < s->v[i].addr + s->mapsize) { if (view) *view = i; return s; }
   return NULL;
 }
-static void set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc) {
+static void set_prot_run(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc, int spec_ro) {
   for (int i = 0; i < s->nviews; i++) {
-    int prot = acc == MOJ_ACC_WRITE ? (s->v[i].rdonly ? PROT_READ : PROT_READ | PROT_WRITE)
+    int prot = acc == MOJ_ACC_WRITE ? (s->v[i].rdonly || spec_ro ? PROT_READ : PROT_READ | PROT_WRITE)
                : acc == MOJ_ACC_READ || acc == ACC_CLEAN ? PROT_READ : PROT_NONE;
     if (mprotect(s->v[i].addr + (size_t)pn * MOJ_PAGE, (size_t)n * MOJ_PAGE, prot))
       _moj_dsm_warn("mprotect failed: %s", strerror(errno));
   }
-  for (uint32_t k = 0; k < n; k++) atomic_store(&s->acc[pn + k], (uint8_t)acc);
 }
+/* Writable pages stay read-only while a speculation has not saved them
+ * (client_spec.c): runs of pages that differ there are protected apart. */
+static void set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc) {
+  for (uint32_t k = 0; k < n; k++) atomic_store(&s->acc[pn + k], (uint8_t)acc);
+  if (acc != MOJ_ACC_WRITE || _moj_dsm_spec_depth <= 0) { set_prot_run(s, pn, n, acc, 0); return; }
+  for (uint32_t at = pn, end = pn + n; at < end;) {
+    int ro = _moj_dsm_spec_ro(s, at);
+    uint32_t m = 1;
+    while (at + m < end && _moj_dsm_spec_ro(s, at + m) == ro) m++;
+    set_prot_run(s, at, m, acc, ro);
+    at += m;
+  }
+}
+void _moj_dsm_set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc) { set_prot_n(s, pn, n, acc); }
 void _moj_dsm_set_prot(struct cseg *s, uint32_t pn, uint32_t acc) { set_prot_n(s, pn, 1, acc); }
 /* A write-ahead grant: pn writable (the store that faulted), the n - 1 after
  * it clean.  pn counts in the writer's sequential run (clean_upgrade) when it
@@ -40,16 +53,13 @@ static void install_ahead(struct cseg *s, uint32_t pn, uint32_t n) {
 }
 
 
-/* Serve PAGE_FETCH: lower our access first so no application store can slip in
- * after the snapshot, then ship the runtime view's bytes. */
-void _moj_dsm_serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint8_t *pl) {
-  struct _moj_page q;
-  if (h->len < sizeof q) return;
-  memcpy(&q, pl, sizeof q);
+/* Answer PAGE_FETCH: lower our access first so no application store can slip
+ * in after the snapshot, then ship the runtime view's bytes.  Caller holds
+ * _moj_dsm_seg_lock (which also serialises zbuf). */
+void _moj_dsm_fetch_reply(struct hconn *hc, uint32_t seq, const struct _moj_page *qp, struct cseg *s) {
+  struct _moj_page q = *qp;
   struct _moj_page r = {q.id, q.page, q.access, 0};
   const uint8_t *data = NULL;
-  pthread_mutex_lock(&_moj_dsm_seg_lock);
-  struct cseg *s = _moj_dsm_seg_by_id(q.id);
   if (s && q.page < s->npages) {
     uint32_t cur = atomic_load(&s->acc[q.page]);
     uint32_t na = q.access < cur ? q.access : cur;
@@ -57,14 +67,24 @@ void _moj_dsm_serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint
     if (q.has_data) { data = s->rt + (size_t)q.page * MOJ_PAGE; r.has_data = 1; }
   }
   size_t dl = data ? MOJ_PAGE : 0;
-  static uint8_t zbuf[MOJ_PAGE + 1024]; /* reader thread only */
+  static uint8_t zbuf[MOJ_PAGE + 1024];
   if (_moj_dsm_zcomp && data) {
     size_t zl = ZSTD_compress(zbuf, sizeof zbuf, data, MOJ_PAGE, 1);
     if (!ZSTD_isError(zl) && zl < MOJ_PAGE - MOJ_PAGE / 8) { data = zbuf; dl = zl; r.has_data |= MOJ_PAGE_ZSTD; }
   }
   pthread_mutex_lock(&hc->lock);
-  _moj_dsm_send_locked(hc, MOJ_PAGE_FETCH | MOJ_REPLY, h->seq, 0, &r, sizeof r, data, dl);
+  _moj_dsm_send_locked(hc, MOJ_PAGE_FETCH | MOJ_REPLY, seq, 0, &r, sizeof r, data, dl);
   pthread_mutex_unlock(&hc->lock);
+}
+/* PAGE_FETCH from the home: answered now, or held while a speculation has
+ * written the page (client_spec.c). */
+void _moj_dsm_serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint8_t *pl) {
+  struct _moj_page q;
+  if (h->len < sizeof q) return;
+  memcpy(&q, pl, sizeof q);
+  pthread_mutex_lock(&_moj_dsm_seg_lock);
+  struct cseg *s = _moj_dsm_seg_by_id(q.id);
+  if (!_moj_dsm_spec_hold_fetch(hc, h->seq, &q, s)) _moj_dsm_fetch_reply(hc, h->seq, &q, s);
   pthread_mutex_unlock(&_moj_dsm_seg_lock);
 }
 /* Pages of a plain (uncompressed, unencrypted) grant go from the socket
@@ -196,8 +216,16 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   struct cseg *s = seg_by_addr(si->si_addr, &view);
   int rdonly = s ? s->v[view].rdonly : 0;
   uint32_t pn = s ? (uint32_t)(((uint8_t *)si->si_addr - s->v[view].addr) / MOJ_PAGE) : 0;
-  if (s && write && !rdonly && pn < s->npages && atomic_load(&s->acc[pn]) == ACC_CLEAN) {
-    clean_upgrade(s, pn);
+  int sw = s && write && !rdonly && pn < s->npages ? _moj_dsm_spec_write_fault(s, pn) : 0;
+  if (sw < 0) {
+    pthread_mutex_unlock(&_moj_dsm_seg_lock);
+    _moj_dsm_warn("no memory to save DSM page %u of segment 0x%x for the speculation: raising SIGBUS", pn, s->id);
+    pthread_sigmask(SIG_SETMASK, &appmask, NULL);
+    raise(SIGBUS);
+    return;
+  }
+  if (sw || (s && write && !rdonly && pn < s->npages && atomic_load(&s->acc[pn]) == ACC_CLEAN)) {
+    if (!sw) clean_upgrade(s, pn);
     pthread_mutex_unlock(&_moj_dsm_seg_lock);
     _moj_dsm_tl_blocked = outer_blocked;
     _moj_dsm_tl_appmask = outer_mask;

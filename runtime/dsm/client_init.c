@@ -163,6 +163,7 @@ void _moj_dsm_init(void) {
   _moj_dsm_cfg_ok = 1;
   _moj_dsm_owner_pid = getpid();
   _moj_dsm_sigsegv_install();
+  _moj_dsm_spec_init();
   pthread_atfork(_moj_dsm_atfork_prepare, _moj_dsm_atfork_parent, _moj_dsm_atfork_child);
 }
 

@@ -73,6 +73,13 @@ __attribute__((destructor)) static void at_exit_detach(void) {
                      (unsigned long long)_moj_dsm_st_pages, (unsigned long long)_moj_dsm_st_batches, (unsigned long long)_moj_dsm_st_upgrade,
                      (unsigned long long)_moj_dsm_st_upmsg);
     if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
+    uint64_t tw, hd, rs;
+    _moj_dsm_spec_stats(&tw, &hd, &rs);
+    if (tw) {
+      k = snprintf(line, sizeof line, "mojave dsm: pid %d: speculations saved %llu pages, held %llu fetches, restored %llu pages\n",
+                   (int)getpid(), (unsigned long long)tw, (unsigned long long)hd, (unsigned long long)rs);
+      if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
+    }
     _moj_dsm_st_rfault = _moj_dsm_st_wfault = _moj_dsm_st_upgrade = _moj_dsm_st_upmsg = 0;
   }
 }

@@ -142,6 +142,10 @@ EXPORT int shmdt(const void *addr) {
   }
   free(pl);
   if (last) {
+    sigset_t om2;
+    _moj_dsm_lk(&_moj_dsm_seg_lock, &om2);
+    _moj_dsm_spec_forget(s);
+    _moj_dsm_ulk(&_moj_dsm_seg_lock, &om2);
     munmap(s->rt, s->mapsize);
     close(s->memfd);
     free((void *)s->acc);
