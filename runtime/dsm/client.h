@@ -133,6 +133,11 @@ struct pend {
   uint8_t *buf; size_t cap, len;
   int tr;            /* trace slot (MOJAVE_DSM_TRACE), -1: not traced */
   struct pend *next;
+  /* speculative lock acquisition (client_speclock.c): a heap record nobody
+   * waits on; a provisional MOJ_EQUEUED reply leaves it pending (queued) */
+  uint8_t keep_queued;
+  _Atomic uint8_t queued;
+  void (*on_done)(struct pend *); /* called, hc->lock held, when done or queued */
 };
 struct hconn {
   int fd;          /* -1: not connected */
@@ -205,6 +210,17 @@ int _moj_dsm_install_page(const struct _moj_hdr *h, const uint8_t *pl);
 int _moj_dsm_recv_pages(int fd, const struct _moj_hdr *h, const struct _moj_page *q);
 void _moj_dsm_set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc);
 void _moj_dsm_fetch_reply(struct hconn *hc, uint32_t seq, const struct _moj_page *q, struct cseg *s);
+
+/* ---------------- speculative lock acquisition (client_speclock.c) ---------------- */
+struct pend *_moj_dsm_call_async(int host, uint16_t type, uint32_t aux, const void *p1, size_t l1, const void *p2,
+                                 size_t l2, void (*on_done)(struct pend *));
+int _moj_dsm_speclock_semop(int host, const struct _moj_semop *q, const struct _moj_sembuf *b, size_t nsops, int id,
+                            const struct sembuf *ops, int *handled);
+void _moj_dsm_speclock_settle(void);
+int _moj_dsm_speclock_pending(void);
+void _moj_dsm_speclock_fetch_seen(void);
+void _moj_dsm_speclock_level_event(int ev, int k);
+void _moj_dsm_speclock_stats(uint64_t *commit, uint64_t *abort, uint64_t *doomed);
 
 /* ---------------- speculations over shared pages (client_spec.c) ---------------- */
 extern int _moj_dsm_spec_depth;

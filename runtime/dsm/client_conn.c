@@ -81,9 +81,12 @@ static void conn_fail(struct hconn *hc, int host, const char *why, int err) {
                        _moj_dsm_cluster.host[host].name, why, strerrorname_np(err));
   hc->dead = 1;
   atomic_store(&hc->err, err);
-  for (struct pend *p = hc->pend; p; p = p->next) {
+  for (struct pend *p = hc->pend, *n; p; p = n) {
+    n = p->next;
+    void (*od)(struct pend *) = p->on_done;
     p->status = err;
     atomic_store(&p->done, 1);
+    if (od) od(p);
     fwake(&p->done);
     if (p->efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, p->efd, &one, 8) < 0) {} }
   }
@@ -129,7 +132,9 @@ static void fail_sent_locked(struct hconn *hc) {
     n = p->next;
     p->status = p->type == MOJ_PAGE_REQ || retryable(p->type) ? MOJ_ERETRY : ECONNRESET;
     int efd = p->efd;
+    void (*od)(struct pend *) = p->on_done;
     atomic_store(&p->done, 1);
+    if (od) od(p);
     fwake(&p->done);
     if (efd >= 0) { uint64_t one = 1; if (syscall(SYS_write, efd, &one, 8) < 0) {} }
   }
@@ -277,6 +282,12 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
   struct pend **pp = &hc->pend;
   while (*pp && (*pp)->seq != h.seq) pp = &(*pp)->next;
   struct pend *p = *pp;
+  if (p && p->keep_queued && h.status == MOJ_EQUEUED) { /* provisional: the real reply follows */
+    atomic_store(&p->queued, 1);
+    if (p->on_done) p->on_done(p);
+    pthread_mutex_unlock(&hc->lock);
+    return 0;
+  }
   if (p) {
     *pp = p->next;
     p->status = h.status;
@@ -289,7 +300,9 @@ static int rx_one(struct hconn *hc, int host, int may_recover) {
       _moj_dsm_tr_set(p->tr, TR_WAKE, _moj_dsm_now());
     }
     int efd = p->efd;
+    void (*od)(struct pend *) = p->on_done;
     atomic_store(&p->done, 1);
+    if (od) od(p);
     /* the waiter polls its eventfd, or sleeps on done; when the waiter
      * itself is reading, it sees done on return and needs neither */
     if (efd < 0) fwake(&p->done);
@@ -467,9 +480,38 @@ static void await_recovery(struct hconn *hc, int unsent) {
  * even under SA_RESTART — exactly semop's rule.  The fault handler enters
  * with everything blocked already (_moj_dsm_tl_blocked) and its sigreturn
  * restores the application's mask: a fault costs one sigprocmask. */
+/* Send a request and return without waiting: the reply completes the heap
+ * record (done, status) and calls on_done.  NULL with errno when it could
+ * not be sent.  Used by speculative lock acquisition. */
+struct pend *_moj_dsm_call_async(int host, uint16_t type, uint32_t aux, const void *p1, size_t l1, const void *p2,
+                                 size_t l2, void (*on_done)(struct pend *)) {
+  struct hconn *hc = _moj_dsm_hget(host);
+  if (!hc) { errno = EHOSTUNREACH; return NULL; }
+  struct pend *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->type = type; p->efd = -1; p->tr = -1; p->keep_queued = 1; p->on_done = on_done;
+  sigset_t om;
+  _moj_dsm_lk(&hc->lock, &om);
+  if (hc->dead) { _moj_dsm_ulk(&hc->lock, &om); free(p); errno = atomic_load(&hc->err) ? atomic_load(&hc->err) : ECONNRESET; return NULL; }
+  p->seq = atomic_fetch_add(&hc->seq, 1) + 1;
+  p->next = hc->pend;
+  hc->pend = p;
+  if (_moj_dsm_send_locked(hc, type, p->seq, aux, p1, l1, p2, l2)) {
+    hc->pend = p->next;
+    _moj_dsm_ulk(&hc->lock, &om);
+    free(p);
+    errno = ECONNRESET;
+    return NULL;
+  }
+  _moj_dsm_ulk(&hc->lock, &om);
+  return p;
+}
 static int call_once(int host, uint16_t type, const void *p1, size_t l1, const void *p2, size_t l2, void *rbuf,
                      size_t rcap, size_t *rlen, int interruptible) {
   int tries = 0;
+  /* a call made inside a lock speculation waits for its outcome first: its
+   * effects must not escape a level that may roll back */
+  if (type != MOJ_PAGE_REQ) _moj_dsm_speclock_settle();
   _moj_dsm_tl_retried = 0;
   if (retryable(type) && !atomic_load_explicit(&used_ipc[host], memory_order_relaxed)) atomic_store(&used_ipc[host], 1);
 again:;

@@ -82,6 +82,7 @@ void _moj_dsm_serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint
   struct _moj_page q;
   if (h->len < sizeof q) return;
   memcpy(&q, pl, sizeof q);
+  _moj_dsm_speclock_fetch_seen();
   pthread_mutex_lock(&_moj_dsm_seg_lock);
   struct cseg *s = _moj_dsm_seg_by_id(q.id);
   if (!_moj_dsm_spec_hold_fetch(hc, h->seq, &q, s)) _moj_dsm_fetch_reply(hc, h->seq, &q, s);
@@ -246,6 +247,18 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     real_sigaction(SIGSEGV, &dfl, NULL);
     errno = saved;
     return; /* re-executes and dies with the default action */
+  }
+  if (_moj_dsm_speclock_pending()) {
+    /* A lock speculation never waits for a page: the page may be held by a
+     * process whose own speculation waits for one of ours.  Its outcome
+     * first (commit, or roll back to the semop, leaving this handler). */
+    _moj_dsm_tl_blocked = outer_blocked;
+    _moj_dsm_tl_appmask = outer_mask;
+    pthread_sigmask(SIG_SETMASK, &appmask, NULL);
+    _moj_dsm_speclock_settle();
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    _moj_dsm_tl_blocked = 1;
+    _moj_dsm_tl_appmask = appmask;
   }
   struct timespec t0, t1;
   if (_moj_dsm_stats_on) { clock_gettime(CLOCK_MONOTONIC, &t0); if (write) _moj_dsm_st_wfault++; else _moj_dsm_st_rfault++; }

@@ -64,6 +64,7 @@ void _moj_dsm_atfork_child(void) {
 }
 /* exit() detaches like the kernel does, handing owned pages back to the home. */
 __attribute__((destructor)) static void at_exit_detach(void) {
+  _moj_dsm_speclock_settle(); /* a lock speculation left behind by the program (client_speclock.c) */
   while (_moj_dsm_segs && _moj_dsm_segs->nviews) shmdt(_moj_dsm_segs->v[0].addr);
   if (_moj_dsm_stats_on && _moj_dsm_st_rfault + _moj_dsm_st_wfault + _moj_dsm_st_upgrade) {
     char line[256];
@@ -73,6 +74,13 @@ __attribute__((destructor)) static void at_exit_detach(void) {
                      (unsigned long long)_moj_dsm_st_pages, (unsigned long long)_moj_dsm_st_batches, (unsigned long long)_moj_dsm_st_upgrade,
                      (unsigned long long)_moj_dsm_st_upmsg);
     if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
+    uint64_t lc, la, ld;
+    _moj_dsm_speclock_stats(&lc, &la, &ld);
+    if (lc + la) {
+      k = snprintf(line, sizeof line, "mojave dsm: pid %d: speculative locks: %llu committed, %llu rolled back (%llu by a page fetch)\n",
+                   (int)getpid(), (unsigned long long)lc, (unsigned long long)la, (unsigned long long)ld);
+      if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
+    }
     uint64_t tw, hd, rs;
     _moj_dsm_spec_stats(&tw, &hd, &rs);
     if (tw) {

@@ -75,11 +75,13 @@ static int undo_take(moj_img_semundo_t **out, uint32_t *nout, char *reason, size
   _moj_dsm_ulk(&_moj_dsm_undo_lock, &om);
   moj_img_semundo_t *v = NULL;
   uint32_t n = 0;
+  /* heap, not static: 256 KiB of .bss would be copied at every spec_enter */
+  struct _moj_undo_e *e = nid ? malloc(32000 * sizeof *e) : NULL;
+  if (nid && !e) { snprintf(reason, rlen, "out of memory"); errno = ENOMEM; return -1; }
   for (int j = 0; j < nid; j++) {
     struct _moj_undo_q q = {ids[j]};
-    static struct _moj_undo_e e[32000];
     size_t rl = 0;
-    int st = _moj_dsm_call(_moj_dsm_id_host(ids[j]), MOJ_UNDO_TAKE, &q, sizeof q, NULL, 0, e, sizeof e, &rl, 0);
+    int st = _moj_dsm_call(_moj_dsm_id_host(ids[j]), MOJ_UNDO_TAKE, &q, sizeof q, NULL, 0, e, 32000 * sizeof *e, &rl, 0);
     if (st == EIDRM || st == EINVAL) continue; /* the set is gone: nothing to carry */
     if (st) {
       char ignore[128];
@@ -88,14 +90,16 @@ static int undo_take(moj_img_semundo_t **out, uint32_t *nout, char *reason, size
                (unsigned)ids[j], strerror(st));
       errno = st;
       free(v);
+      free(e);
       return -1;
     }
     uint32_t m = (uint32_t)(rl / sizeof e[0]);
     moj_img_semundo_t *nv = realloc(v, (n + m + 1) * sizeof *v);
-    if (!nv) { free(v); snprintf(reason, rlen, "out of memory"); errno = ENOMEM; return -1; }
+    if (!nv) { free(v); free(e); snprintf(reason, rlen, "out of memory"); errno = ENOMEM; return -1; }
     v = nv;
     for (uint32_t i = 0; i < m; i++) v[n++] = (moj_img_semundo_t){ids[j], e[i].num, e[i].adj};
   }
+  free(e);
   *out = v;
   *nout = n;
   return 0;
@@ -105,9 +109,10 @@ static int undo_take(moj_img_semundo_t **out, uint32_t *nout, char *reason, size
  * process's connections; the local tally follows. */
 int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason, size_t rlen) {
   _moj_dsm_ensure_init();
+  struct _moj_undo_e *e = n ? malloc(32000 * sizeof *e) : NULL; /* heap: see above */
+  if (n && !e) { snprintf(reason, rlen, "out of memory"); errno = ENOMEM; return -1; }
   for (uint32_t i = 0; i < n;) {
     uint32_t j = i;
-    static struct _moj_undo_e e[32000];
     uint32_t m = 0;
     for (; j < n && u[j].semid == u[i].semid && m < 32000; j++) e[m++] = (struct _moj_undo_e){u[j].num, u[j].adj};
     struct _moj_undo_q q = {u[i].semid};
@@ -115,6 +120,7 @@ int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason
     if (st) {
       snprintf(reason, rlen, "cannot give SEM_UNDO adjustments of semaphore set 0x%x to its home: %s",
                (unsigned)u[i].semid, strerror(st));
+      free(e);
       errno = st;
       return -1;
     }
@@ -124,6 +130,7 @@ int __moj_dsm_mig_undo_give(const moj_img_semundo_t *u, uint32_t n, char *reason
     }
     i = j;
   }
+  free(e);
   return 0;
 }
 

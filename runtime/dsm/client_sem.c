@@ -69,6 +69,15 @@ EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct tim
                          _moj_dsm_rid()};
   struct _moj_sembuf b[500];
   for (size_t i = 0; i < nsops; i++) b[i] = (struct _moj_sembuf){ops[i].sem_num, ops[i].sem_op, ops[i].sem_flg, 0};
+  if (_moj_dsm_cluster.spec_locks && !tmo) { /* speculate past an operation that may wait (client_speclock.c) */
+    int may_wait = 0, handled = 0;
+    for (size_t i = 0; i < nsops; i++) may_wait |= ops[i].sem_op <= 0 && !(ops[i].sem_flg & IPC_NOWAIT);
+    if (may_wait) {
+      _moj_dsm_speclock_settle();
+      int r = _moj_dsm_speclock_semop(host, &q, b, nsops, id, ops, &handled);
+      if (handled) return r;
+    }
+  }
   int st = _moj_dsm_call(host, MOJ_SEMOP, &q, sizeof q, b, nsops * sizeof *b, NULL, 0, NULL, 1);
   if (!st) _moj_dsm_undo_note(id, ops, nsops);
   return st ? _moj_dsm_fail(st) : 0;

@@ -99,6 +99,8 @@ static void release_held(void) {
 static void on_event(int ev, int k) {
   sigset_t om;
   _moj_dsm_lk(&_moj_dsm_seg_lock, &om);
+  /* a lock speculation whose level the program ends itself (client_speclock.c) */
+  if (ev != MOJ_SPEC_EV_ENTER) _moj_dsm_speclock_level_event(ev, k);
   if (ev == MOJ_SPEC_EV_ENTER) {
     _moj_dsm_spec_depth = k;
   } else if (ev == MOJ_SPEC_EV_ABORT) {

@@ -151,6 +151,9 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
       if (strcmp(tok[1], "auto") && (parse_u32(tok[1], &us) || us == 0 || us > 10000000))
         FAIL("'%s' takes 'auto' or microseconds from 1 to 10000000, got '%s'", tok[0], tok[1]);
       *(tok[0][6] == 'w' ? &c->order_window_us : &c->order_quiet_us) = strcmp(tok[1], "auto") ? (int64_t)us : -1;
+    } else if (!strcmp(tok[0], "speculative-locks") && nt == 2) {
+      if (strcmp(tok[1], "on") && strcmp(tok[1], "off")) FAIL("'speculative-locks' takes on or off, got '%s'", tok[1]);
+      c->spec_locks = !strcmp(tok[1], "on");
     } else if (!strcmp(tok[0], "order-link") && nt == 4) {
       uint32_t d, j;
       char *end;

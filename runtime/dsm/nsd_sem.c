@@ -122,6 +122,8 @@ void do_semop(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   int r = sem_try(c, sl, s, &q, ops); /* _moj_sembuf is packed: unaligned access is fine */
   if (r == -1) {
     if (q.timeout_ns == 0) { reply(c, h, EAGAIN, NULL, 0); return; }
+    /* a speculating caller learns at once that it must wait (and rolls back) */
+    if (h->aux & MOJ_SEMOP_SPECULATIVE) reply(c, h, MOJ_EQUEUED, NULL, 0);
     add_waiter(&s->w, c, h, pl, q.timeout_ns);
     return;
   }

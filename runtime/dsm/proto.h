@@ -26,9 +26,10 @@
 #endif
 
 #define MOJ_MAGIC 0x53444a4du /* "MJDS" on the wire */
-#define MOJ_DSM_PROTO_VERSION 4 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
+#define MOJ_DSM_PROTO_VERSION 5 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
                                    3: request ids (rid) in semaphore and queue requests;
-                                   4: MOJ_PAGE_DIRTY covers a run of aux pages */
+                                   4: MOJ_PAGE_DIRTY covers a run of aux pages;
+                                   5: SEMOP aux MOJ_SEMOP_SPECULATIVE (speculative lock acquisition) */
 #define MOJ_PAGE 4096u
 /* Largest payload accepted: one message queue message or a batch of pages.
  * Anything larger is rejected before allocating, so a hostile peer cannot
@@ -189,6 +190,11 @@ struct _moj_reattach { int32_t id; uint32_t count; struct _moj_cred cred; } __at
 #define MOJ_PAGE_ZSTD 0x80000000u
 struct _moj_page { int32_t id; uint32_t page; uint32_t access; uint32_t has_data; } __attribute__((packed));
 
+/* SEMOP header aux flag: the caller speculates past the call (paper §3.2.4):
+ * if the operation has to wait, say so at once with status MOJ_EQUEUED (a
+ * provisional reply; the request waits as usual and its real reply follows). */
+#define MOJ_SEMOP_SPECULATIVE 1u
+#define MOJ_EQUEUED 0x7ffd
 struct _moj_semget { int32_t key; int32_t nsems; int32_t flags; struct _moj_cred cred; uint64_t rid; } __attribute__((packed));
 struct _moj_sembuf { uint16_t num; int16_t op; int16_t flg; uint16_t pad; } __attribute__((packed));
 struct _moj_semop {
