@@ -158,12 +158,7 @@ int main(int argc, char **argv) {
   int reps = 0, only_stack = 0;
   char oldest[64];                 /* the oldest frame a level writes into */
   memset(oldest, 0, sizeof oldest);
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--max-mb") && i + 1 < argc) max_mb = atol(argv[++i]);
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--stack")) only_stack = 1;
-    else { fprintf(stderr, "usage: %s [--max-mb N] [--reps N] [--stack]\n", argv[0]); return 2; }
-  }
+  if (fig5_args(argc, argv, &max_mb, &reps, "--stack", &only_stack)) return 2;
   if (only_stack) {
     stack_table(oldest, reps);
     return oldest[0] == 127;       /* keeps `oldest` in main's frame */
