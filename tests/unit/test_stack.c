@@ -251,11 +251,104 @@ static void fork_inside_a_level(void **st) {
   teardown_state();
 }
 
+/* Levels on two stacks interleaved: level 1 on the deep main stack, level 2
+ * on a makecontext stack (copied at entry) that stays active while the main
+ * stack enters level 3 (whose entry hands the pages written since level 1 to
+ * level 2's overlay).  Aborting 3, then 1, must restore the main stack's
+ * frames as at each entry. */
+static ucontext_t *co_main, *co_ctx;
+static int *co_state;
+
+static void coroutine(void) {
+  int id = spec_enter();
+  if (id > 0) {
+    for (int f = 0; f < FRAMES; f += 4) scribble(f);   /* the main stack's frames */
+    *co_state = id;
+    swapcontext(co_ctx, co_main);                      /* level 2 stays active */
+  }
+  *co_state = -1;
+}
+
+static void two_stacks(long unused) {
+  (void)unused;
+  int id1 = spec_enter();
+  if (id1 < 0) {
+    check_frames(S->snap[0], "abort of the main-stack level under a coroutine's level");
+    S->aborts_checked++;
+    return;
+  }
+  snapshot(S->snap[0]);
+  for (int f = 1; f < FRAMES; f += 3) scribble(f);
+  swapcontext(co_main, co_ctx);                        /* enters level 2, writes, yields */
+  assert_int_equal(spec_level(), 2);
+  for (int f = 2; f < FRAMES; f += 5) scribble(f);
+  int id3 = spec_enter();                              /* main stack again: lazy, syncs */
+  if (id3 < 0) {
+    check_frames(S->snap[1], "abort of the level entered over the coroutine's level");
+    S->aborts_checked++;
+    spec_commit(*co_state);                            /* level 2, from the main stack */
+    for (int f = 0; f < FRAMES; f += 2) scribble(f);
+    spec_abort(id1);
+  }
+  snapshot(S->snap[1]);
+  for (int f = 0; f < FRAMES; f++) scribble(f);
+  spec_abort(id3);
+}
+
+static void levels_on_two_stacks(void **st) {
+  (void)st;
+  setup_state();
+  moj_coroutine_t co = moj_coroutine(256 * 1024, coroutine);
+  co_main = co.main;
+  co_ctx = co.ctx;
+  co_state = malloc(sizeof *co_state);
+  descend(0, two_stacks, 0);
+  assert_int_equal(S->aborts_checked, 2);
+  assert_int_equal(spec_level(), 0);
+  moj_coroutine_free(co);
+  free(co_state);
+  teardown_state();
+}
+
+/* The function that entered returns while the level is active and its
+ * callers write their frames; the abort resumes in the returned function
+ * (spec_enter is returns_twice: its frame is restored with the others). */
+static __attribute__((noinline)) int enter_and_return(void) {
+  volatile char pad[256];
+  pad[0] = 1;
+  int id = spec_enter();
+  pad[1] = (char)id;
+  return id + pad[0] - 1;
+}
+
+static void returned_frame(long unused) {
+  (void)unused;
+  snapshot(S->snap[0]);
+  int id = enter_and_return();
+  if (id < 0) {
+    check_frames(S->snap[0], "abort after the entering function returned");
+    S->aborts_checked++;
+    return;
+  }
+  for (int f = 0; f < FRAMES; f++) scribble(f);
+  spec_abort(id);
+}
+
+static void abort_after_the_entering_function_returned(void **st) {
+  (void)st;
+  setup_state();
+  descend(0, returned_frame, 0);
+  assert_int_equal(S->aborts_checked, 1);
+  teardown_state();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(deep_stack_random_levels, moj_close_levels),
     cmocka_unit_test_teardown(entry_does_not_copy_the_deep_stack, moj_close_levels),
     cmocka_unit_test_teardown(fork_inside_a_level, moj_close_levels),
+    cmocka_unit_test_teardown(levels_on_two_stacks, moj_close_levels),
+    cmocka_unit_test_teardown(abort_after_the_entering_function_returned, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
