@@ -218,13 +218,24 @@ static void undo_level(moj_level_t *l) {
  * switches stacks, which ASan cannot follow. */
 static MOJ_NO_ASAN void restore_and_resume(void *arg) {
   moj_level_t *l = arg;
+#ifdef MOJ_ASAN
+  /* this stack was left by a jump before (a handler replayed on it that
+   * aborted): its abandoned frames' redzones would fault the code run here */
+  __asan_unpoison_memory_region(_moj_rt->altstack, _moj_rt->altstack_size);
+#endif
   _moj_globals_restore(l);
   int k = (int)(l - _moj_rt->levels);
   _moj_stack_lazy_restore(k, _moj_rt->abort_from);  /* the frames above the margin */
   _moj_copy_raw((void *)l->stack_lo, l->stack_save, l->stack_hi - l->stack_lo);
 #ifdef MOJ_ASAN
-  /* frames abandoned by the jump keep their redzone poison: clear it */
-  uintptr_t lo = _moj_rt->abort_sp - 65536;
+  /* frames abandoned by the jump keep their redzone poison: clear it.  A
+   * handler replayed at the end of an earlier abort runs on this private
+   * stack, and may abort too: then abort_sp is not on the level's stack (the
+   * range up to its top would span the address space) — the earlier abort
+   * cleared the program's frames already, clear the level's own. */
+  uintptr_t from = _moj_rt->abort_sp, alt = (uintptr_t)_moj_rt->altstack;
+  if (from >= alt && from < alt + _moj_rt->altstack_size) from = l->stack_lo;
+  uintptr_t lo = from - 65536;
   __asan_unpoison_memory_region((void *)lo, l->stack_top - lo);
 #endif
   _moj_sig_abort_resume();   /* mask of the level's entry; deferred signals now */

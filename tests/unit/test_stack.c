@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #define FRAMES 400           /* caller frames, FRAME_BUF bytes of locals each: ~1 MB */
 #define FRAME_BUF 2560
@@ -342,6 +343,58 @@ static void abort_after_the_entering_function_returned(void **st) {
   teardown_state();
 }
 
+/* Aborts from a SIGALRM handler at random points of levels entered ~1 MB
+ * deep — between stores, inside nested entries' scans and commits (deferred
+ * out of the runtime's slow paths) — restore every frame as at entry.  The
+ * level never ends on its own: rounds are counted, the timer only decides
+ * where the abort lands. */
+static void on_alarm(int sig) {
+  (void)sig;
+  S->signals++;
+  spec_abort(S->ids[0]);
+}
+
+static void timer_rounds(long rounds) {
+  struct itimerval it = {{0, 0}, {0, 150}};
+  while (S->aborts_checked < rounds) {            /* the count survives the aborts */
+    int id = spec_enter();
+    if (id < 0) {
+      check_frames(S->snap[0], "abort from a signal handler");
+      S->aborts_checked++;
+      continue;
+    }
+    S->ids[0] = id;
+    snapshot(S->snap[0]);
+    it.it_value.tv_usec = 50 + (long)rnd(400);
+    setitimer(ITIMER_REAL, &it, NULL);
+    for (;;) {                                     /* until the handler aborts */
+      scribble((int)rnd(FRAMES));
+      if (rnd(4) == 0) {
+        int in = spec_enter();                     /* a nested entry: a sync */
+        if (in > 0) {
+          scribble((int)rnd(FRAMES));
+          if (rnd(2)) spec_commit(in); else spec_abort(in);
+        }
+      }
+    }
+  }
+}
+
+static void aborts_from_a_timer_handler(void **st) {
+  (void)st;
+  setup_state();
+  struct sigaction a, old;
+  memset(&a, 0, sizeof a);
+  a.sa_handler = on_alarm;
+  a.sa_flags = SA_NODEFER;
+  sigaction(SIGALRM, &a, &old);
+  descend(0, timer_rounds, 300);
+  sigaction(SIGALRM, &old, NULL);
+  print_message("%ld aborts from the handler checked\n", S->aborts_checked);
+  assert_int_equal(S->aborts_checked, 300);
+  teardown_state();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(deep_stack_random_levels, moj_close_levels),
@@ -349,6 +402,7 @@ int main(void) {
     cmocka_unit_test_teardown(fork_inside_a_level, moj_close_levels),
     cmocka_unit_test_teardown(levels_on_two_stacks, moj_close_levels),
     cmocka_unit_test_teardown(abort_after_the_entering_function_returned, moj_close_levels),
+    cmocka_unit_test_teardown(aborts_from_a_timer_handler, moj_close_levels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
