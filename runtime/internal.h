@@ -58,6 +58,9 @@ typedef struct moj_ctx {
   uint16_t _pad;
 } moj_ctx_t;
 
+/* A page of the main stack as it was at some level's entry (stack_lazy.c). */
+typedef struct moj_ovl { uintptr_t addr; char *page; } moj_ovl_t;
+
 typedef struct moj_level {
   int        id;         /* public id, never reused                      */
   uint32_t   owner;      /* owner value in table entries (== id)         */
@@ -65,9 +68,12 @@ typedef struct moj_level {
   moj_ctx_t  ctx;        /* registers at spec_enter                      */
   moj_vec_t  log;        /* pre-states of objects this level modified    */
   void      *heap;       /* mi_heap_t*, created on first allocation      */
-  /* stack frames live at entry: [stack_lo, stack_hi) copied to stack_save */
-  uintptr_t  stack_lo, stack_hi;
+  /* stack frames live at entry: [stack_lo, stack_hi) copied to stack_save;
+   * [stack_hi, stack_top), when not empty, saved lazily (stack_lazy.c) */
+  uintptr_t  stack_lo, stack_hi, stack_top;
   char      *stack_save; size_t stack_cap;
+  moj_ovl_t *ovl; size_t novl, ovl_cap; /* main-stack pages as at this entry */
+  uint8_t   *ovl_bits;                  /* ... which pages ovl holds        */
   char      *globals_save; size_t globals_cap; /* snapshot of writable data */
   off_t      out_mark[2];/* held stdout/stderr length at entry            */
   int        mask_saved; /* the signal mask was changed while this level was innermost */
@@ -141,6 +147,7 @@ typedef struct moj_rt {
   char           *altstack;      /* stack used while restoring the stack */
   size_t          altstack_size;
   uintptr_t       abort_sp;      /* frame of the spec_abort call (ASan builds) */
+  int             abort_from;    /* depth before the abort in progress         */
   int             threads;       /* threads started through pthread_create and still running */
 
   /* signal.c: the program's own dispositions behind the runtime's trampoline */
@@ -242,6 +249,17 @@ void _moj_globals_init(void) MOJ_HIDDEN;
 int  _moj_globals_save(moj_level_t *l) MOJ_HIDDEN;
 void _moj_globals_restore(const moj_level_t *l) MOJ_HIDDEN;
 uintptr_t _moj_stack_top_of(uintptr_t sp) MOJ_HIDDEN; /* 0 + EFAULT: unknown stack */
+uintptr_t _moj_main_stack_span(void) MOJ_HIDDEN;     /* RLIMIT_STACK, at most 1 GB */
+
+/* stack_lazy.c: the main stack above a margin, saved lazily.  Entry copies
+ * [sp, split) itself; levels with at most MOJ_STACK_EAGER bytes of live stack
+ * copy all of it (cheaper than the system call that tracks the rest). */
+#define MOJ_STACK_EAGER  (64u << 10)
+#define MOJ_STACK_MARGIN (16u << 10)
+uintptr_t _moj_stack_lazy_enter(moj_level_t *inner, uintptr_t sp, uintptr_t top) MOJ_HIDDEN; /* split */
+void _moj_stack_lazy_fold(int k, int d) MOJ_HIDDEN;    /* levels k..d end: overlays to k-1 */
+void _moj_stack_lazy_restore(int k, int d) MOJ_HIDDEN; /* abort to k: lazy range back, then fold */
+size_t _moj_stack_lazy_stats(size_t *bytes) MOJ_HIDDEN;/* lazy entries; bytes copied into S */
 void _moj_note_context_stack(uintptr_t lo, uintptr_t hi) MOJ_HIDDEN; /* a makecontext stack */
 
 /* output.c */

@@ -45,17 +45,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifndef PAGEMAP_SCAN /* uapi of Linux 6.7; older headers lack it */
-struct page_region { uint64_t start, end, categories; };
-struct pm_scan_arg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_FILE    (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#endif
+#include "linux_uapi.h"
 
 #define PAGE 4096ul
 #define MAX_VIEWS (SPEC_MAX_LEVELS + 1)

@@ -1,8 +1,9 @@
 /* runtime/snapshot.c — what a speculation level saves besides the heap: the
  * executable's writable data (globals, statics) and the live stack segment.
  *
- * Both are copied at entry: the cost is proportional to the globals and the
- * stack depth at the spec_enter call, never to the heap.  The stack is the
+ * The globals are copied at entry, and so is the stack, except the main
+ * stack's frames above a margin, which stack_lazy.c saves lazily: the cost
+ * follows the globals' size, never the heap's.  The stack is the
  * one spec_enter runs on, which may be a sigaltstack or a coroutine's.  The runtime's own
  * variables (section moj_rt) and the RELRO range are left out. */
 #include "internal.h"
@@ -115,7 +116,7 @@ void _moj_note_context_stack(uintptr_t lo, uintptr_t hi) {
 
 /* The main thread's stack: [__libc_stack_end - RLIMIT_STACK, __libc_stack_end)
  * (1 GB when unlimited; mappings then start far below it). */
-static uintptr_t main_stack_span(void) {
+uintptr_t _moj_main_stack_span(void) {
   moj_rt_t *rt = _moj_rt;
   if (!rt->main_stack_span) {
     struct rlimit r;
@@ -133,7 +134,7 @@ static uintptr_t main_stack_span(void) {
  * stack the runtime cannot bound (switched to by hand). */
 uintptr_t _moj_stack_top_of(uintptr_t sp) {
   uintptr_t top = (uintptr_t)__libc_stack_end;
-  if (sp < top && top - sp < main_stack_span()) return top;
+  if (sp < top && top - sp < _moj_main_stack_span()) return top;
   stack_t ss;
   if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK) &&
       sp >= (uintptr_t)ss.ss_sp && sp < (uintptr_t)ss.ss_sp + ss.ss_size)

@@ -1,8 +1,9 @@
 /* runtime/spec.c — speculation levels: enter, commit, abort.
  *
- * Entry saves registers (spec_x86_64.S), the live stack segment, the globals
- * and the held-output marks; the heap is not touched (copy-on-write does the
- * rest lazily), so entry cost is independent of heap size.  Commit and abort
+ * Entry saves registers (spec_x86_64.S), the live stack segment (the main
+ * stack's older frames lazily, stack_lazy.c), the globals and the
+ * held-output marks; the heap is not touched (copy-on-write does the rest
+ * lazily), so entry cost is independent of heap size.  Commit and abort
  * walk only the objects the levels modified. */
 #include "internal.h"
 
@@ -16,9 +17,12 @@
 #include <ucontext.h>
 
 
+/* The live stack: [lo, top) of the stack it is on, of which the main stack's
+ * frames above a margin are saved lazily (stack_lazy.c). */
 static int save_stack(moj_level_t *l, uintptr_t lo) {
-  uintptr_t hi = _moj_stack_top_of(lo);
-  if (!hi) return -1;                            /* errno EFAULT */
+  uintptr_t top = _moj_stack_top_of(lo);
+  if (!top) return -1;                           /* errno EFAULT */
+  uintptr_t hi = _moj_stack_lazy_enter(_moj_top(), lo, top);
   size_t n = hi - lo;
   if (l->stack_cap < n) {
     size_t cap = 4096;
@@ -31,6 +35,7 @@ static int save_stack(moj_level_t *l, uintptr_t lo) {
   }
   l->stack_lo = lo;
   l->stack_hi = hi;
+  l->stack_top = top;
   _moj_copy_raw(l->stack_save, (void *)lo, n);
   return 0;
 }
@@ -177,6 +182,7 @@ static void commit(int k) {
   }
   _moj_sig_commit(k);
   if (_moj_spec_ext) _moj_spec_ext(MOJ_SPEC_EV_COMMIT, k);
+  _moj_stack_lazy_fold(k, k);
   remove_level(k);
 }
 
@@ -216,12 +222,25 @@ static void undo_level(moj_level_t *l) {
  * switches stacks, which ASan cannot follow. */
 static MOJ_NO_ASAN void restore_and_resume(void *arg) {
   moj_level_t *l = arg;
+#ifdef MOJ_ASAN
+  /* this stack was left by a jump before (a handler replayed on it that
+   * aborted): its abandoned frames' redzones would fault the code run here */
+  __asan_unpoison_memory_region(_moj_rt->altstack, _moj_rt->altstack_size);
+#endif
   _moj_globals_restore(l);
+  int k = (int)(l - _moj_rt->levels);
+  _moj_stack_lazy_restore(k, _moj_rt->abort_from);  /* the frames above the margin */
   _moj_copy_raw((void *)l->stack_lo, l->stack_save, l->stack_hi - l->stack_lo);
 #ifdef MOJ_ASAN
-  /* frames abandoned by the jump keep their redzone poison: clear it */
-  uintptr_t lo = _moj_rt->abort_sp - 65536;
-  __asan_unpoison_memory_region((void *)lo, l->stack_hi - lo);
+  /* frames abandoned by the jump keep their redzone poison: clear it.  A
+   * handler replayed at the end of an earlier abort runs on this private
+   * stack, and may abort too: then abort_sp is not on the level's stack (the
+   * range up to its top would span the address space) — the earlier abort
+   * cleared the program's frames already, clear the level's own. */
+  uintptr_t from = _moj_rt->abort_sp, alt = (uintptr_t)_moj_rt->altstack;
+  if (from >= alt && from < alt + _moj_rt->altstack_size) from = l->stack_lo;
+  uintptr_t lo = from - 65536;
+  __asan_unpoison_memory_region((void *)lo, l->stack_top - lo);
 #endif
   _moj_sig_abort_resume();   /* mask of the level's entry; deferred signals now */
   errno = l->errno_at;       /* last: nothing may set it before the jump */
@@ -241,6 +260,7 @@ MOJ_EXPORT int spec_abort_with(int id, int code) {
   moj_level_t *l = &rt->levels[k];
   if (k == 1) _moj_output_end(1);
   else _moj_output_truncate(l->out_mark);
+  rt->abort_from = rt->depth;
   rt->depth = k - 1;
   set_cur_owner();
   rt->last_abort_code = code;

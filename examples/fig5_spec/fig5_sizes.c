@@ -9,14 +9,20 @@
  *   fig5_sizes_32k | fig5_sizes_1m | fig5_sizes_64m  [--max-mb N] [--reps N]
  *
  * The binaries differ only in a .bss array (MOJ_FIG5_GLOBALS bytes), whose
- * pages are touched first so they are resident, as in a program using them. */
+ * pages are touched first so they are resident, as in a program using them.
+ * A third table: entry, commit, and an abort after one write into the oldest
+ * frame, against the depth of the live stack at spec_enter (--stack prints
+ * only that one). */
 #include <mojave.h>
 
 #include "timing.h"
 
+#include <alloca.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #ifndef MOJ_FIG5_GLOBALS
@@ -80,6 +86,68 @@ static void big_round(void *obj, size_t m, int do_abort, int with_rss) {
   probe->end_us = now_us() - probe->end_us;
 }
 
+/* --- entry against the live stack's depth ------------------------------ */
+
+typedef struct { double entry, commit, abort_us, write_us, t; char *oldest; } stk_t;
+static stk_t *sk;                  /* libc memory: survives the aborts */
+
+/* One round at the current depth: enter, commit; enter, write one byte of
+ * the oldest frame (main's), abort. */
+static __attribute__((noinline)) void stack_round(int r, double *e, double *c, double *a, double *w) {
+  double t0 = now_us();
+  int id = spec_enter();
+  double t1 = now_us();
+  spec_commit(id);
+  e[r] = t1 - t0;
+  c[r] = now_us() - t1;
+  id = spec_enter();
+  if (id > 0) {
+    t0 = now_us();
+    sk->oldest[r & 63] = (char)r;
+    w[r] = now_us() - t0;
+    sk->t = now_us();
+    spec_abort(id);
+  }
+  a[r] = now_us() - sk->t;
+}
+
+static __attribute__((noinline)) void stack_rows(size_t depth, int reps) {
+  /* `depth` bytes of live stack below main's frame, every page touched */
+  size_t used = (uintptr_t)sk->oldest - (uintptr_t)__builtin_frame_address(0);
+  size_t n = depth > used + 4096 ? depth - used - 4096 : 64;
+  volatile char *pad = alloca(n);
+  for (size_t i = 0; i < n; i += 4096) pad[i] = 1;
+  pad[n - 1] = 1;
+  double *e = malloc((size_t)reps * sizeof *e), *c = malloc((size_t)reps * sizeof *c),
+         *a = malloc((size_t)reps * sizeof *a), *w = malloc((size_t)reps * sizeof *w);
+  for (int r = 0; r < reps; r++) stack_round(r, e, c, a, w);
+  char label[32];
+  if (depth >= (1u << 20)) snprintf(label, sizeof label, "%.1f MB", depth / 1048576.0);
+  else snprintf(label, sizeof label, "%zu KB", depth >> 10);
+  printf("| %s | %.2f | %.2f | %.2f | %.2f |\n", label, median(e, reps), median(c, reps), median(a, reps),
+         median(w, reps));
+  fflush(stdout);
+  free(e); free(c); free(a); free(w);
+}
+
+static void stack_table(char *oldest, int reps) {
+  sk = malloc(sizeof *sk);
+  sk->oldest = oldest;
+  struct rlimit rl;
+  size_t limit = getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? rl.rlim_cur : (size_t)1 << 30;
+  const size_t depths[] = {4 << 10, 64 << 10, 1 << 20, 8 << 20};
+  printf("| live stack at spec_enter | spec entry | commit | abort after a write to the oldest frame |"
+         " that write |\n|---:|---:|---:|---:|---:|\n");
+  for (size_t i = 0; i < sizeof depths / sizeof *depths; i++) {
+    size_t d = depths[i];
+    if (d + (512 << 10) > limit) d = limit - (512 << 10);  /* room for the environment, signals */
+    stack_rows(d, reps ? reps : 1001);
+  }
+  printf("\nMedians in microseconds of %d rounds; abort: from spec_abort until spec_enter returns.\n\n",
+         reps ? reps : 1001);
+  free(sk);
+}
+
 static void label_of(char *b, size_t n, size_t v) {
   if (v >= (1u << 20)) snprintf(b, n, "%zu MB", v >> 20);
   else snprintf(b, n, "%zu KiB", v >> 10);
@@ -87,17 +155,20 @@ static void label_of(char *b, size_t n, size_t v) {
 
 int main(int argc, char **argv) {
   long max_mb = 1024;
-  int reps = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--max-mb") && i + 1 < argc) max_mb = atol(argv[++i]);
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-    else { fprintf(stderr, "usage: %s [--max-mb N] [--reps N]\n", argv[0]); return 2; }
+  int reps = 0, only_stack = 0;
+  char oldest[64];                 /* the oldest frame a level writes into */
+  memset(oldest, 0, sizeof oldest);
+  if (fig5_args(argc, argv, &max_mb, &reps, "--stack", &only_stack)) return 2;
+  if (only_stack) {
+    stack_table(oldest, reps);
+    return oldest[0] == 127;       /* keeps `oldest` in main's frame */
   }
   for (size_t i = 0; i < sizeof fig5_globals; i += 4096) fig5_globals[i] = 1;
   probe = malloc(sizeof *probe);
 
   printf("| globals (.data+.bss) | spec entry |\n|---:|---:|\n");
   printf("| %zu KB | %.2f |\n\n", sizeof fig5_globals / 1024, entry_median(1001));
+  stack_table(oldest, reps);
 
   /* Object sizes, and the bytes mutated in each: 1 byte, then 64 KiB and
    * 1 MB where the object holds them. */

@@ -115,11 +115,7 @@ static double entry_alone(void) {
 int main(int argc, char **argv) {
   long max_mb = 1024;
   int reps_arg = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--max-mb") && i + 1 < argc) max_mb = atol(argv[++i]);
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps_arg = atoi(argv[++i]);
-    else { fprintf(stderr, "usage: %s [--max-mb N] [--reps N]\n", argv[0]); return 2; }
-  }
+  if (fig5_args(argc, argv, &max_mb, &reps_arg, NULL, NULL)) return 2;
   P = mmap(NULL, sizeof *P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   const size_t sizes_kb[] = {100, 200, 1024, 100 * 1024, 1024 * 1024};
   const double fracs[] = {0.10, 1.00};

@@ -9,8 +9,29 @@
 #include <cmocka.h>
 
 #include <mojave.h>
+#include <stdlib.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
+
+/* A coroutine: fn on a fresh malloc'd stack of n bytes, returning to *main.
+ * The contexts live in libc memory, so an abort does not roll them back.
+ * Free with moj_coroutine_free. */
+typedef struct { ucontext_t *main, *ctx; char *stack; } moj_coroutine_t;
+static inline moj_coroutine_t moj_coroutine(size_t n, void (*fn)(void)) {
+  moj_coroutine_t c = {malloc(sizeof(ucontext_t)), malloc(sizeof(ucontext_t)), malloc(n)};
+  getcontext(c.ctx);
+  c.ctx->uc_stack.ss_sp = c.stack;
+  c.ctx->uc_stack.ss_size = n;
+  c.ctx->uc_link = c.main;
+  makecontext(c.ctx, fn, 0);
+  return c;
+}
+static inline void moj_coroutine_free(moj_coroutine_t c) {
+  free(c.stack);
+  free(c.main);
+  free(c.ctx);
+}
 
 /* Teardown: a failed assertion inside a speculation leaves it open with the
  * failure message held; committing what is left makes the message visible. */

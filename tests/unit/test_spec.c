@@ -446,25 +446,17 @@ static void coroutine(void) {
 static void enter_on_makecontext_stack(void **st) {
   (void)st;
   g_alt = 10;
-  size_t n = 256 * 1024;
-  char *stack = malloc(n);
-  co_main = malloc(sizeof *co_main);
-  co_ctx = malloc(sizeof *co_ctx);
+  moj_coroutine_t co = moj_coroutine(256 * 1024, coroutine);
+  co_main = co.main;
+  co_ctx = co.ctx;
   co_result = malloc(sizeof *co_result);
-  getcontext(co_ctx);
-  co_ctx->uc_stack.ss_sp = stack;
-  co_ctx->uc_stack.ss_size = n;
-  co_ctx->uc_link = co_main;
-  makecontext(co_ctx, coroutine, 0);
   *co_result = 0;
   swapcontext(co_main, co_ctx);                /* runs until the yield */
   assert_int_equal(spec_level(), 1);
   swapcontext(co_main, co_ctx);                /* aborts, then finishes */
   assert_int_equal(*co_result, 1);
   assert_int_equal(spec_level(), 0);
-  free(stack);
-  free(co_main);
-  free(co_ctx);
+  moj_coroutine_free(co);
   free(co_result);
 }
 
