@@ -74,12 +74,18 @@ void Lowering::lower(CallInst *C, bool Write, bool Soft) {
   IRBuilder<> B(Head->getTerminator());
   Value *V = B.CreatePtrToInt(P, I64, "moj.v");
   Value *IsH = B.CreateICmpSLT(V, ConstantInt::get(I64, 0), "moj.ish");
+
+  // The table is reserved once by the runtime's first constructor and never
+  // moves (runtime/table.c), so every load of __moj_tbl in instrumented code
+  // reads the same value: loaded before the tag test (so a dominating
+  // translation's load can serve) and marked invariant, the backend keeps it
+  // in a register instead of loading it again at every translation.
+  LoadInst *T = B.CreateAlignedLoad(I64, Tbl, Align(8), "moj.tbl");
+  T->setMetadata(LLVMContext::MD_invariant_load, MDNode::get(Ctx, {}));
   B.CreateCondBr(IsH, H, Join);
   Head->getTerminator()->eraseFromParent();
-
   B.SetInsertPoint(H);
   B.SetCurrentDebugLocation(C->getDebugLoc());
-  Value *T = B.CreateLoad(I64, Tbl, "moj.tbl");
   Value *Idx = B.CreateLShr(V, 32);
   Value *EAddr = B.CreateAdd(T, B.CreateShl(Idx, 4), "moj.ea");
   Value *E = B.CreateIntToPtr(EAddr, PtrTy, "moj.e");
