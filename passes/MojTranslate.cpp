@@ -125,6 +125,7 @@ private:
   DenseMap<std::pair<Loop *, Value *>, CacheEntry> Hoisted;
   SmallVector<WeakTrackingVH, 16> MaybeDead;
   SmallPtrSet<Value *, 16> Fresh; // roots owned by the current level
+  SmallPtrSet<Value *, 32> Translated; // roots of accesses not hoisted
 
   void findFresh();
   void collect();
@@ -510,15 +511,25 @@ Value *Translator::translationAtEnd(BasicBlock *P, Value *V, const Cache &C) {
 
 // Loop-carried translations: at a block entered through an edge not walked
 // yet (a loop header from its latch), a pointer phi that the block itself
-// dereferences gets a phi of translations, one per edge, when every walked
-// predecessor has its input translated already (list and tree walks:
-// `p = p->next`, where p's translation was made in the previous iteration
-// for an access to p).  The latch's input is filled in after the walk.
+// dereferences gets a phi of translations, one per edge (tree and list
+// walks in step: `pr = pr_prev->left`, where pr_prev was translated in the
+// previous iteration for another access).  A walked predecessor hands over
+// its cached translation, or translates there when the header is its only
+// successor (a preheader); the latch's input is filled in after the walk.
 void Translator::carryIn(BasicBlock *BB, const OutMap &Out,
                          const SmallPtrSetImpl<Value *> &Used, Cache &C) {
   for (PHINode &PN : BB->phis()) {
     if (!PN.getType()->isPointerTy() || !Used.contains(&PN) ||
         getRoot(&PN) != &PN)
+      continue;
+    // Worth it only when every back edge brings a value whose root the
+    // loop translates anyway (`p = q->left` after an access to q); a value
+    // nothing translates (`p = p->next`) would only move the translation.
+    bool Carries = true;
+    for (unsigned K = 0; K < PN.getNumIncomingValues(); ++K)
+      if (!Out.count(PN.getIncomingBlock(K)))
+        Carries &= Translated.contains(getRoot(PN.getIncomingValue(K)));
+    if (!Carries)
       continue;
     SmallVector<Value *, 4> In;
     bool Ok = true, Waits = false;
@@ -530,8 +541,18 @@ void Translator::carryIn(BasicBlock *BB, const OutMap &Out,
         In.push_back(nullptr);
         continue;
       }
-      In.push_back(translationAtEnd(P, PN.getIncomingValue(K), It->second));
-      Ok = In.back() != nullptr;
+      Value *V = PN.getIncomingValue(K);
+      Value *X = translationAtEnd(P, V, It->second);
+      if (!X && P->getSingleSuccessor() == BB) {
+        // Entering the loop (a preheader): translate here, as the header
+        // would have; the latch then hands over the next one.
+        IRBuilder<> B(P->getTerminator());
+        Value *R = getRoot(V);
+        X = rebase(V, R, B.CreateCall(getMarker(M, MarkerRead), {R}, "moj.r"),
+                   B);
+      }
+      In.push_back(X);
+      Ok = X != nullptr;
     }
     if (!Ok || !Waits)
       continue;
@@ -582,6 +603,9 @@ void Translator::walk() {
   // Roots a block reads before any call or write of them: a loop-carried
   // translation is made only for those (it runs on every entry).
   DenseMap<BasicBlock *, SmallPtrSet<Value *, 8>> Used;
+  for (Access &A : Accesses)
+    if (!A.Place)
+      Translated.insert(A.Root);
   for (BasicBlock &BB : F) {
     SmallPtrSet<Value *, 8> Written;
     for (Instruction &I : BB) {

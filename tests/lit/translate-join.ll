@@ -149,3 +149,53 @@ loop:
 exit:
   ret void
 }
+
+; The same walk entered with an untranslated pointer: the entry block (the
+; loop's preheader) translates it, as the header would have on entry.
+; CHECK-LABEL: define i32 @walk2_entry(
+; CHECK: entry:
+; CHECK: %[[E:.*]] = call ptr @__moj_xr(ptr %b0)
+; CHECK: loop:
+; CHECK-NEXT: %[[XC:moj.xc.*]] = phi ptr [ %{{.*}}, %entry ], [ %fb.moj, %loop ]
+; CHECK: load ptr, ptr %[[XC]]
+; CHECK: call ptr @__moj_xr(ptr %b)
+; CHECK-NOT: call ptr @__moj_x
+; CHECK: exit:
+define i32 @walk2_entry(ptr %b0) {
+entry:
+  %f0 = getelementptr inbounds i8, ptr %b0, i64 8
+  br label %loop
+loop:
+  %a = phi ptr [ %f0, %entry ], [ %fb, %loop ]
+  %s = phi i32 [ 0, %entry ], [ %s1, %loop ]
+  %b = load ptr, ptr %a
+  %v = load i32, ptr %b
+  %s1 = add i32 %s, %v
+  %fb = getelementptr inbounds i8, ptr %b, i64 8
+  %done = icmp eq i32 %v, 0
+  br i1 %done, label %exit, label %loop
+exit:
+  ret i32 %s1
+}
+
+; p = p->next: nothing in the loop translates the next node before the
+; header does, so the translation stays in the header.
+; CHECK-LABEL: define i32 @walk_next(
+; CHECK: loop:
+; CHECK-NOT: moj.xc
+; CHECK: call ptr @__moj_xr(ptr %p)
+define i32 @walk_next(ptr %p0) {
+entry:
+  br label %loop
+loop:
+  %p = phi ptr [ %p0, %entry ], [ %n, %loop ]
+  %s = phi i32 [ 0, %entry ], [ %s1, %loop ]
+  %v = load i32, ptr %p
+  %s1 = add i32 %s, %v
+  %f = getelementptr inbounds i8, ptr %p, i64 8
+  %n = load ptr, ptr %f
+  %done = icmp eq ptr %n, null
+  br i1 %done, label %exit, label %loop
+exit:
+  ret i32 %s1
+}
