@@ -525,25 +525,37 @@ void Translator::carryIn(BasicBlock *BB, const OutMap &Out,
     // Worth it only when every back edge brings a value whose root the
     // loop translates anyway (`p = q->left` after an access to q); a value
     // nothing translates (`p = p->next`) would only move the translation.
-    bool Carries = true;
-    for (unsigned K = 0; K < PN.getNumIncomingValues(); ++K)
-      if (!Out.count(PN.getIncomingBlock(K)))
-        Carries &= Translated.contains(getRoot(PN.getIncomingValue(K)));
-    if (!Carries)
+    // A walked predecessor must have the translation or be a preheader, and
+    // each edge must be the only one from its block (the back edge may be
+    // split later, which moves one phi entry).
+    bool Carries = true, Waits = false;
+    SmallPtrSet<BasicBlock *, 4> Seen;
+    for (unsigned K = 0; K < PN.getNumIncomingValues() && Carries; ++K) {
+      BasicBlock *P = PN.getIncomingBlock(K);
+      Value *V = PN.getIncomingValue(K);
+      auto It = Out.find(P);
+      Carries = Seen.insert(P).second;
+      if (It == Out.end()) {
+        Waits = true;
+        Carries &= Translated.contains(getRoot(V));
+      } else if (P->getSingleSuccessor() != BB) {
+        Value *R = getRoot(V);
+        Carries &= isProvablyRaw(R) || It->second.count(R);
+      }
+    }
+    if (!Carries || !Waits)
       continue;
     SmallVector<Value *, 4> In;
-    bool Ok = true, Waits = false;
-    for (unsigned K = 0; K < PN.getNumIncomingValues() && Ok; ++K) {
+    for (unsigned K = 0; K < PN.getNumIncomingValues(); ++K) {
       BasicBlock *P = PN.getIncomingBlock(K);
       auto It = Out.find(P);
       if (It == Out.end()) {
-        Waits = true;
         In.push_back(nullptr);
         continue;
       }
       Value *V = PN.getIncomingValue(K);
       Value *X = translationAtEnd(P, V, It->second);
-      if (!X && P->getSingleSuccessor() == BB) {
+      if (!X) {
         // Entering the loop (a preheader): translate here, as the header
         // would have; the latch then hands over the next one.
         IRBuilder<> B(P->getTerminator());
@@ -552,10 +564,7 @@ void Translator::carryIn(BasicBlock *BB, const OutMap &Out,
                    B);
       }
       In.push_back(X);
-      Ok = X != nullptr;
     }
-    if (!Ok || !Waits)
-      continue;
     PHINode *X = PHINode::Create(PN.getType(), In.size(), "moj.xc", &BB->front());
     for (unsigned K = 0; K < In.size(); ++K) {
       BasicBlock *P = PN.getIncomingBlock(K);
