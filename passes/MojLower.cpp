@@ -9,6 +9,8 @@
 //   write: e->owner == __moj_cur_owner ? e->base + (u32)v
 //                                      : __moj_w_slow(v)   (unlikely)
 //
+// In x86-64 executables the slow path is called through its preserve_most
+// entry (__moj_cc_w_slow_pm / __moj_cc_w_soft_pm).
 // __moj_xws uses __moj_cc_w_soft instead of __moj_w_slow: same copy-on-write,
 // but a freed handle is not fatal there (used when the translation runs
 // earlier than the program's own write would have).  Every module processed
@@ -20,6 +22,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/MDBuilder.h"
+#include "llvm/TargetParser/Triple.h"
 #include "llvm/Transforms/Utils/ModuleUtils.h"
 
 using namespace llvm;
@@ -45,19 +48,35 @@ private:
                              nullptr, Name);
       // The runtime is linked statically into executables, so the fast path
       // can address these directly; a shared object must go through the GOT.
-      bool Executable = M.getPICLevel() == PICLevel::NotPIC ||
-                        M.getPIELevel() != PIELevel::Default;
-      G->setDSOLocal(Executable);
+      G->setDSOLocal(executable());
     }
     return G;
   }
-  Function *getSlow(StringRef Name) {
+  // The runtime is linked statically into executables (see getGlobal).
+  bool executable() const {
+    return M.getPICLevel() == PICLevel::NotPIC ||
+           M.getPIELevel() != PIELevel::Default;
+  }
+  // The barrier's slow path.  In x86-64 executables, its preserve_most entry
+  // (runtime/cc_slow_x86_64.S): the caller keeps its registers across the
+  // call, so each cold block is a move, a call and a jump back instead of
+  // spills and reloads around it (less code, and no pressure on the hot
+  // path's register allocation from cold calls).
+  Function *getSlow(bool Soft) {
+    bool PM = executable() && Triple(M.getTargetTriple()).getArch() ==
+                                  Triple::x86_64;
+    StringRef Name = PM ? (Soft ? cc::w_soft_pm : cc::w_slow_pm)
+                        : (Soft ? cc::w_soft : "__moj_w_slow");
     auto *PtrTy = PointerType::getUnqual(Ctx);
     auto *F = cast<Function>(
         M.getOrInsertFunction(
              Name, FunctionType::get(PtrTy, {Type::getInt64Ty(Ctx)}, false))
             .getCallee());
     F->setDoesNotThrow();
+    if (PM) {
+      F->setCallingConv(CallingConv::PreserveMost);
+      F->setDSOLocal(true);
+    }
     return F;
   }
   void lower(CallInst *C, bool Write, bool Soft);
@@ -74,12 +93,18 @@ void Lowering::lower(CallInst *C, bool Write, bool Soft) {
   IRBuilder<> B(Head->getTerminator());
   Value *V = B.CreatePtrToInt(P, I64, "moj.v");
   Value *IsH = B.CreateICmpSLT(V, ConstantInt::get(I64, 0), "moj.ish");
+
+  // The table is reserved once by the runtime's first constructor and never
+  // moves (runtime/table.c), so every load of __moj_tbl in instrumented code
+  // reads the same value: loaded before the tag test (so a dominating
+  // translation's load can serve) and marked invariant, the backend keeps it
+  // in a register instead of loading it again at every translation.
+  LoadInst *T = B.CreateAlignedLoad(I64, Tbl, Align(8), "moj.tbl");
+  T->setMetadata(LLVMContext::MD_invariant_load, MDNode::get(Ctx, {}));
   B.CreateCondBr(IsH, H, Join);
   Head->getTerminator()->eraseFromParent();
-
   B.SetInsertPoint(H);
   B.SetCurrentDebugLocation(C->getDebugLoc());
-  Value *T = B.CreateLoad(I64, Tbl, "moj.tbl");
   Value *Idx = B.CreateLShr(V, 32);
   Value *EAddr = B.CreateAdd(T, B.CreateShl(Idx, 4), "moj.ea");
   Value *E = B.CreateIntToPtr(EAddr, PtrTy, "moj.e");
@@ -107,8 +132,9 @@ void Lowering::lower(CallInst *C, bool Write, bool Soft) {
     Value *R = B.CreateGEP(B.getInt8Ty(), Base, Off, "moj.raw");
     B.CreateBr(Join);
     B.SetInsertPoint(Slow);
-    Value *S = B.CreateCall(getSlow(Soft ? cc::w_soft : "__moj_w_slow"),
-                            {V}, "moj.copied");
+    Function *SlowF = getSlow(Soft);
+    CallInst *S = B.CreateCall(SlowF, {V}, "moj.copied");
+    S->setCallingConv(SlowF->getCallingConv());
     B.CreateBr(Join);
     PN->addIncoming(R, Fast);
     PN->addIncoming(S, Slow);

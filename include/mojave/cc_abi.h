@@ -20,13 +20,17 @@ extern "C" {
 /* Support entry points, `__moj_cc_<name>`:
  *   w_soft           write translation whose slow path tolerates a freed
  *                    handle (hoisted translations, arguments for libc)
+ *   w_slow_pm        __moj_w_slow and __moj_cc_w_soft with LLVM's
+ *   w_soft_pm        preserve_most convention (all general registers but
+ *                    r11 kept): the inline barrier's cold call in
+ *                    executables, without spills (runtime/cc_slow_x86_64.S)
  *   rehandle         raw pointer into an argument's current copy -> handle
  *   rehandle_out     the same, in place, for an out-parameter (strtol)
  *   register_text    constructor of each linked object: its MOJ_CC_TEXT range
  *   unregister_text  destructor of each linked object (dlclose)
  *   is_instrumented  out-of-line test of an indirect call's target */
 #define MOJ_CC_ENTRIES(X) \
-  X(w_soft) X(rehandle) X(rehandle_out) \
+  X(w_soft) X(w_slow_pm) X(w_soft_pm) X(rehandle) X(rehandle_out) \
   X(register_text) X(unregister_text) X(is_instrumented)
 
 /* C library functions whose arguments point to memory holding more pointers
@@ -51,6 +55,10 @@ extern "C" {
 #define MOJ_CC_TEXT_SECTION "moj_text"
 
 void *__moj_cc_w_soft(uint64_t h);
+/* preserve_most: C may call them only through declarations carrying clang's
+ * __attribute__((preserve_most)). */
+void *__moj_cc_w_slow_pm(uint64_t h);
+void *__moj_cc_w_soft_pm(uint64_t h);
 void *__moj_cc_rehandle(void *ret, void *orig);
 void  __moj_cc_rehandle_out(void **slot, void *orig);
 /* [lo, hi) holds instrumented code of one linked object (executable or

@@ -12,13 +12,15 @@ declare ptr @__moj_xws(ptr)
 ; CHECK: @__moj_abi_check = private constant ptr @__moj_version_mismatch_check_v1
 ; CHECK: @llvm.used = {{.*}}@__moj_abi_check
 
-; Read: tag test, table entry at __moj_tbl + index*16, base + offset.
+; Read: tag test, table entry at __moj_tbl + index*16, base + offset.  The
+; table address is loaded before the tag test and marked invariant (the
+; table never moves): the backend keeps it in a register across translations.
 ; CHECK-LABEL: define i32 @rd(
 ; CHECK: %[[V:.*]] = ptrtoint ptr %p to i64
 ; CHECK-NEXT: %[[H:.*]] = icmp slt i64 %[[V]], 0
+; CHECK-NEXT: %[[T:.*]] = load i64, ptr @__moj_tbl, align 8, !invariant.load
 ; CHECK-NEXT: br i1 %[[H]], label %moj.handle, label %moj.join
 ; CHECK: moj.handle:
-; CHECK-NEXT: %[[T:.*]] = load i64, ptr @__moj_tbl
 ; CHECK-NEXT: %[[I:.*]] = lshr i64 %[[V]], 32
 ; CHECK-NEXT: %[[S:.*]] = shl i64 %[[I]], 4
 ; CHECK-NEXT: %[[EA:.*]] = add i64 %[[T]], %[[S]]

@@ -6,7 +6,7 @@
 #include <string.h>
 
 // CHECK-LABEL: define {{.*}} @fill(
-// CHECK: call ptr @__moj_cc_w_soft
+// CHECK: call preserve_mostcc ptr @__moj_cc_w_soft_pm
 // CHECK: store <4 x i32>
 // CHECK-NOT: __moj_tbl
 // CHECK: br i1 {{.*}} !llvm.loop
