@@ -9,6 +9,7 @@ CL=${CLUSTER:?} BIN=${BIN:?}
 hosts=$(awk '$1 == "host" {print $2}' "$MOJAVE_CLUSTER_DIR/cluster.conf")
 n=$(echo "$hosts" | wc -l)
 mkdir -p "$out"
+for h in $hosts; do "$CL" exec "$MOJAVE_CLUSTER_DIR" "$h" "$BIN/order" links; done
 pids=()
 for h in $hosts; do "$CL" exec "$MOJAVE_CLUSTER_DIR" "$h" "$BIN/order" submit "$msgs" >/dev/null & pids+=($!); done
 for p in "${pids[@]}"; do wait "$p"; done

@@ -325,6 +325,8 @@ void do_to_log(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   r.abort_events = TO.st.abort_events; r.undone = TO.st.undone;
   r.te_ns = TO.st.te_ns; r.tc_ns = TO.st.tc_ns; r.ta_ns = TO.st.ta_ns;
   r.recorded = nrec;
+  for (int k = 0; k < C.nhosts; k++)
+    if (k != self_idx && cget(links[k].c)) r.links_up++;
   size_t room = (MOJ_MAX_PAYLOAD - sizeof r) / sizeof(struct _moj_to_log_e);
   r.first = first < nrec ? first : (uint32_t)nrec;
   r.nent = (uint32_t)(nrec - r.first < room ? nrec - r.first : room);

@@ -99,6 +99,8 @@ struct _moj_to_log_r {
   int64_t te_ns, tc_ns, ta_ns;
   uint32_t first, nent; /* entries [first, first + nent) follow */
   uint64_t recorded;    /* entries kept (the first MOJ_TO_KEEP committed) */
+  uint32_t links_up;    /* links to other daemons connected now */
+  uint32_t pad;
 } __attribute__((packed));
 struct _moj_to_log_e {
   uint64_t t; uint32_t m; uint32_t hash;

@@ -1,4 +1,6 @@
 /* order.c — client of the daemons' total-order layer (cluster file `order`):
+ *   order links          wait (at most 1000 polls, 10 ms apart) until this host's
+ *                        daemon has its links to all other daemons up
  *   order submit N       submit N messages through this host's daemon (a
  *                        random 0-2 ms pause between them), print their ids
  *   order wait TOTAL     poll this host's daemon until it committed TOTAL
@@ -64,6 +66,20 @@ int main(int argc, char **argv) {
   if (!cf || !host || _moj_cluster_load(cf, &C, err, sizeof err)) { printf("FAIL order: cluster: %s\n", cf ? err : "MOJAVE_CLUSTER/MOJAVE_HOST unset"); return 1; }
   me = _moj_cluster_find_host(&C, host);
   if (me < 0 || join()) { printf("FAIL order: cannot join the daemon of %s\n", host); return 1; }
+  if (!strcmp(argv[1], "links") && argc == 2) {
+    /* wait until this daemon's links to all others are up (frames for a
+     * link not yet connected wait for it: a run would measure the start-up) */
+    for (int i = 0; i < 1000; i++) {
+      struct _moj_to_log_r r;
+      const struct _moj_to_log_e *e;
+      if (get_log(UINT32_MAX, &r, &e)) { printf("FAIL order: TO_LOG refused\n"); return 1; }
+      if (r.links_up + 1 >= r.nhosts) return 0;
+      struct timespec ts = {0, 10000000};
+      nanosleep(&ts, NULL);
+    }
+    printf("FAIL order: the links of %s never all came up\n", host);
+    return 1;
+  }
   if (!strcmp(argv[1], "submit") && argc == 3) {
     int n = atoi(argv[2]);
     unsigned s = (unsigned)getpid();

@@ -11,6 +11,7 @@ mode=${1:-speculative}
 name=dsm_order_$mode
 rc=0
 run() { "$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" "$1" timeout -k 2 120 "$BIN/order" "${@:2}"; }
+for h in h1 h2 h3 h4; do run $h links || rc=1; done
 for h in h1 h2 h3 h4; do run $h submit 150 & pids+=($!); done
 wait_all || rc=1
 out=$MOJAVE_CLUSTER_DIR/order; mkdir -p "$out"
