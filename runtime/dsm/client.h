@@ -230,6 +230,15 @@ int _moj_dsm_spec_hold_fetch(struct hconn *hc, uint32_t seq, const struct _moj_p
 void _moj_dsm_spec_forget(struct cseg *s);
 void _moj_dsm_spec_stats(uint64_t *twins, uint64_t *held, uint64_t *restored);
 void _moj_dsm_spec_init(void);
+
+/* ---------------- System V calls inside speculations (client_specipc.c) ---------------- */
+int _moj_dsm_specipc_active(void);
+int _moj_dsm_specipc_replaying(void);
+int _moj_dsm_specipc_semop(int host, int id, const struct sembuf *ops, size_t nsops, int *handled);
+void _moj_dsm_specipc_semop_done(int host, int id, const struct sembuf *ops, size_t nsops);
+int _moj_dsm_specipc_msgsnd(int host, int id, long mtype, const void *text, size_t sz, int flg);
+void _moj_dsm_specipc_msgrcv_done(int host, int id, long mtype, const void *text, size_t sz);
+void _moj_dsm_specipc_event(int ev, int k, int is_abort);
 void _moj_dsm_sigsegv_install(void);
 
 /* ---------------- semaphores (client_sem.c) ---------------- */

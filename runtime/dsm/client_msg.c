@@ -21,6 +21,8 @@ EXPORT int msgsnd(int id, const void *msgp, size_t sz, int flg) {
    * send itself runs under the connection lock */
   char text[MOJ_MSGMAX];
   memcpy(text, (const char *)msgp + sizeof(long), sz);
+  _moj_dsm_speclock_settle();
+  if (_moj_dsm_specipc_active()) return _moj_dsm_specipc_msgsnd(host, id, mtype, text, sz, flg); /* held until commit */
   struct _moj_msgsnd q = {id, flg, mtype, (uint32_t)sz, _moj_dsm_cred(), _moj_dsm_rid()};
   int st = _moj_dsm_call(host, MOJ_MSGSND, &q, sizeof q, text, sz, NULL, 0, NULL, 1);
   return st ? _moj_dsm_fail(st) : 0;
@@ -36,6 +38,7 @@ EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long typ, int flg) {
   if (st) return _moj_dsm_fail(st);
   if (rl < sizeof rb.r || rb.r.size > rl - sizeof rb.r) return _moj_dsm_fail(EIO);
   long mt = (long)rb.r.mtype;
+  if (_moj_dsm_specipc_active()) _moj_dsm_specipc_msgrcv_done(host, id, mt, rb.d, rb.r.size); /* given back on abort */
   memcpy(msgp, &mt, sizeof mt);
   memcpy((char *)msgp + sizeof(long), rb.d, rb.r.size);
   return rb.r.size;

@@ -69,7 +69,14 @@ EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct tim
                          _moj_dsm_rid()};
   struct _moj_sembuf b[500];
   for (size_t i = 0; i < nsops; i++) b[i] = (struct _moj_sembuf){ops[i].sem_num, ops[i].sem_op, ops[i].sem_flg, 0};
-  if (_moj_dsm_cluster.spec_locks && !tmo) { /* speculate past an operation that may wait (client_speclock.c) */
+  _moj_dsm_speclock_settle(); /* a lock speculation's outcome first */
+  int in_spec = _moj_dsm_specipc_active();
+  if (in_spec) { /* inside a speculation: held, or performed and undone on abort (client_specipc.c) */
+    int handled = 0;
+    int r = _moj_dsm_specipc_semop(host, id, ops, nsops, &handled);
+    if (handled) return r;
+  }
+  if (_moj_dsm_cluster.spec_locks && !tmo && !in_spec) { /* speculate past an operation that may wait (client_speclock.c) */
     int may_wait = 0, handled = 0;
     for (size_t i = 0; i < nsops; i++) may_wait |= ops[i].sem_op <= 0 && !(ops[i].sem_flg & IPC_NOWAIT);
     if (may_wait) {
@@ -80,6 +87,7 @@ EXPORT int semtimedop(int id, struct sembuf *ops, size_t nsops, const struct tim
   }
   int st = _moj_dsm_call(host, MOJ_SEMOP, &q, sizeof q, b, nsops * sizeof *b, NULL, 0, NULL, 1);
   if (!st) _moj_dsm_undo_note(id, ops, nsops);
+  if (!st && in_spec) _moj_dsm_specipc_semop_done(host, id, ops, nsops);
   return st ? _moj_dsm_fail(st) : 0;
 }
 EXPORT int semop(int id, struct sembuf *ops, size_t nsops) { return semtimedop(id, ops, nsops, NULL); }

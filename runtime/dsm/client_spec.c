@@ -146,6 +146,8 @@ static void on_event(int ev, int k) {
   reprotect();
   if (ev != MOJ_SPEC_EV_ENTER) release_held();
   _moj_dsm_ulk(&_moj_dsm_seg_lock, &om);
+  /* semops and messages the levels held or must give back (client_specipc.c) */
+  if (ev != MOJ_SPEC_EV_ENTER) _moj_dsm_specipc_event(ev, k, ev == MOJ_SPEC_EV_ABORT);
 }
 
 #endif

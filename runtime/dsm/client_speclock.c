@@ -120,7 +120,8 @@ static void on_sig(int sig) {
 }
 
 void _moj_dsm_speclock_settle(void) {
-  if (cur && pthread_equal(cur->thread, pthread_self())) resolve(1);
+  /* not from the calls a commit or abort replays (client_specipc.c) */
+  if (cur && pthread_equal(cur->thread, pthread_self()) && !_moj_dsm_specipc_replaying()) resolve(1);
 }
 int _moj_dsm_speclock_pending(void) { return cur && pthread_equal(cur->thread, pthread_self()); }
 /* A PAGE_FETCH reached us (reader thread): a level whose lock is not granted
