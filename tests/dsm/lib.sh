@@ -20,3 +20,15 @@ verdict() { # NAME RC
   if [ "$2" -eq 0 ]; then echo "PASS $1"; else echo "FAIL $1"; fi
   return "$2"
 }
+# writer_reader NAME PROG KEY FLAG — a mojcc PROG as "writer" on h2 and, once
+# the writer created FLAG in the shared directory, as "reader" on h1 (both
+# get KEY and the directory); the verdict NAME
+writer_reader() {
+  local name=$1 prog=$2 key=$3 first=$4 d=$MOJAVE_CLUSTER_DIR/$1 rc=0 w
+  mkdir -p "$d"
+  "$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" h2 timeout -k 2 120 "$prog" writer "$key" "$d" & w=$!
+  for _ in $(seq 1000); do [ -e "$d/$first" ] && break; sleep 0.02; done
+  "$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" h1 timeout -k 2 120 "$prog" reader "$key" "$d" || rc=1
+  wait "$w" || rc=1
+  verdict "$name" $rc
+}
