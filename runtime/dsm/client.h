@@ -217,6 +217,9 @@ struct pend *_moj_dsm_call_async(int host, uint16_t type, uint32_t aux, const vo
 int _moj_dsm_speclock_semop(int host, const struct _moj_semop *q, const struct _moj_sembuf *b, size_t nsops, int id,
                             const struct sembuf *ops, int *handled);
 void _moj_dsm_speclock_settle(void);
+void _moj_dsm_self_read_enter(int host);
+void _moj_dsm_self_read_leave(int host);
+int _moj_dsm_pump(int host, int timeout_ms);
 int _moj_dsm_speclock_pending(void);
 void _moj_dsm_speclock_fetch_seen(void);
 void _moj_dsm_speclock_level_event(int ev, int k);

@@ -452,6 +452,22 @@ struct hconn *_moj_dsm_hget(int host) {
 static void self_read_leave(struct hconn *hc) {
   if (atomic_fetch_sub(&hc->self_rd, 1) == 1 && atomic_load(&hc->rd_parked)) fwake(&hc->self_rd);
 }
+/* A thread waiting for a reply it did not wait for in a call (a speculative
+ * lock's, client_speclock.c) reads the connection itself, as callers do:
+ * the reader thread naps while calls come and go, so the reply would sit
+ * up to a nap or two.  Between enter and leave the reader stands aside;
+ * pump reads at most one message, waiting up to timeout_ms for it: 0, or -1
+ * when the connection broke (the reader thread handles that). */
+void _moj_dsm_self_read_enter(int host) { atomic_fetch_add(&_moj_dsm_homes[host].self_rd, 1); }
+void _moj_dsm_self_read_leave(int host) { self_read_leave(&_moj_dsm_homes[host]); }
+int _moj_dsm_pump(int host, int timeout_ms) {
+  struct hconn *hc = &_moj_dsm_homes[host];
+  struct pollfd pf = {hc->fd, POLLIN, 0};
+  if (hc->fd < 0 || syscall(SYS_poll, &pf, 1, timeout_ms) <= 0 || pthread_mutex_trylock(&hc->rx)) return 0;
+  int broken = rx_one(hc, host, 0);
+  pthread_mutex_unlock(&hc->rx);
+  return broken ? -1 : 0;
+}
 /* Per-thread eventfd a waiter polls; a fork()ed child gets a new one, since
  * the inherited descriptor is the same object as the parent's. */
 __thread int _moj_dsm_tl_efd = -1;

@@ -84,6 +84,21 @@ static void resolve(int block) {
     sigaddset(&blk, MOJ_SPECLOCK_SIG);
     pthread_sigmask(SIG_BLOCK, &blk, &om);
   }
+  struct speclock *w = cur;
+  if (block && w && pthread_equal(w->thread, pthread_self()) && !w->orphan) {
+    /* wait for the outcome reading the connection ourselves (the reader
+     * thread may be napping); fall back to sleeping if it broke */
+    int broken = 0;
+    _moj_dsm_self_read_enter(w->host);
+    while (!atomic_load(&w->p->done) && !atomic_load(&w->p->queued) && !atomic_load(&w->doomed)) {
+      if (!broken && _moj_dsm_pump(w->host, 1) < 0) broken = 1;
+      if (broken) {
+        struct timespec ms = {0, 1000000};
+        syscall(SYS_futex, &w->p->done, FUTEX_WAIT_PRIVATE, 0, &ms, NULL, 0);
+      }
+    }
+    _moj_dsm_self_read_leave(w->host);
+  }
   for (;;) {
     struct speclock *s = cur;
     if (!s || !pthread_equal(s->thread, pthread_self())) break;
