@@ -216,6 +216,7 @@ struct pend *_moj_dsm_call_async(int host, uint16_t type, uint32_t aux, const vo
                                  size_t l2, void (*on_done)(struct pend *));
 int _moj_dsm_speclock_semop(int host, const struct _moj_semop *q, const struct _moj_sembuf *b, size_t nsops, int id,
                             const struct sembuf *ops, int *handled);
+size_t _moj_dsm_sem_inverse(const struct sembuf *ops, size_t n, int keep_undo, struct _moj_sembuf *out);
 void _moj_dsm_speclock_settle(void);
 void _moj_dsm_self_read_enter(int host);
 void _moj_dsm_self_read_leave(int host);

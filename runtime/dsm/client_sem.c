@@ -51,6 +51,16 @@ uint64_t _moj_dsm_rid(void) {
   }
   return (ip & 0xffffffff00000000ull) | (uint32_t)(atomic_fetch_add(&ctr, 1) + 1);
 }
+/* The operations that undo ops (each nonzero op negated; SEM_UNDO kept when
+ * keep_undo): a compensation, or a lock handed back.  Returns how many. */
+size_t _moj_dsm_sem_inverse(const struct sembuf *ops, size_t n, int keep_undo, struct _moj_sembuf *out) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ops[i].sem_op)
+      out[k++] = (struct _moj_sembuf){ops[i].sem_num, (int16_t)-ops[i].sem_op,
+                                      (int16_t)(keep_undo ? ops[i].sem_flg & SEM_UNDO : 0), 0};
+  return k;
+}
 EXPORT int semget(key_t key, int nsems, int flg) {
   int home, route = _moj_dsm_route_key(key, &home);
   if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_semget(key, nsems, flg);

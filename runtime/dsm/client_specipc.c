@@ -59,9 +59,7 @@ int _moj_dsm_specipc_semop(int host, int id, const struct sembuf *ops, size_t ns
 }
 void _moj_dsm_specipc_semop_done(int host, int id, const struct sembuf *ops, size_t nsops) {
   struct _moj_sembuf b[500];
-  size_t n = 0;
-  for (size_t i = 0; i < nsops; i++)
-    if (ops[i].sem_op) b[n++] = (struct _moj_sembuf){ops[i].sem_num, (int16_t)-ops[i].sem_op, (int16_t)(ops[i].sem_flg & SEM_UNDO), 0};
+  size_t n = _moj_dsm_sem_inverse(ops, nsops, 1, b);
   if (n && add(COMP_SEM, host, id, 0, 0, b, n * sizeof *b, n))
     _moj_dsm_warn("no memory to record how to undo a semop inside a speculation: an abort will not undo it");
 }

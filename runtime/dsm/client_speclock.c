@@ -54,9 +54,7 @@ static void notify(struct pend *p) {
  * granted.  Cancel it; if the grant wins the race, hand the lock back. */
 static void give_back(struct speclock *s) {
   struct _moj_sembuf b[500];
-  size_t n = 0;
-  for (size_t i = 0; i < s->nsops; i++)
-    if (s->ops[i].sem_op) b[n++] = (struct _moj_sembuf){s->ops[i].sem_num, (int16_t)-s->ops[i].sem_op, 0, 0};
+  size_t n = _moj_dsm_sem_inverse(s->ops, s->nsops, 0, b);
   if (!n) return;
   struct _moj_semop q = {s->id, (uint32_t)n, -1, _moj_dsm_cred(), _moj_dsm_rid()};
   _moj_dsm_call(s->host, MOJ_SEMOP, &q, sizeof q, b, n * sizeof *b, NULL, 0, NULL, 0);
