@@ -164,6 +164,12 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
       c->link_delay_us = d;
       c->link_jitter_us = j;
       c->link_loss = loss;
+    } else if (!strcmp(tok[0], "client-link") && nt == 3) {
+      uint32_t d, j;
+      if (parse_u32(tok[1], &d) || parse_u32(tok[2], &j) || d > 10000000 || j > 10000000)
+        FAIL("'client-link' takes DELAY_US JITTER_US (0 to 10000000 each), got '%s %s'", tok[1], tok[2]);
+      c->client_delay_us = d;
+      c->client_jitter_us = j;
     } else if (!strcmp(tok[0], "distributed") && nt == 2) {
       if (c->ndist == MOJ_DSM_MAX_RANGES) FAIL("too many distributed ranges");
       if (parse_range(tok[1], &c->dist[c->ndist])) FAIL("bad key range '%s'", tok[1]);

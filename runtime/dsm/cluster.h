@@ -33,6 +33,7 @@ struct _moj_cluster {
   int64_t order_window_us;  /* T; -1 = from the measured round trip */
   int64_t order_quiet_us;   /* T'; -1 = 2 T */
   int64_t link_delay_us, link_jitter_us; /* injected on daemon-to-daemon links (tests, model sweeps) */
+  int64_t client_delay_us, client_jitter_us; /* injected on every frame a daemon sends to a process (nsd_delay.c) */
   int spec_locks;           /* `speculative-locks on`: libmojave programs speculate past a semop that may wait (paper §3.2.4) */
   double link_loss;         /* probability a frame is "lost": it and those behind it wait a 200 ms retransmission */
 };

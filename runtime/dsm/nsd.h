@@ -15,6 +15,7 @@
  *   nsd_msg.c      message queues
  *   nsd_wait.c     blocked semop/msgsnd/msgrcv: waiters, cancel, timeouts
  *   nsd_admin.c    LIST: what this daemon homes, for mojave-ipcs
+ *   nsd_delay.c    injected latency on the links to processes (`client-link`)
  *   nsd_order.c    total order among the daemons (links, window, QUIETs,
  *                  the replicated log); the algorithm itself is order.c */
 #ifndef MOJ_NSD_H
@@ -63,6 +64,12 @@ struct conn {
   struct undo *undos;
   uint32_t fetch_seq;
   int to_peer;                    /* total order: 1 + the host index of the daemon whose ordered traffic this carries */
+  int daemon_link;                /* our own connection to another daemon (conn_adopt) */
+  struct dframe *dq, *dqt;        /* frames held by the injected `client-link` delay (nsd_delay.c) */
+  size_t dq_bytes;
+  int64_t dq_last;
+  int dlisted;
+  struct conn *dnext;
 };
 struct cref { int fd; uint32_t gen; };
 
@@ -82,6 +89,13 @@ void conn_accept(int lfd);
 /* Our own authenticated connection to another daemon, served by the loop like an accepted one. */
 struct conn *conn_adopt(int fd, const char *host, struct _moj_chan *ch);
 void conn_expire_handshakes(void);
+
+/* ---------------- injected latency to application processes (nsd_delay.c) ---------------- */
+int delay_applies(const struct conn *c);
+void delay_put(struct conn *c, uint16_t type, uint32_t seq, int32_t status, uint32_t aux, const void *p1, size_t l1,
+               const void *p2, size_t l2);
+int64_t delay_tick(void); /* releases what is due; the next due time (0: nothing held) */
+void delay_drop(struct conn *c);
 
 /* ---------------- daemon configuration (nsd_main.c) ---------------- */
 extern struct _moj_cluster C;

@@ -119,6 +119,7 @@ static size_t send_direct(struct conn *c, const uint8_t *head, size_t hl, const 
 void sendm(struct conn *c, uint16_t type, uint32_t seq, int32_t status, uint32_t aux,
                   const void *p1, size_t l1, const void *p2, size_t l2) {
   if (!c) return;
+  if (__builtin_expect(c->dq || delay_applies(c), 0)) { delay_put(c, type, seq, status, aux, p1, l1, p2, l2); return; }
   if (!c->ch.tx.alg && !c->txlen && l2 >= MOJ_PAGE && l1 <= 64) {
     uint8_t head[24 + 64];
     size_t hl = _moj_frame_put(&c->ch.tx, head, type, seq, status, aux, p1, l1, NULL, 0);
@@ -177,6 +178,7 @@ void conn_close(struct conn *c, const char *why) {
   if (c->authed) logp(c, MOJ_LOG_INFO, "closing %s (host %s pid %u): %s", c->peer, c->host, c->pid, why);
   else { logp(c, MOJ_LOG_INFO, "closing unauthenticated %s: %s", c->peer, why); hs_del(c); }
   _moj_chan_free(&c->ch);
+  delay_drop(c);
   conns[c->fd] = NULL;
   _moj_ae_del(&nsd_loop, c->fd);
   close(c->fd);
@@ -419,6 +421,7 @@ struct conn *conn_adopt(int fd, const char *host, struct _moj_chan *ch) {
   _moj_sock_liveness(fd);
   c->fd = fd; c->gen = gen_ctr++; c->t_accept = now_ns();
   c->authed = 1;
+  c->daemon_link = 1;
   c->ch = *ch;
   snprintf(c->peer, sizeof c->peer, "link to %s", host);
   snprintf(c->host, sizeof c->host, "%s", host);

@@ -56,9 +56,10 @@ static void on_listen(struct moj_ae *ae, int fd, void *data, int mask) {
 static int tick(struct moj_ae *ae, void *data) {
   (void)ae; (void)data;
   int64_t next = expire_waiters();
-  int64_t on = order_tick();
+  int64_t on = order_tick(), dl = delay_tick();
+  if (dl && (!on || dl < on)) on = dl;
   if (on && (!next || on < next)) next = on;
-  ae->deadline_ns = on; /* the total order's timers are sub-millisecond */
+  ae->deadline_ns = on; /* the total order's and the injected delay's timers are sub-millisecond */
   check_recovery_deadlines();
   ipc_ghosts_expire();
   conn_expire_handshakes();

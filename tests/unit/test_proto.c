@@ -260,8 +260,38 @@ static void encrypt_directive(void **state) {
   }
 }
 
+/* Injected latency on the daemons' links to processes (nsd_delay.c). */
+static void client_link_directive(void **state) {
+  (void)state;
+  static const struct { const char *line; int ok; int64_t d, j; } cases[] = {
+      {"client-link 500 0", 1, 500, 0},     {"client-link 0 250", 1, 0, 250}, {"client-link 10000000 1", 1, 10000000, 1},
+      {"client-link 10000001 0", 0, 0, 0},  {"client-link -5 0", 0, 0, 0},    {"client-link 500", 0, 0, 0},
+      {"client-link 500 0 0.1", 0, 0, 0},   {"client-link 1ms 0", 0, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char path[] = "/tmp/test_proto_clusterXXXXXX", err[256] = "";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    dprintf(fd, "secret 0123456789abcdef\nhost h1 10.0.0.1:7700\nnameserver root h1\n%s\n", cases[i].line);
+    close(fd);
+    struct _moj_cluster *c = calloc(1, sizeof *c);
+    int r = _moj_cluster_load(path, c, err, sizeof err);
+    unlink(path);
+    if (cases[i].ok) {
+      assert_int_equal(r, 0);
+      assert_int_equal(c->client_delay_us, cases[i].d);
+      assert_int_equal(c->client_jitter_us, cases[i].j);
+    } else {
+      assert_int_equal(r, -1);
+      assert_true(strstr(err, ":4: ") != NULL);
+      assert_true(strstr(err, "client-link") != NULL);
+    }
+    free(c);
+  }
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(sha_vectors), cmocka_unit_test(hmac_rfc4231),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(client_link_directive), cmocka_unit_test(sha_vectors), cmocka_unit_test(hmac_rfc4231),
                                      cmocka_unit_test(hmac_matches_libcrypto), cmocka_unit_test(hkdf_rfc5869),
                                      cmocka_unit_test(seal_round_trip), cmocka_unit_test(seal_rejects),
                                      cmocka_unit_test(encrypt_directive)};
