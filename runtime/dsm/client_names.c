@@ -78,6 +78,7 @@ int _moj_dsm_route_id(int id, int *home) {
   if (_moj_dsm_cfg_err) { errno = _moj_dsm_cfg_err; return -1; }
   if (!_moj_dsm_cfg_ok || !MOJ_ID_IS(id)) return 0;
   int h = MOJ_ID_HOST(id);
+  if (h == MOJ_ID_ORDERED) h = _moj_dsm_self_host; /* replicated at every daemon: ask our own */
   if (h >= _moj_dsm_cluster.nhosts) { errno = EINVAL; return -1; }
   *home = h;
   return 1;

@@ -90,7 +90,7 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
   }
   size_t at = 0;
   char line[512];
-  int ln = 0;
+  int ln = 0, ordered_line = 0;
   char *pending_root = NULL;
   struct { char host[32], parent[32]; struct _moj_range r; int line; } dl[MOJ_DSM_MAX_RANGES];
   int ndl = 0;
@@ -170,6 +170,11 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
         FAIL("'client-link' takes DELAY_US JITTER_US (0 to 10000000 each), got '%s %s'", tok[1], tok[2]);
       c->client_delay_us = d;
       c->client_jitter_us = j;
+    } else if (!strcmp(tok[0], "ordered") && nt == 2) {
+      if (c->nordered == MOJ_DSM_MAX_RANGES) FAIL("too many ordered ranges");
+      if (parse_range(tok[1], &c->ordered[c->nordered])) FAIL("bad key range '%s'", tok[1]);
+      c->nordered++;
+      ordered_line = ln;
     } else if (!strcmp(tok[0], "distributed") && nt == 2) {
       if (c->ndist == MOJ_DSM_MAX_RANGES) FAIL("too many distributed ranges");
       if (parse_range(tok[1], &c->dist[c->ndist])) FAIL("bad key range '%s'", tok[1]);
@@ -178,6 +183,8 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
       FAIL("unknown or malformed directive '%s'", tok[0]);
     }
   }
+  ln = ordered_line;
+  if (c->nordered && !c->order) FAIL("'ordered' needs the total order: add 'order classical' or 'order speculative'");
   ln = 0;
   if (c->nhosts == 0) FAIL("no 'host' lines");
   if (c->secret_len == 0) FAIL("no 'secret' line");
@@ -214,12 +221,19 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
 #undef FAIL
 }
 
+int _moj_cluster_is_ordered(const struct _moj_cluster *c, int32_t key) {
+  uint32_t k = (uint32_t)key;
+  if (key == 0) return 0;
+  for (int i = 0; i < c->nordered; i++)
+    if (k >= c->ordered[i].lo && k <= c->ordered[i].hi) return 1;
+  return 0;
+}
 int _moj_cluster_is_distributed(const struct _moj_cluster *c, int32_t key) {
   uint32_t k = (uint32_t)key;
   if (key == 0) return 0; /* IPC_PRIVATE stays with the kernel */
   for (int i = 0; i < c->ndist; i++)
     if (k >= c->dist[i].lo && k <= c->dist[i].hi) return 1;
-  return 0;
+  return _moj_cluster_is_ordered(c, key); /* an ordered key is distributed too */
 }
 int _moj_cluster_resolve_at(const struct _moj_cluster *c, int server, int32_t key, int *referral, uint32_t *lo, uint32_t *hi) {
   uint32_t k = (uint32_t)key;

@@ -27,6 +27,8 @@ struct _moj_cluster {
   struct _moj_range deleg[MOJ_DSM_MAX_RANGES]; /* key ranges delegated to sub-servers (a tree rooted at root) */
   int ndist;
   struct _moj_range dist[MOJ_DSM_MAX_RANGES];  /* keys handled by the DSM */
+  int nordered;
+  struct _moj_range ordered[MOJ_DSM_MAX_RANGES]; /* semaphore keys replicated through the total order (nsd_osem.c) */
   int encrypt;              /* MOJ_AEAD_*: 0 = frames travel in the clear */
   /* total-order layer among the daemons (docs/speculative-dsm.md) */
   int order;                /* 0 off, 1 classical, 2 speculative (= MOJ_TO_* of order.h) */
@@ -42,6 +44,8 @@ struct _moj_cluster {
 int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_t errlen);
 int _moj_cluster_find_host(const struct _moj_cluster *c, const char *name);
 int _moj_cluster_is_distributed(const struct _moj_cluster *c, int32_t key);
+/* A semaphore key whose set is replicated through the total order (`ordered RANGE`). */
+int _moj_cluster_is_ordered(const struct _moj_cluster *c, int32_t key);
 /* One resolution step at nameserver `server`, like a DNS server answering for
  * its zone: returns the host to ask next with *referral = 1 (a sub-server
  * `server` delegated the key's range to), or `server` itself with

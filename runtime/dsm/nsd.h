@@ -16,6 +16,7 @@
  *   nsd_wait.c     blocked semop/msgsnd/msgrcv: waiters, cancel, timeouts
  *   nsd_admin.c    LIST: what this daemon homes, for mojave-ipcs
  *   nsd_delay.c    injected latency on the links to processes (`client-link`)
+ *   nsd_osem.c     ordered semaphore sets: replicas applying committed requests
  *   nsd_order.c    total order among the daemons (links, window, QUIETs,
  *                  the replicated log); the algorithm itself is order.c */
 #ifndef MOJ_NSD_H
@@ -65,6 +66,7 @@ struct conn {
   uint32_t fetch_seq;
   int to_peer;                    /* total order: 1 + the host index of the daemon whose ordered traffic this carries */
   int daemon_link;                /* our own connection to another daemon (conn_adopt) */
+  int osem_used;                  /* made requests on ordered semaphore sets (nsd_osem.c) */
   struct dframe *dq, *dqt;        /* frames held by the injected `client-link` delay (nsd_delay.c) */
   size_t dq_bytes;
   int64_t dq_last;
@@ -91,7 +93,7 @@ struct conn *conn_adopt(int fd, const char *host, struct _moj_chan *ch);
 void conn_expire_handshakes(void);
 
 /* ---------------- injected latency to application processes (nsd_delay.c) ---------------- */
-int delay_applies(const struct conn *c);
+int delay_applies(const struct conn *c, uint16_t type);
 void delay_put(struct conn *c, uint16_t type, uint32_t seq, int32_t status, uint32_t aux, const void *p1, size_t l1,
                const void *p2, size_t l2);
 int64_t delay_tick(void); /* releases what is due; the next due time (0: nothing held) */
@@ -278,6 +280,17 @@ void do_to_msg(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_to_quiet(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_to_submit(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_to_log(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+int order_submit(const void *data, uint32_t len, uint64_t *t);
+
+/* ordered semaphore sets, replicated through the total order (nsd_osem.c) */
+int osem_key(int32_t key);
+void osem_get(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void osem_op(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void osem_ctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+int osem_cancel(struct conn *c, uint32_t seq);
+void osem_conn_gone(struct conn *c);
+int64_t osem_tick(void);
+void osem_commit(const uint8_t *data, uint32_t len);
 
 /* A handler's payload must hold at least a T (h, c in scope). */
 #define NEED(T) \

@@ -119,7 +119,7 @@ static size_t send_direct(struct conn *c, const uint8_t *head, size_t hl, const 
 void sendm(struct conn *c, uint16_t type, uint32_t seq, int32_t status, uint32_t aux,
                   const void *p1, size_t l1, const void *p2, size_t l2) {
   if (!c) return;
-  if (__builtin_expect(c->dq || delay_applies(c), 0)) { delay_put(c, type, seq, status, aux, p1, l1, p2, l2); return; }
+  if (__builtin_expect(c->dq || delay_applies(c, type), 0)) { delay_put(c, type, seq, status, aux, p1, l1, p2, l2); return; }
   if (!c->ch.tx.alg && !c->txlen && l2 >= MOJ_PAGE && l1 <= 64) {
     uint8_t head[24 + 64];
     size_t hl = _moj_frame_put(&c->ch.tx, head, type, seq, status, aux, p1, l1, NULL, 0);
@@ -179,6 +179,7 @@ void conn_close(struct conn *c, const char *why) {
   else { logp(c, MOJ_LOG_INFO, "closing unauthenticated %s: %s", c->peer, why); hs_del(c); }
   _moj_chan_free(&c->ch);
   delay_drop(c);
+  osem_conn_gone(c);
   conns[c->fd] = NULL;
   _moj_ae_del(&nsd_loop, c->fd);
   close(c->fd);

@@ -1,7 +1,7 @@
 /* nsd_delay.c — injected latency on the daemon's links to application
  * processes (cluster file `client-link DELAY_US JITTER_US`), for tests and
  * benchmarks that need a long round trip on a machine whose loopback has
- * none (this kernel has no netem).
+ * none (this kernel has no netem).  Only processes of other hosts pay it.
  *
  * Why here and not in the client: a delay slept by the caller before a call
  * (MOJAVE_NET_DELAY_US) is paid only by code that makes a call, so a
@@ -25,8 +25,14 @@ struct dframe {
 static struct conn *delayed;  /* connections with held frames, a list through c->dnext */
 static unsigned delay_seed;
 
-int delay_applies(const struct conn *c) {
-  return (C.client_delay_us || C.client_jitter_us) && c->authed && !c->daemon_link && !c->to_peer;
+/* Processes of other hosts only: one on our own host talks to us over its
+ * loopback, as it would on real machines.  Never the handshake's AUTH_OK:
+ * another daemon dialling us for its order link waits for it inside its
+ * loop (nsd_order.c dial), and two daemons dialling each other would each
+ * hold the other's answer until a handshake timed out. */
+int delay_applies(const struct conn *c, uint16_t type) {
+  return (C.client_delay_us || C.client_jitter_us) && c->authed && !c->daemon_link && !c->to_peer &&
+         type != MOJ_AUTH_OK && strcmp(c->host, C.host[self_idx].name);
 }
 
 static void unlist(struct conn *c) {

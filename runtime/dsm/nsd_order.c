@@ -66,6 +66,9 @@ static void on_undo(void *ctx, const struct _moj_to_msg *m) {
 static void on_commit(void *ctx, const struct _moj_to_msg *m) {
   (void)ctx;
   chain_committed = mix(chain_committed, m);
+  uint32_t kind = MOJ_OK_LOG;
+  if (m->len >= sizeof kind) memcpy(&kind, m->data, sizeof kind);
+  if (kind != MOJ_OK_LOG) osem_commit(m->data, m->len); /* the log keeps the whole committed sequence */
   if (ntent) { memmove(chain_tent, chain_tent + 1, (size_t)(ntent - 1) * sizeof chain_tent[0]); ntent--; }
   if (nrec == caprec && caprec < MOJ_TO_KEEP) {
     size_t nc = caprec ? caprec * 2 : 4096;
@@ -145,10 +148,14 @@ static void bcast(uint16_t type, const void *p, uint32_t len, int64_t now) {
 }
 
 /* Connect and authenticate to daemon k (blocking, bounded: 200 ms to
- * connect, 1 s per handshake step), then adopt the socket into the loop. */
+ * connect, 1 s per handshake step), then adopt the socket into the loop.
+ * Blocking is the known weak spot: while we wait, we serve nobody, and a
+ * daemon dialling us at the same time waits for us (retries are jittered). */
 static void dial(int k, int64_t now) {
   struct plink *l = &links[k];
-  l->next_try = now + REDIAL_NS;
+  /* jittered: two daemons dialling each other block in their handshakes
+   * until one times out; in lockstep they would do it again and again */
+  l->next_try = now + REDIAL_NS / 2 + (int64_t)(rand_r(&inj_seed) % 1000) * (REDIAL_NS / 1000);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return;
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(C.host[k].port)};
@@ -204,8 +211,10 @@ void order_start(void) {
  * the next time something is due (0: nothing). */
 int64_t order_tick(void) {
   if (!to_on) return 0;
-  int64_t now = now_ns(), next = 0;
+  int64_t next = 0;
 #define NEXT(x) do { int64_t x_ = (x); if (x_ && (!next || x_ < next)) next = x_; } while (0)
+  NEXT(osem_tick()); /* deadlines and departures of processes using ordered sets */
+  int64_t now = now_ns();
   for (int k = 0; k < C.nhosts; k++) {
     if (k == self_idx) continue;
     struct plink *l = &links[k];
@@ -224,7 +233,6 @@ int64_t order_tick(void) {
     }
     NEXT(l->ping_at);
     link_flush(k, now);
-    if (l->q) NEXT(l->q->due);
   }
   if (C.order_window_us <= 0) set_windows();
   _moj_to_progress(&TO, now);
@@ -234,6 +242,10 @@ int64_t order_tick(void) {
     bcast(MOJ_TO_QUIET, &w, sizeof w, now);
   }
   NEXT(_moj_to_next_deadline(&TO));
+  /* last: frames held by the injected delay, including the QUIET just queued
+   * (scheduled before it, the loop would sleep past its due time) */
+  for (int k = 0; k < C.nhosts; k++)
+    if (k != self_idx && links[k].q && cget(links[k].c)) NEXT(links[k].q->due);
   return next;
 #undef NEXT
 }
@@ -295,20 +307,36 @@ void do_to_quiet(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   }
 }
 
-void do_to_submit(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
-  if (!to_on) { reply(c, h, ENOTSUP, NULL, 0); return; }
-  if (h->len > MOJ_TO_MAX_DATA) { reply(c, h, EMSGSIZE, NULL, 0); return; }
+/* Broadcast data (kind first: MOJ_OK_*) in total order.  0 or an errno.
+ * Not from inside a delivery callback (the queue is being walked). */
+int order_submit(const void *data, uint32_t len, uint64_t *t) {
+  if (!to_on) return ENOTSUP;
+  if (len > MOJ_TO_MAX_DATA) return EMSGSIZE;
   int64_t now = now_ns();
-  const struct _moj_to_msg *x = _moj_to_send(&TO, pl, h->len, now);
-  if (!x) { reply(c, h, ENOMEM, NULL, 0); return; }
-  struct _moj_to_wire w = {x->t, (uint32_t)self_idx, h->len};
+  const struct _moj_to_msg *x = _moj_to_send(&TO, data, len, now);
+  if (!x) return ENOMEM;
+  struct _moj_to_wire w = {x->t, (uint32_t)self_idx, len};
   uint8_t buf[sizeof w + MOJ_TO_MAX_DATA];
   memcpy(buf, &w, sizeof w);
-  memcpy(buf + sizeof w, pl, h->len);
-  bcast(MOJ_TO_MSG, buf, (uint32_t)(sizeof w + h->len), now);
-  w.len = 0;
-  reply(c, h, 0, &w, sizeof w);
+  memcpy(buf + sizeof w, data, len);
+  bcast(MOJ_TO_MSG, buf, (uint32_t)(sizeof w + len), now);
+  if (t) *t = w.t;
   _moj_to_progress(&TO, now);
+  return 0;
+}
+/* A client's data for the log: kind MOJ_OK_LOG + the data, so no client can
+ * pass off its data as another kind (an ordered semaphore operation). */
+void do_to_submit(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  uint32_t kind = MOJ_OK_LOG;
+  if (h->len > MOJ_TO_MAX_DATA - sizeof kind) { reply(c, h, to_on ? EMSGSIZE : ENOTSUP, NULL, 0); return; }
+  uint8_t buf[MOJ_TO_MAX_DATA];
+  memcpy(buf, &kind, sizeof kind);
+  memcpy(buf + sizeof kind, pl, h->len);
+  uint64_t t = 0;
+  int e = order_submit(buf, (uint32_t)(sizeof kind + h->len), &t);
+  if (e) { reply(c, h, e, NULL, 0); return; }
+  struct _moj_to_wire w = {t, (uint32_t)self_idx, 0};
+  reply(c, h, 0, &w, sizeof w);
 }
 
 void do_to_log(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {

@@ -218,6 +218,25 @@ struct _moj_msgrcv_r { int64_t mtype; uint32_t size; } __attribute__((packed));
 #define MOJ_ID_IS(id) ((id) >= 0 && ((id) & MOJ_ID_FLAG))
 #define MOJ_ID_HOST(id) (((id) >> 20) & 0x3ff)
 #define MOJ_ID_SLOT(id) ((id) & 0xfffff)
+/* Ordered semaphore sets (cluster file `ordered RANGE`, nsd_osem.c) are
+ * replicated at every daemon: their ids carry this host field, and a process
+ * sends their operations to its own host's daemon. */
+#define MOJ_ID_ORDERED 0x3ff
+#define MOJ_ID_IS_ORDERED(id) (MOJ_ID_IS(id) && MOJ_ID_HOST(id) == MOJ_ID_ORDERED)
+
+/* What an ordered message carries (MOJ_TO_MSG data): a kind, then for the
+ * ordered semaphore sets who asked (origin daemon, its connection, the
+ * request's seq) and the request itself (_moj_semget, _moj_semop + ops,
+ * _moj_ctl + values).  Kind 0: a client's TO_SUBMIT data, for the log only. */
+enum { MOJ_OK_LOG = 0, MOJ_OK_SEMGET = 1, MOJ_OK_SEMOP = 2, MOJ_OK_SEMCTL = 3, MOJ_OK_CANCEL = 4, MOJ_OK_GONE = 5,
+       MOJ_OK_MAX = 5 };
+struct _moj_osem_w {
+  uint32_t kind;
+  uint32_t origin;   /* host index of the daemon the process talks to */
+  uint32_t fd, gen;  /* its connection there (gen: unique per daemon) */
+  uint32_t seq;      /* the request's seq on that connection */
+  uint32_t aux;      /* SEMOP: the request's aux; CANCEL: the errno to answer */
+} __attribute__((packed));
 
 /* ---- helpers (proto.c) ---- */
 void _moj_sha256(const void *data, size_t len, uint8_t out[32]);
