@@ -120,6 +120,7 @@ int _moj_dsm_is_dist_id(int id);
 int _moj_dsm_id_host(int id);
 /* 0: the kernel's; 1: distributed, *home set; -1: refused, errno set */
 int _moj_dsm_route_key(key_t key, int *home);
+int _moj_dsm_route_get(key_t key, int *home); /* semget/msgget: ordered keys go to our own daemon */
 int _moj_dsm_route_id(int id, int *home);
 
 /* ---------------- connections to homes (client_conn.c) ---------------- */

@@ -164,6 +164,11 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
       c->link_delay_us = d;
       c->link_jitter_us = j;
       c->link_loss = loss;
+    } else if (!strcmp(tok[0], "order-fail-after") && nt == 2) {
+      uint32_t ms = 0;
+      if (strcmp(tok[1], "off") && (parse_u32(tok[1], &ms) || ms < 100 || ms > 3600000))
+        FAIL("'order-fail-after' takes 'off' or milliseconds from 100 to 3600000, got '%s'", tok[1]);
+      c->order_fail_ms = ms;
     } else if (!strcmp(tok[0], "client-link") && nt == 3) {
       uint32_t d, j;
       if (parse_u32(tok[1], &d) || parse_u32(tok[2], &j) || d > 10000000 || j > 10000000)

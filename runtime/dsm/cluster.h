@@ -38,6 +38,7 @@ struct _moj_cluster {
   int64_t client_delay_us, client_jitter_us; /* injected on every frame a daemon sends to a process (nsd_delay.c) */
   int spec_locks;           /* `speculative-locks on`: libmojave programs speculate past a semop that may wait (paper §3.2.4) */
   double link_loss;         /* probability a frame is "lost": it and those behind it wait a 200 ms retransmission */
+  int64_t order_fail_ms;    /* `order-fail-after MS`: a daemon silent this long is excluded (0 = never) */
 };
 
 /* Parse `path`; on error returns -1 and writes a "file:line: reason" message to err. */

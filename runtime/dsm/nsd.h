@@ -16,7 +16,9 @@
  *   nsd_wait.c     blocked semop/msgsnd/msgrcv: waiters, cancel, timeouts
  *   nsd_admin.c    LIST: what this daemon homes, for mojave-ipcs
  *   nsd_delay.c    injected latency on the links to processes (`client-link`)
- *   nsd_osem.c     ordered semaphore sets: replicas applying committed requests
+ *   nsd_oreq.c     ordered objects: requests submitted to the total order, answered at commit
+ *   nsd_osem.c     ordered semaphore sets: the replica every daemon keeps
+ *   nsd_omsg.c     ordered message queues: the replica every daemon keeps
  *   nsd_order.c    total order among the daemons (links, window, QUIETs,
  *                  the replicated log); the algorithm itself is order.c */
 #ifndef MOJ_NSD_H
@@ -66,7 +68,7 @@ struct conn {
   uint32_t fetch_seq;
   int to_peer;                    /* total order: 1 + the host index of the daemon whose ordered traffic this carries */
   int daemon_link;                /* our own connection to another daemon (conn_adopt) */
-  int osem_used;                  /* made requests on ordered semaphore sets (nsd_osem.c) */
+  int ord_used;                   /* made requests on ordered objects (nsd_oreq.c) */
   struct dframe *dq, *dqt;        /* frames held by the injected `client-link` delay (nsd_delay.c) */
   size_t dq_bytes;
   int64_t dq_last;
@@ -261,6 +263,7 @@ void do_semctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_undo_take(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_undo_give(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 /* message queues (nsd_msg.c) */
+struct msg *msg_select(struct msg *head, int64_t mtype, int flags, struct msg **prev);
 void mq_wake(int sl);
 void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
@@ -280,17 +283,30 @@ void do_to_msg(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_to_quiet(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_to_submit(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_to_log(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
+void do_to_fail(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 int order_submit(const void *data, uint32_t len, uint64_t *t);
 
-/* ordered semaphore sets, replicated through the total order (nsd_osem.c) */
-int osem_key(int32_t key);
-void osem_get(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
-void osem_op(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
-void osem_ctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
-int osem_cancel(struct conn *c, uint32_t seq);
-void osem_conn_gone(struct conn *c);
-int64_t osem_tick(void);
-void osem_commit(const uint8_t *data, uint32_t len);
+/* ordered System V objects, replicated through the total order: the
+ * origin's side and the dispatch of committed requests (nsd_oreq.c) */
+int ord_key(int32_t key);
+void ord_submit(struct conn *c, const struct _moj_hdr *h, uint32_t kind, const uint8_t *pl, int64_t timeout_ns);
+void ord_answer(const struct _moj_ord_w *w, uint16_t type, int32_t st, const void *p, size_t l, const void *p2, size_t l2);
+int ord_cancel(struct conn *c, uint32_t seq);
+void ord_conn_gone(struct conn *c);
+int64_t ord_tick(void);
+void ord_commit(const uint8_t *data, uint32_t len);
+/* Does request a come from the process b names?  b->fd == UINT32_MAX: any
+ * process of b's origin (a daemon excluded with all its processes). */
+static inline int ord_same_proc(const struct _moj_ord_w *a, const struct _moj_ord_w *b) {
+  return a->origin == b->origin && (b->fd == UINT32_MAX || (a->fd == b->fd && a->gen == b->gen));
+}
+/* the replicas: semaphore sets (nsd_osem.c), queues (nsd_omsg.c) */
+void osem_apply(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len);
+int osem_cancel_waiter(const struct _moj_ord_w *w); /* 1: it was waiting here (answered) */
+void osem_gone(const struct _moj_ord_w *w);
+void omsg_apply(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len);
+int omsg_cancel_waiter(const struct _moj_ord_w *w);
+void omsg_gone(const struct _moj_ord_w *w);
 
 /* A handler's payload must hold at least a T (h, c in scope). */
 #define NEED(T) \

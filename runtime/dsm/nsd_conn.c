@@ -179,7 +179,7 @@ void conn_close(struct conn *c, const char *why) {
   else { logp(c, MOJ_LOG_INFO, "closing unauthenticated %s: %s", c->peer, why); hs_del(c); }
   _moj_chan_free(&c->ch);
   delay_drop(c);
-  osem_conn_gone(c);
+  ord_conn_gone(c);
   conns[c->fd] = NULL;
   _moj_ae_del(&nsd_loop, c->fd);
   close(c->fd);
@@ -265,6 +265,7 @@ static void dispatch(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl
   case MOJ_TO_QUIET: do_to_quiet(c, h, pl); break;
   case MOJ_TO_SUBMIT: do_to_submit(c, h, pl); break;
   case MOJ_TO_LOG: do_to_log(c, h, pl); break;
+  case MOJ_TO_FAIL: do_to_fail(c, h, pl); break;
   default:
     logp(c, MOJ_LOG_WARN, "unknown message type %u from %s, rejected", h->type, c->peer);
     reply(c, h, EPROTO, NULL, 0);

@@ -19,6 +19,7 @@ static struct mq *mq_by_id(int id, int *slot) {
 void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_msgget);
   struct _moj_msgget q; memcpy(&q, pl, sizeof q);
+  if (ord_key(q.key)) { if (h->len == sizeof q) ord_submit(c, h, MOJ_OK_MSGGET, pl, 0); else reply(c, h, EPROTO, NULL, 0); return; }
   if (!key_is_mine(c, h, q.key)) return;
   for (int i = 0; q.key != IPC_PRIVATE && i < MAX_SLOTS; i++) { /* IPC_PRIVATE: always a new one */
     struct mq *m = mqs[i];
@@ -63,21 +64,27 @@ static int msg_try_snd(struct conn *c, int sl, struct mq *m, uint32_t seq, const
   dsend(c, MOJ_MSGSND | MOJ_REPLY, seq, 0, NULL, 0, NULL, 0);
   return 0;
 }
+/* The message msgrcv(mtype, flags) takes, as the kernel picks it: the first
+ * (0: any; > 0: of that type, or not of it with MSG_EXCEPT), or (< 0) the
+ * first of the lowest type <= -mtype; *prev gets the one before it. */
+struct msg *msg_select(struct msg *head, int64_t mtype, int flags, struct msg **prev) {
+  struct msg *g = NULL;
+  *prev = NULL;
+  for (struct msg *x = head, *px = NULL; x; px = x, x = x->next) {
+    int match;
+    if (mtype == 0) match = 1;
+    else if (mtype > 0) match = (flags & MSG_EXCEPT) ? x->type != mtype : x->type == mtype;
+    else match = x->type <= -mtype && (!g || x->type < g->type);
+    if (!match) continue;
+    g = x; *prev = px;
+    if (mtype >= 0) break; /* negative: keep looking for a lower type */
+  }
+  return g;
+}
 /* returns 0 received (reply held for ipc_commit), -1 block, >0 errno */
 static int msg_try_rcv(struct conn *c, int sl, struct mq *m, uint32_t seq, const uint8_t *pl) {
   struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
-  struct msg *prev = NULL, *g = NULL, *gp = NULL;
-  for (struct msg *x = m->head, *px = NULL; x; px = x, x = x->next) {
-    int match;
-    if (q.mtype == 0) match = 1;
-    else if (q.mtype > 0) match = (q.flags & MSG_EXCEPT) ? x->type != q.mtype : x->type == q.mtype;
-    else match = x->type <= -q.mtype && (!g || x->type < g->type);
-    if (!match) continue;
-    if (q.mtype < 0) { g = x; gp = px; continue; } /* keep looking for a lower type */
-    g = x; gp = px;
-    break;
-  }
-  prev = gp;
+  struct msg *prev, *g = msg_select(m->head, q.mtype, q.flags, &prev);
   if (!g) return (q.flags & IPC_NOWAIT) ? ENOMSG : -1;
   uint32_t sz = g->size;
   if (sz > q.maxsize) {
@@ -119,6 +126,7 @@ void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_msgsnd);
   struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
   if (h->len != sizeof q + q.size) { logw("MSGSND from %s: length mismatch, rejected", c->peer); reply(c, h, EPROTO, NULL, 0); return; }
+  if (MOJ_ID_IS_ORDERED(q.id)) { ord_submit(c, h, MOJ_OK_MSGSND, pl, 0); return; }
   int sl;
   struct mq *m = mq_by_id(q.id, &sl);
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
@@ -135,6 +143,7 @@ void do_msgrcv(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_msgrcv);
   int sl;
   struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
+  if (MOJ_ID_IS_ORDERED(q.id)) { if (h->len == sizeof q) ord_submit(c, h, MOJ_OK_MSGRCV, pl, 0); else reply(c, h, EPROTO, NULL, 0); return; }
   struct mq *m = mq_by_id(q.id, &sl);
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
   if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
@@ -148,6 +157,7 @@ void do_msgrcv(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
 void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_ctl);
   struct _moj_ctl q; memcpy(&q, pl, sizeof q);
+  if (MOJ_ID_IS_ORDERED(q.id)) { ord_submit(c, h, MOJ_OK_MSGCTL, pl, 0); return; }
   int sl;
   struct mq *m = mq_by_id(q.id, &sl);
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }

@@ -31,10 +31,12 @@ struct plink {
   int64_t due_last;
   int64_t srtt, rttvar;     /* ns; srtt 0 = no sample yet */
   int64_t ping_at;
+  int64_t heard_ns;         /* last frame from that daemon (failure detection) */
 };
 static struct plink links[MOJ_MAX_HOSTS];
 static struct _moj_to TO;
 static int to_on;
+static int self_excluded; /* the others excluded us: ordered operations are refused */
 static unsigned inj_seed;
 
 /* ---- the consumer: a replicated log ---- */
@@ -68,7 +70,7 @@ static void on_commit(void *ctx, const struct _moj_to_msg *m) {
   chain_committed = mix(chain_committed, m);
   uint32_t kind = MOJ_OK_LOG;
   if (m->len >= sizeof kind) memcpy(&kind, m->data, sizeof kind);
-  if (kind != MOJ_OK_LOG) osem_commit(m->data, m->len); /* the log keeps the whole committed sequence */
+  if (kind != MOJ_OK_LOG) ord_commit(m->data, m->len); /* the log keeps the whole committed sequence */
   if (ntent) { memmove(chain_tent, chain_tent + 1, (size_t)(ntent - 1) * sizeof chain_tent[0]); ntent--; }
   if (nrec == caprec && caprec < MOJ_TO_KEEP) {
     size_t nc = caprec ? caprec * 2 : 4096;
@@ -93,7 +95,7 @@ static void on_commit(void *ctx, const struct _moj_to_msg *m) {
 static int64_t window_auto(void) {
   int64_t w = 0;
   for (int k = 0; k < C.nhosts; k++)
-    if (k != self_idx && links[k].srtt) {
+    if (k != self_idx && links[k].srtt && !TO.excluded[k] && !TO.failing[k]) { /* not a dead link's last samples */
       int64_t rto = links[k].srtt + 4 * links[k].rttvar;
       if (rto > w) w = rto;
     }
@@ -144,7 +146,74 @@ static void link_send(int k, uint16_t type, const void *p, uint32_t len, int64_t
 }
 static void bcast(uint16_t type, const void *p, uint32_t len, int64_t now) {
   for (int k = 0; k < C.nhosts; k++)
-    if (k != self_idx) link_send(k, type, p, len, now);
+    if (k != self_idx && !TO.excluded[k]) link_send(k, type, p, len, now);
+}
+/* A TO_MSG or TO_QUIET: id, data, then our receipt counts. */
+static void bcast_ordered(uint16_t type, uint64_t t, const void *data, uint32_t len, int64_t now) {
+  uint8_t buf[sizeof(struct _moj_to_wire) + MOJ_TO_MAX_DATA + 4 * MOJ_MAX_HOSTS];
+  struct _moj_to_wire w = {t, (uint32_t)self_idx, len};
+  memcpy(buf, &w, sizeof w);
+  if (len) memcpy(buf + sizeof w, data, len);
+  memcpy(buf + sizeof w + len, TO.rcount, 4 * (size_t)C.nhosts);
+  bcast(type, buf, (uint32_t)(sizeof w + len + 4 * (size_t)C.nhosts), now);
+}
+
+/* ---- failures: write speculation for faults (order.h) ---- */
+static void send_fail(unsigned f, int64_t now) {
+  struct _moj_to_fail m = {f, _moj_to_suspect(&TO, f, now)};
+  bcast(MOJ_TO_FAIL, &m, sizeof m, now);
+}
+/* Daemon k has been silent longer than `order-fail-after`. */
+static void suspect(int k, int64_t now) {
+  logw("total order: %s silent for %lld ms: suspected dead, telling the others (its messages received here: %u)",
+       C.host[k].name, (long long)((now - links[k].heard_ns) / 1000000), TO.rcount[k]);
+  send_fail((unsigned)k, now);
+}
+/* Every other daemon agreed: k is out.  Its processes are gone with it, so
+ * the lowest-numbered survivor orders their departure from the ordered
+ * objects (waiters dropped, SEM_UNDO applied) — at one point of the
+ * committed sequence, the same for every replica. */
+static void excluded(int k, int64_t now) {
+  struct conn *c = cget(links[k].c);
+  if (c) conn_close(c, "excluded from the total order");
+  links[k].up = 0;
+  int alive = 0, lowest = -1;
+  for (int j = 0; j < C.nhosts; j++)
+    if (!TO.excluded[j]) { alive++; if (lowest < 0) lowest = j; }
+  logw("total order: %s excluded by agreement; %llu of its messages beyond the agreed cut dropped; %d daemons go on",
+       C.host[k].name, (unsigned long long)TO.dropped, alive);
+  if (lowest == self_idx) {
+    struct _moj_ord_w w = {MOJ_OK_GONE, (uint32_t)k, UINT32_MAX, UINT32_MAX, 0, 0};
+    if (order_submit(&w, sizeof w, NULL)) logw("total order: cannot order the departure of %s's processes", C.host[k].name);
+  }
+  (void)now;
+}
+void do_to_fail(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
+  struct _moj_to_fail m;
+  if (!to_on || !c->to_peer || h->len != sizeof m) {
+    logp(c, MOJ_LOG_WARN, "TO_FAIL from %s (host %s): not from a peer link or malformed: link closed", c->peer, c->host);
+    conn_close(c, "bad TO_FAIL");
+    return;
+  }
+  memcpy(&m, pl, sizeof m);
+  int from = c->to_peer - 1;
+  int64_t now = now_ns();
+  links[from].heard_ns = now;
+  if (m.suspect == (uint32_t)self_idx) {
+    if (!self_excluded)
+      loge("total order: %s says the others take us for dead: we are out of the total order; ordered operations fail with ENOLINK",
+           C.host[from].name);
+    self_excluded = 1;
+    return;
+  }
+  if (m.suspect >= (uint32_t)C.nhosts || TO.excluded[m.suspect]) return;
+  if (!TO.failing[m.suspect]) {
+    logw("total order: %s suspects %s: so do we", C.host[from].name, C.host[m.suspect].name);
+    send_fail(m.suspect, now); /* contagious: our own count goes to everyone */
+  }
+  int r = _moj_to_recv_fail(&TO, (unsigned)from, m.suspect, m.count, now);
+  if (r < 0) { logp(c, MOJ_LOG_WARN, "TO_FAIL from %s: refused", c->host); return; }
+  if (r == 1) excluded((int)m.suspect, now);
 }
 
 /* Connect and authenticate to daemon k (blocking, bounded: 200 ms to
@@ -199,8 +268,10 @@ void order_start(void) {
   if (!C.order) return;
   struct _moj_to_consumer cons = {on_deliver, on_undo, on_commit, now_ns, NULL};
   _moj_to_init(&TO, self_idx, C.nhosts, C.order, 0, 0, &cons);
+  TO.receipts = 1;
   set_windows();
   to_on = 1;
+  for (int k = 0; k < C.nhosts; k++) links[k].heard_ns = now_ns(); /* failure detection counts from the start */
   inj_seed = (unsigned)getpid() ^ (unsigned)now_ns();
   logm("total order: %s mode, %d hosts, window %s, link delay %lld us jitter %lld us loss %g",
        C.order == MOJ_TO_SPECULATIVE ? "speculative" : "classical", C.nhosts, C.order_window_us > 0 ? "fixed" : "from the round trip",
@@ -213,11 +284,12 @@ int64_t order_tick(void) {
   if (!to_on) return 0;
   int64_t next = 0;
 #define NEXT(x) do { int64_t x_ = (x); if (x_ && (!next || x_ < next)) next = x_; } while (0)
-  NEXT(osem_tick()); /* deadlines and departures of processes using ordered sets */
+  NEXT(ord_tick()); /* deadlines and departures of processes using ordered objects */
   int64_t now = now_ns();
   for (int k = 0; k < C.nhosts; k++) {
-    if (k == self_idx) continue;
+    if (k == self_idx || TO.excluded[k]) continue;
     struct plink *l = &links[k];
+    if (C.order_fail_ms && !TO.failing[k] && now - l->heard_ns > C.order_fail_ms * 1000000) suspect(k, now);
     struct conn *c = cget(l->c);
     if (l->up && !c) {
       l->up = 0;
@@ -237,15 +309,13 @@ int64_t order_tick(void) {
   if (C.order_window_us <= 0) set_windows();
   _moj_to_progress(&TO, now);
   uint64_t qt = _moj_to_quiet_due(&TO, now);
-  if (qt) {
-    struct _moj_to_wire w = {qt, (uint32_t)self_idx, 0};
-    bcast(MOJ_TO_QUIET, &w, sizeof w, now);
-  }
+  if (qt) bcast_ordered(MOJ_TO_QUIET, qt, NULL, 0, now);
   NEXT(_moj_to_next_deadline(&TO));
   /* last: frames held by the injected delay, including the QUIET just queued
    * (scheduled before it, the loop would sleep past its due time) */
   for (int k = 0; k < C.nhosts; k++)
     if (k != self_idx && links[k].q && cget(links[k].c)) NEXT(links[k].q->due);
+  if (C.order_fail_ms) NEXT(now + 100000000); /* look at the silence of the others every 100 ms */
   return next;
 #undef NEXT
 }
@@ -254,6 +324,7 @@ int64_t order_tick(void) {
  * crosses the injected delay too (both directions of a real link have it). */
 void order_ping(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   if (h->len != sizeof(int64_t)) { reply(c, h, EPROTO, NULL, 0); return; }
+  links[c->to_peer - 1].heard_ns = now_ns();
   /* not while our link to k is still down: held back, the sample would measure that */
   if (cget(links[c->to_peer - 1].c)) link_send(c->to_peer - 1, MOJ_PING | MOJ_REPLY, pl, h->len, now_ns());
 }
@@ -286,10 +357,16 @@ void do_to_peer(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   c->to_peer = (int)k + 1;
 }
 
+/* Checks an ordered frame from a peer link; records its receipt counts. */
 static int to_wire(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl, struct _moj_to_wire *w) {
-  if (!c->to_peer || h->len < sizeof *w) return -1;
+  size_t rl = 4 * (size_t)C.nhosts;
+  if (!c->to_peer || h->len < sizeof *w + rl) return -1;
   memcpy(w, pl, sizeof *w);
-  if (w->m != (uint32_t)(c->to_peer - 1) || w->len != h->len - sizeof *w || w->len > MOJ_TO_MAX_DATA) return -1;
+  if (w->m != (uint32_t)(c->to_peer - 1) || w->len > MOJ_TO_MAX_DATA || w->len != h->len - sizeof *w - rl) return -1;
+  uint32_t rc[MOJ_MAX_HOSTS];
+  memcpy(rc, pl + sizeof *w + w->len, rl);
+  links[w->m].heard_ns = now_ns();
+  _moj_to_receipts(&TO, w->m, rc);
   return 0;
 }
 void do_to_msg(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
@@ -311,16 +388,13 @@ void do_to_quiet(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
  * Not from inside a delivery callback (the queue is being walked). */
 int order_submit(const void *data, uint32_t len, uint64_t *t) {
   if (!to_on) return ENOTSUP;
+  if (self_excluded) return ENOLINK;
   if (len > MOJ_TO_MAX_DATA) return EMSGSIZE;
   int64_t now = now_ns();
   const struct _moj_to_msg *x = _moj_to_send(&TO, data, len, now);
   if (!x) return ENOMEM;
-  struct _moj_to_wire w = {x->t, (uint32_t)self_idx, len};
-  uint8_t buf[sizeof w + MOJ_TO_MAX_DATA];
-  memcpy(buf, &w, sizeof w);
-  memcpy(buf + sizeof w, data, len);
-  bcast(MOJ_TO_MSG, buf, (uint32_t)(sizeof w + len), now);
-  if (t) *t = w.t;
+  bcast_ordered(MOJ_TO_MSG, x->t, data, len, now);
+  if (t) *t = x->t;
   _moj_to_progress(&TO, now);
   return 0;
 }
@@ -353,8 +427,11 @@ void do_to_log(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   r.abort_events = TO.st.abort_events; r.undone = TO.st.undone;
   r.te_ns = TO.st.te_ns; r.tc_ns = TO.st.tc_ns; r.ta_ns = TO.st.ta_ns;
   r.recorded = nrec;
-  for (int k = 0; k < C.nhosts; k++)
+  for (int k = 0; k < C.nhosts; k++) {
     if (k != self_idx && cget(links[k].c)) r.links_up++;
+    if (TO.excluded[k]) r.excluded |= 1ull << k;
+  }
+  r.dropped = TO.dropped;
   size_t room = (MOJ_MAX_PAYLOAD - sizeof r) / sizeof(struct _moj_to_log_e);
   r.first = first < nrec ? first : (uint32_t)nrec;
   r.nent = (uint32_t)(nrec - r.first < room ? nrec - r.first : room);

@@ -20,7 +20,7 @@ static struct sem *sem_by_id(int id, int *slot) {
 void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_semget);
   struct _moj_semget q; memcpy(&q, pl, sizeof q);
-  if (osem_key(q.key)) { if (h->len == sizeof q) osem_get(c, h, pl); else reply(c, h, EPROTO, NULL, 0); return; }
+  if (ord_key(q.key)) { if (h->len == sizeof q) ord_submit(c, h, MOJ_OK_SEMGET, pl, 0); else reply(c, h, EPROTO, NULL, 0); return; }
   if (!key_is_mine(c, h, q.key)) return;
   for (int i = 0; q.key != IPC_PRIVATE && i < MAX_SLOTS; i++) { /* IPC_PRIVATE: always a new one */
     struct sem *s = sems[i];
@@ -109,7 +109,7 @@ void do_semop(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   struct _moj_semop q; memcpy(&q, pl, sizeof q);
   if (q.nsops < 1 || q.nsops > SEMOPM) { reply(c, h, q.nsops < 1 ? EINVAL : E2BIG, NULL, 0); return; }
   if (h->len != sizeof q + q.nsops * sizeof(struct _moj_sembuf)) { logw("SEMOP from %s: length %u does not match nsops %u, rejected", c->peer, h->len, q.nsops); reply(c, h, EPROTO, NULL, 0); return; }
-  if (MOJ_ID_IS_ORDERED(q.id)) { osem_op(c, h, pl); return; }
+  if (MOJ_ID_IS_ORDERED(q.id)) { ord_submit(c, h, MOJ_OK_SEMOP, pl, q.timeout_ns); return; }
   int sl;
   struct sem *s = sem_by_id(q.id, &sl);
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
@@ -154,7 +154,7 @@ static void sem_destroy(int sl) {
 void do_semctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_ctl);
   struct _moj_ctl q; memcpy(&q, pl, sizeof q);
-  if (MOJ_ID_IS_ORDERED(q.id)) { osem_ctl(c, h, pl); return; }
+  if (MOJ_ID_IS_ORDERED(q.id)) { ord_submit(c, h, MOJ_OK_SEMCTL, pl, 0); return; }
   int sl;
   struct sem *s = sem_by_id(q.id, &sl);
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }

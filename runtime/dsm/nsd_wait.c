@@ -42,7 +42,7 @@ static int cancel_in(struct waiter **list, struct conn *c, uint32_t seq) {
 void do_cancel(struct conn *c, const struct _moj_hdr *h) {
   /* No reply of its own: the cancelled request is answered with EINTR, or it
    * already completed and its reply is on the way. */
-  if (c->osem_used && osem_cancel(c, h->aux)) return; /* an ordered set's: cancelled in the total order */
+  if (c->ord_used && ord_cancel(c, h->aux)) return; /* an ordered object's: cancelled in the total order */
   for (int i = 0; i < MAX_SLOTS; i++) {
     if (sems[i] && cancel_in(&sems[i]->w, c, h->aux)) return;
     if (mqs[i] && cancel_in(&mqs[i]->w, c, h->aux)) { mq_wake(i); ipc_commit(); return; } /* a freed sender slot */

@@ -28,11 +28,14 @@ void _moj_to_free(struct _moj_to *to) {
   to->qlen = 0;
 }
 
-/* Heard past (t, m) from every node but the sender and us? */
+/* Heard past (t, m) from every node but the sender and us (and, with
+ * receipts, every such node said it has it)?  Excluded nodes no longer
+ * count; a node being suspected still does (we wait for the agreement). */
 static int stable(const struct _moj_to *to, const struct _moj_to_msg *x) {
   for (int k = 0; k < to->n; k++) {
-    if (k == to->me || k == x->m) continue;
+    if (k == to->me || k == x->m || to->excluded[k]) continue;
     if (!to->heard[k] || !_moj_to_less(x->t, x->m, to->last_t[k], (unsigned)k)) return 0;
+    if (to->receipts && to->prc[k][x->m] < x->seq) return 0;
   }
   return 1;
 }
@@ -72,6 +75,7 @@ const struct _moj_to_msg *_moj_to_send(struct _moj_to *to, const void *data, uin
   to->last_send_ns = now;
   to->owe = 0;
   to->st.sent++;
+  x->seq = ++to->rcount[to->me];
   insert(to, x);
   return x;
 }
@@ -121,9 +125,11 @@ static void overtaken(struct _moj_to *to, struct _moj_to_msg *x, int64_t now) {
 }
 
 int _moj_to_recv(struct _moj_to *to, uint64_t t, unsigned m, const void *data, uint32_t len, int64_t now) {
+  if ((int)m < to->n && (to->failing[m] || to->excluded[m])) return 0; /* a suspect's: ignored (see the top) */
   if (heard_from(to, t, m, 1)) return -1;
   struct _moj_to_msg *x = mk(t, m, data, len, now);
   if (!x) return -1;
+  x->seq = ++to->rcount[m];
   if (t > to->max_recv_t) to->max_recv_t = t;
   if (!to->owe) { to->owe = 1; to->owe_since = now; }
   to->st.received++;
@@ -134,6 +140,7 @@ int _moj_to_recv(struct _moj_to *to, uint64_t t, unsigned m, const void *data, u
 }
 
 int _moj_to_recv_quiet(struct _moj_to *to, uint64_t t, unsigned m, int64_t now) {
+  if ((int)m < to->n && (to->failing[m] || to->excluded[m])) return 0;
   if (heard_from(to, t, m, 0)) return -1;
   to->st.quiets_received++;
   _moj_to_progress(to, now);
@@ -200,4 +207,77 @@ int64_t _moj_to_next_deadline(const struct _moj_to *to) {
         break;
       }
   return d;
+}
+
+/* ---- receipts and failures ---- */
+void _moj_to_receipts(struct _moj_to *to, unsigned from, const uint32_t *rc) {
+  if ((int)from >= to->n || (int)from == to->me || to->failing[from] || to->excluded[from]) return;
+  for (int k = 0; k < to->n; k++)
+    if (rc[k] > to->prc[from][k]) to->prc[from][k] = rc[k];
+}
+
+uint32_t _moj_to_suspect(struct _moj_to *to, unsigned f, int64_t now) {
+  if ((int)f >= to->n || (int)f == to->me) return 0;
+  if (!to->failing[f] && !to->excluded[f]) {
+    to->failing[f] = 1;
+    to->fail_rc[f][to->me] = to->rcount[f];
+    to->fail_seen[f][to->me] = 1;
+    (void)now;
+  }
+  return to->fail_rc[f][to->me];
+}
+
+/* Every other node's FAIL about f is in, and we are a majority: exclude. */
+static int try_exclude(struct _moj_to *to, unsigned f, int64_t now) {
+  if (to->excluded[f] || !to->failing[f]) return 0;
+  uint32_t cut = UINT32_MAX;
+  for (int j = 0; j < to->n; j++) {
+    if (j == (int)f || to->excluded[j]) continue;
+    if (!to->fail_seen[f][j]) return 0;
+    if (to->fail_rc[f][j] < cut) cut = to->fail_rc[f][j];
+  }
+  int alive = to->n - to->nexcluded - 1;
+  if (2 * alive <= to->n) return 0; /* a minority stalls rather than go on alone */
+  /* undo every speculative delivery from the first message to drop on,
+   * newest first (the consumer keeps a stack), then drop */
+  struct _moj_to_msg *first = NULL;
+  for (struct _moj_to_msg *x = to->q; x && !first; x = x->next)
+    if (x->m == f && x->seq > cut) first = x;
+  if (first) {
+    size_t n = 0;
+    for (struct _moj_to_msg *y = first; y; y = y->next) n += y->state == 1;
+    for (size_t i = n; i-- > 0;) {
+      size_t j = 0;
+      struct _moj_to_msg *u = first;
+      for (; u; u = u->next)
+        if (u->state == 1 && j++ == i) break;
+      if (!u) break;
+      if (to->c.undo) to->c.undo(to->c.ctx, u);
+      u->state = 0;
+      u->aborts++;
+    }
+    if (n) { to->st.abort_events++; to->st.undone += n; }
+    for (struct _moj_to_msg **pp = &to->q; *pp;) {
+      struct _moj_to_msg *x = *pp;
+      if (x->m == f && x->seq > cut) { *pp = x->next; to->qlen--; to->dropped++; free(x); }
+      else pp = &x->next;
+    }
+  }
+  for (int j = 0; j < to->n; j++)
+    if (to->fail_seen[f][j] && to->fail_rc[f][j] > to->prc[j][f]) to->prc[j][f] = to->fail_rc[f][j];
+  to->excluded[f] = 1;
+  to->failing[f] = 0;
+  to->nexcluded++;
+  if (!to->owe) { to->owe = 1; to->owe_since = now; } /* one QUIET each: what waited for f can become stable */
+  _moj_to_progress(to, now);
+  return 1;
+}
+
+int _moj_to_recv_fail(struct _moj_to *to, unsigned from, unsigned f, uint32_t count, int64_t now) {
+  if ((int)from >= to->n || (int)f >= to->n || from == f || (int)f == to->me || (int)from == to->me) return -1;
+  if (to->excluded[f]) return 0;
+  _moj_to_suspect(to, f, now);
+  to->fail_rc[f][from] = count;
+  to->fail_seen[f][from] = 1;
+  return try_exclude(to, f, now);
 }

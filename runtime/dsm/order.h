@@ -20,7 +20,21 @@
  * starts again in the right order; a stable message commits
  * (consumer->commit).  Nodes send a QUIET only after T' without sending, so
  * the network carries no acknowledgements.  Both modes give every node the
- * same committed sequence. */
+ * same committed sequence.
+ *
+ * Failures (write speculation for faults, paper §3.2): with receipts on,
+ * every message and QUIET carries how many messages its sender received
+ * from each node, and a message commits only when every other node has
+ * reported receiving it.  A node suspected dead (the daemon decides: its
+ * links silent too long) is announced with FAIL and our final count of its
+ * messages; FAIL is contagious (whoever hears one stops accepting the
+ * suspect's messages and sends its own), and once every other node's FAIL
+ * is in, the suspect is excluded: its messages up to the smallest count
+ * stay (every survivor has them, and none beyond it can have committed
+ * anywhere: commit needs every receipt), the rest are dropped — undone if
+ * delivered speculatively — and stability stops waiting for it.  Only a
+ * majority excludes: fewer survivors stall (a partitioned minority must not
+ * go on alone).  One failure at a time; a node never comes back. */
 #ifndef MOJ_ORDER_H
 #define MOJ_ORDER_H
 #include <stdint.h>
@@ -35,6 +49,7 @@ struct _moj_to_msg {
   uint8_t state;            /* 0 waiting, 1 delivered speculatively, 2 delivered (stable) */
   uint8_t immediate;        /* no smaller message arrived after this one (paper's p) */
   uint32_t aborts;          /* speculative deliveries of it that were undone */
+  uint32_t seq;             /* its sender's message count when it was sent (1, 2, ...) */
   int64_t recv_ns;          /* reception (for our own messages: sending) */
   int64_t first_deliver_ns; /* first delivery, speculative or not (0: none yet) */
   int64_t deliver_ns;       /* the delivery that stood */
@@ -77,6 +92,15 @@ struct _moj_to {
   size_t qlen;
   struct _moj_to_consumer c;
   struct _moj_to_stats st;
+  /* receipts and failures (see the top) */
+  int receipts;                                   /* 1: commit needs every node's receipt report */
+  uint32_t rcount[MOJ_TO_MAX_NODES];              /* messages received from each node (ours: sent) */
+  uint32_t prc[MOJ_TO_MAX_NODES][MOJ_TO_MAX_NODES]; /* prc[j][k]: j's latest report of messages received from k */
+  uint8_t failing[MOJ_TO_MAX_NODES], excluded[MOJ_TO_MAX_NODES];
+  uint32_t fail_rc[MOJ_TO_MAX_NODES][MOJ_TO_MAX_NODES]; /* fail_rc[f][j]: j's final count of f's messages */
+  uint8_t fail_seen[MOJ_TO_MAX_NODES][MOJ_TO_MAX_NODES];
+  int nexcluded;
+  uint64_t dropped;                               /* messages of excluded nodes dropped (beyond the cut) */
 };
 
 static inline int _moj_to_less(uint64_t t1, unsigned m1, uint64_t t2, unsigned m2) {
@@ -103,4 +127,16 @@ uint64_t _moj_to_quiet_due(struct _moj_to *to, int64_t now);
 /* When progress or a QUIET may next be due without any arrival (0: only
  * arrivals can change anything). */
 int64_t _moj_to_next_deadline(const struct _moj_to *to);
+
+/* Receipts: what node `from` reported (rc[0..n-1], carried by its message
+ * or QUIET) — call before _moj_to_recv/_moj_to_recv_quiet of that frame. */
+void _moj_to_receipts(struct _moj_to *to, unsigned from, const uint32_t *rc);
+/* We suspect node f (or heard another node's FAIL about it): from now on
+ * its messages are ignored.  Returns our final count of f's messages, to
+ * broadcast as FAIL(f, count); the same number if called again. */
+uint32_t _moj_to_suspect(struct _moj_to *to, unsigned f, int64_t now);
+/* FAIL(f, count) from node `from` (the caller suspects f first if it did
+ * not yet).  Returns 1 when this completed f's exclusion, 0 when recorded,
+ * -1 when malformed (f or from out of range, from == f, f == us). */
+int _moj_to_recv_fail(struct _moj_to *to, unsigned from, unsigned f, uint32_t count, int64_t now);
 #endif

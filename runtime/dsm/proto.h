@@ -26,10 +26,12 @@
 #endif
 
 #define MOJ_MAGIC 0x53444a4du /* "MJDS" on the wire */
-#define MOJ_DSM_PROTO_VERSION 5 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
+#define MOJ_DSM_PROTO_VERSION 6 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
                                    3: request ids (rid) in semaphore and queue requests;
                                    4: MOJ_PAGE_DIRTY covers a run of aux pages;
-                                   5: SEMOP aux MOJ_SEMOP_SPECULATIVE (speculative lock acquisition) */
+                                   5: SEMOP aux MOJ_SEMOP_SPECULATIVE (speculative lock acquisition);
+                                   6: ordered messages start with a kind (MOJ_OK_*), up to 12288 bytes;
+                                      TO_MSG/TO_QUIET end with the sender's receipt counts (u32 per host); TO_FAIL */
 #define MOJ_PAGE 4096u
 /* Largest payload accepted: one message queue message or a batch of pages.
  * Anything larger is rejected before allocating, so a hostile peer cannot
@@ -84,10 +86,16 @@ enum _moj_type {
   /* client to its host's daemon: */
   MOJ_TO_SUBMIT = 53, /* data (<= MOJ_TO_MAX_DATA): broadcast in total order; reply _moj_to_wire (its id) */
   MOJ_TO_LOG = 54,    /* u32 first entry: reply _moj_to_log_r + entries from there */
+  MOJ_TO_FAIL = 55,   /* daemon to daemon: {u32 suspect, u32 its messages we received}; no reply */
 };
 
 struct _moj_to_wire { uint64_t t; uint32_t m; uint32_t len; } __attribute__((packed));
-#define MOJ_TO_MAX_DATA 4096u
+/* TO_MSG and TO_QUIET: _moj_to_wire, len bytes of data, then one u32 per
+ * host of the cluster file: how many ordered messages the sender has
+ * received from each (its own: sent) — a message commits only when every
+ * daemon reported having it (order.h, failures). */
+struct _moj_to_fail { uint32_t suspect, count; } __attribute__((packed));
+#define MOJ_TO_MAX_DATA 12288u /* an 8192-byte msgsnd and its headers fit */
 /* What a daemon committed: counters, a hash chain over the committed
  * sequence (equal on every host iff the sequences are), and per committed
  * message the times the latency model needs (ns, from its reception). */
@@ -101,6 +109,8 @@ struct _moj_to_log_r {
   uint64_t recorded;    /* entries kept (the first MOJ_TO_KEEP committed) */
   uint32_t links_up;    /* links to other daemons connected now */
   uint32_t pad;
+  uint64_t excluded;    /* bit k: daemon k excluded after a failure (cluster file `order-fail-after`) */
+  uint64_t dropped;     /* messages of excluded daemons dropped beyond the agreed cut */
 } __attribute__((packed));
 struct _moj_to_log_e {
   uint64_t t; uint32_t m; uint32_t hash;
@@ -218,19 +228,20 @@ struct _moj_msgrcv_r { int64_t mtype; uint32_t size; } __attribute__((packed));
 #define MOJ_ID_IS(id) ((id) >= 0 && ((id) & MOJ_ID_FLAG))
 #define MOJ_ID_HOST(id) (((id) >> 20) & 0x3ff)
 #define MOJ_ID_SLOT(id) ((id) & 0xfffff)
-/* Ordered semaphore sets (cluster file `ordered RANGE`, nsd_osem.c) are
- * replicated at every daemon: their ids carry this host field, and a process
- * sends their operations to its own host's daemon. */
+/* Ordered semaphore sets and queues (cluster file `ordered RANGE`,
+ * nsd_oreq.c) are replicated at every daemon: their ids carry this host
+ * field, and a process sends their operations to its own host's daemon. */
 #define MOJ_ID_ORDERED 0x3ff
 #define MOJ_ID_IS_ORDERED(id) (MOJ_ID_IS(id) && MOJ_ID_HOST(id) == MOJ_ID_ORDERED)
 
 /* What an ordered message carries (MOJ_TO_MSG data): a kind, then for the
- * ordered semaphore sets who asked (origin daemon, its connection, the
- * request's seq) and the request itself (_moj_semget, _moj_semop + ops,
- * _moj_ctl + values).  Kind 0: a client's TO_SUBMIT data, for the log only. */
+ * ordered System V objects who asked (origin daemon, its connection, the
+ * request's seq) and the request itself as the process sent it (_moj_semget,
+ * _moj_semop + ops, _moj_ctl + values, _moj_msgget, _moj_msgsnd + text,
+ * _moj_msgrcv).  Kind 0: a client's TO_SUBMIT data, for the log only. */
 enum { MOJ_OK_LOG = 0, MOJ_OK_SEMGET = 1, MOJ_OK_SEMOP = 2, MOJ_OK_SEMCTL = 3, MOJ_OK_CANCEL = 4, MOJ_OK_GONE = 5,
-       MOJ_OK_MAX = 5 };
-struct _moj_osem_w {
+       MOJ_OK_MSGGET = 6, MOJ_OK_MSGSND = 7, MOJ_OK_MSGRCV = 8, MOJ_OK_MSGCTL = 9 };
+struct _moj_ord_w {
   uint32_t kind;
   uint32_t origin;   /* host index of the daemon the process talks to */
   uint32_t fd, gen;  /* its connection there (gen: unique per daemon) */

@@ -107,11 +107,12 @@ int main(int argc, char **argv) {
       nanosleep(&ts, NULL);
     }
     printf("%s: committed %llu chain %016llx spec %llu spec_committed %llu aborts %llu undone %llu quiets %llu immediate %llu window_us %lld"
-           " te_ns %lld tc_ns %lld ta_ns %lld\n",
+           " te_ns %lld tc_ns %lld ta_ns %lld excluded 0x%llx dropped %llu\n",
            host, (unsigned long long)r.committed, (unsigned long long)r.chain, (unsigned long long)r.spec_deliveries,
            (unsigned long long)r.spec_committed, (unsigned long long)r.abort_events, (unsigned long long)r.undone,
            (unsigned long long)r.quiets_sent, (unsigned long long)r.immediate, (long long)(r.window_ns / 1000),
-           (long long)r.te_ns, (long long)r.tc_ns, (long long)r.ta_ns);
+           (long long)r.te_ns, (long long)r.tc_ns, (long long)r.ta_ns, (unsigned long long)r.excluded,
+           (unsigned long long)r.dropped);
     return r.committed == total ? 0 : 1;
   }
   if (!strcmp(argv[1], "dump") && argc == 3) {

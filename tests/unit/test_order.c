@@ -116,7 +116,10 @@ static void speculative_delivers_undoes_commits(void **state) {
 
 /* ---- simulation ---- */
 #define NN 5
-struct ev { int64_t at; int kind; int to, from; uint64_t t; struct ev *next; }; /* kind 0 msg, 1 quiet */
+struct ev { /* kind 0 msg, 1 quiet, 2 FAIL(f = t, count = rc[0]) */
+  int64_t at; int kind; int to, from; uint64_t t; struct ev *next;
+  uint32_t rc[NN]; /* the sender's receipt counts when it sent (receipts on) */
+};
 struct sim {
   struct _moj_to to[NN];
   struct log log[NN];
@@ -131,64 +134,25 @@ static void push(struct sim *s, struct ev *e) {
   e->next = *pp;
   *pp = e;
 }
+static int crashed = -1; /* the failure simulation's dead node: sends nothing */
 static void bcast(struct sim *s, int n, int from, int kind, uint64_t t, int64_t now) {
+  if (from == crashed) return;
   for (int k = 0; k < n; k++) {
     if (k == from) continue;
     int64_t at = now + s->delay + (s->jitter ? rand_r(&s->seed) % s->jitter : 0);
     if (at < s->link_due[from][k]) at = s->link_due[from][k]; /* FIFO link */
     s->link_due[from][k] = at;
     struct ev *e = calloc(1, sizeof *e);
-    *e = (struct ev){at, kind, k, from, t, NULL};
+    *e = (struct ev){at, kind, k, from, t, NULL, {0}};
+    memcpy(e->rc, s->to[from].rcount, sizeof e->rc);
     push(s, e);
   }
 }
+static void simulate_x(int n, int mode, int64_t delay, int64_t jitter, int per_node, unsigned seed, struct sim *s, int c,
+                       int64_t crash_at);
+/* No failure: every node up to the end. */
 static void simulate(int n, int mode, int64_t delay, int64_t jitter, int per_node, unsigned seed, struct sim *s) {
-  memset(s, 0, sizeof *s);
-  s->seed = seed; s->delay = delay; s->jitter = jitter;
-  for (int i = 0; i < n; i++) {
-    struct _moj_to_consumer c = consumer(&s->log[i]);
-    _moj_to_init(&s->to[i], i, n, mode, delay + jitter / 4, 3 * (delay + jitter), &c);
-  }
-  /* sends at random times, interleaved with everything else */
-  int left[NN];
-  int64_t next_send[NN];
-  for (int i = 0; i < n; i++) { left[i] = per_node; next_send[i] = rand_r(&s->seed) % (delay + 1); }
-  int64_t now = 0;
-  for (int steps = 0; steps < 10000000; steps++) {
-    /* the earliest of: a send, an arrival, a node's deadline */
-    int64_t best = INT64_MAX; int who = -1, what = -1;
-    for (int i = 0; i < n; i++) if (left[i] && next_send[i] < best) { best = next_send[i]; who = i; what = 0; }
-    if (s->evs && s->evs->at < best) { best = s->evs->at; what = 1; }
-    for (int i = 0; i < n; i++) {
-      int64_t d = _moj_to_next_deadline(&s->to[i]);
-      if (d && d < best) { best = d < now ? now : d; who = i; what = 2; }
-    }
-    if (what < 0) break;
-    now = best;
-    if (what == 0) {
-      const struct _moj_to_msg *x = _moj_to_send(&s->to[who], &who, sizeof who, now);
-      assert_non_null(x);
-      bcast(s, n, who, 0, x->t, now);
-      left[who]--;
-      next_send[who] = now + rand_r(&s->seed) % (2 * delay + 1);
-      _moj_to_progress(&s->to[who], now);
-    } else if (what == 1) {
-      struct ev *e = s->evs;
-      s->evs = e->next;
-      who = e->to;
-      int r = e->kind ? _moj_to_recv_quiet(&s->to[who], e->t, (unsigned)e->from, now)
-                      : _moj_to_recv(&s->to[who], e->t, (unsigned)e->from, &e->from, sizeof e->from, now);
-      assert_int_equal(r, 0);
-      free(e);
-    } else {
-      _moj_to_progress(&s->to[who], now);
-    }
-    for (int i = 0; i < n; i++) {
-      uint64_t q = _moj_to_quiet_due(&s->to[i], now);
-      if (q) bcast(s, n, i, 1, q, now);
-    }
-  }
-  assert_null(s->evs);
+  simulate_x(n, mode, delay, jitter, per_node, seed, s, -1, INT64_MAX);
 }
 static void check_agreement(struct sim *s, int n, int total) {
   for (int i = 0; i < n; i++) {
@@ -235,12 +199,163 @@ static void sim_speculative(void **state) {
          (unsigned long long)aborts);
 }
 
+/* ---- failure of a node (write speculation for faults) ---- */
+static void fail_bcast(struct sim *s, int n, int from, unsigned f, uint32_t count, int64_t now) {
+  bcast(s, n, from, 2, f, now);
+  for (struct ev *e = s->evs; e; e = e->next) /* the FAIL events just queued carry the count */
+    if (e->kind == 2 && e->from == from && e->t == f && e->at >= now) e->rc[0] = count;
+}
+/* n nodes sending per_node messages each at random times, receipts on (as
+ * the daemons run it).  c >= 0: node c crashes at crash_at: its frames
+ * still in flight on each link are cut at a random point (a TCP stream
+ * ends), every survivor suspects it at its own random time and broadcasts
+ * FAIL; the survivors keep sending. */
+static void simulate_x(int n, int mode, int64_t delay, int64_t jitter, int per_node, unsigned seed, struct sim *s, int c,
+                       int64_t crash_at) {
+  memset(s, 0, sizeof *s);
+  s->seed = seed; s->delay = delay; s->jitter = jitter;
+  for (int i = 0; i < n; i++) {
+    struct _moj_to_consumer cs = consumer(&s->log[i]);
+    _moj_to_init(&s->to[i], i, n, mode, delay + jitter / 4, 3 * (delay + jitter), &cs);
+    s->to[i].receipts = 1;
+  }
+  int left[NN];
+  int64_t next_send[NN], suspect_at[NN];
+  for (int i = 0; i < n; i++) {
+    left[i] = per_node;
+    next_send[i] = rand_r(&s->seed) % (delay + 1);
+    suspect_at[i] = c < 0 || i == c ? INT64_MAX : crash_at + delay + rand_r(&s->seed) % (4 * delay);
+  }
+  int64_t now = 0;
+  int is_down = 0;
+  for (int steps = 0; steps < 10000000; steps++) {
+    int64_t best = INT64_MAX; int who = -1, what = -1;
+    for (int i = 0; i < n; i++) if (left[i] && next_send[i] < best && !(i == c && is_down)) { best = next_send[i]; who = i; what = 0; }
+    if (s->evs && s->evs->at < best) { best = s->evs->at; what = 1; }
+    for (int i = 0; i < n; i++) {
+      if (i == c && is_down) continue;
+      int64_t d = _moj_to_next_deadline(&s->to[i]);
+      if (d && d < best) { best = d < now ? now : d; who = i; what = 2; }
+    }
+    if (!is_down && crash_at < best) { best = crash_at; what = 3; }
+    for (int i = 0; i < n; i++) if (suspect_at[i] < best) { best = suspect_at[i]; who = i; what = 4; }
+    if (what < 0) break;
+    now = best;
+    if (what == 3) { /* the crash: cut every outgoing link of c at a random point */
+      is_down = 1;
+      crashed = c;
+      for (int k = 0; k < n; k++) {
+        if (k == c) continue;
+        int cnt = 0;
+        for (struct ev *e = s->evs; e; e = e->next) cnt += e->from == c && e->to == k;
+        int keep = rand_r(&s->seed) % (cnt + 1), seen = 0;
+        for (struct ev **pp = &s->evs; *pp;) {
+          struct ev *e = *pp;
+          if (e->from == c && e->to == k && seen++ >= keep) { *pp = e->next; free(e); }
+          else pp = &e->next;
+        }
+      }
+      continue;
+    }
+    if (what == 4) {
+      suspect_at[who] = INT64_MAX;
+      if (!s->to[who].failing[c] && !s->to[who].excluded[c]) fail_bcast(s, n, who, (unsigned)c, _moj_to_suspect(&s->to[who], (unsigned)c, now), now);
+      continue;
+    }
+    if (what == 0) {
+      const struct _moj_to_msg *x = _moj_to_send(&s->to[who], &who, sizeof who, now);
+      assert_non_null(x);
+      bcast(s, n, who, 0, x->t, now);
+      left[who]--;
+      next_send[who] = now + rand_r(&s->seed) % (2 * delay + 1);
+      _moj_to_progress(&s->to[who], now);
+    } else if (what == 1) {
+      struct ev *e = s->evs;
+      s->evs = e->next;
+      who = e->to;
+      if (who == c && is_down) { free(e); continue; }
+      int r;
+      if (e->kind == 2) {
+        unsigned f = (unsigned)e->t;
+        if (!s->to[who].failing[f] && !s->to[who].excluded[f])
+          fail_bcast(s, n, who, f, _moj_to_suspect(&s->to[who], f, now), now);
+        r = _moj_to_recv_fail(&s->to[who], (unsigned)e->from, f, e->rc[0], now) < 0 ? -1 : 0;
+      } else {
+        _moj_to_receipts(&s->to[who], (unsigned)e->from, e->rc);
+        r = e->kind ? _moj_to_recv_quiet(&s->to[who], e->t, (unsigned)e->from, now)
+                    : _moj_to_recv(&s->to[who], e->t, (unsigned)e->from, &e->from, sizeof e->from, now);
+      }
+      assert_int_equal(r, 0);
+      free(e);
+    } else {
+      _moj_to_progress(&s->to[who], now);
+    }
+    for (int i = 0; i < n; i++) {
+      if (i == c && is_down) continue;
+      uint64_t q = _moj_to_quiet_due(&s->to[i], now);
+      if (q) bcast(s, n, i, 1, q, now);
+    }
+  }
+  crashed = -1;
+  assert_null(s->evs);
+}
+static void sim_failure(void **state) {
+  (void)state;
+  static struct sim s;
+  uint64_t dropped = 0, kept = 0;
+  for (int mode = MOJ_TO_CLASSICAL; mode <= MOJ_TO_SPECULATIVE; mode++)
+    for (unsigned seed = 1; seed <= 6; seed++) {
+      int n = 5, c = (int)(seed % 5);
+      simulate_x(n, mode, 1000, 3000, 60, seed, &s, c, 40000 + 7000 * (int64_t)seed); /* they must agree on one sequence */
+      int ref = c == 0 ? 1 : 0;
+      for (int i = 0; i < n; i++) {
+        if (i == c) continue;
+        assert_int_equal(s.to[i].excluded[c], 1);
+        assert_int_equal(s.log[i].ntent, 0);
+        assert_int_equal(s.to[i].qlen, 0);
+        /* the same committed sequence everywhere ... */
+        assert_int_equal(s.log[i].ncom, s.log[ref].ncom);
+        assert_memory_equal(s.log[i].com, s.log[ref].com, (size_t)s.log[ref].ncom * sizeof(struct ent));
+        dropped += s.to[i].dropped;
+      }
+      /* ... with every survivor message in it */
+      int from_c = 0;
+      for (int k = 0; k < s.log[ref].ncom; k++) from_c += s.log[ref].com[k].m == (unsigned)c;
+      assert_int_equal(s.log[ref].ncom - from_c, (n - 1) * 60);
+      assert_true(from_c <= 60);
+      kept += (uint64_t)from_c;
+      free_sim(&s, n);
+    }
+  printf("failure simulation: %llu messages of the dead node committed everywhere, %llu dropped beyond the cut\n",
+         (unsigned long long)kept, (unsigned long long)dropped);
+  assert_true(kept > 0);
+}
+/* A minority never excludes: 2 of 4 left cannot outvote the others. */
+static void minority_stalls(void **state) {
+  (void)state;
+  struct log l = {0};
+  struct _moj_to_consumer c = consumer(&l);
+  struct _moj_to to;
+  _moj_to_init(&to, 0, 4, MOJ_TO_CLASSICAL, 1000, 5000, &c);
+  to.receipts = 1;
+  _moj_to_suspect(&to, 2, 0);
+  _moj_to_suspect(&to, 3, 0);
+  assert_int_equal(_moj_to_recv_fail(&to, 1, 2, 0, 1), 0); /* node 3 said nothing about 2 */
+  assert_int_equal(to.excluded[2], 0);
+  assert_int_equal(_moj_to_recv_fail(&to, 1, 0, 0, 1), -1); /* about us */
+  assert_int_equal(_moj_to_recv_fail(&to, 2, 2, 0, 1), -1); /* about itself */
+  _moj_to_free(&to);
+  free(l.com);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(classical_waits_for_stability),
     cmocka_unit_test(speculative_delivers_undoes_commits),
     cmocka_unit_test(sim_classical),
     cmocka_unit_test(sim_speculative),
+    cmocka_unit_test(sim_failure),
+    cmocka_unit_test(minority_stalls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

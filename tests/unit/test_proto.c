@@ -236,18 +236,27 @@ static void seal_rejects(void **state) {
   }
 }
 
+/* Load a cluster file made of the minimal lines plus `extra`; returns
+ * _moj_cluster_load's result (err gets its message). */
+static int load_with(const char *extra, struct _moj_cluster *c, char *err, size_t errlen) {
+  char path[] = "/tmp/test_proto_clusterXXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  dprintf(fd, "secret 0123456789abcdef\nhost h1 10.0.0.1:7700\nnameserver root h1\n%s\n", extra);
+  close(fd);
+  int r = _moj_cluster_load(path, c, err, errlen);
+  unlink(path);
+  return r;
+}
+
 static void encrypt_directive(void **state) {
   (void)state;
   const char *vals[] = {"off", "aes-256-gcm", "chacha20-poly1305", "aes-128-cbc"};
   for (int i = 0; i < 4; i++) {
-    char path[] = "/tmp/test_proto_clusterXXXXXX", err[256];
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    dprintf(fd, "secret 0123456789abcdef\nhost h1 10.0.0.1:7700\nnameserver root h1\nencrypt %s\n", vals[i]);
-    close(fd);
+    char line[64], err[256];
+    snprintf(line, sizeof line, "encrypt %s", vals[i]);
     struct _moj_cluster *c = calloc(1, sizeof *c);
-    int r = _moj_cluster_load(path, c, err, sizeof err);
-    unlink(path);
+    int r = load_with(line, c, err, sizeof err);
     if (i < 3) {
       assert_int_equal(r, 0);
       assert_int_equal(c->encrypt, i);
@@ -269,14 +278,9 @@ static void client_link_directive(void **state) {
       {"client-link 500 0 0.1", 0, 0, 0},   {"client-link 1ms 0", 0, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char path[] = "/tmp/test_proto_clusterXXXXXX", err[256] = "";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    dprintf(fd, "secret 0123456789abcdef\nhost h1 10.0.0.1:7700\nnameserver root h1\n%s\n", cases[i].line);
-    close(fd);
+    char err[256] = "";
     struct _moj_cluster *c = calloc(1, sizeof *c);
-    int r = _moj_cluster_load(path, c, err, sizeof err);
-    unlink(path);
+    int r = load_with(cases[i].line, c, err, sizeof err);
     if (cases[i].ok) {
       assert_int_equal(r, 0);
       assert_int_equal(c->client_delay_us, cases[i].d);
@@ -290,8 +294,41 @@ static void client_link_directive(void **state) {
   }
 }
 
+/* `order-fail-after` and `ordered` (docs/cluster.md). */
+static void order_directives(void **state) {
+  (void)state;
+  static const struct { const char *lines; int ok; int64_t fail_ms; const char *err; } cases[] = {
+      {"order speculative\norder-fail-after 2000", 1, 2000, NULL},
+      {"order classical\norder-fail-after off", 1, 0, NULL},
+      {"order speculative\norder-fail-after 50", 0, 0, "'order-fail-after' takes"},
+      {"order speculative\norder-fail-after soon", 0, 0, "'order-fail-after' takes"},
+      {"order classical\nordered 0x10-0x20", 1, 0, NULL},
+      {"ordered 0x10-0x20", 0, 0, "'ordered' needs the total order"},
+      {"order classical\nordered 0x20-0x10", 0, 0, "bad key range"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char err[256] = "";
+    struct _moj_cluster *c = calloc(1, sizeof *c);
+    int r = load_with(cases[i].lines, c, err, sizeof err);
+    if (cases[i].ok) {
+      assert_int_equal(r, 0);
+      assert_int_equal(c->order_fail_ms, cases[i].fail_ms);
+    } else {
+      assert_int_equal(r, -1);
+      if (!strstr(err, cases[i].err)) fail_msg("case %zu: '%s' does not say '%s'", i, err, cases[i].err);
+    }
+    free(c);
+  }
+  struct _moj_cluster c = {0};
+  c.nordered = 1; c.ordered[0].lo = 0x10; c.ordered[0].hi = 0x20;
+  assert_true(_moj_cluster_is_ordered(&c, 0x15));
+  assert_true(_moj_cluster_is_distributed(&c, 0x15)); /* an ordered key is distributed too */
+  assert_false(_moj_cluster_is_ordered(&c, 0x21));
+  assert_false(_moj_cluster_is_ordered(&c, 0)); /* IPC_PRIVATE never */
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(client_link_directive), cmocka_unit_test(sha_vectors), cmocka_unit_test(hmac_rfc4231),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(client_link_directive), cmocka_unit_test(order_directives), cmocka_unit_test(sha_vectors), cmocka_unit_test(hmac_rfc4231),
                                      cmocka_unit_test(hmac_matches_libcrypto), cmocka_unit_test(hkdf_rfc5869),
                                      cmocka_unit_test(seal_round_trip), cmocka_unit_test(seal_rejects),
                                      cmocka_unit_test(encrypt_directive)};
