@@ -3,7 +3,7 @@
 // Entry point of MojavePasses.so.  Registers
 //   * each pass by name for `opt -load-pass-plugin=MojavePasses.so
 //     -passes=moj-diagnose|moj-alloc|moj-extcall|moj-nonmoving|moj-translate|moj-translate-nohoist|
-//     moj-lower|moj-embed-bc|moj-instrument|moj-instrument-O0`
+//     moj-lower|moj-lower-O0|moj-embed-bc|moj-instrument|moj-instrument-O0`
 //   * the whole pipeline at clang's optimizer-last extension point, so it
 //     sees the code after all of clang's optimizations (vectorized loops,
 //     inlined callees) and nothing re-optimizes around its barriers except
@@ -39,7 +39,7 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     MPM.addPass(MojExternalCallPass());
     MPM.addPass(MojNonMovingPass());
     MPM.addPass(createModuleToFunctionPassAdaptor(MojTranslatePass(Hoist)));
-    MPM.addPass(MojLowerPass());
+    MPM.addPass(MojLowerPass(/*OutOfLine=*/!Hoist));
     MPM.addPass(MojMigratePass());
     MPM.run(M, MAM);
     M.addModuleFlag(Module::Warning, InstrumentedFlag, 1);
@@ -70,6 +70,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                     MPM.addPass(MojExternalCallPass());
                   else if (Name == "moj-lower")
                     MPM.addPass(MojLowerPass());
+                  else if (Name == "moj-lower-O0")
+                    MPM.addPass(MojLowerPass(/*OutOfLine=*/true));
                   else if (Name == "moj-nonmoving")
                     MPM.addPass(MojNonMovingPass());
                   else if (Name == "moj-verify")
