@@ -115,8 +115,12 @@ struct MojTranslatePass : llvm::PassInfoMixin<MojTranslatePass> {
 };
 
 struct MojLowerPass : llvm::PassInfoMixin<MojLowerPass> {
+  // OutOfLine: in x86-64 executables, each translation is one call of the
+  // runtime's preserve_most entry instead of the inline fast path (-O0).
+  explicit MojLowerPass(bool OutOfLine = false) : OutOfLine(OutOfLine) {}
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
   static bool isRequired() { return true; }
+  bool OutOfLine;
 };
 
 struct MojDiagnosePass : llvm::PassInfoMixin<MojDiagnosePass> {

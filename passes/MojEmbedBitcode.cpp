@@ -39,10 +39,13 @@ namespace moj {
 // second record).
 static constexpr const char *SectionDirective = ".pushsection .mojave.bc,\"\",%progbits";
 
-// zstd level: bitcode compresses ~1.9x at 9 and ~2.1x at 19 (Lua's modules);
-// 19 costs about 5% of a mojcc -O2 build, paid once, and every executable
-// and every IR migration ships the smaller section.
-static constexpr int ZstdLevel = 19;
+// zstd level: the knee of size against time.  On Lua's one-file build
+// (4.5 MB of bitcode) level 19 took 1.68 s (~13% of the whole mojcc -O2
+// compile) for a 2.12 MB frame, level 9 0.11 s for 2.33 MB (+10%), level 3
+// 0.01 s for 2.53 MB; above 9 the time grows much faster than the frame
+// shrinks (docs/performance.md, "Compile time").  The section is not loaded,
+// so its size costs disk and IR-migration transfer only.
+static constexpr int ZstdLevel = 9;
 
 static void putU64(std::string &S, uint64_t V) {
   for (int I = 0; I < 8; ++I)

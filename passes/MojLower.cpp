@@ -13,7 +13,14 @@
 // entry (__moj_cc_w_slow_pm / __moj_cc_w_soft_pm).
 // __moj_xws uses __moj_cc_w_soft instead of __moj_w_slow: same copy-on-write,
 // but a freed handle is not fatal there (used when the translation runs
-// earlier than the program's own write would have).  Every module processed
+// earlier than the program's own write would have).
+//
+// At -O0 (moj-lower-O0) x86-64 executables call the whole translation out of
+// line instead (__moj_cc_r_pa, preserve_all; __moj_cc_w_pm / __moj_cc_ws_pm,
+// preserve_most):
+// -O0's register allocator spills every value live across a block boundary,
+// and the inline form's three blocks per access cost more in spills and
+// reloads than the call does.  Every module processed
 // here references the ABI version symbol, so a stale runtime fails to link.
 //===----------------------------------------------------------------------===//
 #include "MojCommon.h"
@@ -33,12 +40,13 @@ namespace {
 
 class Lowering {
 public:
-  explicit Lowering(Module &M) : M(M), Ctx(M.getContext()) {}
+  Lowering(Module &M, bool OutOfLine) : M(M), Ctx(M.getContext()), OutOfLine(OutOfLine) {}
   bool run();
 
 private:
   Module &M;
   LLVMContext &Ctx;
+  bool OutOfLine;
   GlobalVariable *Tbl = nullptr, *CurOwner = nullptr;
 
   GlobalVariable *getGlobal(StringRef Name, Type *Ty) {
@@ -57,16 +65,13 @@ private:
     return M.getPICLevel() == PICLevel::NotPIC ||
            M.getPIELevel() != PIELevel::Default;
   }
-  // The barrier's slow path.  In x86-64 executables, its preserve_most entry
-  // (runtime/cc_slow_x86_64.S): the caller keeps its registers across the
-  // call, so each cold block is a move, a call and a jump back instead of
-  // spills and reloads around it (less code, and no pressure on the hot
-  // path's register allocation from cold calls).
-  Function *getSlow(bool Soft) {
-    bool PM = executable() && Triple(M.getTargetTriple()).getArch() ==
-                                  Triple::x86_64;
-    StringRef Name = PM ? (Soft ? cc::w_soft_pm : cc::w_slow_pm)
-                        : (Soft ? cc::w_soft : "__moj_w_slow");
+  // The runtime's preserve_most entries (runtime/cc_slow_x86_64.S) exist in
+  // x86-64 executables only: shared objects call through the PLT, whose lazy
+  // binding may clobber r10.
+  bool preserveMost() const {
+    return executable() && Triple(M.getTargetTriple()).getArch() == Triple::x86_64;
+  }
+  Function *getEntry(StringRef Name, bool PM, bool All = false) {
     auto *PtrTy = PointerType::getUnqual(Ctx);
     auto *F = cast<Function>(
         M.getOrInsertFunction(
@@ -74,13 +79,37 @@ private:
             .getCallee());
     F->setDoesNotThrow();
     if (PM) {
-      F->setCallingConv(CallingConv::PreserveMost);
+      F->setCallingConv(All ? CallingConv::PreserveAll : CallingConv::PreserveMost);
       F->setDSOLocal(true);
     }
     return F;
   }
+  // The barrier's slow path.  In x86-64 executables, its preserve_most entry:
+  // the caller keeps its registers across the call, so each cold block is a
+  // move, a call and a jump back instead of spills and reloads around it
+  // (less code, and no pressure on the hot path's register allocation from
+  // cold calls).
+  Function *getSlow(bool Soft) {
+    bool PM = preserveMost();
+    return getEntry(PM ? (Soft ? cc::w_soft_pm : cc::w_slow_pm)
+                       : (Soft ? cc::w_soft : "__moj_w_slow"),
+                    PM);
+  }
   void lower(CallInst *C, bool Write, bool Soft);
+  void call(CallInst *C, bool Write, bool Soft);
 };
+
+void Lowering::call(CallInst *C, bool Write, bool Soft) {
+  // The read entry touches no vector register: preserve_all.
+  Function *F = getEntry(!Write ? cc::r_pa : Soft ? cc::ws_pm : cc::w_pm, true, !Write);
+  IRBuilder<> B(C);
+  CallInst *X = B.CreateCall(
+      F, {B.CreatePtrToInt(C->getArgOperand(0), Type::getInt64Ty(Ctx), "moj.v")});
+  X->setCallingConv(F->getCallingConv());
+  X->takeName(C);
+  C->replaceAllUsesWith(X);
+  C->eraseFromParent();
+}
 
 void Lowering::lower(CallInst *C, bool Write, bool Soft) {
   Type *I64 = Type::getInt64Ty(Ctx), *I32 = Type::getInt32Ty(Ctx);
@@ -153,12 +182,17 @@ bool Lowering::run() {
       for (User *U : F->users())
         if (auto *C = dyn_cast<CallInst>(U))
           Work.push_back({C, K});
-  if (!Work.empty()) {
+  bool Calls = OutOfLine && preserveMost();
+  if (!Work.empty() && !Calls) {
     Tbl = getGlobal("__moj_tbl", I64);
     CurOwner = getGlobal("__moj_cur_owner", I32);
   }
-  for (auto &W : Work)
-    lower(W.first, W.second != 0, W.second == 2);
+  for (auto &W : Work) {
+    if (Calls)
+      call(W.first, W.second != 0, W.second == 2);
+    else
+      lower(W.first, W.second != 0, W.second == 2);
+  }
   for (const char *N : Names)
     if (Function *F = M.getFunction(N))
       if (F->use_empty())
@@ -179,7 +213,7 @@ bool Lowering::run() {
 } // namespace
 
 PreservedAnalyses MojLowerPass::run(Module &M, ModuleAnalysisManager &) {
-  Lowering L(M);
+  Lowering L(M, OutOfLine);
   L.run();
   return PreservedAnalyses::none();
 }

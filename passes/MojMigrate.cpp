@@ -127,6 +127,7 @@ private:
   bool supported(Function &F) const;
   void insertPolls(Function &F, bool EntryPoll);
   void transform(Function &F);
+  void rematerializeFrameAddresses(Function &F);
   void bracketUnsupported(Function &F);
   void wrapMain(Function *Body);
   void registerSymbols();
@@ -300,6 +301,71 @@ uint8_t slotType(Type *T, const DataLayout &DL) {
   return SlotBytes;
 }
 
+// A constant offset into one of the frame's own stack objects (a GEP with
+// constant indices of a static alloca, or of such a GEP).
+static bool isFrameAddress(const Value *V) {
+  if (auto *AI = dyn_cast<AllocaInst>(V))
+    return AI->isStaticAlloca();
+  auto *G = dyn_cast<GetElementPtrInst>(V);
+  return G && G->hasAllConstantIndices() && isFrameAddress(G->getPointerOperand());
+}
+
+static Value *cloneFrameAddress(Value *V, Instruction *Before) {
+  auto *G = dyn_cast<GetElementPtrInst>(V);
+  if (!G)
+    return V;
+  Instruction *C = G->clone();
+  C->setOperand(0, cloneFrameAddress(G->getPointerOperand(), Before));
+  C->insertBefore(Before);
+  C->setName(G->getName());
+  return C;
+}
+
+// Addresses into the frame's stack objects are recomputed in every block that
+// uses them rather than carried across blocks: carried, each became a slot
+// (optimizations hoist them to the entry block, so an interpreter loop has
+// them live across all its sites), saved and restored at every site and merged
+// by phis at every resume point — code and compile time for values that are
+// one `lea` away (Lua's luaV_execute had 13 of them across 168 sites).  The
+// rewind re-points addresses into the stack objects anyway, so recomputing
+// them from the (restored) objects is the same value.
+void Migrate::rematerializeFrameAddresses(Function &F) {
+  SmallVector<GetElementPtrInst *, 32> Carried;
+  for (Instruction &I : instructions(F))
+    if (auto *G = dyn_cast<GetElementPtrInst>(&I); G && isFrameAddress(G))
+      for (User *U : G->users())
+        if (cast<Instruction>(U)->getParent() != G->getParent() || isa<PHINode>(U)) {
+          Carried.push_back(G);
+          break;
+        }
+  for (GetElementPtrInst *G : Carried) {
+    // A phi takes one value per predecessor, even over several edges.
+    SmallDenseMap<BasicBlock *, Value *, 4> AtEndOf;
+    for (Use &U : make_early_inc_range(G->uses())) {
+      auto *User = cast<Instruction>(U.getUser());
+      if (auto *PN = dyn_cast<PHINode>(User)) {
+        BasicBlock *Pred = PN->getIncomingBlock(U);
+        Value *&C = AtEndOf[Pred];
+        if (!C)
+          C = cloneFrameAddress(G, Pred->getTerminator());
+        U.set(C);
+      } else if (User->getParent() != G->getParent()) {
+        U.set(cloneFrameAddress(G, User));
+      }
+    }
+  }
+  // Chains (a GEP of a carried GEP) leave their inner links unused.
+  for (bool Erased = true; Erased;) {
+    Erased = false;
+    for (GetElementPtrInst *&G : Carried)
+      if (G && G->use_empty()) {
+        G->eraseFromParent();
+        G = nullptr;
+        Erased = true;
+      }
+  }
+}
+
 void Migrate::transform(Function &F) {
   bool IsMainBody = F.getName() == MainBody;
   BasicBlock &Entry = F.getEntryBlock();
@@ -408,6 +474,8 @@ void Migrate::transform(Function &F) {
     Resume.push_back(HP != HeaderPoll.end() ? HP->second : R);
     Stub.push_back(S);
   }
+
+  rematerializeFrameAddresses(F);
 
   // Demote every phi, then every value used outside its block (the phis'
   // reloads included).

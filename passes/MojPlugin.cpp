@@ -3,7 +3,7 @@
 // Entry point of MojavePasses.so.  Registers
 //   * each pass by name for `opt -load-pass-plugin=MojavePasses.so
 //     -passes=moj-diagnose|moj-alloc|moj-extcall|moj-nonmoving|moj-translate|moj-translate-nohoist|
-//     moj-lower|moj-embed-bc|moj-instrument|moj-instrument-O0`
+//     moj-lower|moj-lower-O0|moj-embed-bc|moj-instrument|moj-instrument-O0`
 //   * the whole pipeline at clang's optimizer-last extension point, so it
 //     sees the code after all of clang's optimizations (vectorized loops,
 //     inlined callees) and nothing re-optimizes around its barriers except
@@ -15,6 +15,7 @@
 #include "llvm/IR/Constants.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Passes/PassPlugin.h"
+#include "llvm/Support/TimeProfiler.h"
 
 #include <cstdlib>
 
@@ -32,16 +33,29 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
       return MojVerifyPass().run(M, MAM);
     if (M.getModuleFlag(InstrumentedFlag))
       return PreservedAnalyses::all();
-    ModulePassManager MPM;
-    MPM.addPass(MojGlobalsPass());
-    MPM.addPass(createModuleToFunctionPassAdaptor(MojDiagnosePass()));
-    MPM.addPass(MojAllocPass());
-    MPM.addPass(MojExternalCallPass());
-    MPM.addPass(MojNonMovingPass());
-    MPM.addPass(createModuleToFunctionPassAdaptor(MojTranslatePass(Hoist)));
-    MPM.addPass(MojLowerPass());
-    MPM.addPass(MojMigratePass());
-    MPM.run(M, MAM);
+    // The passes run directly, not through a nested pass manager: a nested
+    // one's pass-instrumentation callbacks crash clang's -ftime-report
+    // (TimePassesHandler) once this pass ends.  Each keeps its own entry in
+    // -ftime-trace.
+    auto RunM = [&](auto &&P) {
+      TimeTraceScope S(P.name());
+      MAM.invalidate(M, P.run(M, MAM));
+    };
+    auto RunF = [&](auto &&P) {
+      TimeTraceScope S(P.name());
+      auto &FAM = MAM.getResult<FunctionAnalysisManagerModuleProxy>(M).getManager();
+      for (Function &F : M)
+        if (!F.isDeclaration())
+          FAM.invalidate(F, P.run(F, FAM));
+    };
+    RunM(MojGlobalsPass());
+    RunF(MojDiagnosePass());
+    RunM(MojAllocPass());
+    RunM(MojExternalCallPass());
+    RunM(MojNonMovingPass());
+    RunF(MojTranslatePass(Hoist));
+    RunM(MojLowerPass(/*OutOfLine=*/!Hoist));
+    RunM(MojMigratePass());
     M.addModuleFlag(Module::Warning, InstrumentedFlag, 1);
     if (Embed) {
       MojEmbedBitcodePass EB;
@@ -70,6 +84,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                     MPM.addPass(MojExternalCallPass());
                   else if (Name == "moj-lower")
                     MPM.addPass(MojLowerPass());
+                  else if (Name == "moj-lower-O0")
+                    MPM.addPass(MojLowerPass(/*OutOfLine=*/true));
                   else if (Name == "moj-nonmoving")
                     MPM.addPass(MojNonMovingPass());
                   else if (Name == "moj-verify")

@@ -47,6 +47,46 @@
         .size   \name, .-\name
 .endm
 
+/* The whole translation out of line, for code compiled at -O0
+ * (passes/MojLower.cpp): inline, each access is three blocks, and -O0's
+ * register allocator spills every value live across them; a call keeps the
+ * access in one block.  Same steps as __moj_r / __moj_w (mojave/abi.h):
+ * v raw -> v; handle -> base + offset, and for a write (slow given) only
+ * when the entry's owner is the current level, else the slow path (a tail
+ * jump: its entry is preserve_most too).  rax and r11 are the only
+ * registers written, so the read is preserve_all (vector registers survive
+ * too: no spill of a double around it) and the writes preserve_most.
+ * void *__moj_cc_{r_pa,w_pm,ws_pm}(uint64_t v) */
+.macro MOJ_TRANSLATE name, slow
+        .globl  \name
+        .type   \name, @function
+\name:
+        .cfi_startproc
+        movq    %rdi, %rax
+        testq   %rdi, %rdi
+        jns     1f
+        shrq    $32, %rax
+        shlq    $4, %rax
+        addq    _moj_tbl_h(%rip), %rax
+.ifnb \slow
+        movl    12(%rax), %r11d
+        cmpl    _moj_cur_owner_h(%rip), %r11d
+        jne     2f
+.endif
+        movq    (%rax), %rax
+        movl    %edi, %r11d
+        addq    %r11, %rax
+1:      ret
+.ifnb \slow
+2:      jmp     \slow
+.endif
+        .cfi_endproc
+        .size   \name, .-\name
+.endm
+        MOJ_TRANSLATE __moj_cc_r_pa
+        MOJ_TRANSLATE __moj_cc_w_pm, __moj_cc_w_slow_pm
+        MOJ_TRANSLATE __moj_cc_ws_pm, __moj_cc_w_soft_pm
+
 /* void *__moj_cc_w_slow_pm(uint64_t h): __moj_w_slow, preserve_most */
         MOJ_PRESERVE_MOST __moj_cc_w_slow_pm, __moj_w_slow
 /* void *__moj_cc_w_soft_pm(uint64_t h): __moj_cc_w_soft, preserve_most */

@@ -24,13 +24,17 @@ extern "C" {
  *   w_soft_pm        preserve_most convention (all general registers but
  *                    r11 kept): the inline barrier's cold call in
  *                    executables, without spills (runtime/cc_slow_x86_64.S)
+ *   r_pa, w_pm,      the whole read / write / soft-write translation out
+ *   ws_pm            of line, preserve_all (read) or preserve_most: the
+ *                    accesses of -O0 code in executables
+ *                    (runtime/cc_slow_x86_64.S)
  *   rehandle         raw pointer into an argument's current copy -> handle
  *   rehandle_out     the same, in place, for an out-parameter (strtol)
  *   register_text    constructor of each linked object: its MOJ_CC_TEXT range
  *   unregister_text  destructor of each linked object (dlclose)
  *   is_instrumented  out-of-line test of an indirect call's target */
 #define MOJ_CC_ENTRIES(X) \
-  X(w_soft) X(w_slow_pm) X(w_soft_pm) X(rehandle) X(rehandle_out) \
+  X(w_soft) X(w_slow_pm) X(w_soft_pm) X(r_pa) X(w_pm) X(ws_pm) X(rehandle) X(rehandle_out) \
   X(register_text) X(unregister_text) X(is_instrumented)
 
 /* C library functions whose arguments point to memory holding more pointers
@@ -59,6 +63,9 @@ void *__moj_cc_w_soft(uint64_t h);
  * __attribute__((preserve_most)). */
 void *__moj_cc_w_slow_pm(uint64_t h);
 void *__moj_cc_w_soft_pm(uint64_t h);
+void *__moj_cc_r_pa(uint64_t v); /* preserve_all */
+void *__moj_cc_w_pm(uint64_t v);
+void *__moj_cc_ws_pm(uint64_t v);
 void *__moj_cc_rehandle(void *ret, void *orig);
 void  __moj_cc_rehandle_out(void **slot, void *orig);
 /* [lo, hi) holds instrumented code of one linked object (executable or

@@ -75,6 +75,36 @@ define i32 @caller(i32 %n) {
   ret i32 %t
 }
 
+; An address into the frame's own stack object is recomputed where it is
+; used, not carried in the record: the sites save and restore only the i32s
+; (%n and the counter), never a pointer, and no phi merges the address.
+; CHECK-LABEL: define void @frame_addr(
+; CHECK-NOT: phi ptr
+; CHECK: call void @elsewhere(
+; CHECK-NOT: phi ptr
+; CHECK: getelementptr inbounds [4 x i32], ptr %t, i64 0, i64 2
+; CHECK: mig.unwind.site:
+; CHECK-NOT: store ptr
+; CHECK: mig.unwind:
+; CHECK: mig.restore:
+; CHECK-NOT: load ptr
+; CHECK: br label %mig.resume
+define void @frame_addr(i32 %n) {
+entry:
+  %t = alloca [4 x i32]
+  %f = getelementptr inbounds [4 x i32], ptr %t, i64 0, i64 2
+  br label %body
+body:
+  %i = phi i32 [ 0, %entry ], [ %i1, %body ]
+  call void @elsewhere(i32 %i)
+  store i32 %i, ptr %f
+  %i1 = add i32 %i, 1
+  %c = icmp slt i32 %i1, %n
+  br i1 %c, label %body, label %done
+done:
+  ret void
+}
+
 ; Code outside the module may reach a migration point: the call is a site.
 ; CHECK-LABEL: define void @calls_out(
 ; CHECK: call void @elsewhere(i32 1)

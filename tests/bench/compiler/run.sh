@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/compiler/run.sh — mojcc vs clang, both -O2, on six compute
+# tests/bench/compiler/run.sh — mojcc vs clang, both -O2 (or $OPT), on six compute
 # programs and five allocation-heavy ones (issue 11): CPU time (user +
 # system, best of $REPS runs at full size), peak RSS (GNU time's maximum
 # resident set, same runs) and instruction counts (valgrind callgrind, at a
@@ -11,12 +11,14 @@
 #   tests/bench/compiler/run.sh [build-dir]      (default: ./build)
 #   REPS=5 NO_CALLGRIND=1 tests/bench/compiler/run.sh
 #   PROGS="bignum_rho dlist" tests/bench/compiler/run.sh      (a subset)
+#   OPT=-O0 tests/bench/compiler/run.sh      (both compilers at -O0; default -O2)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../../../build}" && pwd)
 MOJCC=${MOJCC:-$build/bin/mojcc}
 CLANG=${CLANG:-clang-16}
 REPS=${REPS:-3}
+OPT=${OPT:--O2}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -62,7 +64,7 @@ instructions() { # prog args... -> Ir count
   awk '/^summary:/ { print $2 }' "$work/cg.out"
 }
 
-echo "mojcc: $MOJCC"
+echo "mojcc: $MOJCC $OPT"
 echo "clang: $(command -v "$CLANG") ($("$CLANG" --version | head -1))"
 echo "cpu:   $(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo | sed 's/^ *//')"
 echo
@@ -71,8 +73,8 @@ printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 tl=0; il=0; rl=0; n=0; worst=0; worst_name=""; rworst=0; rworst_name=""
 for spec in "${progs[@]}"; do
   read -r p full small <<<"$spec"
-  "$CLANG" -O2 "$here/$p.c" -o "$work/$p.clang" -lm
-  "$MOJCC" -O2 "$here/$p.c" -o "$work/$p.moj" -lm
+  "$CLANG" "$OPT" "$here/$p.c" -o "$work/$p.clang" -lm
+  "$MOJCC" "$OPT" "$here/$p.c" -o "$work/$p.moj" -lm
   "$work/$p.clang" "$small" >"$work/out.clang"
   "$work/$p.moj" "$small" >"$work/out.moj"
   if ! cmp -s "$work/out.clang" "$work/out.moj"; then
