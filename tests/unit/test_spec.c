@@ -462,6 +462,7 @@ static void enter_on_makecontext_stack(void **st) {
   free(co_result);
 }
 
+#if !defined(__SANITIZE_ADDRESS__)  /* the test below does not run under ASan (main) */
 /* A hand-made stack: switch the stack pointer and call fn there. */
 static int call_on_stack(void *top, int (*fn)(void)) {
 #if defined(__x86_64__)
@@ -511,6 +512,7 @@ static void enter_on_unknown_stack_fails(void **st) {
   assert_int_equal(spec_level(), 0);
   free(stack);
 }
+#endif
 
 /* errno is restored by an abort to its value at spec_enter (issue 10, item 9). */
 static void abort_restores_errno(void **st) {
