@@ -25,6 +25,15 @@
 #ifndef MOJCC_SOURCE_INCLUDE
 #define MOJCC_SOURCE_INCLUDE ""
 #endif
+/* The instruction set of the runtime beside mojcc: a --target naming another
+ * one links that instruction set's runtime instead (cross_runtime). */
+#if defined(__x86_64__)
+#define MOJCC_HOST_ARCH "x86_64"
+#elif defined(__aarch64__)
+#define MOJCC_HOST_ARCH "aarch64"
+#else
+#error "mojcc: unknown host instruction set"
+#endif
 
 static const char *help_text =
 "NAME\n"
@@ -68,10 +77,15 @@ static const char *help_text =
 "    MOJCC_CLANG    clang to run (default: " MOJCC_DEFAULT_CLANG ").\n"
 "    MOJCC_PLUGIN   path of MojavePasses.so.\n"
 "    MOJCC_RUNTIME  path of libmojave.a.\n"
+"    MOJCC_RUNTIME_<arch>  path of libmojave.a built for <arch> (aarch64,\n"
+"                   x86_64), used with --target=<arch>-... when <arch> is\n"
+"                   not the host's.\n"
 "    MOJCC_INCLUDE  directory holding mojave.h and mojave/.\n"
 "    By default these are found relative to the mojcc binary, in the build\n"
 "    tree (../passes, ../runtime) or the install tree (../lib/mojave,\n"
-"    ../lib, ../include).\n"
+"    ../lib, ../include).  Another instruction set's runtime is found in\n"
+"    ../<arch>/runtime (the build tree's cross build, see\n"
+"    scripts/build-aarch64.sh) or ../lib/mojave/<arch>.\n"
 "\n"
 "PREDEFINED MACROS\n"
 "    __MOJCC__      1 when compiling with mojcc.\n"
@@ -154,6 +168,32 @@ static int takes_value(const char *a) {
   return 0;
 }
 
+/* libmojave.a for the instruction set of `target` (a clang triple), or NULL
+ * when that is the host's own: the runtime holds assembly and ABI layouts
+ * (runtime/spec_<arch>.S, cc_vararg.c), so a program links its target's. */
+static const char *cross_runtime(const char *target) {
+  size_t len = strcspn(target, "-");
+  char arch[32];
+  if (len == 0 || len >= sizeof arch) {
+    fprintf(stderr, "mojcc: error: cannot read the instruction set of --target=%s\n", target);
+    exit(2);
+  }
+  memcpy(arch, target, len);
+  arch[len] = 0;
+  if (strcmp(arch, "arm64") == 0)
+    strcpy(arch, "aarch64");
+  if (strcmp(arch, MOJCC_HOST_ARCH) == 0)
+    return NULL;
+  static char env[64], build_rel[64], inst_rel[64];
+  snprintf(env, sizeof env, "MOJCC_RUNTIME_%s", arch);
+  snprintf(build_rel, sizeof build_rel, "../%s/runtime/libmojave.a", arch);
+  snprintf(inst_rel, sizeof inst_rel, "../lib/mojave/%s/libmojave.a", arch);
+  const char *rel[] = {build_rel, inst_rel, NULL};
+  static char what[64];
+  snprintf(what, sizeof what, "libmojave.a for %s", arch);
+  return locate(env, rel, what);
+}
+
 static int ends_with(const char *s, const char *suf) {
   size_t n = strlen(s), m = strlen(suf);
   return n >= m && strcmp(s + n - m, suf) == 0;
@@ -169,6 +209,7 @@ int main(int argc, char **argv) {
   int no_link = 0, preprocess_only = 0, want_v = 0, shared = 0;
   int sources = 0, inputs = 0, no_instrument = 0, print_only = 0;
   int deps_only = 0, deps_with_compile = 0, lang_c = 0;
+  const char *target = NULL;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -183,6 +224,8 @@ int main(int argc, char **argv) {
     if (takes_value(a)) {
       if (strcmp(a, "-x") == 0 && i + 1 < argc)
         lang_c = strcmp(argv[i + 1], "none") != 0;
+      if (strcmp(a, "-target") == 0 && i + 1 < argc)
+        target = argv[i + 1];
       i++;
       continue;
     }
@@ -194,6 +237,8 @@ int main(int argc, char **argv) {
     }
     if (strncmp(a, "-x", 2) == 0 && a[2])
       lang_c = strcmp(a + 2, "none") != 0;
+    else if (strncmp(a, "--target=", 9) == 0)
+      target = a + 9;
     else if (strcmp(a, "-c") == 0 || strcmp(a, "-S") == 0 ||
              strcmp(a, "-fsyntax-only") == 0 || strcmp(a, "-emit-llvm") == 0)
       no_link = 1;
@@ -264,7 +309,8 @@ int main(int argc, char **argv) {
     /* A -x given by the user would apply to the archive too. */
     out[n++] = "-x";
     out[n++] = "none";
-    out[n++] = (char *)locate("MOJCC_RUNTIME", rt_rel, "libmojave.a");
+    const char *rt = target ? cross_runtime(target) : NULL;
+    out[n++] = (char *)(rt ? rt : locate("MOJCC_RUNTIME", rt_rel, "libmojave.a"));
     out[n++] = "-lmimalloc";
     out[n++] = "-lzstd"; /* the runtime's DSM client compresses pages */
     /* SHA-256 (the cluster handshake, image checksums) is loaded on first

@@ -40,12 +40,14 @@ inline constexpr const char *MarkerWriteSoft = "__moj_xws";
 std::string definitionMarkerName(llvm::StringRef Fn);
 
 // Names of the runtime's mojcc-only entry points (`cc::rehandle` is
-// "__moj_cc_rehandle"), generated from MOJ_CC_ENTRIES in mojave/cc_abi.h: an
+// "__moj_cc_rehandle"), generated from MOJ_CC_ENTRIES (and the x86-64-only
+// MOJ_CC_ENTRIES_X86_64, whatever the host) in mojave/cc_abi.h: an
 // entry point missing from that list does not compile here, and
 // tests/abi/abi_check.sh checks the list against the runtime.
 namespace cc {
 #define MOJ_CC_NAME(n) inline constexpr const char n[] = "__moj_cc_" #n;
 MOJ_CC_ENTRIES(MOJ_CC_NAME)
+MOJ_CC_ENTRIES_X86_64(MOJ_CC_NAME)
 #undef MOJ_CC_NAME
 } // namespace cc
 

@@ -8,73 +8,163 @@
  * replaces the handles of %s %S %p %n (printf) or of every assigned
  * conversion (scanf) by raw addresses in the copy — through the
  * copy-on-write barrier for targets libc writes — and calls the real function
- * with a va_list over the copy.  x86-64 System V layout only; positional
- * arguments (%1$s) are passed through untranslated.
+ * with a va_list over the copy.  The va_list layouts of x86-64 System V and
+ * of AAPCS64 (aarch64) are known; positional arguments (%1$s) are passed
+ * through untranslated.
  */
 #include <err.h>
 #include <mojave/abi.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <syslog.h>
 
 #define MOJ_CC_EXPORT __attribute__((visibility("default")))
 
+enum { MAX_SLOTS = 64, MAX_OVERFLOW = 4096 };
+
+/* The layouts: the va_list tag, the copy (tag, register save areas, stack
+ * arguments) and the cursor saying where the next argument of each class
+ * lives, as libc's va_arg will see it.  The copy of the stack arguments
+ * starts at the same offset modulo 16 as the original (skew), so 16-byte
+ * alignment (long double) rounds the same way; cursor.ovf is an offset in it. */
 #if defined(__x86_64__)
+/* va_list is an array of one of these: a parameter is a pointer to it. */
 typedef struct {
   unsigned gp_offset, fp_offset;
   char *overflow_arg_area, *reg_save_area;
 } moj_va_tag;
-
-enum { GP_END = 48, FP_END = 176, MAX_SLOTS = 64, MAX_OVERFLOW = 4096 };
-
+#define VA_TAG(ap) ((void *)(ap))
+enum { GP_END = 48, FP_END = 176 };
 typedef struct {
   va_list tag;         /* the va_list handed to libc (a moj_va_tag) */
   char save[FP_END];   /* copy of the register save area */
   char ovf[MAX_OVERFLOW] __attribute__((aligned(16)));
 } moj_va_copy;
-
-/* Where the next argument of each class lives, as libc's va_arg will see it. */
 typedef struct {
   unsigned gp, fp;
-  size_t ovf;
+  size_t ovf, skew;
 } cursor;
 
-static char *next_gp(moj_va_copy *c, cursor *k) {
-  if (k->gp < GP_END) {
-    char *p = c->save + k->gp;
-    k->gp += 8;
-    return p;
-  }
+#elif defined(__aarch64__)
+/* AAPCS64: va_list is this structure itself (a parameter is a copy).  The
+ * offsets are negative while arguments remain in the register save areas,
+ * which end at the *_top pointers; arguments past them are on the stack,
+ * 8 bytes each, 16 for 16-byte-aligned types (long double). */
+typedef struct {
+  char *stack, *gr_top, *vr_top;
+  int gr_offs, vr_offs;
+} moj_va_tag;
+#define VA_TAG(ap) ((void *)&(ap))
+enum { GR_SIZE = 8 * 8, VR_SIZE = 8 * 16 };
+typedef struct {
+  va_list tag;         /* the va_list handed to libc (a moj_va_tag) */
+  char gr[GR_SIZE];    /* copies of the two register save areas */
+  char vr[VR_SIZE] __attribute__((aligned(16)));
+  char ovf[MAX_OVERFLOW] __attribute__((aligned(16)));
+} moj_va_copy;
+typedef struct {
+  int gr, vr;
+  size_t ovf, skew;
+} cursor;
+
+#else
+#error "cc_vararg.c: no va_list layout for this instruction set"
+#endif
+
+/* Stack arguments: 8-byte slots in both ABIs; NULL past the copy's end. */
+static char *stack_slot(moj_va_copy *c, cursor *k) {
   if (k->ovf + 8 > MAX_OVERFLOW) return NULL;
   char *p = c->ovf + k->ovf;
   k->ovf += 8;
   return p;
 }
-static void next_fp(cursor *k) {
-  if (k->fp < FP_END) k->fp += 16;
-  else k->ovf += 8;
-}
-static void next_long_double(cursor *k) {
+static void stack_long_double(cursor *k) {
   k->ovf = (k->ovf + 15) & ~(size_t)15;
   k->ovf += 16;
 }
+/* Bytes of the stack arguments the format consumed, copied from `from`. */
+static int va_close(moj_va_copy *c, const char *from, const cursor *k) {
+  if (k->ovf > MAX_OVERFLOW) return 0;
+  memcpy(c->ovf + k->skew, from, k->ovf - k->skew);
+  return 1;
+}
+
+#if defined(__x86_64__)
+static char *next_gp(moj_va_copy *c, cursor *k) {
+  if (k->gp >= GP_END) return stack_slot(c, k);
+  char *p = c->save + k->gp;
+  k->gp += 8;
+  return p;
+}
+static void next_fp(cursor *k) {
+  if (k->fp < FP_END) k->fp += 16;
+  else k->ovf += 8;    /* past the copy's end: va_close refuses */
+}
+static void next_long_double(cursor *k) { stack_long_double(k); }
+
+/* The copy's tag over its own save area; the cursor at the first argument.
+ * Returns where the original's stack arguments start. */
+static const char *va_open(moj_va_copy *c, const moj_va_tag *src, cursor *k) {
+  moj_va_tag dst = *src;
+  memcpy(c->save, src->reg_save_area, FP_END);
+  size_t skew = (uintptr_t)src->overflow_arg_area & 15;
+  dst.reg_save_area = c->save;
+  dst.overflow_arg_area = c->ovf + skew;
+  memcpy(VA_TAG(c->tag), &dst, sizeof dst);
+  *k = (cursor){src->gp_offset, src->fp_offset, skew, skew};
+  return src->overflow_arg_area;
+}
+
+#else /* aarch64 */
+static char *next_gp(moj_va_copy *c, cursor *k) {
+  if (k->gr >= 0) return stack_slot(c, k);
+  char *p = c->gr + GR_SIZE + k->gr;
+  k->gr += 8;
+  return p;
+}
+static void next_fp(cursor *k) {
+  if (k->vr < 0) k->vr += 16;
+  else k->ovf += 8;
+}
+/* long double is a 128-bit float: a vector register while one is left */
+static void next_long_double(cursor *k) {
+  if (k->vr < 0) k->vr += 16;
+  else stack_long_double(k);
+}
+
+/* Only the registers the callee saved (those past its named arguments) lie
+ * below the tops: copy those, to the same offsets below the copies' tops.
+ * NULL for offsets no va_start produces (the caller then passes `ap` as is). */
+static const char *va_open(moj_va_copy *c, const moj_va_tag *src, cursor *k) {
+  if (src->gr_offs < -GR_SIZE || src->vr_offs < -VR_SIZE) return NULL;
+  moj_va_tag dst = *src;
+  if (src->gr_offs < 0)
+    memcpy(c->gr + GR_SIZE + src->gr_offs, src->gr_top + src->gr_offs, (size_t)-src->gr_offs);
+  if (src->vr_offs < 0)
+    memcpy(c->vr + VR_SIZE + src->vr_offs, src->vr_top + src->vr_offs, (size_t)-src->vr_offs);
+  size_t skew = (uintptr_t)src->stack & 15;
+  dst.gr_top = c->gr + GR_SIZE;
+  dst.vr_top = c->vr + VR_SIZE;
+  dst.stack = c->ovf + skew;
+  memcpy(VA_TAG(c->tag), &dst, sizeof dst);
+  *k = (cursor){src->gr_offs, src->vr_offs, skew, skew};
+  return src->stack;
+}
+#endif
 
 /* Copies `ap` and rewrites its pointer arguments; scanf selects the scanf
  * rules.  Returns 0 when the format could not be followed (positional
  * arguments, overflow area too long): the original va_list is used then. */
 static int rewrite(moj_va_copy *c, const char *fmt, va_list ap, int scanf) {
-  moj_va_tag srcv, dst;
-  memcpy(&srcv, ap, sizeof srcv);
-  const moj_va_tag *src = &srcv;
-  memcpy(c->save, src->reg_save_area, FP_END);
-  dst = *src;
-  dst.reg_save_area = c->save;
-  dst.overflow_arg_area = c->ovf;
-  memcpy(c->tag, &dst, sizeof dst);
+  moj_va_tag src;
+  memcpy(&src, VA_TAG(ap), sizeof src);
+  cursor k;
+  const char *from = va_open(c, &src, &k);
+  if (!from) return 0;
   char *slots[MAX_SLOTS];
   int writes[MAX_SLOTS], n = 0;
-  cursor k = {src->gp_offset, src->fp_offset, 0};
   for (const char *f = fmt; f && *f; f++) {
     if (*f != '%') continue;
     f++;
@@ -126,8 +216,7 @@ static int rewrite(moj_va_copy *c, const char *fmt, va_list ap, int scanf) {
       break;
     }
   }
-  if (k.ovf > MAX_OVERFLOW) return 0;
-  memcpy(c->ovf, src->overflow_arg_area, k.ovf);
+  if (!va_close(c, from, &k)) return 0;
   for (int i = 0; i < n; i++) {
     void *p;
     memcpy(&p, slots[i], sizeof p);
@@ -208,4 +297,3 @@ SCANF_WRAPPER(int, vscanf, (const char *fmt, va_list ap), fmt, C_VSCANF2)
 SCANF_WRAPPER(int, vfscanf, (FILE *f, const char *fmt, va_list ap), fmt, C_VFSCANF2)
 #define C_VSSCANF2(v) vsscanf(s, fmt, v)
 SCANF_WRAPPER(int, vsscanf, (const char *s, const char *fmt, va_list ap), fmt, C_VSSCANF2)
-#endif

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "arch.h"
 #include "mojave/abi.h"
 #include "mojave/alloc.h"
 #include "mojave/spec.h"
@@ -50,13 +51,25 @@ typedef struct moj_vec {  /* growable array of records, backed by mmap */
   size_t     n, cap;
 } moj_vec_t;
 
-/* Saved machine context of spec_enter (x86-64 SysV callee-saved state). */
+/* Saved machine context of spec_enter: the callee-saved state of the
+ * platform ABI, in the layout spec_<processor>.S writes and reads. */
+#if defined(__x86_64__)
 typedef struct moj_ctx {
   uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
   uint32_t mxcsr;
   uint16_t fpucw;
   uint16_t _pad;
 } moj_ctx_t;
+#elif defined(__aarch64__)
+typedef struct moj_ctx {
+  uint64_t x19_x28[10], fp, lr, sp;
+  uint64_t d8_d15[8];   /* the low halves of v8-v15 are callee-saved */
+  uint64_t fpcr;
+} moj_ctx_t;
+_Static_assert(sizeof(moj_ctx_t) == 176, "spec_aarch64.S's frame holds a moj_ctx_t");
+#else
+#error "libmojave supports x86-64 and aarch64 (runtime/spec_<processor>.S)"
+#endif
 
 /* A page of the main stack as it was at some level's entry (stack_lazy.c). */
 typedef struct moj_ovl { uintptr_t addr; char *page; } moj_ovl_t;
@@ -301,7 +314,7 @@ int _moj_threads_running(void) MOJ_HIDDEN;
 /* the DSM client (runtime/dsm), when linked in: it chains signal() and sigaction() */
 int __moj_dsm_sigaction(int, const struct sigaction *, struct sigaction *) MOJ_HIDDEN __attribute__((weak));
 
-/* spec_x86_64.S */
+/* spec_x86_64.S / spec_aarch64.S */
 int  _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) MOJ_HIDDEN;
 void _moj_resume(const moj_ctx_t *ctx, int value) MOJ_HIDDEN __attribute__((noreturn));
 void _moj_on_stack(void *stack_top, void (*fn)(void *), void *arg) MOJ_HIDDEN __attribute__((noreturn));

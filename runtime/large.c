@@ -77,7 +77,7 @@ typedef struct {
 
 static moj_lstate_t *ls MOJ_RTVAR; /* runtime state: never rolled back */
 
-static void lock(void) { while (__atomic_exchange_n(&ls->lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause(); }
+static void lock(void) { while (__atomic_exchange_n(&ls->lock, 1, __ATOMIC_ACQUIRE)) moj_cpu_relax(); }
 static void unlock(void) { __atomic_store_n(&ls->lock, 0, __ATOMIC_RELEASE); }
 
 /* 4 MiB: a page-fault copy of a 4 KiB page costs ~2 us here against ~0.07 us

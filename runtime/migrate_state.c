@@ -224,7 +224,7 @@ int _moj_mig_capture_state(moj_img_t *img, mig_relocs_t *r, char *reason, size_t
   moj_rt_t *rt = _moj_rt;
   /* metadata */
   moj_img_meta_t *m = &img->meta;
-  snprintf(m->arch, sizeof m->arch, "x86_64");
+  snprintf(m->arch, sizeof m->arch, "%s", MOJ_ARCH_NAME);
   static char exe[4096] MOJ_RTVAR;
   ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
   exe[k > 0 ? k : 0] = 0;
@@ -395,8 +395,8 @@ static void restore_stdin(const moj_img_t *img) {
 }
 
 void _moj_mig_restore_state(const moj_img_t *img) {
-  if (strcmp(img->meta.arch, "x86_64"))
-    _moj_fatal("migration: the image was taken on %s; this host runs x86_64", img->meta.arch);
+  if (strcmp(img->meta.arch, MOJ_ARCH_NAME))
+    _moj_fatal("migration: the image was taken on %s; this host runs " MOJ_ARCH_NAME, img->meta.arch);
   for (uint32_t i = 0; i < img->meta.nrlimits; i++) {
     struct rlimit l = {img->meta.rlimits[i].cur, img->meta.rlimits[i].max};
     setrlimit((int)img->meta.rlimits[i].resource, &l); /* best effort: a lower hard limit stays */

@@ -7,6 +7,10 @@
  * happen only from inside these calls (or from stdio buffers filled by the
  * putc macros, which output.c flushes itself).  The real functions come from
  * the next object (dlsym RTLD_NEXT), resolved on first use. */
+/* No glibc extern-inline bodies (putchar, putc_unlocked, fputc_unlocked at
+ * -O2): clang ignores the weak/default-visibility attributes of an
+ * interposer declared after such a body. */
+#define __NO_INLINE__ 1
 #include "internal.h"
 
 #include <dlfcn.h>

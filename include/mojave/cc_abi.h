@@ -20,22 +20,25 @@ extern "C" {
 /* Support entry points, `__moj_cc_<name>`:
  *   w_soft           write translation whose slow path tolerates a freed
  *                    handle (hoisted translations, arguments for libc)
- *   w_slow_pm        __moj_w_slow and __moj_cc_w_soft with LLVM's
- *   w_soft_pm        preserve_most convention (all general registers but
- *                    r11 kept): the inline barrier's cold call in
- *                    executables, without spills (runtime/cc_slow_x86_64.S)
- *   r_pa, w_pm,      the whole read / write / soft-write translation out
- *   ws_pm            of line, preserve_all (read) or preserve_most: the
- *                    accesses of -O0 code in executables
- *                    (runtime/cc_slow_x86_64.S)
  *   rehandle         raw pointer into an argument's current copy -> handle
  *   rehandle_out     the same, in place, for an out-parameter (strtol)
  *   register_text    constructor of each linked object: its MOJ_CC_TEXT range
  *   unregister_text  destructor of each linked object (dlclose)
  *   is_instrumented  out-of-line test of an indirect call's target */
 #define MOJ_CC_ENTRIES(X) \
-  X(w_soft) X(w_slow_pm) X(w_soft_pm) X(r_pa) X(w_pm) X(ws_pm) X(rehandle) X(rehandle_out) \
+  X(w_soft) X(rehandle) X(rehandle_out) \
   X(register_text) X(unregister_text) X(is_instrumented)
+
+/* Entry points an x86-64 libmojave has besides (mojcc uses them only for
+ * x86-64 targets, passes/MojLower.cpp; runtime/cc_slow_x86_64.S):
+ *   w_slow_pm        __moj_w_slow and __moj_cc_w_soft with LLVM's
+ *   w_soft_pm        preserve_most convention (all general registers but
+ *                    r11 kept): the inline barrier's cold call in
+ *                    executables, without spills
+ *   r_pa, w_pm,      the whole read / write / soft-write translation out
+ *   ws_pm            of line, preserve_all (read) or preserve_most: the
+ *                    accesses of -O0 code in executables */
+#define MOJ_CC_ENTRIES_X86_64(X) X(w_slow_pm) X(w_soft_pm) X(r_pa) X(w_pm) X(ws_pm)
 
 /* C library functions whose arguments point to memory holding more pointers
  * (a va_list, iovec/msghdr/argv arrays, getline's buffer pointer, strtok's
@@ -59,8 +62,8 @@ extern "C" {
 #define MOJ_CC_TEXT_SECTION "moj_text"
 
 void *__moj_cc_w_soft(uint64_t h);
-/* preserve_most: C may call them only through declarations carrying clang's
- * __attribute__((preserve_most)). */
+/* preserve_most (an x86-64 libmojave only): C may call them only through
+ * declarations carrying clang's __attribute__((preserve_most)). */
 void *__moj_cc_w_slow_pm(uint64_t h);
 void *__moj_cc_w_soft_pm(uint64_t h);
 void *__moj_cc_r_pa(uint64_t v); /* preserve_all */

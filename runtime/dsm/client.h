@@ -65,6 +65,7 @@
 #define EXPORT_WRAP EXPORT
 #endif
 
+#include "../arch.h"
 #include "../log.h"
 
 /* ---------------- configuration and start-up (client_init.c) ---------------- */

@@ -8,6 +8,11 @@ void _moj_dsm_fwait(_Atomic uint32_t *a, uint32_t v) {
   syscall(SYS_futex, a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
 }
 static void fwake(_Atomic uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0); }
+/* poll past the interposers, as ppoll: aarch64 has no poll system call. */
+static long sys_poll(struct pollfd *pf, int n, int timeout_ms) {
+  struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+  return syscall(SYS_ppoll, pf, n, timeout_ms < 0 ? NULL : &ts, NULL, _NSIG / 8);
+}
 
 /* Locks taken by application threads are held with all signals blocked: an
  * application signal handler that touches DSM memory would otherwise fault
@@ -346,7 +351,7 @@ static void *reader_main(void *arg) {
   struct hconn *hc = &_moj_dsm_homes[host];
   for (int done = 0; !done;) {
     struct pollfd pf = {hc->fd, POLLIN, 0};
-    if (syscall(SYS_poll, &pf, 1, -1) < 0) continue; /* EINTR */
+    if (sys_poll(&pf, 1, -1) < 0) continue; /* EINTR */
     if (_moj_dsm_trace_on) tl_woke = _moj_dsm_now();
     /* a broken connection is the reader's to handle, callers or not */
     if (atomic_load(&hc->self_rd) && !(pf.revents & (POLLHUP | POLLERR))) reader_stand_aside(hc);
@@ -463,7 +468,7 @@ void _moj_dsm_self_read_leave(int host) { self_read_leave(&_moj_dsm_homes[host])
 int _moj_dsm_pump(int host, int timeout_ms) {
   struct hconn *hc = &_moj_dsm_homes[host];
   struct pollfd pf = {hc->fd, POLLIN, 0};
-  if (hc->fd < 0 || syscall(SYS_poll, &pf, 1, timeout_ms) <= 0 || pthread_mutex_trylock(&hc->rx)) return 0;
+  if (hc->fd < 0 || sys_poll(&pf, 1, timeout_ms) <= 0 || pthread_mutex_trylock(&hc->rx)) return 0;
   int broken = rx_one(hc, host, 0);
   pthread_mutex_unlock(&hc->rx);
   return broken ? -1 : 0;
@@ -592,7 +597,7 @@ again:;
     struct pollfd pf[2] = {{p.efd, POLLIN, 0}, {hc->fd, POLLIN, 0}};
     long r = 0;
     if (spin_end && _moj_dsm_now() < spin_end) {
-      __builtin_ia32_pause();
+      moj_cpu_relax();
       pf[1].revents = POLLIN;
     } else if (p.efd >= 0) {
       struct timespec *no_timeout = NULL;

@@ -203,7 +203,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   int saved = errno;
   int64_t t_entry = _moj_dsm_trace_on ? _moj_dsm_now() : 0;
   ucontext_t *u = uc;
-  int write = (u->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+  int write = moj_fault_is_write(u);
   int view = -1;
   sigset_t all, appmask;
   sigfillset(&all);

@@ -62,8 +62,8 @@ int _moj_dsm_tr_slot(uint16_t type) {
   if (!tr_rec) {
     void *m = mmap(NULL, TR_SLOTS * sizeof *tr_rec, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return -1;
-    void *exp = NULL;
-    if (!__atomic_compare_exchange_n(&tr_rec, &exp, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) munmap(m, TR_SLOTS * sizeof *tr_rec);
+    __typeof__(tr_rec) exp = NULL;
+    if (!__atomic_compare_exchange_n(&tr_rec, &exp, (__typeof__(tr_rec))m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) munmap(m, TR_SLOTS * sizeof *tr_rec);
   }
   int i = atomic_fetch_add(&tr_next, 1);
   if (i >= TR_SLOTS) return -1;

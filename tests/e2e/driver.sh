@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/e2e/driver.sh — mojcc as a drop-in cc: --help/--version/-v, -E/-S/-c/
 # -M, clang's errors and exit status passed through, -V misuse like clang,
+# --target picking the runtime of the target's instruction set,
 # objects + archives + multiple inputs, -shared/-fPIC with a mojcc executable,
 # the .mojave.bc section (zstd records, in no loaded segment), and a CMake
 # project with CMAKE_C_COMPILER=mojcc.
@@ -42,6 +43,8 @@ check "-shared -fPIC library used by a mojcc executable" bash -c "cd '$t' && '$M
 check "executable carries one .mojave.bc record per module" bash -c "cd '$t' && llvm-objcopy-16 --dump-section=.mojave.bc=sec ab2 ab2.copy && python3 '$src/../lit/Inputs/extract_bc.py' sec rec | grep -c record | grep -qx 2"
 check "executable's .mojave.bc: in the file, in no PT_LOAD, zstd records" bash -c "python3 '$src/../lit/Inputs/check_bc_section.py' '$t/ab2' | grep -q '^not loaded, 2 zstd records'"
 check "shared library's .mojave.bc: in no PT_LOAD" python3 "$src/../lit/Inputs/check_bc_section.py" "$t/libtw.so"
+check "--target naming the host's instruction set links the host runtime" bash -c "cd '$t' && '$MOJCC' -v --target=\$(uname -m)-linux-gnu a.c b.c -o abt 2>v && grep -q ' [^ ]*/runtime/libmojave.a\\|lib/libmojave.a' v && ./abt"
+check "--target of another instruction set needs that one's runtime (MOJCC_RUNTIME_<arch>)" bash -c "cd '$t' && ! MOJCC_RUNTIME_riscv64=/nonexistent '$MOJCC' --target=riscv64-linux-gnu a.c -o abr 2>err && grep -q 'MOJCC_RUNTIME_riscv64=/nonexistent does not exist' err"
 
 if command -v cmake >/dev/null; then
   check "CMake project with CMAKE_C_COMPILER=mojcc" bash -c "cmake -S '$src/cmake_project' -B '$t/cm' -DCMAKE_C_COMPILER='$MOJCC' >/dev/null && cmake --build '$t/cm' >/dev/null && '$t/cm/probe_main' | grep -qx PASS"

@@ -79,3 +79,27 @@ add_test(NAME migrate_real_fail
 set_tests_properties(migrate_real_fail PROPERTIES LABELS migrate TIMEOUT 300
   PASS_REGULAR_EXPRESSION "PASS migrate_real_fail" FAIL_REGULAR_EXPRESSION "FAIL"
   ENVIRONMENT "MOJAVE_NSD=$<TARGET_FILE:mojave-nsd>;MOJAVED=$<TARGET_FILE:mojaved>;MOJAVE_RUN=$<TARGET_FILE:mojave-run>;CLUSTER=${PROJECT_SOURCE_DIR}/scripts/cluster.sh;MIG_PROGS=${CMAKE_CURRENT_BINARY_DIR};TEST_TIMEOUT=250")
+
+# The same on aarch64 (label aarch64; issue 13): built by mojcc
+# --target=aarch64-linux-gnu against the cross-built runtime of ctest's
+# aarch64.build and run under qemu (tests/e2e/aarch64.sh; @PROG@ is the
+# program under qemu).  Capture and restore within the one instruction set.
+get_property(moj_a64_tree GLOBAL PROPERTY MOJ_AARCH64_TREE)
+if(moj_a64_tree)
+  set(_a64 bash ${CMAKE_SOURCE_DIR}/tests/e2e/aarch64.sh $<TARGET_FILE:mojcc>)
+  foreach(opt O0 O2)
+    set(name aarch64.migrate_file_zdtm_state_${opt})
+    add_test(NAME ${name} COMMAND ${_a64} ${opt} ${CMAKE_CURRENT_SOURCE_DIR}/zdtm_state.c
+             -- bash ${CMAKE_CURRENT_SOURCE_DIR}/t_file.sh @PROG@ ${name})
+    set_tests_properties(${name} PROPERTIES PASS_REGULAR_EXPRESSION "PASS ${name}")
+    add_test(NAME aarch64.migrate_stay_${opt} COMMAND ${_a64} ${opt} ${CMAKE_CURRENT_SOURCE_DIR}/zdtm_state.c
+             -- bash -c "d=$(mktemp -d) && @PROG@ stay:nowhere $d; rc=$?; rm -rf $d; exit $rc")
+    set_tests_properties(aarch64.migrate_stay_${opt} PROPERTIES
+      PASS_REGULAR_EXPRESSION "after: stayed \\(refused\\)\nPASS zdtm_state")
+    add_test(NAME aarch64.migrate_refusals_${opt} COMMAND ${_a64} ${opt} ${CMAKE_CURRENT_SOURCE_DIR}/refusals.c
+             -- bash -c "d=$(mktemp -d) && @PROG@ $d; rc=$?; rm -rf $d; exit $rc")
+    set_tests_properties(aarch64.migrate_refusals_${opt} PROPERTIES PASS_REGULAR_EXPRESSION "PASS refusals")
+    set_tests_properties(aarch64.migrate_file_zdtm_state_${opt} aarch64.migrate_stay_${opt} aarch64.migrate_refusals_${opt}
+      PROPERTIES LABELS aarch64 FIXTURES_REQUIRED moj_aarch64 FAIL_REGULAR_EXPRESSION "FAIL" SKIP_RETURN_CODE 77 TIMEOUT 300)
+  endforeach()
+endif()

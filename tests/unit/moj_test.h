@@ -55,4 +55,29 @@ static inline int moj_collect_child(pid_t pid, int p[2], char *buf, size_t cap) 
   return status;
 }
 
+/* Child side of a fork: runs this test binary again with argv (argv[0]
+ * first, NULL last); returns only when the exec failed.  A cross build runs
+ * its tests under an emulator, named by MOJ_TEST_EMULATOR (tests/unit's
+ * CMakeLists.txt), and the kernel cannot exec the target's binaries itself:
+ * the emulator gets this binary's path (which it reports for
+ * /proc/self/exe) and the arguments. */
+static inline void moj_exec_self(char *const argv[]) {
+  const char *emu = getenv("MOJ_TEST_EMULATOR");
+  if (!emu || !*emu) { execv("/proc/self/exe", argv); return; }
+  static char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  self[n] = 0;
+  char *v[32];
+  int k = 0;
+  v[k++] = (char *)emu;
+  v[k++] = self;
+  for (int i = 1; argv[i]; i++) {
+    if (k == 31) return;
+    v[k++] = argv[i];
+  }
+  v[k] = NULL;
+  execv(emu, v);
+}
+
 #endif

@@ -1,0 +1,51 @@
+/* runtime/arch.h — the few instruction-set-specific facts the runtime's C code
+ * needs (its assembly lives in runtime/<name>_<processor>.S): the name images
+ * record, a spin-wait hint, and whether a fault's access was a write.  One
+ * header for the runtime and its DSM client, so a new target is added here. */
+#ifndef MOJ_ARCH_H
+#define MOJ_ARCH_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#if defined(__x86_64__)
+#define MOJ_ARCH_NAME "x86_64"
+static inline void moj_cpu_relax(void) { __builtin_ia32_pause(); }
+/* The page-fault error code: bit 1 is set for a write. */
+static inline int moj_fault_is_write(const ucontext_t *u) { return (u->uc_mcontext.gregs[REG_ERR] & 2) != 0; }
+
+#elif defined(__aarch64__)
+#define MOJ_ARCH_NAME "aarch64"
+static inline void moj_cpu_relax(void) { __asm__ volatile("yield" ::: "memory"); }
+/* The kernel appends an esr_context record to the signal frame's __reserved
+ * area for data aborts; its WnR bit (6) says write.  Without the record (an
+ * emulator may omit it) the access is taken to be a write: asking for write
+ * access to a page that was only read costs an invalidation, never
+ * correctness. */
+static inline int moj_fault_is_write(const ucontext_t *u) {
+  enum { ESR_MAGIC_ = 0x45535201, EC_DABT_LOW = 0x24, EC_DABT_CUR = 0x25, WNR = 1u << 6 };
+  const unsigned char *p = (const unsigned char *)u->uc_mcontext.__reserved;
+  const unsigned char *end = p + sizeof u->uc_mcontext.__reserved;
+  while (p + 8 <= end) {
+    uint32_t magic, size;
+    __builtin_memcpy(&magic, p, 4);
+    __builtin_memcpy(&size, p + 4, 4);
+    if (!magic || size < 8 || size > (size_t)(end - p)) break;
+    if (magic == ESR_MAGIC_ && size >= 16) {
+      uint64_t esr;
+      __builtin_memcpy(&esr, p + 8, 8);
+      unsigned ec = (unsigned)(esr >> 26) & 0x3f;
+      if (ec == EC_DABT_LOW || ec == EC_DABT_CUR) return (esr & WNR) != 0;
+      return 1;
+    }
+    p += size;
+  }
+  return 1;
+}
+
+#else
+#error "libmojave supports x86-64 and aarch64 (runtime/arch.h, runtime/spec_<processor>.S)"
+#endif
+
+#endif /* MOJ_ARCH_H */
