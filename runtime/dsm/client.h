@@ -243,6 +243,7 @@ int _moj_dsm_specipc_replaying(void);
 int _moj_dsm_specipc_semop(int host, int id, const struct sembuf *ops, size_t nsops, int *handled);
 void _moj_dsm_specipc_semop_done(int host, int id, const struct sembuf *ops, size_t nsops);
 int _moj_dsm_specipc_msgsnd(int host, int id, long mtype, const void *text, size_t sz, int flg);
+int _moj_dsm_specipc_ctl(int host, uint16_t type, const struct _moj_ctl *q, const void *vals, size_t vl);
 void _moj_dsm_specipc_msgrcv_done(int host, int id, long mtype, const void *text, size_t sz);
 void _moj_dsm_specipc_event(int ev, int k, int is_abort);
 void _moj_dsm_sigsegv_install(void);

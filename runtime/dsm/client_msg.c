@@ -56,6 +56,8 @@ EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) {
     q.set_uid = buf->msg_perm.uid; q.set_gid = buf->msg_perm.gid; q.set_mode = buf->msg_perm.mode;
     q.set_qbytes = buf->msg_qbytes;
   }
+  if (cmd != IPC_STAT && _moj_dsm_specipc_active())
+    return _moj_dsm_specipc_ctl(host, MOJ_MSGCTL, &q, NULL, 0); /* held until the commit (client_specipc.c) */
   struct _moj_stat_r r;
   int st = _moj_dsm_call(host, MOJ_MSGCTL, &q, sizeof q, NULL, 0, &r, sizeof r, NULL, 0);
   /* removed before the restart, the reply lost: the queue is gone either way */

@@ -10,20 +10,24 @@
  *     now: they are performed at once and *compensated* if the level aborts
  *     (the taken units given back by an increment; a received message sent
  *     again — to the back of its queue, so its place among other messages
- *     of its type can change).
+ *     of its type can change);
+ *   - changes by semctl/msgctl (SETVAL, SETALL, IPC_SET, IPC_RMID) are held
+ *     like releases: nobody, the level included, sees them before the
+ *     outermost commit (a GETVAL after a held SETVAL reads the value before
+ *     it); reads (GETVAL, IPC_STAT...) are performed at once.
  * A level's records pass to the enclosing level when it commits, like
  * twins (client_spec.c drives this from the runtime's events). */
 #include "client.h"
 
 struct act {
-  int kind;       /* HOLD_SEM, HOLD_SND, COMP_SEM, COMP_RCV */
+  int kind;       /* HOLD_SEM, HOLD_SND, COMP_SEM, COMP_RCV, HOLD_CTL (flg: MOJ_SEMCTL or MOJ_MSGCTL) */
   int level, host, id, flg;
   long mtype;
   size_t n;       /* semaphore operations, or message bytes */
   struct act *next;
   uint8_t data[]; /* struct _moj_sembuf[n], or the message text */
 };
-enum { HOLD_SEM = 1, HOLD_SND = 2, COMP_SEM = 3, COMP_RCV = 4 };
+enum { HOLD_SEM = 1, HOLD_SND = 2, COMP_SEM = 3, COMP_RCV = 4, HOLD_CTL = 5 };
 static MOJ_DSM_VAR struct act *acts; /* oldest first */
 static MOJ_DSM_VAR pthread_mutex_t acts_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int replaying; /* our own sends at commit/abort go straight out */
@@ -67,6 +71,16 @@ int _moj_dsm_specipc_msgsnd(int host, int id, long mtype, const void *text, size
   if (add(HOLD_SND, host, id, flg, mtype, text, sz, sz)) return _moj_dsm_fail(ENOMEM);
   return 0;
 }
+/* semctl/msgctl changes inside a speculation: held (see the top). */
+int _moj_dsm_specipc_ctl(int host, uint16_t type, const struct _moj_ctl *q, const void *vals, size_t vl) {
+  uint8_t *b = malloc(sizeof *q + vl);
+  if (!b) return _moj_dsm_fail(ENOMEM);
+  memcpy(b, q, sizeof *q);
+  if (vl) memcpy(b + sizeof *q, vals, vl);
+  int r = add(HOLD_CTL, host, q->id, type, 0, b, sizeof *q + vl, sizeof *q + vl);
+  free(b);
+  return r ? _moj_dsm_fail(ENOMEM) : 0;
+}
 void _moj_dsm_specipc_msgrcv_done(int host, int id, long mtype, const void *text, size_t sz) {
   if (add(COMP_RCV, host, id, 0, mtype, text, sz, sz))
     _moj_dsm_warn("no memory to record a message received inside a speculation: an abort will not give it back");
@@ -86,6 +100,13 @@ static void run(struct act *a, int undo) {
       }
       _moj_dsm_undo_note(a->id, ops, a->n);
     }
+  } else if (a->kind == HOLD_CTL) {
+    struct _moj_ctl q;
+    memcpy(&q, a->data, sizeof q);
+    q.rid = _moj_dsm_rid(); /* a new request: the one made inside the level never left */
+    r = _moj_dsm_call(a->host, (uint16_t)a->flg, &q, sizeof q, a->data + sizeof q, a->n - sizeof q, NULL, 0, NULL, 0);
+    if (!r && a->flg == MOJ_SEMCTL && (q.cmd == SETVAL || q.cmd == SETALL || q.cmd == IPC_RMID))
+      _moj_dsm_undo_clear(q.id, q.cmd == SETVAL ? q.num : -1);
   } else {
     struct _moj_msgsnd q = {a->id, a->kind == COMP_RCV ? IPC_NOWAIT : a->flg, a->mtype, (uint32_t)a->n, _moj_dsm_cred(),
                             _moj_dsm_rid()};
@@ -94,7 +115,9 @@ static void run(struct act *a, int undo) {
   replaying = 0;
   if (r)
     _moj_dsm_warn("%s of a speculation on %s 0x%x failed: %s", undo ? "undoing a call" : "a call held until the commit",
-                  a->kind == HOLD_SEM || a->kind == COMP_SEM ? "semaphore set" : "message queue", (unsigned)a->id, strerror(r));
+                  a->kind == HOLD_SEM || a->kind == COMP_SEM || (a->kind == HOLD_CTL && a->flg == MOJ_SEMCTL) ? "semaphore set"
+                                                                                                     : "message queue",
+                  (unsigned)a->id, strerror(r));
 }
 
 /* The runtime's events (client_spec.c, application thread, no lock held). */
@@ -127,7 +150,8 @@ void _moj_dsm_specipc_event(int ev, int k, int is_abort) {
   while (todo) {
     struct act *a = todo;
     todo = a->next;
-    if (is_abort ? a->kind == COMP_SEM || a->kind == COMP_RCV : a->kind == HOLD_SEM || a->kind == HOLD_SND) run(a, is_abort);
+    if (is_abort ? a->kind == COMP_SEM || a->kind == COMP_RCV : a->kind == HOLD_SEM || a->kind == HOLD_SND || a->kind == HOLD_CTL)
+      run(a, is_abort);
     free(a);
   }
 }

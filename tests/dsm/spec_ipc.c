@@ -8,6 +8,11 @@
  *      are given back
  *   D  +1 held at an outer level, a message held at a nested one that
  *      commits into it; the outer aborts: neither appears
+ *   E  semctl SETVAL, msgctl IPC_SET and both IPC_RMIDs inside a level
+ *      that aborts: nothing changed, both objects still there (held until
+ *      commit, dropped on abort; reads inside the level see the state
+ *      before the level — the held changes are not applied yet)
+ *   F  SETVAL inside a level that commits: applied at the commit
  *   spec_ipc writer KEY DIR      spec_ipc reader KEY DIR */
 #include <errno.h>
 #include <mojave.h>
@@ -122,6 +127,30 @@ int main(int argc, char **argv) {
   }
   CHECK(val(sem) == 1, "after the abort of D the semaphore is %d, want 1", val(sem));
   CHECK(!take(q, NULL), "after the abort of D its nested level's message is in the queue");
+  /* E */
+  struct msqid_ds md;
+  CHECK(msgctl(q, IPC_STAT, &md) == 0, "IPC_STAT before E: %s", strerror(errno));
+  unsigned long qbytes = md.msg_qbytes;
+  int e = spec_enter();
+  if (e > 0) {
+    CHECK(semctl(sem, 0, SETVAL, 5) == 0, "SETVAL inside E: %s", strerror(errno));
+    CHECK(val(sem) == 1, "inside E, before its commit, GETVAL is %d, want the value before the level (1)", val(sem));
+    md.msg_qbytes = qbytes / 2;
+    CHECK(msgctl(q, IPC_SET, &md) == 0, "IPC_SET inside E: %s", strerror(errno));
+    CHECK(semctl(sem, 0, IPC_RMID) == 0, "semaphore IPC_RMID inside E: %s", strerror(errno));
+    CHECK(msgctl(q, IPC_RMID, NULL) == 0, "queue IPC_RMID inside E: %s", strerror(errno));
+    CHECK(semctl(sem, 0, 12345) == -1 && errno == EINVAL, "an unknown semctl command inside E must fail at once");
+    spec_abort(e);
+  }
+  CHECK(val(sem) == 1, "after the abort of E the semaphore is %d (%s), want 1 and still there", val(sem), strerror(errno));
+  CHECK(msgctl(q, IPC_STAT, &md) == 0 && md.msg_qbytes == qbytes, "after the abort of E the queue is gone or changed");
+  /* F */
+  int f = spec_enter();
+  if (f > 0) {
+    semctl(sem, 0, SETVAL, 4);
+    spec_commit(f);
+  }
+  CHECK(val(sem) == 4, "after the commit of F the semaphore is %d, want 4", val(sem));
   semctl(sem, 0, IPC_RMID);
   msgctl(q, IPC_RMID, NULL);
   printf("%s dsm_spec_ipc writer\n", bad ? "FAIL" : "PASS");
