@@ -177,6 +177,8 @@ static void excluded(int k, int64_t now) {
   struct conn *c = cget(links[k].c);
   if (c) conn_close(c, "excluded from the total order");
   links[k].up = 0;
+  while (links[k].q) { struct lframe *f = links[k].q; links[k].q = f->next; free(f); } /* never sent now */
+  links[k].qt = NULL;
   int alive = 0, lowest = -1;
   for (int j = 0; j < C.nhosts; j++)
     if (!TO.excluded[j]) { alive++; if (lowest < 0) lowest = j; }
