@@ -4,7 +4,8 @@
 # whose mojaved runs restored programs under qemu-aarch64-static and
 # compiles IR for aarch64; h1 is this machine (x86_64).  The zdtm-style
 # program checks its state after every hop.
-#   x86_64 program on h1:  --mode binary to h2 is refused, naming both
+#   x86_64 program on h1 (zdtm_state, and fake_app through the transport
+#     alone):  --mode binary to h2 is refused, naming both
 #     architectures, and it finishes at h1; with no --mode IR is chosen (h2
 #     gets bitcode, never the executable).  The move itself does not succeed
 #     yet: h2 cannot compile x86-64 bitcode (docs/migration.md "Across
@@ -47,6 +48,18 @@ grep -qs "aarch64-linux-gnu-ld" "$D"/mojaved-state-h2/ir/*.log || bad "h2 did no
 expect_in "$T/out" "^migration failed: IR compile failed at h2"
 expect_in "$T/out" "^after: stayed$"
 expect_in "$T/out" "^PASS zdtm_state$"
+
+# 2b. the transport's own check (moj_ship_begin, which fake_app calls
+#     directly): binary refused, and auto means IR there, which a program
+#     built without mojcc cannot do; it finishes at h1 either way
+FAKE_WAIT_AT=10 on h1 "$MOJAVE_RUN" --migrate h2 --mode binary "$BIN/fake_app" --count 30 >"$T/out" 2>"$T/err"
+expect_status $? 7
+expect_seq "$T/out" 0 29
+expect_in "$T/err" "migration to h2 failed: binary mode refused: h2 runs aarch64, this program runs x86_64"
+FAKE_WAIT_AT=10 on h1 "$MOJAVE_RUN" --migrate h2 "$BIN/fake_app" --count 30 >"$T/out" 2>"$T/err"
+expect_status $? 7
+expect_seq "$T/out" 0 29
+expect_in "$T/err" "migration to h2 failed: IR mode: .* has no \.mojave\.bc section"
 
 # 3. an aarch64 program between the aarch64 hosts, restored under qemu
 on h2 "$MOJAVE_RUN" qemu-aarch64-static "$a64" ir:h3,h2 "$T" >"$T/out" 2>"$T/err"
