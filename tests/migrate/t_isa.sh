@@ -12,7 +12,8 @@
 #     instruction sets"), so the program stays at h1, its state intact.
 #   aarch64 program (under qemu) on h2:  h2 -> h3 in IR mode (recompiled on
 #     h3), h3 -> h2 by default (binary: same architecture), both restored
-#     under qemu by the hosts' mojaved; asked by mojave-run --migrate too; to h1 IR is chosen by default and
+#     under qemu by the hosts' mojaved; asked by mojave-run --migrate and
+#     --move too (fake_app); to h1 IR is chosen by default and
 #     compiled there, and the restore refuses the image of the other
 #     architecture (item 3's work); binary mode to h1 is refused.
 #   a peer that ships an executable anyway is refused by h2's mojaved.
@@ -27,6 +28,9 @@ expect_in "$D/mojaved-h2.log" "host architecture aarch64: programs run under qem
 x86=$MIG_PROGS/zdtm_state.O2
 a64=$T/zdtm_state.a64
 "$MOJCC" --target=aarch64-linux-gnu -O2 -g -Wall -Wextra -Werror "$here/zdtm_state.c" -o "$a64" || bad "mojcc cannot build zdtm_state for aarch64"
+fake64=$T/fake_app.a64 # as fake_app_ir (transport.cmake): it restores itself
+MOJCC_NO_MIGRATE=1 "$MOJCC" --target=aarch64-linux-gnu -O2 -Wall -Wextra -I"$here/../../migrate" -I"$here/../../runtime/dsm" \
+  "$here/fake_app.c" -o "$fake64" || bad "mojcc cannot build fake_app for aarch64"
 [ "$rc" -eq 0 ] || verdict migrate_isa
 
 # 1. binary mode across instruction sets: refused before anything is sent
@@ -80,6 +84,21 @@ expect_status $? 0
 expect_in "$T/out" "^after: migrated$"
 expect_in "$T/out" "^PASS zdtm_state$"
 expect_in "$D/mojaved-h3.log" "job h3\.2 restored"
+
+# 3c. a job of h3's mojaved (run by qemu) asked with --move: mojaved's
+#     request signal is shifted too; the job is listed under its own name
+FAKE_WAIT_AT=5,30 FAKE_ANNOUNCE=1 on h2 "$MOJAVE_RUN" --migrate h3 qemu-aarch64-static "$fake64" --count 50 >"$T/out" 2>"$T/err" &
+pid=$!
+wait_for "$T/out" '^29$'
+on h2 "$MOJAVE_RUN" --list >"$T/list" 2>&1 || bad "--list failed"
+job=$(awk '$2 == "h3" && $4 == "running" && $6 == "fake_app.a64" {print $1}' "$T/list")
+[ -n "$job" ] || bad "no running fake_app.a64 job on h3 in the listing: $(cat "$T/list")"
+on h2 "$MOJAVE_RUN" --move "$job" h2 >"$T/move" 2>&1 || bad "--move failed: $(cat "$T/move")"
+wait $pid
+expect_status $? 7
+expect_seq "$T/out" 0 49
+expect_in "$T/out" "^restored on h3$"
+expect_in "$T/out" "^restored on h2$"
 
 # 4. aarch64 -> x86_64: IR chosen and compiled at h1; the restore refuses
 #    the other architecture's image and the program carries on at h2
