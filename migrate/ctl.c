@@ -103,7 +103,7 @@ int moj_ctl_take_request(char *host, size_t hostlen, int *mode) {
   int got = req_pending && hostlen > strlen(req.host);
   if (got) {
     memcpy(host, req.host, strlen(req.host) + 1);
-    *mode = req.mode == 2 ? 2 : 1;
+    *mode = req.mode <= 2 ? (int)req.mode : 0; /* 0 auto: moj_ship_mode decides */
   }
   req_pending = 0;
   errno = saved;

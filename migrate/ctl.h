@@ -40,8 +40,19 @@ void moj_ctl_init(void);
  * 0 when none.  Clears it. */
 int moj_ctl_take_request(char *host, size_t hostlen, int *mode);
 
+/* The mode a migration to `host` uses: `mode` 0 (auto) is IR when the
+ * cluster file gives host another instruction set than the running code's,
+ * binary otherwise; 1 (binary) to such a host is refused: -1, errno ENOEXEC
+ * and a reason naming both architectures; 2 (IR) stays.  c may be NULL (no
+ * cluster file: same instruction set assumed).  moj_ship_mode_for loads
+ * MOJAVE_CLUSTER itself; a "file:" checkpoint is binary unless IR. */
+struct _moj_cluster;
+int moj_ship_mode(const struct _moj_cluster *c, const char *host, int mode, char *reason, size_t rlen);
+int moj_ship_mode_for(const char *host, int mode, char *reason, size_t rlen);
+
 typedef struct moj_ship moj_ship_t;
-/* Ship to mojaved@host (cluster file: MOJAVE_CLUSTER, own name MOJAVE_HOST).
+/* Ship to mojaved@host (cluster file: MOJAVE_CLUSTER, own name MOJAVE_HOST);
+ * mode as for moj_ship_mode (0 auto, 1 binary, 2 IR).
  * exe_path: the running executable (/proc/self/exe resolved).  Blocks until
  * RESTORED or failure; timeout_ms bounds the whole exchange (0 = default,
  * MOJAVE_MIGRATE_TIMEOUT_MS or 30000).  0 and *out, or -1 with errno and a

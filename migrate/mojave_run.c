@@ -289,7 +289,7 @@ static int run(char **argv, const char *mhost, int mode, double after) {
       memset(&r, 0, sizeof r);
       snprintf(r.host, sizeof r.host, "%s", mhost);
       r.mode = (uint32_t)mode;
-      if (mg_pkt_send(ctl, MG_REQUEST, 0, 0, &r, sizeof r) == 0) kill(pid, MOJ_CTL_SIGNAL);
+      if (mg_pkt_send(ctl, MG_REQUEST, 0, 0, &r, sizeof r) == 0) kill(pid, mg_ctl_signal_for(argv[0]));
       asked = 1;
     }
     int tmo = -1;
@@ -407,11 +407,11 @@ static int move(const char *job, const char *host, int mode) {
 
 static void usage(FILE *f) {
   fprintf(f,
-    "usage: mojave-run [--migrate HOST [--after SECONDS] [--mode binary|ir]] [--cluster FILE]\n"
+    "usage: mojave-run [--migrate HOST [--after SECONDS] [--mode MODE]] [--cluster FILE]\n"
     "                  [--progress] PROGRAM [ARGS...]\n"
     "       mojave-run --attach HOST:JOB\n"
     "       mojave-run --list\n"
-    "       mojave-run --move JOB HOST [--mode binary|ir]\n"
+    "       mojave-run --move JOB HOST [--mode MODE]\n"
     "\n"
     "Runs PROGRAM (a mojave program) here with its stdin/stdout/stderr inherited,\n"
     "and follows it when it migrates: its output keeps arriving here in order,\n"
@@ -421,7 +421,10 @@ static void usage(FILE *f) {
     "  --migrate HOST     ask the program to migrate to HOST (a cluster-file host);\n"
     "                     it moves at its next migration point\n"
     "  --after SECONDS    ask only after SECONDS (decimal; default: at once)\n"
-    "  --mode binary|ir   ship the executable (binary, default) or bitcode (ir)\n"
+    "  --mode MODE        binary: ship the executable; ir: ship the bitcode, compiled\n"
+    "                     at the destination; auto (default): binary, or ir when the\n"
+    "                     cluster file gives the destination another architecture\n"
+    "                     (binary is refused there)\n"
     "  --cluster FILE     cluster file (default: $MOJAVE_CLUSTER; docs/cluster.md)\n"
     "  --progress         print \"migrating to HOST: X MiB / Y MiB\" on stderr while an\n"
     "                     image is sent (also MOJAVE_PROGRESS=1; on a terminal it is\n"
@@ -442,7 +445,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   const char *mhost = NULL, *attach_to = NULL, *move_job = NULL;
-  int mode = 1, do_list = 0;
+  int mode = 0, do_list = 0; /* 0 auto: binary, IR across instruction sets */
   double after = 0;
   static struct option lo[] = {{"migrate", 1, 0, 'm'}, {"after", 1, 0, 'a'}, {"mode", 1, 0, 'M'},
                                {"cluster", 1, 0, 'c'}, {"attach", 1, 0, 'A'}, {"list", 0, 0, 'l'},
@@ -461,7 +464,8 @@ int main(int argc, char **argv) {
     case 'M':
       if (!strcmp(optarg, "binary")) mode = 1;
       else if (!strcmp(optarg, "ir")) mode = 2;
-      else die(EX_USAGE, "--mode is binary or ir, got '%s'", optarg);
+      else if (!strcmp(optarg, "auto")) mode = 0;
+      else die(EX_USAGE, "--mode is binary, ir or auto, got '%s'", optarg);
       break;
     case 'c': cluster_file = optarg; break;
     case 'A': attach_to = optarg; break;

@@ -33,6 +33,8 @@
 
 struct _moj_cluster C;
 int self_idx = -1;
+int self_arch;
+char *emulator[16];
 const char *self_name, *cluster_path, *state_dir, *mojcc_path = "mojcc";
 int epfd = -1;
 struct conn *conns;
@@ -232,6 +234,11 @@ static const char *ship_check(const char *p, size_t n) {
   if (s.argc == 0) return "empty argv";
   if (s.image_len < 64 || s.image_len > MG_MAX_IMAGE) return "image length out of range";
   if (!memchr(s.src_host, 0, sizeof s.src_host)) return "bad source host";
+  /* the source refuses this itself (moj_ship_mode); a peer that does not
+   * would have its executable started on the wrong instruction set */
+  int from = _moj_cluster_find_host(&C, s.src_host);
+  if (s.mode == 1 && from >= 0 && C.host[from].arch != self_arch)
+    return "binary mode across instruction sets (IR mode moves between them)";
   uint64_t want = 1 + (uint64_t)s.argc + s.envc, got = 0;
   for (size_t i = sizeof s; i < n; i++) got += p[i] == 0;
   if (got != want || p[n - 1]) return "SHIP strings do not match argc/envc";
@@ -433,7 +440,7 @@ static void dispatch(struct conn *c) {
     int st = 0;
     if (_moj_cluster_find_host(&C, m.host) < 0) st = EINVAL, snprintf(msg, sizeof msg, "host %s not in cluster file", m.host);
     else if (!t || t->state != JOB_RUNNING) st = ENOENT, snprintf(msg, sizeof msg, "no running job %s on %s", m.job, self_name);
-    else if (job_request(t, m.host, m.mode == 2 ? 2 : 1)) st = EIO, snprintf(msg, sizeof msg, "job %s cannot be asked", m.job);
+    else if (job_request(t, m.host, m.mode <= 2 ? m.mode : 0)) st = EIO, snprintf(msg, sizeof msg, "job %s cannot be asked", m.job);
     else snprintf(msg, sizeof msg, "asked job %s to migrate to %s", m.job, m.host);
     logm("MOVE from %s: %s", c->host, msg);
     conn_send(c, MG_MOVE | MG_REPLY, st, 0, msg, strlen(msg));
@@ -522,7 +529,7 @@ static int listen_on(const char *addr, unsigned port) {
 static void usage(FILE *f) {
   fprintf(f,
     "usage: mojaved --cluster FILE --host NAME [--state-dir DIR] [--foreground] [--log FILE]\n"
-    "               [--mojcc PATH]\n"
+    "               [--mojcc PATH] [--emulator CMD]\n"
     "\n"
     "The mojave migration daemon of host NAME.  It receives migrating programs\n"
     "(their executable, cached by SHA-256, and a checkpoint image), restarts them\n"
@@ -539,6 +546,11 @@ static void usage(FILE *f) {
     "                    DIR/mojaved.log otherwise)\n"
     "  --mojcc PATH      compiler for IR-mode migrations, which ship bitcode that is\n"
     "                    compiled here (default: mojcc in PATH; also MOJAVE_MOJCC)\n"
+    "  --emulator CMD    run restored programs as CMD PROGRAM ARGS... (words split\n"
+    "                    at spaces; also MOJAVED_EMULATOR).  Needed when the cluster\n"
+    "                    file gives this host an architecture other than the\n"
+    "                    machine's (default then: qemu-ARCH-static); IR mode then\n"
+    "                    compiles for ARCH (mojcc --target=ARCH-linux-gnu)\n"
     "  --help, --version\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop the daemon and kill the programs it supervises.\n"
@@ -553,8 +565,9 @@ int main(int argc, char **argv) {
   const char *host = getenv("MOJAVE_HOST"), *logpath = NULL;
   cluster_path = getenv("MOJAVE_CLUSTER");
   int fg = 0;
+  const char *emu = getenv("MOJAVED_EMULATOR");
   static struct option lo[] = {{"cluster", 1, 0, 'c'}, {"host", 1, 0, 'H'}, {"state-dir", 1, 0, 's'},
-                               {"foreground", 0, 0, 'f'}, {"log", 1, 0, 'l'}, {"mojcc", 1, 0, 'm'}, {"help", 0, 0, 'h'},
+                               {"foreground", 0, 0, 'f'}, {"log", 1, 0, 'l'}, {"mojcc", 1, 0, 'm'}, {"emulator", 1, 0, 'e'}, {"help", 0, 0, 'h'},
                                {"version", 0, 0, 'V'}, {0, 0, 0, 0}};
   logf = stderr;
   int o;
@@ -572,7 +585,7 @@ int main(int argc, char **argv) {
     }
   }
   if (getenv("MOJAVE_MOJCC") && *getenv("MOJAVE_MOJCC")) mojcc_path = getenv("MOJAVE_MOJCC");
-  while ((o = getopt_long(argc, argv, "+c:H:s:fl:m:hV", lo, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "+c:H:s:fl:m:e:hV", lo, NULL)) != -1) {
     switch (o) {
     case 'c': cluster_path = optarg; break;
     case 'H': host = optarg; break;
@@ -580,6 +593,7 @@ int main(int argc, char **argv) {
     case 'f': fg = 1; break;
     case 'l': logpath = optarg; break;
     case 'm': mojcc_path = optarg; break;
+    case 'e': emu = optarg; break;
     case 'h': usage(stdout); return 0;
     case 'V': printf("mojaved (mojave) %s, wire protocol %d\n", MOJ_VERSION_STRING, MG_VERSION); return 0;
     default:
@@ -599,6 +613,19 @@ int main(int argc, char **argv) {
   self_idx = _moj_cluster_find_host(&C, host);
   if (self_idx < 0) { fprintf(stderr, "mojaved: host '%s' is not in %s\n", host, cluster_path); return 2; }
   self_name = C.host[self_idx].name;
+  self_arch = C.host[self_idx].arch;
+  static char emu_buf[1024];
+  if ((!emu || !*emu) && self_arch != _moj_arch_native()) {
+    /* Debian's multiarch libraries sit where qemu-user looks without -L */
+    snprintf(emu_buf, sizeof emu_buf, "qemu-%s-static", _moj_arch_name(self_arch));
+  } else if (emu && *emu) {
+    snprintf(emu_buf, sizeof emu_buf, "%s", emu);
+  }
+  int nw = 0;
+  for (char *w = strtok(emu_buf, " \t"); w; w = strtok(NULL, " \t")) {
+    if (nw == 15) { fprintf(stderr, "mojaved: --emulator has more than 15 words\n"); return 2; }
+    emulator[nw++] = w;
+  }
   /* children get the cluster file by absolute path: they run in other cwds */
   static char abs_cluster[4096];
   if (realpath(cluster_path, abs_cluster)) cluster_path = abs_cluster;
@@ -644,6 +671,7 @@ int main(int argc, char **argv) {
   ev.data.ptr = &ws;
   epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
   logm("serving on %s:%u (state %s)", C.host[self_idx].addr, port, state_dir);
+  if (emulator[0]) logm("host architecture %s: programs run under %s", _moj_arch_name(self_arch), emulator[0]);
 
   int64_t last_tick = 0;
   while (!stop) {

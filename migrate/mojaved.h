@@ -76,6 +76,11 @@ extern struct conn *conns;
 extern struct _moj_cluster C;
 extern int self_idx;
 extern const char *self_name, *cluster_path, *state_dir, *mojcc_path;
+/* This host's instruction set (cluster file `arch`) and, when it is not the
+ * one mojaved runs on, the emulator programs are started under (split into
+ * words; NULL-terminated) — how the test cluster has an aarch64 host. */
+extern int self_arch;
+extern char *emulator[16];
 extern int epfd;
 void logm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void logm_rl(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* rate-limited: peer garbage */

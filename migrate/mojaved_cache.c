@@ -75,6 +75,13 @@ static void compile_child(const char *base) {
   int ac = 0;
   argv[ac++] = (char *)mojcc_path;
   argv[ac++] = "-O2";
+  /* the destination compiles for its own instruction set (cluster file) */
+  static char target[64], objcopy_cmd[64] = "objcopy";
+  if (self_arch != _moj_arch_native()) {
+    snprintf(target, sizeof target, "--target=%s-linux-gnu", _moj_arch_name(self_arch));
+    snprintf(objcopy_cmd, sizeof objcopy_cmd, "%s-linux-gnu-objcopy", _moj_arch_name(self_arch));
+    argv[ac++] = target;
+  }
   argv[ac++] = "-o";
   argv[ac++] = tmp;
   size_t off = 0, len = (size_t)st.st_size;
@@ -112,7 +119,7 @@ static void compile_child(const char *base) {
   argv[ac] = NULL;
   char sect[800];
   snprintf(sect, sizeof sect, ".mojave.bc=%s", bc);
-  char *objcopy[] = {"objcopy", "--add-section", sect, tmp, NULL};
+  char *objcopy[] = {objcopy_cmd, "--add-section", sect, tmp, NULL};
   /* (the compiler's own last message stays the log's last line) */
   if (run(argv) || run(objcopy) || rename(tmp, base)) _exit(1);
   _exit(0);

@@ -179,14 +179,31 @@ struct job *job_spawn(struct conn *src, const char *exe, int memfd, char *reason
       dprintf(2, "mojaved: cannot enter the program's directory %s: %s\n", cwd, strerror(errno));
       _exit(127);
     }
+    /* an emulated host: EMULATOR... [-0 ARGV0] EXE ARGS (qemu-user would
+     * otherwise give the program EXE's cache path as its argv[0]) */
+    char **run = argv;
+    const char *file = exe;
+    if (emulator[0]) {
+      char **ev_argv = calloc(16 + 3 + sh.argc, sizeof *ev_argv);
+      if (!ev_argv) _exit(127);
+      int k = 0;
+      while (emulator[k]) ev_argv[k] = emulator[k], k++;
+      if (mg_is_qemu(emulator[0])) ev_argv[k++] = "-0", ev_argv[k++] = argv[0];
+      ev_argv[k++] = (char *)exe;
+      for (uint32_t i = 1; i < sh.argc; i++) ev_argv[k++] = argv[i];
+      ev_argv[k] = NULL;
+      run = ev_argv;
+      file = emulator[0];
+    }
     /* ETXTBSY: another child forked while the cache file was still open for
      * writing holds it until its own exec; it is gone in a moment */
     for (int t = 0; t < 50; t++) {
-      execve(exe, argv, envp);
+      if (run != argv) execvpe(file, run, envp);
+      else execve(exe, argv, envp);
       if (errno != ETXTBSY) break;
       usleep(20000);
     }
-    dprintf(2, "mojaved: cannot execute %s: %s\n", exe, strerror(errno));
+    dprintf(2, "mojaved: cannot execute %s: %s\n", file, strerror(errno));
     _exit(127);
   }
   /* only to count what the program never read (FIONREAD); never made
@@ -473,7 +490,7 @@ int job_request(struct job *j, const char *host, uint32_t mode) {
   }
   j->req_pending = 0;
   if (mg_pkt_send(j->ctl, MG_REQUEST, 0, 0, &j->req, sizeof j->req) < 0) return -1;
-  return kill(j->pid, MOJ_CTL_SIGNAL);
+  return kill(j->pid, mg_ctl_signal_for(emulator[0]));
 }
 
 size_t job_list(char *out, size_t cap) {

@@ -252,6 +252,38 @@ static void fail_notice(const char *host, const char *reason) {
   moj_ctl_notify(MG_FAILED, msg, n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n);
 }
 
+/* An executable runs only on the instruction set it was built for, so
+ * between hosts of different ones (the cluster file's `arch`) only bitcode
+ * can move: "auto" picks IR there, and an explicit binary request is refused
+ * before anything is sent.  The source's side is the code running now, not
+ * what the file says about its host: under an emulator they differ. */
+int moj_ship_mode(const struct _moj_cluster *c, const char *host, int mode, char *reason, size_t rlen) {
+  int h = c ? _moj_cluster_find_host(c, host) : -1;
+  int here = _moj_arch_native(), there = h >= 0 ? c->host[h].arch : here;
+  if (mode == 2) return 2;
+  if (there == here) return 1;
+  if (mode == 0) return 2;
+  const char *self = getenv("MOJAVE_HOST");
+  say(reason, rlen, "binary mode refused: %s runs %s, this program runs %s%s%s%s (an executable cannot move "
+      "across instruction sets; IR mode can, and is the default between them)", host, _moj_arch_name(there),
+      _moj_arch_name(here), self && *self ? " (on " : "", self && *self ? self : "", self && *self ? ")" : "");
+  errno = ENOEXEC;
+  return -1;
+}
+
+int moj_ship_mode_for(const char *host, int mode, char *reason, size_t rlen) {
+  if (!strncmp(host, "file:", 5)) return mode == 2 ? 2 : 1;
+  const char *path = getenv("MOJAVE_CLUSTER");
+  struct _moj_cluster *c = path && *path ? calloc(1, sizeof *c) : NULL;
+  char err[512];
+  /* an unreadable file is moj_ship_begin's to report, with its reason */
+  if (c && _moj_cluster_load(path, c, err, sizeof err)) { free(c); c = NULL; }
+  int saved = errno, m = moj_ship_mode(c, host, mode, reason, rlen);
+  if (m > 0) errno = saved;
+  free(c);
+  return m;
+}
+
 int moj_ship_begin(const char *host, int mode, const char *exe_path, const void *img, size_t len, moj_ship_t **out,
                    void (*progress)(uint64_t sent, uint64_t total), char *reason, size_t rlen) {
   int saved = errno;
@@ -272,10 +304,11 @@ int moj_ship_begin(const char *host, int mode, const char *exe_path, const void 
   if (!path || !*path) { say(reason, rlen, "no cluster file (MOJAVE_CLUSTER is not set)"); e = ENOENT; goto fail; }
   if (_moj_cluster_load(path, c, err, sizeof err)) { say(reason, rlen, "%s", err); e = EINVAL; goto fail; }
   if (len > MG_MAX_IMAGE) { say(reason, rlen, "image of %zu bytes exceeds the limit", len); e = EFBIG; goto fail; }
+  mode = moj_ship_mode(c, host, mode, reason, rlen);
+  if (mode < 0) { e = ENOEXEC; goto fail; }
   s->fd = mg_dial(c, host, NULL, deadline, reason, rlen);
   if (s->fd < 0) { e = errno; goto fail; }
   uint8_t hash[32] = {0};
-  if (mode != 2) mode = 1;
   if (send_exe(s, mode, exe_path && *exe_path ? exe_path : "/proc/self/exe", hash, deadline, reason, rlen)) {
     e = errno ? errno : EPROTO;
     goto fail;

@@ -36,6 +36,18 @@
 /* The request signal: rarely used by programs, queued (real-time), handler
  * installed with SA_RESTART by moj_ctl_init and only sets __moj_mig_req. */
 #define MOJ_CTL_SIGNAL (SIGRTMIN + 4)
+/* The host signal that reaches a program as MOJ_CTL_SIGNAL when `cmd` (the
+ * command that runs it) is qemu-user: qemu keeps the host's two lowest
+ * real-time signals for itself and hands the guest SIGRTMIN+k as host
+ * SIGRTMIN+k+2 (qemu 7.2, checked), so the plain number would reach it as a
+ * signal it has no handler for, whose default action kills it. */
+static inline int mg_is_qemu(const char *cmd) {
+  const char *base = cmd ? cmd : "";
+  for (const char *p = base; *p; p++)
+    if (*p == '/') base = p + 1;
+  return base[0] == 'q' && base[1] == 'e' && base[2] == 'm' && base[3] == 'u' && base[4] == '-';
+}
+static inline int mg_ctl_signal_for(const char *cmd) { return MOJ_CTL_SIGNAL + (mg_is_qemu(cmd) ? 2 : 0); }
 
 enum mg_type {
   /* handshake: the DSM's types and payloads (proto.h) */

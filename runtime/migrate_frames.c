@@ -505,6 +505,15 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
     fail(ENOMEM, "out of memory building the image");
     ok = 0;
   }
+  if (ok) { /* across instruction sets only IR moves; the image records which */
+    int m = moj_ship_mode_for(M.host, M.mode, M.reason, sizeof M.reason);
+    if (m < 0) {
+      M.err = errno;
+      ok = 0;
+    } else {
+      M.mode = m;
+    }
+  }
   if (ok) {
     img->meta.mode = M.mode == 2 ? MOJ_IMG_IR : MOJ_IMG_BINARY;
     if (_moj_mig_capture_state(img, &M.relocs, M.reason, sizeof M.reason)) {
@@ -543,7 +552,7 @@ MOJ_EXPORT void __moj_mig_unwound(void) {
     moj_ship_t *s = NULL;
     char why[256] = "";
     errno = 0;
-    int shipped = moj_ship_begin(M.host, M.mode ? M.mode : 1, exe, bytes, len, &s, NULL, why, sizeof why);
+    int shipped = moj_ship_begin(M.host, M.mode, exe, bytes, len, &s, NULL, why, sizeof why);
     t_shipped = now_s();
     if (shipped || moj_ship_commit(s, why, sizeof why)) {
       fail(errno ? errno : EIO, "%s", why[0] ? why : "the transport failed");
@@ -648,7 +657,7 @@ MOJ_EXPORT int moj_migrate(const char *host, int flags) {
     errno = EINVAL;
     return -1;
   }
-  if (begin(host, flags & MOJ_MIGRATE_IR ? 2 : 1, 1)) {
+  if (begin(host, flags & MOJ_MIGRATE_IR ? 2 : flags & MOJ_MIGRATE_BINARY ? 1 : 0, 1)) {
     errno = M.err;
     return -1;
   }

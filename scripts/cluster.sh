@@ -30,7 +30,10 @@
 #                                  exported, always tear down (trap); exit = CMD's
 # Env: MOJAVE_NSD (daemon binary), MOJAVED (migration daemon binary; not
 #      started when missing), MOJAVE_CLUSTER_MODE=ns|lo (force a mode),
-#      MOJAVE_CLUSTER_EXTRA (lines appended to the generated cluster file).
+#      MOJAVE_CLUSTER_EXTRA (lines appended to the generated cluster file),
+#      MOJAVE_CLUSTER_ARCH=h2=aarch64[,h3=...] (those hosts' architecture:
+#      their mojaved runs restored programs under qemu-ARCH-static and
+#      compiles IR for ARCH; the others are this machine's).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 NSD=${MOJAVE_NSD:-$here/../build/bin/mojave-nsd}
@@ -172,6 +175,15 @@ start_daemon() {
   cat "$log" >&2
   exit 1
 }
+# arch_of HOST: " arch A" for the host line when MOJAVE_CLUSTER_ARCH names
+# any host (then every host says its own: the programs run under an emulator
+# read the same file and must not take theirs for the default), else nothing.
+arch_of() {
+  [ -n "${MOJAVE_CLUSTER_ARCH:-}" ] || return 0
+  local a=$(uname -m) kv
+  for kv in ${MOJAVE_CLUSTER_ARCH//,/ }; do [ "${kv%%=*}" = "$1" ] && a=${kv#*=}; done
+  echo " arch $a"
+}
 start_nsd() { # DIR HOST
   start_daemon "$1" "$2" nsd "$NSD" --cluster "$1/cluster.conf" --host "$2" --state "$1/state-$2"
 }
@@ -212,8 +224,8 @@ up() {
     echo "# mojave cluster file written by scripts/cluster.sh ($mode mode)"
     echo "secret $secret"
     for i in $(seq 1 "$n"); do
-      if [ $mode = ns ]; then echo "host h$i 10.77.0.$i:$PORT"
-      else echo "host h$i 127.77.$lo_net.$i:$PORT"; fi
+      if [ $mode = ns ]; then echo "host h$i 10.77.0.$i:$PORT$(arch_of "h$i")"
+      else echo "host h$i 127.77.$lo_net.$i:$PORT$(arch_of "h$i")"; fi
     done
     echo "nameserver root h1"
     [ "$n" -ge 2 ] && echo "nameserver delegate h2 0x4d4a8000-0x4d4affff"

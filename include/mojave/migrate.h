@@ -14,6 +14,8 @@ extern "C" {
 
 #define MOJ_MIGRATE_BINARY 0x1  /* ship the executable (same code)             */
 #define MOJ_MIGRATE_IR     0x2  /* ship the bitcode, recompiled at the target   */
+/* Neither: binary between hosts of one instruction set, IR across them (the
+ * cluster file's `arch`); BINARY across them fails with ENOEXEC. */
 
 #define MOJ_MIGRATE_ARRIVED 1   /* moj_migrate's value at the destination      */
 

@@ -13,6 +13,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+const char *_moj_arch_name(int arch) {
+  static const char *const names[MOJ_ARCH_COUNT] = {"?", "x86_64", "aarch64"};
+  return arch > 0 && arch < MOJ_ARCH_COUNT ? names[arch] : "?";
+}
+int _moj_arch_native(void) {
+#if defined(__aarch64__)
+  return MOJ_ARCH_AARCH64;
+#else
+  return MOJ_ARCH_X86_64;
+#endif
+}
+
 static int parse_u32(const char *s, uint32_t *out) {
   char *end;
   errno = 0;
@@ -111,7 +123,7 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
       if (n < 8 || n >= sizeof c->secret) FAIL("secret must be 8..255 characters");
       memcpy(c->secret, tok[1], n + 1);
       c->secret_len = n;
-    } else if (!strcmp(tok[0], "host") && nt == 3) {
+    } else if (!strcmp(tok[0], "host") && (nt == 3 || (nt == 5 && !strcmp(tok[3], "arch")))) {
       if (c->nhosts == MOJ_MAX_HOSTS) FAIL("more than %d hosts", MOJ_MAX_HOSTS);
       if (strlen(tok[1]) >= 32) FAIL("host name too long");
       if (_moj_cluster_find_host(c, tok[1]) >= 0) FAIL("duplicate host %s", tok[1]);
@@ -120,7 +132,18 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
       if (!colon || parse_u32(colon + 1, &port) || port == 0 || port > 65535) FAIL("expected ADDR:PORT, got '%s'", tok[2]);
       *colon = 0;
       if (strlen(tok[2]) >= 64) FAIL("address too long");
+      /* without `arch`, the architecture of whoever reads the file: a
+       * cluster of one instruction set needs no word about it, a mixed one
+       * names every host's (an emulated program reads the same file) */
+      int arch = _moj_arch_native();
+      if (nt == 5) {
+        arch = 0;
+        for (int i = 1; i < MOJ_ARCH_COUNT; i++)
+          if (!strcmp(tok[4], _moj_arch_name(i))) arch = i;
+        if (!arch) FAIL("host %s: unknown architecture '%s' (known: x86_64, aarch64)", tok[1], tok[4]);
+      }
       struct _moj_host *h = &c->host[c->nhosts++];
+      h->arch = arch;
       strcpy(h->name, tok[1]);
       strcpy(h->addr, tok[2]);
       h->port = (uint16_t)port;

@@ -10,7 +10,13 @@
 #define MOJ_DSM_MAX_RANGES 64
 
 struct _moj_range { uint32_t lo, hi; int host; int parent; /* delegations: the delegating server's host index */ };
-struct _moj_host { char name[32]; char addr[64]; uint16_t port; };
+/* Instruction sets a host may run (`host NAME ADDR:PORT arch A`): a migration
+ * between hosts of different ones must ship bitcode (IR mode), never the
+ * executable (docs/migration.md "Across instruction sets"). */
+enum { MOJ_ARCH_X86_64 = 1, MOJ_ARCH_AARCH64 = 2, MOJ_ARCH_COUNT = 3 };
+const char *_moj_arch_name(int arch);  /* "x86_64", "aarch64" ("?" if unknown) */
+int _moj_arch_native(void);            /* the instruction set this code was built for */
+struct _moj_host { char name[32]; char addr[64]; uint16_t port; int arch; /* MOJ_ARCH_* */ };
 /* `encrypt` directive: the AEAD sealing every DSM frame after the handshake
  * (docs/dsm.md "Encryption").  The values travel in the handshake (HELLO and
  * AUTH aux), so they are part of the wire protocol. */

@@ -3,7 +3,10 @@
  * unknown types, transfers that lie about their sizes, truncated frames.
  * Each must make the daemon close that connection (it logs why); at the end
  * an honest LIST must still be answered.
- *   badpeer CLUSTER_FILE TARGET_HOST */
+ *   badpeer CLUSTER_FILE TARGET_HOST
+ *   badpeer CLUSTER_FILE TARGET_HOST binary-ship   only a binary-mode SHIP,
+ *     as a source that does not check architectures would send it (t_isa.sh:
+ *     the target must refuse when the two hosts' architectures differ) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,11 +70,26 @@ static void hdr(int fd, uint32_t magic, uint16_t ver, uint16_t type, uint32_t le
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) { fprintf(stderr, "usage: badpeer CLUSTER HOST\n"); return 2; }
+  if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "binary-ship"))) {
+    fprintf(stderr, "usage: badpeer CLUSTER HOST [binary-ship]\n");
+    return 2;
+  }
   char err[512];
   if (_moj_cluster_load(argv[1], &C, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 2; }
   target = argv[2];
   int fd;
+  if (argc == 4) {
+    char p[sizeof(struct mg_ship) + 64];
+    struct mg_ship s;
+    memset(&s, 0, sizeof s);
+    s.mode = 1; s.argc = 1; s.image_len = 100;
+    const char *self = getenv("MOJAVE_HOST");
+    snprintf(s.src_host, sizeof s.src_host, "%s", self ? self : "h1");
+    memcpy(p, &s, sizeof s);
+    memcpy(p + sizeof s, "/\0prog", 7);
+    fd = authed(); mg_send(fd, MG_SHIP, 0, 0, p, sizeof s + 7, -1); expect_closed(fd, "binary SHIP");
+    return failures ? 1 : 0;
+  }
   char junk[256];
   for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)(i * 37 + 11);
   fd = raw(); mg_write_by(fd, junk, sizeof junk, mg_now_ms() + 5000); expect_closed(fd, "garbage");

@@ -25,7 +25,7 @@ check 0 "^mojaved \(mojave\) [0-9.]+" "$MOJAVED" --version
 check 2 "unknown option '--bogus'" "$RUN" --bogus
 check 2 "option '--migrate' needs an argument" "$RUN" --migrate
 check 2 "no program to run" "$RUN"
-check 2 "--mode is binary or ir, got 'fast'" "$RUN" --mode fast /bin/true
+check 2 "--mode is binary, ir or auto, got 'fast'" "$RUN" --mode fast /bin/true
 check 2 "--after wants a number of seconds, got 'soon'" "$RUN" --migrate h2 --after soon /bin/true
 check 2 "--after needs --migrate HOST" "$RUN" --after 3 /bin/true
 check 2 "no cluster file" env -u MOJAVE_CLUSTER "$RUN" --migrate h2 /bin/true

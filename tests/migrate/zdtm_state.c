@@ -8,7 +8,9 @@
  * prints PASS or FAIL.
  *
  *   zdtm_state TARGET DIR   moj_migrate(TARGET) explicitly ("file:PATH", a
- *                           cluster host, or a chain "h2,h3,h1" of hops);
+ *                           cluster host, or a chain "h2,h3,h1" of hops;
+ *                           a hop "ir:h2" or "binary:h2" asks for that mode,
+ *                           a bare host for the default);
  *                           "stay:REASON" expects a refusal
  *   zdtm_state - DIR        wait at migration points for a request
  *                           (mojave-run --migrate HOST)
@@ -140,7 +142,10 @@ static void migrate_here(void) {
     char hops[256];
     snprintf(hops, sizeof hops, "%s", target);
     for (char *save, *h = strtok_r(hops, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
-      int r = moj_migrate(h, 0);
+      int flags = 0;
+      if (!strncmp(h, "ir:", 3)) flags = MOJ_MIGRATE_IR, h += 3;
+      else if (!strncmp(h, "binary:", 7)) flags = MOJ_MIGRATE_BINARY, h += 7;
+      int r = moj_migrate(h, flags);
       CHECK(r == MOJ_MIGRATE_ARRIVED, "moj_migrate(%s) returned %d (errno %d: %s)", h, r, errno, moj_migrate_error());
       migrated += r == MOJ_MIGRATE_ARRIVED;
       printf("hop to %s: %s\n", h, r == MOJ_MIGRATE_ARRIVED ? "arrived" : "failed");

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "arch.h"
 #include "cluster.h"
 #include "proto.h"
 
@@ -249,6 +250,21 @@ static int load_with(const char *extra, struct _moj_cluster *c, char *err, size_
   return r;
 }
 
+/* One case of a table-driven directive test: the loaded file when `ok`
+ * (the caller frees it), else NULL after checking the error says `want`. */
+static struct _moj_cluster *load_case(size_t i, const char *lines, int ok, const char *want) {
+  char err[256] = "";
+  struct _moj_cluster *c = calloc(1, sizeof *c);
+  assert_non_null(c);
+  int r = load_with(lines, c, err, sizeof err);
+  if (ok && r) fail_msg("case %zu: %s", i, err);
+  if (ok) return c;
+  free(c);
+  if (r != -1) fail_msg("case %zu: '%s' was accepted", i, lines);
+  if (!strstr(err, want)) fail_msg("case %zu: '%s' does not say '%s'", i, err, want);
+  return NULL;
+}
+
 static void encrypt_directive(void **state) {
   (void)state;
   const char *vals[] = {"off", "aes-256-gcm", "chacha20-poly1305", "aes-128-cbc"};
@@ -294,6 +310,34 @@ static void client_link_directive(void **state) {
   }
 }
 
+/* `host NAME ADDR:PORT arch A` (docs/cluster.md): the architecture decides
+ * between binary and IR migration, so a misspelt one must not pass as the
+ * default. */
+static void host_arch_directive(void **state) {
+  (void)state;
+  static const struct { const char *line; int ok; int arch; const char *err; } cases[] = {
+      {"host h2 10.0.0.2:7700 arch aarch64", 1, MOJ_ARCH_AARCH64, NULL},
+      {"host h2 10.0.0.2:7700 arch x86_64", 1, MOJ_ARCH_X86_64, NULL},
+      {"host h2 10.0.0.2:7700", 1, 0, NULL}, /* 0: the reader's own */
+      {"host h2 10.0.0.2:7700 arch arm64", 0, 0, ":4: host h2: unknown architecture 'arm64' (known: x86_64, aarch64)"},
+      {"host h2 10.0.0.2:7700 arch", 0, 0, ":4: unknown or malformed directive 'host'"},
+      {"host h2 10.0.0.2:7700 isa aarch64", 0, 0, ":4: unknown or malformed directive 'host'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    struct _moj_cluster *c = load_case(i, cases[i].line, cases[i].ok, cases[i].err);
+    if (!c) continue;
+    assert_int_equal(c->nhosts, 2);
+    assert_int_equal(c->host[0].arch, _moj_arch_native()); /* h1 names none */
+    assert_int_equal(c->host[1].arch, cases[i].arch ? cases[i].arch : _moj_arch_native());
+    assert_string_equal(c->host[1].addr, "10.0.0.2");
+    free(c);
+  }
+  assert_string_equal(_moj_arch_name(MOJ_ARCH_X86_64), "x86_64");
+  assert_string_equal(_moj_arch_name(MOJ_ARCH_AARCH64), "aarch64");
+  assert_string_equal(_moj_arch_name(0), "?");
+  assert_string_equal(_moj_arch_name(_moj_arch_native()), MOJ_ARCH_NAME);
+}
+
 /* `order-fail-after` and `ordered` (docs/cluster.md). */
 static void order_directives(void **state) {
   (void)state;
@@ -307,16 +351,8 @@ static void order_directives(void **state) {
       {"order classical\nordered 0x20-0x10", 0, 0, "bad key range"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char err[256] = "";
-    struct _moj_cluster *c = calloc(1, sizeof *c);
-    int r = load_with(cases[i].lines, c, err, sizeof err);
-    if (cases[i].ok) {
-      assert_int_equal(r, 0);
-      assert_int_equal(c->order_fail_ms, cases[i].fail_ms);
-    } else {
-      assert_int_equal(r, -1);
-      if (!strstr(err, cases[i].err)) fail_msg("case %zu: '%s' does not say '%s'", i, err, cases[i].err);
-    }
+    struct _moj_cluster *c = load_case(i, cases[i].lines, cases[i].ok, cases[i].err);
+    if (c) assert_int_equal(c->order_fail_ms, cases[i].fail_ms);
     free(c);
   }
   struct _moj_cluster c = {0};
@@ -331,6 +367,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(client_link_directive), cmocka_unit_test(order_directives), cmocka_unit_test(sha_vectors), cmocka_unit_test(hmac_rfc4231),
                                      cmocka_unit_test(hmac_matches_libcrypto), cmocka_unit_test(hkdf_rfc5869),
                                      cmocka_unit_test(seal_round_trip), cmocka_unit_test(seal_rejects),
-                                     cmocka_unit_test(encrypt_directive)};
+                                     cmocka_unit_test(encrypt_directive), cmocka_unit_test(host_arch_directive)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
