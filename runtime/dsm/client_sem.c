@@ -135,6 +135,8 @@ EXPORT int semctl(int id, int num, int cmd, ...) {
     for (uint32_t i = 0; i < q.nvals; i++) vals[i] = arg.array[i];
     vl = q.nvals * 2;
   }
+  if ((cmd == SETVAL || cmd == SETALL || cmd == IPC_SET || cmd == IPC_RMID) && _moj_dsm_specipc_active())
+    return _moj_dsm_specipc_ctl(host, MOJ_SEMCTL, &q, vals, vl); /* held until the commit (client_specipc.c) */
   struct { struct _moj_stat_r r; uint16_t v[32000]; } *rb = malloc(sizeof *rb);
   if (!rb) return _moj_dsm_fail(ENOMEM);
   size_t rl = 0;
