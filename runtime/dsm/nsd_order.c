@@ -270,7 +270,12 @@ void order_start(void) {
   if (!C.order) return;
   struct _moj_to_consumer cons = {on_deliver, on_undo, on_commit, now_ns, NULL};
   _moj_to_init(&TO, self_idx, C.nhosts, C.order, 0, 0, &cons);
-  TO.receipts = 1;
+  /* Receipts make a commit wait until every daemon has the message (one
+   * whole acknowledgement round, even when the others' own traffic already
+   * proved it stable); only exclusion needs that, so only with failure
+   * detection on.  Without it a dead daemon stalls every commit, nothing is
+   * ever cut, and the classical mode keeps its latency. */
+  TO.receipts = C.order_fail_ms != 0;
   set_windows();
   to_on = 1;
   for (int k = 0; k < C.nhosts; k++) links[k].heard_ns = now_ns(); /* failure detection counts from the start */
