@@ -264,6 +264,12 @@ void do_undo_take(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_undo_give(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 /* message queues (nsd_msg.c) */
 struct msg *msg_select(struct msg *head, int64_t mtype, int flags, struct msg **prev);
+/* the queue operations shared by home queues and ordered replicas (nsd_msg.c) */
+int mq_put(struct mq *m, const struct _moj_msgsnd *q, const uint8_t *text);
+struct msg *mq_take(struct mq *m, const struct _moj_msgrcv *q, uint32_t *sz, int *err);
+void mq_stat(const struct mq *m, struct _moj_stat_r *r);
+int mq_set(struct mq *m, const struct _moj_ctl *q);
+void mq_drain(struct mq *m);
 void mq_wake(int sl);
 void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
@@ -300,6 +306,21 @@ void ord_commit(const uint8_t *data, uint32_t len);
 static inline int ord_same_proc(const struct _moj_ord_w *a, const struct _moj_ord_w *b) {
   return a->origin == b->origin && (b->fd == UINT32_MAX || (a->fd == b->fd && a->gen == b->gen));
 }
+/* A caller blocked on a replica (semop, msgsnd, msgrcv): its request as
+ * committed.  Every replica keeps its waiters FIFO in commit order, so all
+ * serve them alike. */
+struct owaiter {
+  struct _moj_ord_w who;
+  uint32_t len;
+  struct owaiter *next;
+  uint8_t req[];
+};
+/* Queues a copy of request w (pl, len) at the end of *head: 0 or ENOMEM. */
+int ow_wait(struct owaiter **head, const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len);
+/* Unlinks the waiter of w's process with w's seq (NULL: none). */
+struct owaiter *ow_take(struct owaiter **head, const struct _moj_ord_w *w);
+/* Frees every waiter of the process(es) w names; returns how many. */
+int ow_drop(struct owaiter **head, const struct _moj_ord_w *w);
 /* the replicas: semaphore sets (nsd_osem.c), queues (nsd_omsg.c) */
 void osem_apply(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len);
 int osem_cancel_waiter(const struct _moj_ord_w *w); /* 1: it was waiting here (answered) */

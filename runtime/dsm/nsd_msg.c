@@ -46,19 +46,61 @@ void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   dsend(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, &r, sizeof r, NULL, 0);
   ipc_commit();
 }
-/* returns 0 sent (reply held for ipc_commit), -1 block, >0 errno */
-static int msg_try_snd(struct conn *c, int sl, struct mq *m, uint32_t seq, const uint8_t *pl, uint32_t len) {
-  struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
-  if (m->cbytes + q.size > m->qbytes || m->qnum + 1 > m->qbytes)
-    return (q.flags & IPC_NOWAIT) ? EAGAIN : -1;
-  struct msg *g = malloc(sizeof *g + q.size);
-  g->type = q.mtype; g->size = q.size; g->next = NULL;
-  memcpy(g->data, pl + sizeof q, q.size);
-  (void)len;
+/* ---- the queue itself, shared with the ordered replicas (nsd_omsg.c) ---- */
+/* Appends msgsnd q's message (its text at text): 0, -1 when it must wait for
+ * room, or an errno (EAGAIN with IPC_NOWAIT, ENOMEM). */
+int mq_put(struct mq *m, const struct _moj_msgsnd *q, const uint8_t *text) {
+  if (m->cbytes + q->size > m->qbytes || m->qnum + 1 > m->qbytes) return (q->flags & IPC_NOWAIT) ? EAGAIN : -1;
+  struct msg *g = malloc(sizeof *g + q->size);
+  if (!g) return ENOMEM;
+  g->type = q->mtype; g->size = q->size; g->next = NULL;
+  memcpy(g->data, text, q->size);
   if (m->tail) m->tail->next = g; else m->head = g;
   m->tail = g;
-  m->cbytes += q.size; m->qnum++;
-  m->lspid = q.cred.pid; m->stime = wall();
+  m->cbytes += q->size; m->qnum++;
+  m->lspid = q->cred.pid; m->stime = wall();
+  return 0;
+}
+/* Unlinks the message msgrcv q takes (the caller frees it; *sz: the bytes it
+ * gets), or NULL with *err -1 (must wait), ENOMSG or E2BIG. */
+struct msg *mq_take(struct mq *m, const struct _moj_msgrcv *q, uint32_t *sz, int *err) {
+  struct msg *prev, *g = msg_select(m->head, q->mtype, q->flags, &prev);
+  if (!g) { *err = (q->flags & IPC_NOWAIT) ? ENOMSG : -1; return NULL; }
+  *sz = g->size;
+  if (*sz > q->maxsize) {
+    if (!(q->flags & MSG_NOERROR)) { *err = E2BIG; return NULL; }
+    *sz = q->maxsize;
+  }
+  if (prev) prev->next = g->next; else m->head = g->next;
+  if (m->tail == g) m->tail = prev;
+  m->cbytes -= g->size; m->qnum--;
+  m->lrpid = q->cred.pid; m->rtime = wall();
+  return g;
+}
+void mq_stat(const struct mq *m, struct _moj_stat_r *r) {
+  memset(r, 0, sizeof *r);
+  fill_perm(r, &m->perm);
+  r->size = m->qbytes; r->atime = m->stime; r->dtime = m->rtime; r->ctime = m->ctime;
+  r->cpid = m->lspid; r->lpid = m->lrpid; r->nattch = m->qnum; r->cbytes = m->cbytes;
+}
+/* IPC_SET: 0 done, or EPERM (not the owner, or a limit above MSGMNB unprivileged). */
+int mq_set(struct mq *m, const struct _moj_ctl *q) {
+  if (!is_owner(&m->perm, &q->cred)) return EPERM;
+  if (q->set_qbytes > MSGMNB && q->cred.uid != 0) return EPERM;
+  m->perm.uid = q->set_uid; m->perm.gid = q->set_gid; m->perm.mode = q->set_mode & 0777;
+  m->qbytes = q->set_qbytes; m->ctime = wall();
+  return 0;
+}
+void mq_drain(struct mq *m) {
+  while (m->head) { struct msg *g = m->head; m->head = g->next; free(g); }
+  m->tail = NULL;
+}
+
+/* returns 0 sent (reply held for ipc_commit), -1 block, >0 errno */
+static int msg_try_snd(struct conn *c, int sl, struct mq *m, uint32_t seq, const uint8_t *pl) {
+  struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
+  int e = mq_put(m, &q, pl + sizeof q);
+  if (e) return e;
   rec_set(&m->recs, c, q.rid, 0, NULL, 0, NULL, 0);
   mq_dirty(sl);
   dsend(c, MOJ_MSGSND | MOJ_REPLY, seq, 0, NULL, 0, NULL, 0);
@@ -84,17 +126,10 @@ struct msg *msg_select(struct msg *head, int64_t mtype, int flags, struct msg **
 /* returns 0 received (reply held for ipc_commit), -1 block, >0 errno */
 static int msg_try_rcv(struct conn *c, int sl, struct mq *m, uint32_t seq, const uint8_t *pl) {
   struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
-  struct msg *prev, *g = msg_select(m->head, q.mtype, q.flags, &prev);
-  if (!g) return (q.flags & IPC_NOWAIT) ? ENOMSG : -1;
-  uint32_t sz = g->size;
-  if (sz > q.maxsize) {
-    if (!(q.flags & MSG_NOERROR)) return E2BIG;
-    sz = q.maxsize;
-  }
-  if (prev) prev->next = g->next; else m->head = g->next;
-  if (m->tail == g) m->tail = prev;
-  m->cbytes -= g->size; m->qnum--;
-  m->lrpid = q.cred.pid; m->rtime = wall();
+  uint32_t sz;
+  int e;
+  struct msg *g = mq_take(m, &q, &sz, &e);
+  if (!g) return e;
   struct _moj_msgrcv_r r = {g->type, sz};
   rec_set(&m->recs, c, q.rid, 0, &r, sizeof r, g->data, sz);
   mq_dirty(sl);
@@ -112,7 +147,7 @@ void mq_wake(int sl) {
       struct conn *wc = cget(w->c);
       if (!wc) { *pw = w->next; free(w->req); free(w); continue; }
       int r;
-      if (w->type == MOJ_MSGSND) r = msg_try_snd(wc, sl, m, w->seq, w->req, (uint32_t)w->reqlen);
+      if (w->type == MOJ_MSGSND) r = msg_try_snd(wc, sl, m, w->seq, w->req);
       else r = msg_try_rcv(wc, sl, m, w->seq, w->req);
       if (r == -1) { pw = &w->next; continue; }
       *pw = w->next;
@@ -133,7 +168,7 @@ void do_msgsnd(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   if (q.mtype < 1 || q.size > MSGMAX) { reply(c, h, EINVAL, NULL, 0); return; }
   if (!perm_ok(&m->perm, &q.cred, 0222)) { reply(c, h, EACCES, NULL, 0); return; }
   if (rec_replay(&m->recs, c, h, q.rid)) return;
-  int r = msg_try_snd(c, sl, m, h->seq, pl, h->len);
+  int r = msg_try_snd(c, sl, m, h->seq, pl);
   if (r == -1) { add_waiter(&m->w, c, h, pl, -1); return; }
   if (r) { reply(c, h, r, NULL, 0); return; }
   mq_wake(sl);
@@ -161,21 +196,16 @@ void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   int sl;
   struct mq *m = mq_by_id(q.id, &sl);
   if (!m) { reply(c, h, EINVAL, NULL, 0); return; }
-  struct _moj_stat_r r; memset(&r, 0, sizeof r);
+  struct _moj_stat_r r;
   if (q.cmd == IPC_SET && rec_replay(&m->recs, c, h, q.rid)) return;
   switch (q.cmd) {
   case IPC_STAT:
     if (!perm_ok(&m->perm, &q.cred, 0444)) { reply(c, h, EACCES, NULL, 0); return; }
-    fill_perm(&r, &m->perm);
-    r.size = m->qbytes; r.atime = m->stime; r.dtime = m->rtime; r.ctime = m->ctime;
-    r.cpid = m->lspid; r.lpid = m->lrpid; r.nattch = m->qnum; r.cbytes = m->cbytes;
+    mq_stat(m, &r);
     reply(c, h, 0, &r, sizeof r);
     return;
   case IPC_SET:
-    if (!is_owner(&m->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
-    if (q.set_qbytes > MSGMNB && q.cred.uid != 0) { reply(c, h, EPERM, NULL, 0); return; }
-    m->perm.uid = q.set_uid; m->perm.gid = q.set_gid; m->perm.mode = q.set_mode & 0777;
-    m->qbytes = q.set_qbytes; m->ctime = wall();
+    { int e = mq_set(m, &q); if (e) { reply(c, h, e, NULL, 0); return; } }
     rec_set(&m->recs, c, q.rid, 0, NULL, 0, NULL, 0);
     mq_dirty(sl);
     dsend(c, (uint16_t)(h->type | MOJ_REPLY), h->seq, 0, NULL, 0, NULL, 0);
@@ -185,7 +215,7 @@ void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   case IPC_RMID:
     if (!is_owner(&m->perm, &q.cred)) { reply(c, h, EPERM, NULL, 0); return; }
     waiters_fail(&m->w, EIDRM);
-    while (m->head) { struct msg *g = m->head; m->head = g->next; free(g); }
+    mq_drain(m);
     rec_free(&m->recs);
     free(m);
     mqs[sl] = NULL;

@@ -13,19 +13,11 @@
 
 #define OMSG_MAX 1024 /* ordered queues per cluster */
 
-struct omwaiter {
-  struct _moj_ord_w who;
-  uint32_t len;
-  struct omwaiter *next;
-  uint8_t req[]; /* _moj_msgsnd + text, or _moj_msgrcv */
-};
+/* the queue as a home daemon keeps it (its waiter list and records unused:
+ * ordered waiters are kept in commit order here) */
 struct omq {
-  struct perm perm;
-  struct msg *head, *tail;
-  uint64_t qbytes, cbytes, qnum;
-  int64_t stime, rtime, ctime;
-  uint32_t lspid, lrpid;
-  struct omwaiter *w;
+  struct mq q;
+  struct owaiter *w;
 };
 static struct omq *omqs[OMSG_MAX];
 
@@ -38,31 +30,16 @@ static struct omq *by_id(int32_t id, int *slot) {
 /* 0 done (answered), -1 must wait, >0 errno (not answered) */
 static int try_snd(struct omq *m, const struct _moj_ord_w *w, const uint8_t *pl) {
   struct _moj_msgsnd q; memcpy(&q, pl, sizeof q);
-  if (m->cbytes + q.size > m->qbytes || m->qnum + 1 > m->qbytes) return (q.flags & IPC_NOWAIT) ? EAGAIN : -1;
-  struct msg *g = malloc(sizeof *g + q.size);
-  if (!g) return ENOMEM;
-  g->type = q.mtype; g->size = q.size; g->next = NULL;
-  memcpy(g->data, pl + sizeof q, q.size);
-  if (m->tail) m->tail->next = g; else m->head = g;
-  m->tail = g;
-  m->cbytes += q.size; m->qnum++;
-  m->lspid = q.cred.pid; m->stime = wall();
-  ord_answer(w, MOJ_MSGSND, 0, NULL, 0, NULL, 0);
-  return 0;
+  int e = mq_put(&m->q, &q, pl + sizeof q);
+  if (!e) ord_answer(w, MOJ_MSGSND, 0, NULL, 0, NULL, 0);
+  return e;
 }
 static int try_rcv(struct omq *m, const struct _moj_ord_w *w, const uint8_t *pl) {
   struct _moj_msgrcv q; memcpy(&q, pl, sizeof q);
-  struct msg *gp, *g = msg_select(m->head, q.mtype, q.flags, &gp);
-  if (!g) return (q.flags & IPC_NOWAIT) ? ENOMSG : -1;
-  uint32_t sz = g->size;
-  if (sz > q.maxsize) {
-    if (!(q.flags & MSG_NOERROR)) return E2BIG;
-    sz = q.maxsize;
-  }
-  if (gp) gp->next = g->next; else m->head = g->next;
-  if (m->tail == g) m->tail = gp;
-  m->cbytes -= g->size; m->qnum--;
-  m->lrpid = q.cred.pid; m->rtime = wall();
+  uint32_t sz;
+  int e;
+  struct msg *g = mq_take(&m->q, &q, &sz, &e);
+  if (!g) return e;
   struct _moj_msgrcv_r r = {g->type, sz};
   ord_answer(w, MOJ_MSGRCV, 0, &r, sizeof r, g->data, sz);
   free(g);
@@ -71,8 +48,8 @@ static int try_rcv(struct omq *m, const struct _moj_ord_w *w, const uint8_t *pl)
 static void wake(struct omq *m) {
   for (int progress = 1; progress;) {
     progress = 0;
-    for (struct omwaiter **pw = &m->w; *pw;) {
-      struct omwaiter *x = *pw;
+    for (struct owaiter **pw = &m->w; *pw;) {
+      struct owaiter *x = *pw;
       int r = x->who.kind == MOJ_OK_MSGSND ? try_snd(m, &x->who, x->req) : try_rcv(m, &x->who, x->req);
       if (r == -1) { pw = &x->next; continue; }
       *pw = x->next;
@@ -85,12 +62,12 @@ static void wake(struct omq *m) {
 static void destroy(int slot) {
   struct omq *m = omqs[slot];
   while (m->w) {
-    struct omwaiter *x = m->w;
+    struct owaiter *x = m->w;
     m->w = x->next;
     ord_answer(&x->who, x->who.kind == MOJ_OK_MSGSND ? MOJ_MSGSND : MOJ_MSGRCV, EIDRM, NULL, 0, NULL, 0);
     free(x);
   }
-  while (m->head) { struct msg *g = m->head; m->head = g->next; free(g); }
+  mq_drain(&m->q);
   free(m);
   omqs[slot] = NULL;
 }
@@ -101,8 +78,8 @@ static void apply_get(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t le
   memcpy(&q, pl, sizeof q);
   for (int i = 0; i < OMSG_MAX; i++) {
     struct omq *m = omqs[i];
-    if (!m || m->perm.key != q.key) continue;
-    int e = (q.flags & IPC_CREAT) && (q.flags & IPC_EXCL) ? EEXIST : !perm_ok(&m->perm, &q.cred, q.flags & 0777) ? EACCES : 0;
+    if (!m || m->q.perm.key != q.key) continue;
+    int e = (q.flags & IPC_CREAT) && (q.flags & IPC_EXCL) ? EEXIST : !perm_ok(&m->q.perm, &q.cred, q.flags & 0777) ? EACCES : 0;
     struct _moj_id_r r = {MOJ_ID_MAKE(MOJ_ID_ORDERED, i)};
     ord_answer(w, MOJ_MSGGET, e, e ? NULL : &r, e ? 0 : sizeof r, NULL, 0);
     return;
@@ -117,9 +94,10 @@ static void apply_get(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t le
     ord_answer(w, MOJ_MSGGET, ENOMEM, NULL, 0, NULL, 0);
     return;
   }
-  m->perm = (struct perm){q.key, q.cred.uid, q.cred.gid, q.cred.uid, q.cred.gid, (uint32_t)q.flags & 0777};
-  m->qbytes = MSGMNB;
-  m->ctime = wall();
+  m->q.used = 1;
+  m->q.perm = (struct perm){q.key, q.cred.uid, q.cred.gid, q.cred.uid, q.cred.gid, (uint32_t)q.flags & 0777};
+  m->q.qbytes = MSGMNB;
+  m->q.ctime = wall();
   omqs[sl] = m;
   struct _moj_id_r r = {MOJ_ID_MAKE(MOJ_ID_ORDERED, sl)};
   ord_answer(w, MOJ_MSGGET, 0, &r, sizeof r, NULL, 0);
@@ -147,16 +125,10 @@ static void apply_xfer(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t l
   if (!m) { ord_answer(w, type, EINVAL, NULL, 0, NULL, 0); return; }
   struct _moj_cred cr;
   memcpy(&cr, pl + (snd ? offsetof(struct _moj_msgsnd, cred) : offsetof(struct _moj_msgrcv, cred)), sizeof cr);
-  if (!perm_ok(&m->perm, &cr, snd ? 0222 : 0444)) { ord_answer(w, type, EACCES, NULL, 0, NULL, 0); return; }
+  if (!perm_ok(&m->q.perm, &cr, snd ? 0222 : 0444)) { ord_answer(w, type, EACCES, NULL, 0, NULL, 0); return; }
   int r = snd ? try_snd(m, w, pl) : try_rcv(m, w, pl);
   if (r == -1) {
-    struct omwaiter *x = malloc(sizeof *x + len);
-    if (!x) { ord_answer(w, type, ENOMEM, NULL, 0, NULL, 0); return; }
-    x->who = *w; x->len = len; x->next = NULL;
-    memcpy(x->req, pl, len);
-    struct omwaiter **t = &m->w;
-    while (*t) t = &(*t)->next;
-    *t = x;
+    if (ow_wait(&m->w, w, pl, len)) ord_answer(w, type, ENOMEM, NULL, 0, NULL, 0);
     return;
   }
   if (r > 0) { ord_answer(w, type, r, NULL, 0, NULL, 0); return; }
@@ -170,25 +142,21 @@ static void apply_ctl(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t le
   int sl;
   struct omq *m = by_id(q.id, &sl);
   if (!m) { ord_answer(w, MOJ_MSGCTL, EINVAL, NULL, 0, NULL, 0); return; }
-  struct _moj_stat_r r; memset(&r, 0, sizeof r);
+  struct _moj_stat_r r;
   switch (q.cmd) {
   case IPC_STAT:
-    if (!perm_ok(&m->perm, &q.cred, 0444)) { ord_answer(w, MOJ_MSGCTL, EACCES, NULL, 0, NULL, 0); return; }
-    fill_perm(&r, &m->perm);
-    r.size = m->qbytes; r.atime = m->stime; r.dtime = m->rtime; r.ctime = m->ctime;
-    r.cpid = m->lspid; r.lpid = m->lrpid; r.nattch = m->qnum; r.cbytes = m->cbytes;
+    if (!perm_ok(&m->q.perm, &q.cred, 0444)) { ord_answer(w, MOJ_MSGCTL, EACCES, NULL, 0, NULL, 0); return; }
+    mq_stat(&m->q, &r);
     ord_answer(w, MOJ_MSGCTL, 0, &r, sizeof r, NULL, 0);
     return;
-  case IPC_SET:
-    if (!is_owner(&m->perm, &q.cred)) { ord_answer(w, MOJ_MSGCTL, EPERM, NULL, 0, NULL, 0); return; }
-    if (q.set_qbytes > MSGMNB && q.cred.uid != 0) { ord_answer(w, MOJ_MSGCTL, EPERM, NULL, 0, NULL, 0); return; }
-    m->perm.uid = q.set_uid; m->perm.gid = q.set_gid; m->perm.mode = q.set_mode & 0777;
-    m->qbytes = q.set_qbytes; m->ctime = wall();
-    ord_answer(w, MOJ_MSGCTL, 0, NULL, 0, NULL, 0);
-    wake(m);
+  case IPC_SET: {
+    int e = mq_set(&m->q, &q);
+    ord_answer(w, MOJ_MSGCTL, e, NULL, 0, NULL, 0);
+    if (!e) wake(m);
     return;
+  }
   case IPC_RMID:
-    if (!is_owner(&m->perm, &q.cred)) { ord_answer(w, MOJ_MSGCTL, EPERM, NULL, 0, NULL, 0); return; }
+    if (!is_owner(&m->q.perm, &q.cred)) { ord_answer(w, MOJ_MSGCTL, EPERM, NULL, 0, NULL, 0); return; }
     destroy(sl);
     ord_answer(w, MOJ_MSGCTL, 0, NULL, 0, NULL, 0);
     return;
@@ -204,30 +172,16 @@ void omsg_apply(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len) {
 }
 int omsg_cancel_waiter(const struct _moj_ord_w *w) {
   for (int i = 0; i < OMSG_MAX; i++) {
-    if (!omqs[i]) continue;
-    for (struct omwaiter **pw = &omqs[i]->w; *pw; pw = &(*pw)->next) {
-      struct omwaiter *x = *pw;
-      if (ord_same_proc(&x->who, w) && x->who.seq == w->seq) {
-        *pw = x->next;
-        ord_answer(&x->who, x->who.kind == MOJ_OK_MSGSND ? MOJ_MSGSND : MOJ_MSGRCV, (int32_t)w->aux, NULL, 0, NULL, 0);
-        free(x);
-        wake(omqs[i]); /* a sender that left frees no room, but a receiver that left may let a lower-priority one match */
-        return 1;
-      }
-    }
+    struct owaiter *x = omqs[i] ? ow_take(&omqs[i]->w, w) : NULL;
+    if (!x) continue;
+    ord_answer(&x->who, x->who.kind == MOJ_OK_MSGSND ? MOJ_MSGSND : MOJ_MSGRCV, (int32_t)w->aux, NULL, 0, NULL, 0);
+    free(x);
+    wake(omqs[i]); /* a sender that left frees no room, but a receiver that left may let a lower-priority one match */
+    return 1;
   }
   return 0;
 }
 void omsg_gone(const struct _moj_ord_w *w) {
-  for (int i = 0; i < OMSG_MAX; i++) {
-    struct omq *m = omqs[i];
-    if (!m) continue;
-    int changed = 0;
-    for (struct omwaiter **pw = &m->w; *pw;) {
-      struct omwaiter *x = *pw;
-      if (ord_same_proc(&x->who, w)) { *pw = x->next; free(x); changed = 1; }
-      else pw = &x->next;
-    }
-    if (changed) wake(m);
-  }
+  for (int i = 0; i < OMSG_MAX; i++)
+    if (omqs[i] && ow_drop(&omqs[i]->w, w)) wake(omqs[i]);
 }

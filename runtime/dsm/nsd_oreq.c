@@ -128,3 +128,30 @@ void ord_commit(const uint8_t *data, uint32_t len) {
   default: logw("ordered IPC: unknown kind %u, ignored", w.kind);
   }
 }
+
+/* ---- waiters on the replicas (nsd_osem.c, nsd_omsg.c) ---- */
+int ow_wait(struct owaiter **head, const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len) {
+  struct owaiter *x = malloc(sizeof *x + len);
+  if (!x) return ENOMEM;
+  x->who = *w; x->len = len; x->next = NULL;
+  memcpy(x->req, pl, len);
+  while (*head) head = &(*head)->next;
+  *head = x;
+  return 0;
+}
+struct owaiter *ow_take(struct owaiter **head, const struct _moj_ord_w *w) {
+  for (; *head; head = &(*head)->next) {
+    struct owaiter *x = *head;
+    if (ord_same_proc(&x->who, w) && x->who.seq == w->seq) { *head = x->next; return x; }
+  }
+  return NULL;
+}
+int ow_drop(struct owaiter **head, const struct _moj_ord_w *w) {
+  int n = 0;
+  while (*head) {
+    struct owaiter *x = *head;
+    if (ord_same_proc(&x->who, w)) { *head = x->next; free(x); n++; }
+    else head = &x->next;
+  }
+  return n;
+}

@@ -20,12 +20,6 @@
 #define OSEM_MAX 1024  /* ordered sets per cluster */
 #define OSEM_NSEMS 2000 /* a SETALL must fit one ordered message */
 
-struct owaiter {
-  struct _moj_ord_w who;
-  uint32_t len;
-  struct owaiter *next;
-  uint8_t req[]; /* _moj_semop + ops */
-};
 struct oundo { uint32_t origin, fd, gen; int16_t *adj; struct oundo *next; };
 struct osem {
   struct perm perm;
@@ -159,13 +153,7 @@ static void apply_op(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len
   int r = try_op(s, w, &q, pl + sizeof q);
   if (r == -1) {
     if (q.timeout_ns == 0) { ord_answer(w, MOJ_SEMOP, EAGAIN, NULL, 0, NULL, 0); return; }
-    struct owaiter *x = malloc(sizeof *x + len);
-    if (!x) { ord_answer(w, MOJ_SEMOP, ENOMEM, NULL, 0, NULL, 0); return; }
-    x->who = *w; x->len = len; x->next = NULL;
-    memcpy(x->req, pl, len);
-    struct owaiter **t = &s->w;
-    while (*t) t = &(*t)->next; /* FIFO, in commit order: the same on every replica */
-    *t = x;
+    if (ow_wait(&s->w, w, pl, len)) { ord_answer(w, MOJ_SEMOP, ENOMEM, NULL, 0, NULL, 0); return; }
     if (w->aux & MOJ_SEMOP_SPECULATIVE) ord_answer(w, MOJ_SEMOP, MOJ_EQUEUED, NULL, 0, NULL, 0);
     return;
   }
@@ -249,16 +237,11 @@ static void apply_ctl(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t le
 
 int osem_cancel_waiter(const struct _moj_ord_w *w) {
   for (int i = 0; i < OSEM_MAX; i++) {
-    if (!osems[i]) continue;
-    for (struct owaiter **pw = &osems[i]->w; *pw; pw = &(*pw)->next) {
-      struct owaiter *x = *pw;
-      if (ord_same_proc(&x->who, w) && x->who.seq == w->seq) {
-        *pw = x->next;
-        ord_answer(&x->who, MOJ_SEMOP, (int32_t)w->aux, NULL, 0, NULL, 0);
-        free(x);
-        return 1;
-      }
-    }
+    struct owaiter *x = osems[i] ? ow_take(&osems[i]->w, w) : NULL;
+    if (!x) continue;
+    ord_answer(&x->who, MOJ_SEMOP, (int32_t)w->aux, NULL, 0, NULL, 0);
+    free(x);
+    return 1;
   }
   return 0;
 }
@@ -266,12 +249,7 @@ void osem_gone(const struct _moj_ord_w *w) {
   for (int i = 0; i < OSEM_MAX; i++) {
     struct osem *s = osems[i];
     if (!s) continue;
-    int changed = 0;
-    for (struct owaiter **pw = &s->w; *pw;) {
-      struct owaiter *x = *pw;
-      if (ord_same_proc(&x->who, w)) { *pw = x->next; free(x); changed = 1; }
-      else pw = &x->next;
-    }
+    int changed = ow_drop(&s->w, w) > 0;
     for (struct oundo **pu = &s->undo; *pu;) {
       struct oundo *u = *pu;
       struct _moj_ord_w uw = {0, u->origin, u->fd, u->gen, 0, 0};

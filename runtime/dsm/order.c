@@ -90,19 +90,16 @@ static int heard_from(struct _moj_to *to, uint64_t t, unsigned m, int strict) {
   return 0;
 }
 
-/* x arrived behind deliveries of larger ids: undo them, newest first. */
-static void overtaken(struct _moj_to *to, struct _moj_to_msg *x, int64_t now) {
+/* Undo every speculative delivery from `first` on, newest first (the
+ * consumer keeps a stack), counted as one rollback.  Returns how many. */
+static size_t undo_from(struct _moj_to *to, struct _moj_to_msg *first) {
   size_t n = 0;
-  for (struct _moj_to_msg *y = x->next; y; y = y->next) {
-    y->immediate = 0;
-    y->last_smaller_ns = now;
-    if (y->state) n++;
-  }
-  if (!n) return;
-  struct _moj_to_msg **v = malloc(n * sizeof *v), *y = x->next;
+  for (struct _moj_to_msg *y = first; y; y = y->next) n += y->state == 1;
+  if (!n) return 0;
+  struct _moj_to_msg **v = malloc(n * sizeof *v), *y = first;
   size_t k = 0;
   for (; y && k < n; y = y->next)
-    if (y->state) {
+    if (y->state == 1) {
       if (v) v[k] = y;
       k++;
     }
@@ -111,8 +108,8 @@ static void overtaken(struct _moj_to *to, struct _moj_to_msg *x, int64_t now) {
     struct _moj_to_msg *u = v ? v[i] : NULL;
     if (!u) { /* out of memory for the list: walk it again for each, newest first */
       size_t j = 0;
-      for (u = x->next; u; u = u->next)
-        if (u->state && j++ == i) break;
+      for (u = first; u; u = u->next)
+        if (u->state == 1 && j++ == i) break;
     }
     if (to->c.undo) to->c.undo(to->c.ctx, u);
     u->state = 0;
@@ -122,6 +119,16 @@ static void overtaken(struct _moj_to *to, struct _moj_to_msg *x, int64_t now) {
   free(v);
   to->st.abort_events++;
   to->st.undone += n;
+  return n;
+}
+
+/* x arrived behind deliveries of larger ids: undo them. */
+static void overtaken(struct _moj_to *to, struct _moj_to_msg *x, int64_t now) {
+  for (struct _moj_to_msg *y = x->next; y; y = y->next) {
+    y->immediate = 0;
+    y->last_smaller_ns = now;
+  }
+  undo_from(to, x->next);
 }
 
 int _moj_to_recv(struct _moj_to *to, uint64_t t, unsigned m, const void *data, uint32_t len, int64_t now) {
@@ -244,19 +251,7 @@ static int try_exclude(struct _moj_to *to, unsigned f, int64_t now) {
   for (struct _moj_to_msg *x = to->q; x && !first; x = x->next)
     if (x->m == f && x->seq > cut) first = x;
   if (first) {
-    size_t n = 0;
-    for (struct _moj_to_msg *y = first; y; y = y->next) n += y->state == 1;
-    for (size_t i = n; i-- > 0;) {
-      size_t j = 0;
-      struct _moj_to_msg *u = first;
-      for (; u; u = u->next)
-        if (u->state == 1 && j++ == i) break;
-      if (!u) break;
-      if (to->c.undo) to->c.undo(to->c.ctx, u);
-      u->state = 0;
-      u->aborts++;
-    }
-    if (n) { to->st.abort_events++; to->st.undone += n; }
+    undo_from(to, first);
     for (struct _moj_to_msg **pp = &to->q; *pp;) {
       struct _moj_to_msg *x = *pp;
       if (x->m == f && x->seq > cut) { *pp = x->next; to->qlen--; to->dropped++; free(x); }
