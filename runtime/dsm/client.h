@@ -121,7 +121,7 @@ int _moj_dsm_is_dist_id(int id);
 int _moj_dsm_id_host(int id);
 /* 0: the kernel's; 1: distributed, *home set; -1: refused, errno set */
 int _moj_dsm_route_key(key_t key, int *home);
-int _moj_dsm_route_get(key_t key, int *home); /* semget/msgget: ordered keys go to our own daemon */
+int _moj_dsm_route_get(key_t key, int kind, int *home); /* semget/msgget/shmget: ordered keys (kind MOJ_ORD_*) go to our own daemon */
 int _moj_dsm_route_id(int id, int *home);
 
 /* ---------------- connections to homes (client_conn.c) ---------------- */
@@ -197,6 +197,7 @@ struct cseg {
   struct { uint8_t *addr; int rdonly; } v[MAX_VIEWS];
   uint8_t *twlev;           /* per page: highest speculation level holding its twin (client_spec.c), or NULL */
   uint32_t up_next, up_run; /* ranged clean upgrades: where a sequential writer goes next, pages upgraded in its run */
+  int ordered;              /* an ordered segment (no home; stores captured and ordered: client_ocapture.c) */
   struct cseg *next;
 };
 /* Local page state: MOJ_ACC_NONE/READ/WRITE as granted, or ACC_CLEAN: owned
@@ -212,6 +213,12 @@ int _moj_dsm_install_page(const struct _moj_hdr *h, const uint8_t *pl);
 int _moj_dsm_recv_pages(int fd, const struct _moj_hdr *h, const struct _moj_page *q);
 void _moj_dsm_set_prot_n(struct cseg *s, uint32_t pn, uint32_t n, uint32_t acc);
 void _moj_dsm_fetch_reply(struct hconn *hc, uint32_t seq, const struct _moj_page *q, struct cseg *s);
+int _moj_dsm_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+int _moj_dsm_chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc);
+/* stores to ordered segments (client_ocapture.c) */
+int _moj_dsm_ocap_install(void);
+int _moj_dsm_ocap_fault(struct cseg *s, uint32_t pn, void *uc, const sigset_t *appmask);
+int _moj_dsm_ocap_active(void);
 
 /* ---------------- speculative lock acquisition (client_speclock.c) ---------------- */
 struct pend *_moj_dsm_call_async(int host, uint16_t type, uint32_t aux, const void *p1, size_t l1, const void *p2,

@@ -196,6 +196,19 @@ static int real_sigaction(int sig, const struct sigaction *act, struct sigaction
   if (!real_sigaction_fn) real_sigaction_fn = dlsym(RTLD_NEXT, "sigaction");
   return real_sigaction_fn(sig, act, old);
 }
+int _moj_dsm_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) { return real_sigaction(sig, act, old); }
+/* A signal that is not ours goes to the application's disposition old:
+ * its handler (1), or the default action installed for the caller to
+ * re-execute or re-raise (0). */
+int _moj_dsm_chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc) {
+  if (old->sa_flags & SA_SIGINFO) { old->sa_sigaction(sig, si, uc); return 1; }
+  if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) { old->sa_handler(sig); return 1; }
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  real_sigaction(sig, &dfl, NULL);
+  return 0;
+}
 /* All signals are blocked once on entry and never unblocked on the way out:
  * sigreturn restores the application's mask for free.  The wait for the
  * reply runs with the application's mask (see _moj_dsm_call). */
@@ -217,7 +230,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   struct cseg *s = seg_by_addr(si->si_addr, &view);
   int rdonly = s ? s->v[view].rdonly : 0;
   uint32_t pn = s ? (uint32_t)(((uint8_t *)si->si_addr - s->v[view].addr) / MOJ_PAGE) : 0;
-  int sw = s && write && !rdonly && pn < s->npages ? _moj_dsm_spec_write_fault(s, pn) : 0;
+  int sw = s && write && !rdonly && pn < s->npages && !s->ordered ? _moj_dsm_spec_write_fault(s, pn) : 0;
   if (sw < 0) {
     pthread_mutex_unlock(&_moj_dsm_seg_lock);
     _moj_dsm_warn("no memory to save DSM page %u of segment 0x%x for the speculation: raising SIGBUS", pn, s->id);
@@ -239,12 +252,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     _moj_dsm_tl_appmask = outer_mask;
     pthread_sigmask(SIG_SETMASK, &appmask, NULL);
     /* not ours (or a store through a SHM_RDONLY attach): behave as without us */
-    if (old_segv.sa_flags & SA_SIGINFO) { old_segv.sa_sigaction(sig, si, uc); return; }
-    if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) { old_segv.sa_handler(sig); return; }
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    real_sigaction(SIGSEGV, &dfl, NULL);
+    if (_moj_dsm_chain(&old_segv, sig, si, uc)) return;
     errno = saved;
     return; /* re-executes and dies with the default action */
   }
@@ -259,6 +267,25 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     _moj_dsm_tl_blocked = 1;
     _moj_dsm_tl_appmask = appmask;
+  }
+  if (s->ordered && write) {
+    /* a store to an ordered segment: made readable if it is not, then
+     * caught by single-stepping and ordered (client_ocapture.c) */
+    int st = _moj_dsm_spec_depth > 0 ? EBUSY : 0;
+    if (!st && atomic_load(&s->acc[pn]) == MOJ_ACC_NONE) st = acquire(s, pn, MOJ_ACC_READ);
+    if (!st) st = _moj_dsm_ocap_fault(s, pn, uc, &appmask);
+    _moj_dsm_tl_blocked = outer_blocked;
+    _moj_dsm_tl_appmask = outer_mask;
+    if (st) {
+      _moj_dsm_warn("store to ordered segment 0x%x page %u refused (%s): raising SIGBUS", s->id, pn,
+                    st == EBUSY ? "stores to ordered segments inside an explicit speculation are not supported"
+                    : st == ENOTSUP ? "this architecture has no single-step trap to catch stores with"
+                    : st == E2BIG ? "one instruction writes more than two pages" : strerror(st));
+      pthread_sigmask(SIG_SETMASK, &appmask, NULL);
+      raise(SIGBUS);
+    }
+    errno = saved;
+    return;
   }
   struct timespec t0, t1;
   if (_moj_dsm_stats_on) { clock_gettime(CLOCK_MONOTONIC, &t0); if (write) _moj_dsm_st_wfault++; else _moj_dsm_st_rfault++; }
@@ -344,11 +371,12 @@ static void prefault(const void *p, size_t n, int write) {
       if (pn < s->npages) {
         uint32_t cur = atomic_load(&s->acc[pn]);
         if (write && cur == ACC_CLEAN) clean_upgrade(s, pn);
+        else if (s->ordered) need = cur == MOJ_ACC_NONE; /* never writable: the kernel's store fails (EFAULT, documented) */
         else need = write ? cur != MOJ_ACC_WRITE : cur == MOJ_ACC_NONE;
       }
     }
     _moj_dsm_ulk(&_moj_dsm_seg_lock, &om);
-    if (need) acquire(s, pn, write ? MOJ_ACC_WRITE : MOJ_ACC_READ);
+    if (need) acquire(s, pn, write && !s->ordered ? MOJ_ACC_WRITE : MOJ_ACC_READ);
     a = (const uint8_t *)(((uintptr_t)a & ~(uintptr_t)(MOJ_PAGE - 1)) + MOJ_PAGE);
   }
 }

@@ -3,7 +3,7 @@
 
 #define MOJ_MSGMAX 8192
 EXPORT int msgget(key_t key, int flg) {
-  int home, route = _moj_dsm_route_get(key, &home);
+  int home, route = _moj_dsm_route_get(key, MOJ_ORD_MSG, &home);
   if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_msgget(key, flg);
   struct _moj_msgget q = {key, flg, _moj_dsm_cred(), (flg & IPC_CREAT) || key == IPC_PRIVATE ? _moj_dsm_rid() : 0};
   struct _moj_id_r r;

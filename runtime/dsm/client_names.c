@@ -73,11 +73,11 @@ int _moj_dsm_route_key(key_t key, int *home) {
   *home = h;
   return 1;
 }
-/* semget/msgget: an ordered key (cluster file `ordered`) has no home and
+/* semget/msgget/shmget: an ordered key (cluster file `ordered`) has no home and
  * needs no resolution: every daemon has a replica, ask our own. */
-int _moj_dsm_route_get(key_t key, int *home) {
+int _moj_dsm_route_get(key_t key, int kind, int *home) {
   _moj_dsm_ensure_init();
-  if (_moj_dsm_cfg_ok && !_moj_dsm_cfg_err && _moj_cluster_is_ordered(&_moj_dsm_cluster, key)) {
+  if (_moj_dsm_cfg_ok && !_moj_dsm_cfg_err && _moj_cluster_is_ordered_kind(&_moj_dsm_cluster, key, kind)) {
     *home = _moj_dsm_self_host;
     return 1;
   }

@@ -62,7 +62,7 @@ size_t _moj_dsm_sem_inverse(const struct sembuf *ops, size_t n, int keep_undo, s
   return k;
 }
 EXPORT int semget(key_t key, int nsems, int flg) {
-  int home, route = _moj_dsm_route_get(key, &home);
+  int home, route = _moj_dsm_route_get(key, MOJ_ORD_SEM, &home);
   if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_semget(key, nsems, flg);
   struct _moj_semget q = {key, nsems, flg, _moj_dsm_cred(), (flg & IPC_CREAT) || key == IPC_PRIVATE ? _moj_dsm_rid() : 0};
   struct _moj_id_r r;

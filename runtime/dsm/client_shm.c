@@ -3,7 +3,7 @@
 #include "client.h"
 
 EXPORT int shmget(key_t key, size_t size, int flg) {
-  int home, route = _moj_dsm_route_key(key, &home);
+  int home, route = _moj_dsm_route_get(key, MOJ_ORD_SHM, &home);
   if (route <= 0) return route < 0 ? -1 : _moj_dsm_real_shmget(key, size, flg);
   struct _moj_shmget q = {key, size, flg, _moj_dsm_cred()};
   struct _moj_id_r r;
@@ -33,6 +33,8 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
       return (void *)-1;
     }
     s->id = id; s->host = host; s->size = r.size;
+    s->ordered = MOJ_ID_IS_ORDERED(id);
+    if (s->ordered) _moj_dsm_ocap_install();
     s->npages = (uint32_t)((r.size + MOJ_PAGE - 1) / MOJ_PAGE);
     s->mapsize = (size_t)s->npages * MOJ_PAGE;
     s->memfd = memfd_create("mojave-dsm", MFD_CLOEXEC);

@@ -198,9 +198,18 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
         FAIL("'client-link' takes DELAY_US JITTER_US (0 to 10000000 each), got '%s %s'", tok[1], tok[2]);
       c->client_delay_us = d;
       c->client_jitter_us = j;
-    } else if (!strcmp(tok[0], "ordered") && nt == 2) {
+    } else if (!strcmp(tok[0], "ordered") && (nt == 2 || nt == 3)) {
       if (c->nordered == MOJ_DSM_MAX_RANGES) FAIL("too many ordered ranges");
-      if (parse_range(tok[1], &c->ordered[c->nordered])) FAIL("bad key range '%s'", tok[1]);
+      struct _moj_range *r = &c->ordered[c->nordered];
+      if (parse_range(tok[1], r)) FAIL("bad key range '%s'", tok[1]);
+      r->kinds = nt == 2 ? MOJ_ORD_ALL : 0;
+      for (char *k = nt == 3 ? tok[2] : NULL, *sv = NULL, *w = k ? strtok_r(k, ",", &sv) : NULL; w; w = strtok_r(NULL, ",", &sv)) {
+        if (!strcmp(w, "sem")) r->kinds |= MOJ_ORD_SEM;
+        else if (!strcmp(w, "msg")) r->kinds |= MOJ_ORD_MSG;
+        else if (!strcmp(w, "shm")) r->kinds |= MOJ_ORD_SHM;
+        else FAIL("'ordered' kinds are a comma-separated list of sem, msg, shm; got '%s'", w);
+      }
+      if (!r->kinds) FAIL("'ordered %s' names no kind of object", tok[1]);
       c->nordered++;
       ordered_line = ln;
     } else if (!strcmp(tok[0], "distributed") && nt == 2) {
@@ -249,13 +258,14 @@ int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_
 #undef FAIL
 }
 
-int _moj_cluster_is_ordered(const struct _moj_cluster *c, int32_t key) {
+int _moj_cluster_is_ordered_kind(const struct _moj_cluster *c, int32_t key, int kind) {
   uint32_t k = (uint32_t)key;
   if (key == 0) return 0;
   for (int i = 0; i < c->nordered; i++)
-    if (k >= c->ordered[i].lo && k <= c->ordered[i].hi) return 1;
+    if (k >= c->ordered[i].lo && k <= c->ordered[i].hi && (c->ordered[i].kinds & kind)) return 1;
   return 0;
 }
+int _moj_cluster_is_ordered(const struct _moj_cluster *c, int32_t key) { return _moj_cluster_is_ordered_kind(c, key, MOJ_ORD_ALL); }
 int _moj_cluster_is_distributed(const struct _moj_cluster *c, int32_t key) {
   uint32_t k = (uint32_t)key;
   if (key == 0) return 0; /* IPC_PRIVATE stays with the kernel */

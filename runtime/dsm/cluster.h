@@ -9,7 +9,10 @@
 #define MOJ_MAX_HOSTS 64
 #define MOJ_DSM_MAX_RANGES 64
 
-struct _moj_range { uint32_t lo, hi; int host; int parent; /* delegations: the delegating server's host index */ };
+struct _moj_range { uint32_t lo, hi; int host; int parent; /* delegations: the delegating server's host index */
+                   int kinds; /* ordered ranges: MOJ_ORD_* of the objects it orders */ };
+/* what an `ordered` range orders (default: all three) */
+enum { MOJ_ORD_SEM = 1, MOJ_ORD_MSG = 2, MOJ_ORD_SHM = 4, MOJ_ORD_ALL = 7 };
 /* Instruction sets a host may run (`host NAME ADDR:PORT arch A`): a migration
  * between hosts of different ones must ship bitcode (IR mode), never the
  * executable (docs/migration.md "Across instruction sets"). */
@@ -34,7 +37,7 @@ struct _moj_cluster {
   int ndist;
   struct _moj_range dist[MOJ_DSM_MAX_RANGES];  /* keys handled by the DSM */
   int nordered;
-  struct _moj_range ordered[MOJ_DSM_MAX_RANGES]; /* semaphore keys replicated through the total order (nsd_osem.c) */
+  struct _moj_range ordered[MOJ_DSM_MAX_RANGES]; /* keys whose sets, queues, segments are replicated through the total order */
   int encrypt;              /* MOJ_AEAD_*: 0 = frames travel in the clear */
   /* total-order layer among the daemons (docs/speculative-dsm.md) */
   int order;                /* 0 off, 1 classical, 2 speculative (= MOJ_TO_* of order.h) */
@@ -51,8 +54,11 @@ struct _moj_cluster {
 int _moj_cluster_load(const char *path, struct _moj_cluster *c, char *err, size_t errlen);
 int _moj_cluster_find_host(const struct _moj_cluster *c, const char *name);
 int _moj_cluster_is_distributed(const struct _moj_cluster *c, int32_t key);
-/* A semaphore key whose set is replicated through the total order (`ordered RANGE`). */
+/* A key whose objects of some kind are replicated through the total order
+ * (`ordered RANGE [KINDS]`)... */
 int _moj_cluster_is_ordered(const struct _moj_cluster *c, int32_t key);
+/* ... and whether its objects of kind (MOJ_ORD_*) are. */
+int _moj_cluster_is_ordered_kind(const struct _moj_cluster *c, int32_t key, int kind);
 /* One resolution step at nameserver `server`, like a DNS server answering for
  * its zone: returns the host to ask next with *referral = 1 (a sub-server
  * `server` delegated the key's range to), or `server` itself with

@@ -294,7 +294,7 @@ int order_submit(const void *data, uint32_t len, uint64_t *t);
 
 /* ordered System V objects, replicated through the total order: the
  * origin's side and the dispatch of committed requests (nsd_oreq.c) */
-int ord_key(int32_t key);
+int ord_key(int32_t key, int kind); /* kind: MOJ_ORD_* */
 void ord_submit(struct conn *c, const struct _moj_hdr *h, uint32_t kind, const uint8_t *pl, int64_t timeout_ns);
 void ord_answer(const struct _moj_ord_w *w, uint16_t type, int32_t st, const void *p, size_t l, const void *p2, size_t l2);
 int ord_cancel(struct conn *c, uint32_t seq);
@@ -328,6 +328,13 @@ void osem_gone(const struct _moj_ord_w *w);
 void omsg_apply(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len);
 int omsg_cancel_waiter(const struct _moj_ord_w *w);
 void omsg_gone(const struct _moj_ord_w *w);
+/* ordered segments (nsd_oshm.c) */
+void oshm_apply(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len);
+void oshm_at(struct conn *c, const struct _moj_hdr *h, const struct _moj_shmat *q);
+void oshm_dt(struct conn *c, const struct _moj_hdr *h, const struct _moj_shmdt *q);
+void oshm_page_req(struct conn *c, const struct _moj_hdr *h, const struct _moj_page_req *q);
+void oshm_conn_gone(struct conn *c);
+void do_page_write(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 
 /* A handler's payload must hold at least a T (h, c in scope). */
 #define NEED(T) \

@@ -180,6 +180,7 @@ void conn_close(struct conn *c, const char *why) {
   _moj_chan_free(&c->ch);
   delay_drop(c);
   ord_conn_gone(c);
+  oshm_conn_gone(c);
   conns[c->fd] = NULL;
   _moj_ae_del(&nsd_loop, c->fd);
   close(c->fd);
@@ -245,6 +246,7 @@ static void dispatch(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl
   case MOJ_SHMDT: do_shmdt(c, h, pl); break;
   case MOJ_SHMCTL: do_shmctl(c, h, pl); break;
   case MOJ_PAGE_REQ: do_page_req(c, h, pl); break;
+  case MOJ_PAGE_WRITE: do_page_write(c, h, pl); break;
   case MOJ_PAGE_DIRTY: do_page_dirty(c, h, pl); break;
   case MOJ_REATTACH: do_reattach(c, h, pl); break;
   case MOJ_PAGE_FETCH | MOJ_REPLY: do_fetch_reply(c, h, pl); break;

@@ -19,7 +19,7 @@ static struct mq *mq_by_id(int id, int *slot) {
 void do_msgget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_msgget);
   struct _moj_msgget q; memcpy(&q, pl, sizeof q);
-  if (ord_key(q.key)) { if (h->len == sizeof q) ord_submit(c, h, MOJ_OK_MSGGET, pl, 0); else reply(c, h, EPROTO, NULL, 0); return; }
+  if (ord_key(q.key, MOJ_ORD_MSG)) { if (h->len == sizeof q) ord_submit(c, h, MOJ_OK_MSGGET, pl, 0); else reply(c, h, EPROTO, NULL, 0); return; }
   if (!key_is_mine(c, h, q.key)) return;
   for (int i = 0; q.key != IPC_PRIVATE && i < MAX_SLOTS; i++) { /* IPC_PRIVATE: always a new one */
     struct mq *m = mqs[i];

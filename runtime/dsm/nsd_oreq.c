@@ -20,7 +20,7 @@ static struct oreq *oreqs;
 struct obox { struct obox *next; uint32_t len; uint8_t data[]; };
 static struct obox *outbox, **outbox_t = &outbox;
 
-int ord_key(int32_t key) { return C.order && _moj_cluster_is_ordered(&C, key); }
+int ord_key(int32_t key, int kind) { return C.order && _moj_cluster_is_ordered_kind(&C, key, kind); }
 
 /* ---------------- the origin: submitting, answering ---------------- */
 static int submit_now(const struct _moj_ord_w *w, const void *pl, uint32_t len) {
@@ -121,6 +121,7 @@ void ord_commit(const uint8_t *data, uint32_t len) {
   switch (w.kind) {
   case MOJ_OK_SEMGET: case MOJ_OK_SEMOP: case MOJ_OK_SEMCTL: osem_apply(&w, pl, n); break;
   case MOJ_OK_MSGGET: case MOJ_OK_MSGSND: case MOJ_OK_MSGRCV: case MOJ_OK_MSGCTL: omsg_apply(&w, pl, n); break;
+  case MOJ_OK_SHMGET: case MOJ_OK_SHMCTL: case MOJ_OK_PWRITE: oshm_apply(&w, pl, n); break;
   case MOJ_OK_CANCEL: /* a cancel ordered after its request finds it waiting, or already answered */
     if (!osem_cancel_waiter(&w)) omsg_cancel_waiter(&w);
     break;

@@ -183,6 +183,7 @@ void page_fetched(struct shm *s, int id, uint32_t pn, int from_slot, const uint8
 void do_page_req(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_page_req);
   struct _moj_page_req q; memcpy(&q, pl, sizeof q);
+  if (MOJ_ID_IS_ORDERED(q.id)) { oshm_page_req(c, h, &q); return; }
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s || q.page >= s->npages || (q.access != MOJ_ACC_READ && q.access != MOJ_ACC_WRITE) || att_slot(s, c) < 0) {

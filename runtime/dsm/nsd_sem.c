@@ -20,7 +20,7 @@ static struct sem *sem_by_id(int id, int *slot) {
 void do_semget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_semget);
   struct _moj_semget q; memcpy(&q, pl, sizeof q);
-  if (ord_key(q.key)) { if (h->len == sizeof q) ord_submit(c, h, MOJ_OK_SEMGET, pl, 0); else reply(c, h, EPROTO, NULL, 0); return; }
+  if (ord_key(q.key, MOJ_ORD_SEM)) { if (h->len == sizeof q) ord_submit(c, h, MOJ_OK_SEMGET, pl, 0); else reply(c, h, EPROTO, NULL, 0); return; }
   if (!key_is_mine(c, h, q.key)) return;
   for (int i = 0; q.key != IPC_PRIVATE && i < MAX_SLOTS; i++) { /* IPC_PRIVATE: always a new one */
     struct sem *s = sems[i];

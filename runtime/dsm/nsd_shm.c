@@ -64,6 +64,7 @@ void shm_detach(int slot, struct conn *c, int all, int crashed) {
 void do_shmget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_shmget);
   struct _moj_shmget q; memcpy(&q, pl, sizeof q);
+  if (q.key != IPC_PRIVATE && ord_key(q.key, MOJ_ORD_SHM)) { ord_submit(c, h, MOJ_OK_SHMGET, pl, 0); return; }
   if (!key_is_mine(c, h, q.key)) return;
   int sl = q.key == IPC_PRIVATE ? -1 : find_by_key_shm(q.key); /* IPC_PRIVATE: always a new one */
   if (sl >= 0) {
@@ -104,6 +105,7 @@ void do_shmget(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
 void do_shmat(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_shmat);
   struct _moj_shmat q; memcpy(&q, pl, sizeof q);
+  if (MOJ_ID_IS_ORDERED(q.id)) { oshm_at(c, h, &q); return; }
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }
@@ -132,6 +134,7 @@ void do_shmat(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
 void do_shmdt(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_shmdt);
   struct _moj_shmdt q; memcpy(&q, pl, sizeof q);
+  if (MOJ_ID_IS_ORDERED(q.id)) { oshm_dt(c, h, &q); return; }
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   int a = s ? att_slot(s, c) : -1;
@@ -158,6 +161,7 @@ void fill_perm(struct _moj_stat_r *r, const struct perm *p) {
 void do_shmctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_ctl);
   struct _moj_ctl q; memcpy(&q, pl, sizeof q);
+  if (MOJ_ID_IS_ORDERED(q.id)) { ord_submit(c, h, MOJ_OK_SHMCTL, pl, 0); return; }
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s) { reply(c, h, EINVAL, NULL, 0); return; }

@@ -26,12 +26,13 @@
 #endif
 
 #define MOJ_MAGIC 0x53444a4du /* "MJDS" on the wire */
-#define MOJ_DSM_PROTO_VERSION 6 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
+#define MOJ_DSM_PROTO_VERSION 7 /* 2: write-ahead (MOJ_ACC_AHEAD, MOJ_PAGE_DIRTY), RESOLVE referrals;
                                    3: request ids (rid) in semaphore and queue requests;
                                    4: MOJ_PAGE_DIRTY covers a run of aux pages;
                                    5: SEMOP aux MOJ_SEMOP_SPECULATIVE (speculative lock acquisition);
                                    6: ordered messages start with a kind (MOJ_OK_*), up to 12288 bytes;
-                                      TO_MSG/TO_QUIET end with the sender's receipt counts (u32 per host); TO_FAIL */
+                                      TO_MSG/TO_QUIET end with the sender's receipt counts (u32 per host); TO_FAIL;
+                                   7: ordered segments (MOJ_PAGE_WRITE, MOJ_OK_SHMGET/SHMCTL/PWRITE) */
 #define MOJ_PAGE 4096u
 /* Largest payload accepted: one message queue message or a batch of pages.
  * Anything larger is rejected before allocating, so a hostile peer cannot
@@ -67,6 +68,8 @@ enum _moj_type {
   MOJ_PAGE_FETCH = 16, /* s->c: downgrade/invalidate; client replies with data */
   MOJ_REATTACH = 17,   /* c->s: re-register an attachment with a restarted home */
   MOJ_PAGE_DIRTY = 18, /* c->s, no reply: first store to write-ahead pages (_moj_page_req; aux = run length, 0 = 1) */
+  MOJ_PAGE_WRITE = 19, /* c->own daemon: a captured store to an ordered segment (_moj_pwrite + runs + bytes);
+                          replied when it committed there, after the invalidations it caused */
   MOJ_SEMGET = 20,
   MOJ_SEMOP = 21,
   MOJ_SEMCTL = 22,
@@ -201,6 +204,12 @@ struct _moj_reattach { int32_t id; uint32_t count; struct _moj_cred cred; } __at
  * decompresses to exactly that many pages (optional compression). */
 #define MOJ_PAGE_ZSTD 0x80000000u
 struct _moj_page { int32_t id; uint32_t page; uint32_t access; uint32_t has_data; } __attribute__((packed));
+/* PAGE_WRITE: the bytes one store instruction wrote to an ordered segment
+ * (up to two pages for a store across a page boundary, in byte runs), so
+ * the whole store is one ordered message. */
+#define MOJ_PWRITE_MAX_RUNS 64u
+struct _moj_pwrite { int32_t id; uint32_t nruns; } __attribute__((packed)); /* + nruns _moj_pwrite_run + the bytes */
+struct _moj_pwrite_run { uint32_t page; uint16_t off, len; } __attribute__((packed));
 
 /* SEMOP header aux flag: the caller speculates past the call (paper §3.2.4):
  * if the operation has to wait, say so at once with status MOJ_EQUEUED (a
@@ -240,7 +249,8 @@ struct _moj_msgrcv_r { int64_t mtype; uint32_t size; } __attribute__((packed));
  * _moj_semop + ops, _moj_ctl + values, _moj_msgget, _moj_msgsnd + text,
  * _moj_msgrcv).  Kind 0: a client's TO_SUBMIT data, for the log only. */
 enum { MOJ_OK_LOG = 0, MOJ_OK_SEMGET = 1, MOJ_OK_SEMOP = 2, MOJ_OK_SEMCTL = 3, MOJ_OK_CANCEL = 4, MOJ_OK_GONE = 5,
-       MOJ_OK_MSGGET = 6, MOJ_OK_MSGSND = 7, MOJ_OK_MSGRCV = 8, MOJ_OK_MSGCTL = 9 };
+       MOJ_OK_MSGGET = 6, MOJ_OK_MSGSND = 7, MOJ_OK_MSGRCV = 8, MOJ_OK_MSGCTL = 9,
+       MOJ_OK_SHMGET = 10, MOJ_OK_SHMCTL = 11, MOJ_OK_PWRITE = 12 };
 struct _moj_ord_w {
   uint32_t kind;
   uint32_t origin;   /* host index of the daemon the process talks to */

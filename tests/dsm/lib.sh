@@ -32,3 +32,19 @@ writer_reader() {
   wait "$w" || rc=1
   verdict "$name" $rc
 }
+# order HOST ARGS... — the total-order tool (tests/dsm/order.c) on HOST
+order() { "$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" "$1" timeout -k 2 120 "$BIN/order" "${@:2}"; }
+# replicas_agree DIR HOST... — 0 once every HOST's daemon committed the same
+# sequence (equal counts and hash chains; polled, as the last commits may
+# still be on their way); each host's counters are left in DIR/HOST.log
+replicas_agree() {
+  local d=$1 n; shift
+  for _ in $(seq 300); do
+    for h in "$@"; do order "$h" wait 0 > "$d/$h.log" 2>&1 || true; done
+    n=$(for h in "$@"; do awk '{for (i = 1; i < NF; i++) if ($i == "committed" || $i == "chain") printf "%s ", $(i + 1); print ""}' "$d/$h.log"; done | sort -u | wc -l)
+    [ "$n" = 1 ] && { for h in "$@"; do cat "$d/$h.log"; done; return 0; }
+    sleep 0.1
+  done
+  for h in "$@"; do cat "$d/$h.log"; done
+  return 1
+}

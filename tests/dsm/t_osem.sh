@@ -23,7 +23,6 @@ mode=${1:-classical}
 name=dsm_osem_$mode
 rc=0
 d=$MOJAVE_CLUSTER_DIR/osem; mkdir -p "$d"
-order() { "$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" "$1" timeout -k 2 120 "$BIN/order" "${@:2}"; }
 for h in h1 h2 h3 h4; do order $h links || rc=1; done
 ITERS=${ITERS:-150}
 for i in 0 1 2 3; do on h$((i + 1)) sem_counter 0x4d4a7001 4 $ITERS $i; done
@@ -48,15 +47,7 @@ for h in h1 h2 h3 h4; do
 done
 probe h2 init 0x4d4a7004 0 && probe h3 timeout 0x4d4a7004 || rc=1
 probe h4 rm 0x4d4a7003 && probe h1 rm 0x4d4a7004 || rc=1
-same=0
-for _ in $(seq 300); do
-  for h in h1 h2 h3 h4; do order $h wait 0 > "$d/$h.log" 2>&1 || true; done
-  n=$(awk '{for (i = 1; i < NF; i++) if ($i == "committed" || $i == "chain") printf "%s ", $(i + 1); print ""}' "$d"/h*.log | sort -u | wc -l)
-  [ "$n" = 1 ] && { same=1; break; }
-  sleep 0.1
-done
-cat "$d"/h*.log
-[ $same = 1 ] || { echo "FAIL $name: the replicas committed different sequences"; rc=1; }
+replicas_agree "$d" h1 h2 h3 h4 || { echo "FAIL $name: the replicas committed different sequences"; rc=1; }
 field() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) s += $(i + 1)} END {print s + 0}' "$d"/h*.log; }
 echo "order layer, all hosts: $(field spec) speculative deliveries, $(field aborts) rollbacks"
 if [ "$mode" = speculative ]; then # a 200 us window against 300-1000 us links: deliveries must have been undone

@@ -349,6 +349,9 @@ static void order_directives(void **state) {
       {"order classical\nordered 0x10-0x20", 1, 0, NULL},
       {"ordered 0x10-0x20", 0, 0, "'ordered' needs the total order"},
       {"order classical\nordered 0x20-0x10", 0, 0, "bad key range"},
+      {"order classical\nordered 0x10-0x20 sem,pages", 0, 0, "kinds are a comma-separated list of sem, msg, shm; got 'pages'"},
+      {"order classical\nordered 0x10-0x20 ,", 0, 0, "names no kind"},
+      {"order classical\nordered 0x10-0x20 sem,msg", 1, 0, NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct _moj_cluster *c = load_case(i, cases[i].lines, cases[i].ok, cases[i].err);
@@ -356,11 +359,14 @@ static void order_directives(void **state) {
     free(c);
   }
   struct _moj_cluster c = {0};
-  c.nordered = 1; c.ordered[0].lo = 0x10; c.ordered[0].hi = 0x20;
+  c.nordered = 1; c.ordered[0].lo = 0x10; c.ordered[0].hi = 0x20; c.ordered[0].kinds = MOJ_ORD_ALL;
   assert_true(_moj_cluster_is_ordered(&c, 0x15));
   assert_true(_moj_cluster_is_distributed(&c, 0x15)); /* an ordered key is distributed too */
   assert_false(_moj_cluster_is_ordered(&c, 0x21));
   assert_false(_moj_cluster_is_ordered(&c, 0)); /* IPC_PRIVATE never */
+  c.ordered[0].kinds = MOJ_ORD_SEM | MOJ_ORD_MSG;
+  assert_true(_moj_cluster_is_ordered_kind(&c, 0x15, MOJ_ORD_SEM));
+  assert_false(_moj_cluster_is_ordered_kind(&c, 0x15, MOJ_ORD_SHM)); /* `ordered 0x10-0x20 sem,msg`: segments keep their home */
 }
 
 int main(void) {
