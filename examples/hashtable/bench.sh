@@ -5,12 +5,17 @@
 # (hashtable.c).  For each link profile (injected on the daemons' links to
 # each other, `order-link`, and to processes of other hosts, `client-link`):
 #   home        the semaphore homed on h1 (IVY / home-based, order off)
-#   ordered-c   an ordered semaphore set, `order classical` (nsd_osem.c)
-#   ordered-s   the same with `order speculative`
+#   osem-c      an ordered semaphore set, `order classical` (nsd_osem.c);
+#               the segment home-based (IVY)
+#   osem-s      the same with `order speculative`
+#   oshm-c      the semaphore and the segment ordered (nsd_oshm.c: every
+#               store ordered), `order classical`
+#   oshm-s      the same with `order speculative`
 # each with speculative lock acquisition off and on.  Prints a markdown
 # table: total updates per second (4 hosts, wall time of the slowest),
 # mean µs per update per process, speculations committed / rolled back and
-# rollbacks per second.  PROFILES overrides the profiles ("lan wan").
+# rollbacks per second.  PROFILES overrides the profiles ("lan wan"), MODES
+# the modes.
 # Not a test.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,13 +50,18 @@ for prof in ${PROFILES:-lan wan}; do
     wan) link="2000 500" ;;
     *) echo "bench.sh: unknown profile $prof (lan, wan)" >&2; exit 2 ;;
   esac
-  for mode in home ordered-c ordered-s; do
+  for mode in ${MODES:-home osem-c osem-s oshm-c oshm-s}; do
     case $mode in
       home) extra="" ;;
-      ordered-c) extra="order classical
+      osem-c) extra="order classical
+ordered 0x4d4a7100-0x4d4a71ff sem,msg" ;;
+      osem-s) extra="order speculative
+ordered 0x4d4a7100-0x4d4a71ff sem,msg" ;;
+      oshm-c) extra="order classical
 ordered 0x4d4a7100-0x4d4a71ff" ;;
-      ordered-s) extra="order speculative
+      oshm-s) extra="order speculative
 ordered 0x4d4a7100-0x4d4a71ff" ;;
+      *) echo "bench.sh: unknown mode $mode (home osem-c osem-s oshm-c oshm-s)" >&2; exit 2 ;;
     esac
     for sl in off on; do
       MOJAVE_CLUSTER_EXTRA="$extra

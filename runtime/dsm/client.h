@@ -219,6 +219,8 @@ int _moj_dsm_chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc
 int _moj_dsm_ocap_install(void);
 int _moj_dsm_ocap_fault(struct cseg *s, uint32_t pn, void *uc, const sigset_t *appmask);
 int _moj_dsm_ocap_active(void);
+/* sigaction(SIGTRAP) while the capture owns it: recorded as the application's (0), or -1: not installed */
+int _moj_dsm_ocap_sigaction(const struct sigaction *act, struct sigaction *old);
 
 /* ---------------- speculative lock acquisition (client_speclock.c) ---------------- */
 struct pend *_moj_dsm_call_async(int host, uint16_t type, uint32_t aux, const void *p1, size_t l1, const void *p2,

@@ -319,13 +319,16 @@ void _moj_dsm_sigsegv_install(void) {
 
 /* Applications that install their own SIGSEGV handler must not take DSM
  * faults away from us: their handler is recorded and called for faults that
- * are not DSM faults, exactly as if it were installed alone. */
+ * are not DSM faults, exactly as if it were installed alone.  The same for
+ * SIGTRAP once an ordered segment is attached (client_ocapture.c steps
+ * stores with the trap flag). */
 #ifdef MOJ_IN_RUNTIME /* runtime/signal.c wraps sigaction/signal first and chains here */
 #define MOJ_SIG(name) __moj_dsm_##name
 #else
 #define MOJ_SIG(name) name
 #endif
 EXPORT int MOJ_SIG(sigaction)(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (sig == SIGTRAP && _moj_dsm_ocap_sigaction(act, old) == 0) return 0;
   if (sig != SIGSEGV || !segv_installed) return real_sigaction(sig, act, old);
   struct sigaction prev = old_segv;
   if (act) old_segv = *act;
@@ -333,6 +336,13 @@ EXPORT int MOJ_SIG(sigaction)(int sig, const struct sigaction *act, struct sigac
   return 0;
 }
 EXPORT sighandler_t MOJ_SIG(signal)(int sig, sighandler_t h) {
+  if (sig == SIGTRAP) {
+    struct sigaction a, o;
+    memset(&a, 0, sizeof a);
+    a.sa_handler = h;
+    a.sa_flags = SA_RESTART;
+    if (_moj_dsm_ocap_sigaction(&a, &o) == 0) return (o.sa_flags & SA_SIGINFO) ? SIG_DFL : o.sa_handler;
+  }
   if (sig != SIGSEGV || !segv_installed) {
     static MOJ_DSM_VAR sighandler_t (*real_signal)(int, sighandler_t);
     if (!real_signal) real_signal = (sighandler_t (*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");

@@ -191,6 +191,13 @@ int _moj_dsm_ocap_fault(struct cseg *s, uint32_t pn, void *uc, const sigset_t *a
   return 0;
 }
 int _moj_dsm_ocap_active(void) { return tl_cap && tl_cap->phase; }
+int _moj_dsm_ocap_sigaction(const struct sigaction *act, struct sigaction *old) {
+  if (!trap_installed) return -1;
+  struct sigaction prev = old_trap;
+  if (act) old_trap = *act;
+  if (old) *old = prev;
+  return 0;
+}
 #else
 int _moj_dsm_ocap_install(void) { return 0; }
 int _moj_dsm_ocap_fault(struct cseg *s, uint32_t pn, void *uc, const sigset_t *appmask) {
@@ -198,4 +205,5 @@ int _moj_dsm_ocap_fault(struct cseg *s, uint32_t pn, void *uc, const sigset_t *a
   return ENOTSUP; /* no single-step trap flag to catch a store with (docs/speculative-dsm.md §7) */
 }
 int _moj_dsm_ocap_active(void) { return 0; }
+int _moj_dsm_ocap_sigaction(const struct sigaction *act, struct sigaction *old) { (void)act; (void)old; return -1; }
 #endif

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <signal.h>
 #include <sys/shm.h>
 #include <unistd.h>
 
@@ -63,6 +64,8 @@ static uint8_t *attach(key_t key, int create, int *idp) {
   if (idp) *idp = id;
   return p;
 }
+static volatile sig_atomic_t traps;
+static void on_trap(int sig) { (void)sig; traps++; }
 static int sop(int s, int op) {
   struct sembuf b = {0, (short)op, 0};
   return semop(s, &b, 1);
@@ -78,6 +81,12 @@ int main(int argc, char **argv) {
     int s = getsem(key, 1), id;
     uint8_t *p = attach(key, 1, &id);
     if (s < 0 || !p) { printf("FAIL oshm_probe write: setup: %s\n", strerror(errno)); return 1; }
+    /* the program's own SIGTRAP handler: kept apart from the capture's
+     * (which steps stores with the trap flag) and called for its own traps */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_trap;
+    if (sigaction(SIGTRAP, &sa, NULL)) { printf("FAIL oshm_probe write: sigaction: %s\n", strerror(errno)); return 1; }
     volatile uint8_t *v = p;
     v[1] = 0x11;                                   /* 1, 2, 4, 8 bytes */
     *(volatile uint16_t *)(p + 2) = 0x2233;
@@ -92,6 +101,9 @@ int main(int argc, char **argv) {
     v[2 * PG + 1000] = 0;
     for (int i = 0; i < SIZE; i++)
       if (p[i] != e[i]) { printf("FAIL oshm_probe write: byte %d reads %#x after the stores, want %#x\n", i, p[i], e[i]); return 1; }
+    if (traps) { printf("FAIL oshm_probe write: the program's SIGTRAP handler ran %d times during the stores\n", (int)traps); return 1; }
+    raise(SIGTRAP);
+    if (traps != 1) { printf("FAIL oshm_probe write: raise(SIGTRAP) reached the program's handler %d times, want 1\n", (int)traps); return 1; }
     if (sop(s, 1)) { printf("FAIL oshm_probe write: V: %s\n", strerror(errno)); return 1; }
     printf("PASS oshm_probe write\n");
     return 0;
