@@ -334,6 +334,7 @@ void oshm_at(struct conn *c, const struct _moj_hdr *h, const struct _moj_shmat *
 void oshm_dt(struct conn *c, const struct _moj_hdr *h, const struct _moj_shmdt *q);
 void oshm_page_req(struct conn *c, const struct _moj_hdr *h, const struct _moj_page_req *q);
 void oshm_conn_gone(struct conn *c);
+void oshm_reattach(struct conn *c, const struct _moj_hdr *h, const struct _moj_reattach *q);
 void do_page_write(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 
 /* A handler's payload must hold at least a T (h, c in scope). */

@@ -242,6 +242,24 @@ void oshm_dt(struct conn *c, const struct _moj_hdr *h, const struct _moj_shmdt *
   detach(s, a, 0);
   reply(c, h, 0, NULL, 0);
 }
+/* REATTACH: a fork()ed child (or a migrated process) takes over attachments
+ * it did not shmat itself; the pages records a recovering client appends
+ * are read copies (never writable here), nothing to take from them. */
+void oshm_reattach(struct conn *c, const struct _moj_hdr *h, const struct _moj_reattach *q) {
+  struct oshm *s = by_id(q->id);
+  if (h->aux & 1) return; /* more records follow; the last message attaches */
+  if (!s || !s->mem) { reply(c, h, EIDRM, &q->id, sizeof q->id); return; }
+  if (!perm_ok(&s->perm, &q->cred, 0444)) { reply(c, h, EACCES, &q->id, sizeof q->id); return; }
+  int a = slot_of(s, c);
+  if (a < 0) {
+    for (a = 0; a < MAX_ATT && s->att[a].count; a++) {}
+    if (a == MAX_ATT) { reply(c, h, ENOSPC, &q->id, sizeof q->id); return; }
+    for (uint32_t pn = 0; pn < s->npages; pn++) s->held[(size_t)pn * MAX_ATT + a] = 0;
+    s->att[a].c = cref_of(c);
+  }
+  s->att[a].count += q->count ? (int)q->count : 1;
+  reply(c, h, 0, NULL, 0);
+}
 void oshm_conn_gone(struct conn *c) {
   for (int i = 0; i < oshm_next; i++) {
     struct oshm *s = oshms[i];

@@ -234,6 +234,7 @@ void check_recovery_deadlines(void) {
 void do_reattach(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   NEED(struct _moj_reattach);
   struct _moj_reattach q; memcpy(&q, pl, sizeof q);
+  if (MOJ_ID_IS_ORDERED(q.id)) { oshm_reattach(c, h, &q); return; }
   int sl;
   struct shm *s = shm_by_id(q.id, &sl);
   if (!s) { if (!(h->aux & 1)) reply(c, h, EIDRM, &q.id, sizeof q.id); return; }

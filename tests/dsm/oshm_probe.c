@@ -4,6 +4,8 @@
  *   oshm_probe write KEY   create the segment (3 pages) and a semaphore of
  *                          the same key, make stores of every shape the
  *                          capture must catch, then V the semaphore
+ *   oshm_probe fork KEY    a fork()ed child stores and reads through the
+ *                          order (the attachment taken over by REATTACH)
  *   oshm_probe check KEY   P/V the semaphore, then compare every byte with
  *                          what `write` stored (run on other hosts: the
  *                          bytes came through the order and their replicas)
@@ -27,6 +29,7 @@
 #include <sys/sem.h>
 #include <signal.h>
 #include <sys/shm.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PG 4096
@@ -72,7 +75,7 @@ static int sop(int s, int op) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) { fprintf(stderr, "usage: %s write|check|tear0|tear1|tearr|stat KEY\n", argv[0]); return 2; }
+  if (argc != 3) { fprintf(stderr, "usage: %s write|fork|check|tear0|tear1|tearr|stat KEY\n", argv[0]); return 2; }
   const char *cmd = argv[1];
   key_t key = (key_t)strtol(argv[2], NULL, 0);
   static uint8_t e[SIZE];
@@ -106,6 +109,30 @@ int main(int argc, char **argv) {
     if (traps != 1) { printf("FAIL oshm_probe write: raise(SIGTRAP) reached the program's handler %d times, want 1\n", (int)traps); return 1; }
     if (sop(s, 1)) { printf("FAIL oshm_probe write: V: %s\n", strerror(errno)); return 1; }
     printf("PASS oshm_probe write\n");
+    return 0;
+  }
+  if (!strcmp(cmd, "fork")) {
+    /* a fork()ed child inherits the attachment (REATTACH to its own
+     * connection), stores through the order and reads what the parent's
+     * host wrote; the parent then reads the child's store */
+    int id;
+    uint8_t *p = attach(key, 0, &id);
+    if (!p) return 1;
+    if (p[1] != 0x11) { printf("FAIL oshm_probe fork: byte 1 is %#x before fork\n", p[1]); return 1; }
+    pid_t k = fork();
+    if (k == 0) {
+      volatile uint8_t *v = p;
+      v[2 * PG + 3000] = 0x5a;
+      _exit(v[1] == 0x11 && v[2 * PG + 3000] == 0x5a ? 0 : 3);
+    }
+    int st;
+    if (k < 0 || waitpid(k, &st, 0) != k || !WIFEXITED(st) || WEXITSTATUS(st)) {
+      printf("FAIL oshm_probe fork: the child failed (status %#x)\n", k < 0 ? -1 : st);
+      return 1;
+    }
+    if (p[2 * PG + 3000] != 0x5a) { printf("FAIL oshm_probe fork: the child's store reads %#x here\n", p[2 * PG + 3000]); return 1; }
+    p[2 * PG + 3000] = 0; /* back as `check` expects it */
+    printf("PASS oshm_probe fork\n");
     return 0;
   }
   if (!strcmp(cmd, "check")) {

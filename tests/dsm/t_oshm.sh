@@ -4,7 +4,8 @@
 # home, a replica at every daemon, every store captured and ordered.
 # Unmodified programs under LD_PRELOAD, jittery daemon links:
 #   1. stores of every shape (1-40 bytes, across a page boundary, memset,
-#      memcpy) on h1 arrive byte for byte at h2, h3, h4;
+#      memcpy) on h1 arrive byte for byte at h2, h3, h4; a fork()ed child
+#      on h2 stores and reads through the order;
 #   2. a counter under an ordered semaphore, 4 hosts x ITERS, exact;
 #   3. two writers of whole words and a reader: no torn word;
 #   4. IPC_STAT, EFAULT for read(2) into the segment, IPC_RMID;
@@ -17,6 +18,8 @@ for h in h1 h2 h3 h4; do order $h links || rc=1; done
 TEST_TIMEOUT=120
 on h1 oshm_probe write 0x4d4a7401
 wait_all || rc=1
+on h2 oshm_probe fork 0x4d4a7401
+wait_all || { echo "FAIL $name: a forked child's attachment"; rc=1; }
 for h in h2 h3 h4; do on $h oshm_probe check 0x4d4a7401; done
 wait_all || { echo "FAIL $name: the stores did not arrive as made"; rc=1; }
 ITERS=${ITERS:-100}
