@@ -151,6 +151,17 @@ int main(int argc, char **argv) {
     if (rpc(fd, MOJ_PAGE_REQ, &q, sizeof q, &st) || st != EINVAL) { printf("FAIL bogus PAGE_REQ not rejected\n"); fails++; } }
   { struct _moj_msgsnd q = {0x40000001, 0, 1, 100000, {0, 0, 1}, 0};
     if (rpc(fd, MOJ_MSGSND, &q, sizeof q, &st) || st != EPROTO) { printf("FAIL MSGSND size lie not rejected\n"); fails++; } }
+  /* PAGE_WRITE (a store to an ordered segment): too short, runs that claim
+   * more bytes than the frame carries, a segment nobody has */
+  if (rpc(fd, MOJ_PAGE_WRITE, junk, 5, &st) || st != EPROTO) { printf("FAIL short PAGE_WRITE not rejected (%d)\n", st); fails++; }
+  { uint8_t b[sizeof(struct _moj_pwrite) + sizeof(struct _moj_pwrite_run) + 4];
+    struct _moj_pwrite q = {MOJ_ID_MAKE(MOJ_ID_ORDERED, 0), 1};
+    struct _moj_pwrite_run r = {0, 0, 100}; /* 100 bytes claimed, 4 carried */
+    memcpy(b, &q, sizeof q); memcpy(b + sizeof q, &r, sizeof r); memset(b + sizeof q + sizeof r, 7, 4);
+    if (rpc(fd, MOJ_PAGE_WRITE, b, sizeof b, &st) || st == 0) { printf("FAIL PAGE_WRITE length lie not rejected\n"); fails++; }
+    q.nruns = 100000;
+    memcpy(b, &q, sizeof q);
+    if (rpc(fd, MOJ_PAGE_WRITE, b, sizeof b, &st) || st != EPROTO) { printf("FAIL PAGE_WRITE run count lie not rejected (%d)\n", st); fails++; } }
   if (rpc(fd, MOJ_PING, junk, 8, &st) || st != 0) { printf("FAIL connection unusable after rejected messages\n"); fails++; }
   else printf("ok: authenticated garbage rejected, connection still served\n");
   close(fd);

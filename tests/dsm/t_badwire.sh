@@ -8,7 +8,8 @@ rc=0
 log=$MOJAVE_CLUSTER_DIR/nsd-h1.log
 for reason in "bad magic" "unsupported protocol version" "payload larger than" "truncated message" \
               "first message must be AUTH" "bad cluster secret or unknown host" "unknown message type" \
-              "payload 3 <" "does not match nsops" "bad id/page/access" "MSGSND from .*length mismatch"; do
+              "payload 3 <" "does not match nsops" "bad id/page/access" "MSGSND from .*length mismatch" \
+              "PAGE_WRITE from .*malformed"; do
   grep -q "$reason" "$log" || { echo "daemon log lacks a line for: $reason"; rc=1; }
 done
 if grep -q '^encrypt [a-z]' "$MOJAVE_CLUSTER_DIR/cluster.conf"; then
