@@ -41,6 +41,7 @@ static int save_stack(moj_level_t *l, uintptr_t lo) {
 }
 
 void (*_moj_spec_ext)(int ev, int k) MOJ_RTVAR;
+int (*_moj_spec_ext_vote)(int k) MOJ_RTVAR;
 
 static int enter(moj_ctx_t *regs, uintptr_t caller_sp);
 int _moj_spec_enter_c(moj_ctx_t *regs, uintptr_t caller_sp) {
@@ -116,6 +117,12 @@ static void commit(int k);
 MOJ_EXPORT int spec_commit(int id) {
   int k = find_level(id);
   if (!k) return -1;
+  if (_moj_spec_ext_vote) {
+    int code = _moj_spec_ext_vote(k);
+    /* returns only when exit() committed the level already (ECANCELED): it
+     * commits; the voter said what is lost */
+    if (code > 0) spec_abort_with(id, code);
+  }
   _moj_rt_enter();
   commit(k);
   _moj_rt_leave();

@@ -10,5 +10,11 @@ enum {
   MOJ_SPEC_EV_ABORT = 3,  /* levels k..depth about to be undone */
 };
 extern void (*_moj_spec_ext)(int ev, int k);
+/* Asked before level k commits, before anything of the commit happens: 0
+ * lets it commit, a positive abort code aborts it instead (spec_commit then
+ * does not return; spec_enter returns -code).  The DSM client's ordered
+ * segments use it: a speculation's stores are ordered at its outermost
+ * commit and refused if a page it read was written meanwhile. */
+extern int (*_moj_spec_ext_vote)(int k);
 int spec_level(void);
 #endif

@@ -42,6 +42,11 @@ int spec_abort_with(int id, int code);
 
 #define SPEC_ABORT_DEFAULT  1
 #define SPEC_ABORT_MAX_CODE 0x7fffffff
+/* The code of a level aborted by its own spec_commit: a distributed shared
+ * page it read was written by another process before the level's stores
+ * could be ordered (ordered segments, docs/speculative-dsm.md §5.3).  Run
+ * the level again.  Programs should not pass it to spec_abort_with. */
+#define SPEC_ABORT_CONFLICT 0x7ffffffe
 
 /* Introspection. */
 int spec_level(void);          /* number of active levels (0 = not speculating) */

@@ -198,6 +198,7 @@ struct cseg {
   uint8_t *twlev;           /* per page: highest speculation level holding its twin (client_spec.c), or NULL */
   uint32_t up_next, up_run; /* ranged clean upgrades: where a sequential writer goes next, pages upgraded in its run */
   int ordered;              /* an ordered segment (no home; stores captured and ordered: client_ocapture.c) */
+  uint32_t *over;           /* ordered: per page the version of our copy (from its grant) */
   struct cseg *next;
 };
 /* Local page state: MOJ_ACC_NONE/READ/WRITE as granted, or ACC_CLEAN: owned
@@ -221,6 +222,13 @@ int _moj_dsm_ocap_fault(struct cseg *s, uint32_t pn, void *uc, const sigset_t *a
 int _moj_dsm_ocap_active(void);
 /* sigaction(SIGTRAP) while the capture owns it: recorded as the application's (0), or -1: not installed */
 int _moj_dsm_ocap_sigaction(const struct sigaction *act, struct sigaction *old);
+/* speculations over ordered segments (client_otx.c) */
+void _moj_dsm_otx_read(struct cseg *s, uint32_t pn);
+int _moj_dsm_otx_store(struct cseg *s, uint32_t pn, const uint8_t *before, uint32_t off, uint32_t len, const uint8_t *bytes);
+int _moj_dsm_otx_vote(int k);
+void _moj_dsm_otx_event(int ev, int k, int depth_before);
+void _moj_dsm_otx_stats(uint64_t *commits, uint64_t *conflicts);
+int _moj_dsm_spec_twin(struct cseg *s, uint32_t pn, const uint8_t *before);
 
 /* ---------------- speculative lock acquisition (client_speclock.c) ---------------- */
 struct pend *_moj_dsm_call_async(int host, uint16_t type, uint32_t aux, const void *p1, size_t l1, const void *p2,

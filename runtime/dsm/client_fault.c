@@ -106,6 +106,7 @@ int _moj_dsm_recv_pages(int fd, const struct _moj_hdr *h, const struct _moj_page
     if (errno != EPIPE) errno = EPIPE;
     return -1;
   }
+  if (s->over) s->over[q->page] = h->aux; /* ordered: the version granted (one page per grant) */
   if (q->access == MOJ_ACC_AHEAD) {
     install_ahead(s, q->page, n);
   } else {
@@ -135,6 +136,7 @@ int _moj_dsm_install_page(const struct _moj_hdr *h, const uint8_t *pl) {
     } else if (q.has_data) {
       memcpy(s->rt + (size_t)q.page * MOJ_PAGE, pl + sizeof q, (size_t)n * MOJ_PAGE);
     }
+    if (!rc && s->over) s->over[q.page] = h->aux;
     if (!rc && q.access == MOJ_ACC_AHEAD) {
       install_ahead(s, q.page, n);
     } else if (!rc) {
@@ -271,15 +273,14 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   if (s->ordered && write) {
     /* a store to an ordered segment: made readable if it is not, then
      * caught by single-stepping and ordered (client_ocapture.c) */
-    int st = _moj_dsm_spec_depth > 0 ? EBUSY : 0;
-    if (!st && atomic_load(&s->acc[pn]) == MOJ_ACC_NONE) st = acquire(s, pn, MOJ_ACC_READ);
+    int st = 0;
+    if (atomic_load(&s->acc[pn]) == MOJ_ACC_NONE && !(st = acquire(s, pn, MOJ_ACC_READ))) _moj_dsm_otx_read(s, pn);
     if (!st) st = _moj_dsm_ocap_fault(s, pn, uc, &appmask);
     _moj_dsm_tl_blocked = outer_blocked;
     _moj_dsm_tl_appmask = outer_mask;
     if (st) {
       _moj_dsm_warn("store to ordered segment 0x%x page %u refused (%s): raising SIGBUS", s->id, pn,
-                    st == EBUSY ? "stores to ordered segments inside an explicit speculation are not supported"
-                    : st == ENOTSUP ? "this architecture has no single-step trap to catch stores with"
+                    st == ENOTSUP ? "this architecture has no single-step trap to catch stores with"
                     : st == E2BIG ? "one instruction writes more than two pages" : strerror(st));
       pthread_sigmask(SIG_SETMASK, &appmask, NULL);
       raise(SIGBUS);
@@ -291,6 +292,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc) {
   if (_moj_dsm_stats_on) { clock_gettime(CLOCK_MONOTONIC, &t0); if (write) _moj_dsm_st_wfault++; else _moj_dsm_st_rfault++; }
   _moj_dsm_tl_entry = t_entry;
   int st = acquire(s, pn, write ? MOJ_ACC_WRITE : MOJ_ACC_READ);
+  if (!st && s->ordered) _moj_dsm_otx_read(s, pn); /* inside a speculation: its version is checked at commit */
   if (_moj_dsm_stats_on) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     _moj_dsm_st_wait_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));

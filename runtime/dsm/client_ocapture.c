@@ -21,8 +21,8 @@
  * registers restored between the runs are the general ones and the
  * x87/SSE state (no store instruction changes the AVX upper halves);
  * atomic read-modify-writes are not atomic across hosts (use an ordered
- * semaphore); not inside explicit speculations; system calls that write
- * into an ordered page fail with EFAULT. */
+ * semaphore); system calls that write into an ordered page fail with
+ * EFAULT.  Inside a speculation the bytes are kept (client_otx.c). */
 #include "client.h"
 
 #if defined(__x86_64__)
@@ -65,13 +65,15 @@ static inline int wrote(const uint8_t *tw, const uint8_t *r1, const uint8_t *r2,
   uint8_t cpl = (uint8_t)(tw[b] ^ 0xffu);
   return r1[b] != tw[b] || r2[b] != cpl;
 }
-/* The written bytes as PAGE_WRITE runs, sent; returns 0 or an errno. */
+/* The written bytes: ordered at once as one PAGE_WRITE, or — inside a
+ * speculation — kept by client_otx.c until the outermost commit.  The
+ * first run's page content is put back either way.  0 or an errno. */
 static int cap_send(struct cap *c) {
   static __thread uint8_t msg[MOJ_TO_MAX_DATA];
-  struct _moj_pwrite q = {c->pg[0].s->id, 0};
-  size_t roff = sizeof q, nr = 0;
+  struct _moj_pwrite q = {0, 0};
+  struct _moj_pwrite_run rv[MOJ_PWRITE_MAX_RUNS];
   uint8_t data[CAP_PAGES * MOJ_PAGE];
-  size_t dl = 0;
+  size_t dl = 0, nr = 0;
   int st = 0;
   for (int i = 0; i < c->n && !st; i++) {
     const uint8_t *tw = c->pg[i].twin, *r1 = c->pg[i].r1, *r2 = rt_page(c->pg[i].s, c->pg[i].pn);
@@ -79,22 +81,30 @@ static int cap_send(struct cap *c) {
       if (!wrote(tw, r1, r2, b)) { b++; continue; }
       uint32_t e = b + 1;
       while (e < MOJ_PAGE && wrote(tw, r1, r2, e)) e++;
-      if (nr == MOJ_PWRITE_MAX_RUNS || c->pg[i].s->id != q.id) { st = E2BIG; break; } /* never for one instruction's store */
-      struct _moj_pwrite_run r = {c->pg[i].pn, (uint16_t)b, (uint16_t)(e - b)};
-      memcpy(msg + sizeof q + nr * sizeof r, &r, sizeof r);
+      if (nr == 64) { st = E2BIG; break; } /* never for one instruction's store */
+      rv[nr] = (struct _moj_pwrite_run){c->pg[i].s->id, c->pg[i].pn, (uint16_t)b, (uint16_t)(e - b)};
       memcpy(data + dl, r1 + b, e - b);
       dl += e - b;
       nr++;
       b = e;
     }
   }
-  /* the kept run's bytes back in place */
   for (int i = 0; i < c->n; i++) memcpy(rt_page(c->pg[i].s, c->pg[i].pn), c->pg[i].r1, MOJ_PAGE);
   if (st || !nr) return st;
+  if (_moj_dsm_spec_depth > 0) { /* kept, with each page as it was before the level's first store */
+    const uint8_t *d = data;
+    for (size_t k = 0; k < nr && !st; k++) {
+      int i = 0;
+      while (c->pg[i].s->id != rv[k].id || c->pg[i].pn != rv[k].page) i++; /* the run came from one of them */
+      st = _moj_dsm_otx_store(c->pg[i].s, rv[k].page, c->pg[i].twin, rv[k].off, rv[k].len, d);
+      d += rv[k].len;
+    }
+    return st;
+  }
   q.nruns = (uint32_t)nr;
   memcpy(msg, &q, sizeof q);
-  roff = sizeof q + nr * sizeof(struct _moj_pwrite_run);
-  return _moj_dsm_call(c->pg[0].s->host, MOJ_PAGE_WRITE, msg, roff, data, dl, NULL, 0, NULL, CALL_FAULT);
+  memcpy(msg + sizeof q, rv, nr * sizeof *rv);
+  return _moj_dsm_call(c->pg[0].s->host, MOJ_PAGE_WRITE, msg, sizeof q + nr * sizeof *rv, data, dl, NULL, 0, NULL, CALL_FAULT);
 }
 
 static void trap_handler(int sig, siginfo_t *si, void *uc) {

@@ -33,9 +33,12 @@ EXPORT void *shmat(int id, const void *addr, int flg) {
       return (void *)-1;
     }
     s->id = id; s->host = host; s->size = r.size;
-    s->ordered = MOJ_ID_IS_ORDERED(id);
-    if (s->ordered) _moj_dsm_ocap_install();
     s->npages = (uint32_t)((r.size + MOJ_PAGE - 1) / MOJ_PAGE);
+    s->ordered = MOJ_ID_IS_ORDERED(id);
+    if (s->ordered) {
+      _moj_dsm_ocap_install();
+      s->over = calloc(s->npages, sizeof *s->over); /* NULL: speculations over it cannot commit (doomed) */
+    }
     s->mapsize = (size_t)s->npages * MOJ_PAGE;
     s->memfd = memfd_create("mojave-dsm", MFD_CLOEXEC);
     s->rt = MAP_FAILED;
@@ -151,6 +154,7 @@ EXPORT int shmdt(const void *addr) {
     munmap(s->rt, s->mapsize);
     close(s->memfd);
     free((void *)s->acc);
+    free(s->over);
     free(s);
   }
   (void)st; /* the mapping is gone either way, as with the kernel */

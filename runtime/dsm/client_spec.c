@@ -55,6 +55,25 @@ int _moj_dsm_spec_write_fault(struct cseg *s, uint32_t pn) {
   return 1;
 }
 
+/* A store to an ordered page inside a level (client_otx.c): before = the
+ * page before it; saved as the level's twin unless the level has one.
+ * Caller holds _moj_dsm_seg_lock.  0 or ENOMEM. */
+int _moj_dsm_spec_twin(struct cseg *s, uint32_t pn, const uint8_t *before) {
+  if (!s->twlev && !(s->twlev = calloc(s->npages, 1))) return ENOMEM;
+  if (s->twlev[pn] == _moj_dsm_spec_depth) return 0;
+  struct twin *t = malloc(sizeof *t);
+  if (!t) return ENOMEM;
+  t->s = s;
+  t->pn = pn;
+  t->level = _moj_dsm_spec_depth;
+  memcpy(t->data, before, MOJ_PAGE);
+  t->next = twins;
+  twins = t;
+  s->twlev[pn] = (uint8_t)_moj_dsm_spec_depth;
+  st_twins++;
+  return 0;
+}
+
 /* Caller holds _moj_dsm_seg_lock: keep a fetch of a page some level wrote. */
 int _moj_dsm_spec_hold_fetch(struct hconn *hc, uint32_t seq, const struct _moj_page *q, struct cseg *s) {
   if (!s || !s->twlev || q->page >= s->npages || !s->twlev[q->page]) return 0;
@@ -101,6 +120,7 @@ static void on_event(int ev, int k) {
   _moj_dsm_lk(&_moj_dsm_seg_lock, &om);
   /* a lock speculation whose level the program ends itself (client_speclock.c) */
   if (ev != MOJ_SPEC_EV_ENTER) _moj_dsm_speclock_level_event(ev, k);
+  _moj_dsm_otx_event(ev, k, _moj_dsm_spec_depth); /* ordered segments' stores and reads */
   if (ev == MOJ_SPEC_EV_ENTER) {
     _moj_dsm_spec_depth = k;
   } else if (ev == MOJ_SPEC_EV_ABORT) {
@@ -181,6 +201,7 @@ void _moj_dsm_spec_stats(uint64_t *tw, uint64_t *hd, uint64_t *rs) {
 void _moj_dsm_spec_init(void) {
 #ifdef MOJ_IN_RUNTIME
   _moj_spec_ext = on_event;
+  _moj_spec_ext_vote = _moj_dsm_otx_vote;
   _moj_dsm_spec_depth = spec_level();
 #endif
 }

@@ -21,6 +21,11 @@
  * semaphores and queues they use are ordered too); a home-based semaphore
  * is a second channel that can overtake the order (docs).
  *
+ * A PAGE_WRITE may also carry the pages a committing speculation read and
+ * the versions it read them at (client_otx.c): applied only if every one
+ * is unchanged, else answered MOJ_ECONFLICT — the paper's speculative read,
+ * checked by every replica at the same place in the order.
+ *
  * Not here: persistence, IPC_PRIVATE, reuse of a removed segment's slot
  * (ids are handed out once per cluster lifetime, OSHM_MAX of them), and
  * nattch/atime/lpid counting other hosts' processes (each daemon counts its
@@ -146,59 +151,83 @@ static void apply_ctl(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t le
   }
 }
 
-/* A PAGE_WRITE's runs, checked against the segment (every replica checks
- * alike, so all accept or all refuse).  0 or an errno. */
-static int check_write(const uint8_t *pl, uint32_t len, struct oshm **out) {
-  struct _moj_pwrite q;
-  if (len < sizeof q) return EPROTO;
-  memcpy(&q, pl, sizeof q);
-  if (!q.nruns || q.nruns > MOJ_PWRITE_MAX_RUNS) return EPROTO;
-  size_t need = sizeof q + (size_t)q.nruns * sizeof(struct _moj_pwrite_run);
+/* A PAGE_WRITE checked against the segments (every replica checks alike,
+ * so all accept or all refuse).  0 or an errno; *reads and *runs point into pl. */
+static int check_write(const uint8_t *pl, uint32_t len, struct _moj_pwrite *q, const uint8_t **reads, const uint8_t **runs) {
+  if (len < sizeof *q) return EPROTO;
+  memcpy(q, pl, sizeof *q);
+  if (q->nreads > MOJ_PWRITE_MAX_READS || q->nruns > MOJ_PWRITE_MAX_RUNS || !(q->nreads + q->nruns)) return EPROTO;
+  size_t need = sizeof *q + (size_t)q->nreads * sizeof(struct _moj_pwrite_read) + (size_t)q->nruns * sizeof(struct _moj_pwrite_run);
   if (len < need) return EPROTO;
-  struct oshm *s = by_id(q.id);
-  if (!s || !s->mem) return EINVAL;
-  for (uint32_t i = 0; i < q.nruns; i++) {
+  *reads = pl + sizeof *q;
+  *runs = *reads + (size_t)q->nreads * sizeof(struct _moj_pwrite_read);
+  for (uint32_t i = 0; i < q->nreads; i++) {
+    struct _moj_pwrite_read r;
+    memcpy(&r, *reads + i * sizeof r, sizeof r);
+    struct oshm *s = by_id(r.id);
+    if (!s || !s->mem || r.page >= s->npages) return EINVAL;
+  }
+  for (uint32_t i = 0; i < q->nruns; i++) {
     struct _moj_pwrite_run r;
-    memcpy(&r, pl + sizeof q + i * sizeof r, sizeof r);
-    if (r.page >= s->npages || !r.len || (uint32_t)r.off + r.len > MOJ_PAGE) return EINVAL;
+    memcpy(&r, *runs + i * sizeof r, sizeof r);
+    struct oshm *s = by_id(r.id);
+    if (!s || !s->mem || r.page >= s->npages || !r.len || (uint32_t)r.off + r.len > MOJ_PAGE) return EINVAL;
     need += r.len;
   }
-  if (need != len) return EPROTO;
-  *out = s;
-  return 0;
+  return need == len ? 0 : EPROTO;
+}
+/* Our processes' copies of a page the write changed go — except the
+ * writer's when it was current before the write (the stores were made in
+ * it, so it is current after). */
+static void invalidate(struct oshm *s, int32_t id, uint32_t pn, uint32_t old, const struct _moj_ord_w *w) {
+  int mine = w->origin == (uint32_t)self_idx;
+  for (int a = 0; a < MAX_ATT; a++) {
+    uint32_t *h = &s->held[(size_t)pn * MAX_ATT + a];
+    if (!*h || !s->att[a].count) continue;
+    if (mine && (uint32_t)s->att[a].c.fd == w->fd && s->att[a].c.gen == w->gen && *h == old + 1) { *h = s->ver[pn] + 1; continue; }
+    *h = 0;
+    struct conn *o = cget(s->att[a].c);
+    struct _moj_page f = {id, pn, MOJ_ACC_NONE, 0};
+    if (o) sendm(o, MOJ_PAGE_FETCH, ++o->fetch_seq, 0, 0, &f, sizeof f, NULL, 0);
+  }
 }
 static void apply_write(const struct _moj_ord_w *w, const uint8_t *pl, uint32_t len) {
-  struct oshm *s;
-  int e = check_write(pl, len, &s);
-  if (e) { ord_answer(w, MOJ_PAGE_WRITE, e, NULL, 0, NULL, 0); return; }
   struct _moj_pwrite q;
-  memcpy(&q, pl, sizeof q);
-  const uint8_t *data = pl + sizeof q + (size_t)q.nruns * sizeof(struct _moj_pwrite_run);
-  uint32_t pages[MOJ_PWRITE_MAX_RUNS], np = 0;
+  const uint8_t *reads, *runs;
+  int e = check_write(pl, len, &q, &reads, &runs);
+  if (e) { ord_answer(w, MOJ_PAGE_WRITE, e, NULL, 0, NULL, 0); return; }
+  /* a speculation's reads: still what it read, or nothing happens */
+  for (uint32_t i = 0; i < q.nreads; i++) {
+    struct _moj_pwrite_read r;
+    memcpy(&r, reads + i * sizeof r, sizeof r);
+    if (by_id(r.id)->ver[r.page] != r.version) {
+      if (debug) logm("PAGE_WRITE of %u/%u/%u: segment 0x%x page %u read at version %u, now %u: conflict", w->origin, w->fd, w->seq,
+                      (unsigned)r.id, r.page, r.version, by_id(r.id)->ver[r.page]);
+      ord_answer(w, MOJ_PAGE_WRITE, MOJ_ECONFLICT, NULL, 0, NULL, 0);
+      return;
+    }
+  }
+  const uint8_t *data = runs + (size_t)q.nruns * sizeof(struct _moj_pwrite_run);
   for (uint32_t i = 0; i < q.nruns; i++) {
     struct _moj_pwrite_run r;
-    memcpy(&r, pl + sizeof q + i * sizeof r, sizeof r);
-    memcpy(s->mem + (size_t)r.page * MOJ_PAGE + r.off, data, r.len);
+    memcpy(&r, runs + i * sizeof r, sizeof r);
+    memcpy(by_id(r.id)->mem + (size_t)r.page * MOJ_PAGE + r.off, data, r.len);
     data += r.len;
-    uint32_t k = 0;
-    while (k < np && pages[k] != r.page) k++;
-    if (k == np) pages[np++] = r.page;
   }
-  /* Every copy our processes hold of a changed page goes — except the
-   * writer's when it was current before this write: the write was made in
-   * it, so it is current after. */
-  int mine = w->origin == (uint32_t)self_idx;
-  for (uint32_t k = 0; k < np; k++) {
-    uint32_t pn = pages[k], old = s->ver[pn]++;
-    for (int a = 0; a < MAX_ATT; a++) {
-      uint32_t *h = &s->held[(size_t)pn * MAX_ATT + a];
-      if (!*h || !s->att[a].count) continue;
-      if (mine && (uint32_t)s->att[a].c.fd == w->fd && s->att[a].c.gen == w->gen && *h == old + 1) { *h = s->ver[pn] + 1; continue; }
-      *h = 0;
-      struct conn *o = cget(s->att[a].c);
-      struct _moj_page f = {q.id, pn, MOJ_ACC_NONE, 0};
-      if (o) sendm(o, MOJ_PAGE_FETCH, ++o->fetch_seq, 0, 0, &f, sizeof f, NULL, 0);
+  /* one version step per page written, whatever the number of runs */
+  for (uint32_t i = 0; i < q.nruns; i++) {
+    struct _moj_pwrite_run r;
+    memcpy(&r, runs + i * sizeof r, sizeof r);
+    int seen = 0;
+    for (uint32_t k = 0; k < i && !seen; k++) {
+      struct _moj_pwrite_run u;
+      memcpy(&u, runs + k * sizeof u, sizeof u);
+      seen = u.id == r.id && u.page == r.page;
     }
+    if (seen) continue;
+    struct oshm *s = by_id(r.id);
+    uint32_t old = s->ver[r.page]++;
+    invalidate(s, r.id, r.page, old, w);
   }
   ord_answer(w, MOJ_PAGE_WRITE, 0, NULL, 0, NULL, 0);
 }
@@ -281,14 +310,21 @@ void oshm_page_req(struct conn *c, const struct _moj_hdr *h, const struct _moj_p
   }
   s->held[(size_t)q->page * MAX_ATT + a] = s->ver[q->page] + 1;
   struct _moj_page p = {q->id, q->page, MOJ_ACC_READ, 1};
-  sendm(c, MOJ_PAGE_REQ | MOJ_REPLY, h->seq, 0, 0, &p, sizeof p, s->mem + (size_t)q->page * MOJ_PAGE, MOJ_PAGE);
+  /* aux: the version, which a speculation that reads the page must find
+   * unchanged when it commits */
+  sendm(c, MOJ_PAGE_REQ | MOJ_REPLY, h->seq, 0, s->ver[q->page], &p, sizeof p, s->mem + (size_t)q->page * MOJ_PAGE, MOJ_PAGE);
 }
 /* PAGE_WRITE: a process's captured store, checked here first (a malformed one
  * never reaches the order), then ordered; answered at commit. */
 void do_page_write(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
-  struct oshm *s;
-  int e = check_write(pl, h->len, &s);
-  if (!e && slot_of(s, c) < 0) e = EINVAL;
+  struct _moj_pwrite q;
+  const uint8_t *reads, *runs;
+  int e = check_write(pl, h->len, &q, &reads, &runs);
+  for (uint32_t i = 0; !e && i < q.nruns; i++) { /* only into segments it has attached */
+    struct _moj_pwrite_run r;
+    memcpy(&r, runs + i * sizeof r, sizeof r);
+    if (slot_of(by_id(r.id), c) < 0) e = EINVAL;
+  }
   if (e) {
     logp(c, MOJ_LOG_WARN, "PAGE_WRITE from %s: %s, rejected", c->peer, e == EPROTO ? "malformed" : "no such segment, page or attachment");
     reply(c, h, e, NULL, 0);

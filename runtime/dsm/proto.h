@@ -204,12 +204,19 @@ struct _moj_reattach { int32_t id; uint32_t count; struct _moj_cred cred; } __at
  * decompresses to exactly that many pages (optional compression). */
 #define MOJ_PAGE_ZSTD 0x80000000u
 struct _moj_page { int32_t id; uint32_t page; uint32_t access; uint32_t has_data; } __attribute__((packed));
-/* PAGE_WRITE: the bytes one store instruction wrote to an ordered segment
- * (up to two pages for a store across a page boundary, in byte runs), so
- * the whole store is one ordered message. */
-#define MOJ_PWRITE_MAX_RUNS 64u
-struct _moj_pwrite { int32_t id; uint32_t nruns; } __attribute__((packed)); /* + nruns _moj_pwrite_run + the bytes */
-struct _moj_pwrite_run { uint32_t page; uint16_t off, len; } __attribute__((packed));
+/* PAGE_WRITE: bytes written to ordered segments, as one ordered message —
+ * one store instruction's (up to two pages, in byte runs), or a committing
+ * speculation's stores with the pages it read and the versions it read
+ * them at (every replica applies the runs only if each of those pages is
+ * still at that version, else the origin answers MOJ_ECONFLICT).  A page
+ * grant of an ordered segment carries the page's version in the header's
+ * aux. */
+#define MOJ_PWRITE_MAX_RUNS 1024u
+#define MOJ_PWRITE_MAX_READS 1024u
+struct _moj_pwrite { uint32_t nreads, nruns; } __attribute__((packed)); /* + reads + runs + the runs' bytes */
+struct _moj_pwrite_read { int32_t id; uint32_t page, version; } __attribute__((packed));
+struct _moj_pwrite_run { int32_t id; uint32_t page; uint16_t off, len; } __attribute__((packed));
+#define MOJ_ECONFLICT 0x7ffc /* PAGE_WRITE: a page read was written meanwhile, nothing applied */
 
 /* SEMOP header aux flag: the caller speculates past the call (paper §3.2.4):
  * if the operation has to wait, say so at once with status MOJ_EQUEUED (a

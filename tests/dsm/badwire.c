@@ -155,8 +155,8 @@ int main(int argc, char **argv) {
    * more bytes than the frame carries, a segment nobody has */
   if (rpc(fd, MOJ_PAGE_WRITE, junk, 5, &st) || st != EPROTO) { printf("FAIL short PAGE_WRITE not rejected (%d)\n", st); fails++; }
   { uint8_t b[sizeof(struct _moj_pwrite) + sizeof(struct _moj_pwrite_run) + 4];
-    struct _moj_pwrite q = {MOJ_ID_MAKE(MOJ_ID_ORDERED, 0), 1};
-    struct _moj_pwrite_run r = {0, 0, 100}; /* 100 bytes claimed, 4 carried */
+    struct _moj_pwrite q = {0, 1};
+    struct _moj_pwrite_run r = {MOJ_ID_MAKE(MOJ_ID_ORDERED, 0), 0, 0, 100}; /* 100 bytes claimed, 4 carried */
     memcpy(b, &q, sizeof q); memcpy(b + sizeof q, &r, sizeof r); memset(b + sizeof q + sizeof r, 7, 4);
     if (rpc(fd, MOJ_PAGE_WRITE, b, sizeof b, &st) || st == 0) { printf("FAIL PAGE_WRITE length lie not rejected\n"); fails++; }
     q.nruns = 100000;
