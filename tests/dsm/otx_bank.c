@@ -10,7 +10,15 @@
  *   otx_bank init KEY                 the segment: ACCOUNTS x 1000, counters 0
  *   otx_bank run KEY ID N             N committed transfers; prints
  *                                     "committed N aborted A conflicts C"
- *   otx_bank check KEY NPROCS TOTAL   the sums (TOTAL: committed, all hosts) */
+ *   otx_bank check KEY NPROCS TOTAL   the sums (TOTAL: committed, all hosts)
+ *   otx_bank sb KEY ROLE ROUNDS       store buffering, once per round with a
+ *                                     barrier (an ordered semaphore pair):
+ *                                     role 0 runs spec{ x = r; a = y }, role 1
+ *                                     spec{ y = r; b = x }, x and y on
+ *                                     different pages; prints "r a" / "r b".
+ *                                     Both a < r and b < r in one round is
+ *                                     forbidden: it needs the read checks of
+ *                                     pages the level did not write. */
 #include <errno.h>
 #include <mojave.h>
 #include <stdint.h>
@@ -18,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <unistd.h>
 
@@ -67,6 +76,28 @@ int main(int argc, char **argv) {
       committed++;
     }
     printf("committed %ld aborted %ld conflicts %ld\n", committed, aborted, conflicts);
+    return 0;
+  }
+  if (!strcmp(argv[1], "sb") && argc == 5) {
+    int role = atoi(argv[3]), rounds = atoi(argv[4]);
+    int sem = -1;
+    for (int i = 0; i < 3000 && (sem = semget(key, 2, IPC_CREAT | 0600)) < 0 && errno == ENOENT; i++) usleep(10000);
+    if (sem < 0 || role < 0 || role > 1) { printf("FAIL otx_bank sb: semget: %s\n", strerror(errno)); return 1; }
+    volatile int64_t *mine = role ? &b->acc2[0] : &b->acc[0], *other = role ? &b->acc[0] : &b->acc2[0];
+    for (int r = 1; r <= rounds; r++) {
+      struct sembuf post = {(unsigned short)role, 1, 0}, wait = {(unsigned short)(1 - role), -1, 0};
+      if (semop(sem, &post, 1) || semop(sem, &wait, 1)) { printf("FAIL otx_bank sb: barrier: %s\n", strerror(errno)); return 1; }
+      int64_t seen = 0;
+      for (;;) {
+        int lv = spec_enter();
+        if (lv < 0) continue; /* refused: run it again */
+        if (lv == 0) { printf("FAIL otx_bank sb: spec_enter: %s\n", strerror(errno)); return 1; }
+        *mine = r;
+        seen = *other;
+        if (spec_commit(lv) == 0) break;
+      }
+      printf("%d %lld\n", r, (long long)seen);
+    }
     return 0;
   }
   if (!strcmp(argv[1], "check") && argc == 5) {

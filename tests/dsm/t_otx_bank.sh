@@ -6,6 +6,7 @@
 # nothing it read changed; 1 in 5 aborted on purpose.  The accounts must
 # still sum to their total and the per-process counters to the committed
 # transfers; some commits must have met a conflict (else nothing was tested).
+# Then store buffering with each side a speculation (otx_bank sb).
 . "$(dirname "$0")/lib.sh"
 name=dsm_otx_bank_$(awk '$1 == "order" { print $2 }' "$MOJAVE_CLUSTER_DIR/cluster.conf")
 rc=0
@@ -26,4 +27,14 @@ echo "transfers: $total committed, $abor aborted on purpose, $conf refused at co
 [ "$conf" -gt 0 ] || { echo "FAIL $name: no commit met a conflict: the check was never exercised"; rc=1; }
 [ "$abor" -gt 0 ] || { echo "FAIL $name: no transfer aborted"; rc=1; }
 run h3 check $key 4 "$total" || rc=1
+# store buffering over two pages, each side a speculation: never both stale
+run h1 init 0x4d4a7502 >/dev/null || rc=1
+R=${SB_ROUNDS:-100}
+run h2 sb 0x4d4a7502 0 "$R" > "$d/sb0.out" & pids+=($!)
+run h4 sb 0x4d4a7502 1 "$R" > "$d/sb1.out" & pids+=($!)
+wait_all || rc=1
+forbidden=$(join "$d/sb0.out" "$d/sb1.out" | awk '$2 < $1 && $3 < $1 { n++ } END { print n + 0 }')
+rounds=$(join "$d/sb0.out" "$d/sb1.out" | wc -l)
+echo "store buffering: $rounds rounds, $forbidden with both sides stale (forbidden)"
+[ "$rounds" = "$R" ] && [ "$forbidden" = 0 ] || { echo "FAIL $name: store buffering"; rc=1; }
 verdict "$name" $rc
