@@ -11,12 +11,15 @@
 
 #if defined(__x86_64__)
 #define MOJ_ARCH_NAME "x86_64"
+/* clang 16's data layout for the target (what images record) */
+#define MOJ_ARCH_DATALAYOUT "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-f80:128-n8:16:32:64-S128"
 static inline void moj_cpu_relax(void) { __builtin_ia32_pause(); }
 /* The page-fault error code: bit 1 is set for a write. */
 static inline int moj_fault_is_write(const ucontext_t *u) { return (u->uc_mcontext.gregs[REG_ERR] & 2) != 0; }
 
 #elif defined(__aarch64__)
 #define MOJ_ARCH_NAME "aarch64"
+#define MOJ_ARCH_DATALAYOUT "e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128"
 static inline void moj_cpu_relax(void) { __asm__ volatile("yield" ::: "memory"); }
 /* The kernel appends an esr_context record to the signal frame's __reserved
  * area for data aborts; its WnR bit (6) says write.  Without the record (an
