@@ -17,6 +17,9 @@
 #include "llvm/IR/PassManager.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <string>
+#include <vector>
+
 #include "mojave/cc_abi.h"
 
 namespace llvm {
@@ -145,6 +148,25 @@ struct MojEmbedBitcodePass : llvm::PassInfoMixin<MojEmbedBitcodePass> {
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
   static bool isRequired() { return true; }
 };
+
+// moj-isa-report: records the module's source triple and data layout and
+// writes its refusals per other instruction set into `.mojave.isa`;
+// moj-retarget: converts shipped bitcode of another instruction set for this
+// one, or refuses it (MojPortable.cpp).
+struct MojIsaReportPass : llvm::PassInfoMixin<MojIsaReportPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
+struct MojRetargetPass : llvm::PassInfoMixin<MojRetargetPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
+// Why M's code cannot run on instruction set ToArch (data layout ToDL), one
+// reason a line; empty when it can.
+std::vector<std::string> portabilityProblems(llvm::Module &M, llvm::StringRef ToArch,
+                                             llvm::StringRef ToDL);
 
 } // namespace moj
 

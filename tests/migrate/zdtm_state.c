@@ -38,6 +38,10 @@ char gbuf[64] = "global buffer";
 static struct entry *table[64];
 static struct node *list;
 static struct tree *root;
+/* plain char's signedness is the compiler's (signed on x86-64, unsigned on
+ * aarch64): code moved in IR mode keeps its source's, whatever the host */
+static char gch = (char)0xe9;
+static int gch_negative;
 static const char *target;
 static int rfd = -1, wfd = -1;
 static char rpath[512], wpath[512], spath[512];
@@ -69,6 +73,7 @@ static int inorder(struct tree *t, int prev, int *count) {
 }
 
 static void build(void) {
+  gch_negative = gch < 0;
   for (long i = 0; i < 1000; i++) {
     struct node *n = malloc(sizeof *n);
     n->v = i * i;
@@ -149,6 +154,11 @@ static void migrate_here(void) {
       CHECK(r == MOJ_MIGRATE_ARRIVED, "moj_migrate(%s) returned %d (errno %d: %s)", h, r, errno, moj_migrate_error());
       migrated += r == MOJ_MIGRATE_ARRIVED;
       printf("hop to %s: %s\n", h, r == MOJ_MIGRATE_ARRIVED ? "arrived" : "failed");
+      /* the heap, globals and char semantics after each hop, not only the last */
+      int before = failures;
+      check_heap();
+      CHECK((gch < 0) == gch_negative && (unsigned char)gch == 0xe9, "plain char's signedness changed");
+      printf("state at %s: %s\n", h, failures == before ? "ok" : "wrong");
     }
   }
   CHECK(read(rfd, half, 16) == 16 && !memcmp(half, "ghijklmnopqrstuv", 16), "second half read after migration");
