@@ -173,8 +173,8 @@ static int isa_refused(const void *map, size_t len, const char *arch, char *reas
 /* Send what the destination runs — the executable (binary mode) or its
  * bitcode (IR mode, recompiled there) — unless its cache has it.  hash
  * names it in the cache and in SHIP. */
-static int send_exe(struct moj_ship *s, int mode, const char *exe_path, const char *other_arch, uint8_t hash[32],
-                    int64_t deadline, char *reason, size_t rlen) {
+static int send_exe(struct moj_ship *s, int mode, const char *exe_path, uint8_t hash[32], int64_t deadline,
+                    char *reason, size_t rlen) {
   size_t len, plen;
   void *map = map_exe(exe_path, &len, hash, reason, rlen);
   if (!map) return -1;
@@ -188,7 +188,6 @@ static int send_exe(struct moj_ship *s, int mode, const char *exe_path, const ch
       errno = ENOEXEC;
       goto out;
     }
-    if (other_arch && isa_refused(map, len, other_arch, reason, rlen)) goto out;
     _moj_sha256(p, plen, hash);
   }
   const char *what = mode == 2 ? "the bitcode" : "the executable";
@@ -335,12 +334,21 @@ int moj_ship_begin(const char *host, int mode, const char *exe_path, const void 
   if (len > MG_MAX_IMAGE) { say(reason, rlen, "image of %zu bytes exceeds the limit", len); e = EFBIG; goto fail; }
   mode = moj_ship_mode(c, host, mode, reason, rlen);
   if (mode < 0) { e = ENOEXEC; goto fail; }
+  const char *exe = exe_path && *exe_path ? exe_path : "/proc/self/exe";
+  int h = _moj_cluster_find_host(c, host), there = h >= 0 ? c->host[h].arch : _moj_arch_native();
+  if (mode == 2 && there != _moj_arch_native()) { /* before anything reaches the host */
+    size_t elen;
+    uint8_t ehash[32];
+    void *map = map_exe(exe, &elen, ehash, reason, rlen); /* hashed once: send_exe's map is memoized */
+    if (!map) { e = errno ? errno : EPROTO; goto fail; }
+    int refused = isa_refused(map, elen, _moj_arch_name(there), reason, rlen);
+    munmap(map, elen);
+    if (refused) { e = ENOEXEC; goto fail; }
+  }
   s->fd = mg_dial(c, host, NULL, deadline, reason, rlen);
   if (s->fd < 0) { e = errno; goto fail; }
   uint8_t hash[32] = {0};
-  int h = _moj_cluster_find_host(c, host), there = h >= 0 ? c->host[h].arch : _moj_arch_native();
-  const char *other = there != _moj_arch_native() ? _moj_arch_name(there) : NULL;
-  if (send_exe(s, mode, exe_path && *exe_path ? exe_path : "/proc/self/exe", other, hash, deadline, reason, rlen)) {
+  if (send_exe(s, mode, exe, hash, deadline, reason, rlen)) {
     e = errno ? errno : EPROTO;
     goto fail;
   }
