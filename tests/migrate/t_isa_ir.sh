@@ -9,7 +9,8 @@
 #   2. the same program asked by mojave-run --migrate h2 (request signal).
 #   3. bitcode that cannot move (va_start, long double, setjmp) is refused at
 #      the source with the reason named, before h2 is even dialled; the
-#      program carries on with its state.
+#      program carries on with its state.  The same built for aarch64 is
+#      refused on h2 for h1 (x86_64).
 #   4. the same program without its report (a peer that did not check):
 #      h2's compiler refuses it, the program carries on at h1.
 #   5. a compiler failure at the aarch64 host (h3's mojaved restarted with a
@@ -60,6 +61,16 @@ for kind in vararg longdouble jmpbuf; do
   expect_in "$T/out" "^PASS $kind: "
 done
 [ "$(wc -l <"$D/mojaved-h2.log")" -eq "$lines" ] || bad "h2 heard from a refused move: $(tail -n +$((lines + 1)) "$D/mojaved-h2.log" | head -3)"
+
+# 3b. the other way: built for aarch64, on h2, refused for x86_64 (h1)
+"$MOJCC" --target=aarch64-linux-gnu -O2 -Wall -Wextra -Werror "$here/isa_refused.c" -o "$prog.a64" ||
+  bad "mojcc cannot build isa_refused for aarch64"
+lines=$(wc -l <"$D/mojaved-h1.log")
+on h2 qemu-aarch64-static "$prog.a64" vararg h1 >"$T/out" 2>"$T/err"
+expect_status $? 0
+expect_in "$T/out" "moj_migrate\(h1\) returned -1 \(errno 8: IR mode refused: the bitcode cannot run on x86_64: .*isa_refused.c: global 'ld_factor' uses fp128"
+expect_in "$T/out" "^PASS vararg: "
+[ "$(wc -l <"$D/mojaved-h1.log")" -eq "$lines" ] || bad "h1 heard from a refused move"
 
 # 4. no report (as from an older mojcc): the destination's compiler refuses
 objcopy --remove-section .mojave.isa "$prog" "$prog.noreport" || bad "objcopy"
