@@ -11,7 +11,9 @@
 //    other target they name no FP unit and floating point turns into
 //    unresolved soft-float calls) are dropped so the destination's defaults
 //    apply; the calls of the x86-64-only preserve_most/preserve_all entry
-//    points (MojLower.cpp) become the destination's inline translation.
+//    points (MojLower.cpp) become the destination's inline translation; the
+//    open(2) flags passed to open/openat/fcntl(F_SETFL) and returned by
+//    fcntl(F_GETFL) are renumbered (aarch64 permutes four of them).
 //  * refused, with a named reason (portabilityProblems): what clang's front
 //    end already lowered for the source's ABI and the IR does not say how
 //    to undo — va_start/va_arg (va_list layouts differ), long double
@@ -127,6 +129,90 @@ const char *libcStructType(StringRef N) {
   if (N.startswith("pthread_condattr_"))
     return "pthread_condattr_t";
   return nullptr;
+}
+
+// open(2) flags: the kernel's generic numbering (x86-64) and aarch64's
+// permute four bits (runtime/arch.h).  Calls that pass or return them get
+// converted from the source's numbering to the destination's.
+struct OFlagBits { uint64_t Direct, LargeFile, Directory, NoFollow; };
+constexpr OFlagBits GenBits = {040000, 0100000, 0200000, 0400000};
+constexpr OFlagBits A64Bits = {0200000, 0400000, 040000, 0100000};
+constexpr uint64_t PermutedBits = 0740000;
+const OFlagBits &oflagBits(Triple::ArchType A) { return A == Triple::aarch64 ? A64Bits : GenBits; }
+
+// The index of the argument holding open(2) flags, or -1.
+int oflagArg(StringRef N) {
+  if (N == "open" || N == "open64" || N == "__open_2" || N == "__open64_2" || N == "mkostemp" ||
+      N == "mkostemp64" || N == "shm_open")
+    return 1;
+  if (N == "openat" || N == "openat64" || N == "__openat_2" || N == "__openat64_2" || N == "mkostemps" ||
+      N == "mkostemps64")
+    return 2;
+  return -1;
+}
+bool isFcntl(StringRef N) { return N == "fcntl" || N == "fcntl64" || N == "__fcntl"; }
+constexpr uint64_t FGetFl = 3, FSetFl = 4;
+
+Value *permuteOFlags(IRBuilder<> &B, Value *F, const OFlagBits &From, const OFlagBits &To) {
+  const std::pair<uint64_t, uint64_t> Map[] = {{From.Direct, To.Direct},
+                                               {From.LargeFile, To.LargeFile},
+                                               {From.Directory, To.Directory},
+                                               {From.NoFollow, To.NoFollow}};
+  Type *T = F->getType();
+  if (auto *C = dyn_cast<ConstantInt>(F)) {
+    uint64_t V = C->getZExtValue(), Out = V & ~PermutedBits;
+    for (auto &P : Map)
+      if (V & P.first)
+        Out |= P.second;
+    return ConstantInt::get(T, Out);
+  }
+  Value *Out = B.CreateAnd(F, ConstantInt::get(T, ~PermutedBits));
+  for (auto &P : Map) {
+    Value *Has = B.CreateICmpNE(B.CreateAnd(F, ConstantInt::get(T, P.first)), ConstantInt::get(T, 0));
+    Out = B.CreateOr(Out, B.CreateSelect(Has, ConstantInt::get(T, P.second), ConstantInt::get(T, 0)));
+  }
+  return Out;
+}
+
+// Converts the open(2) flags of the calls in M (see oflagArg, F_GETFL and
+// F_SETFL of fcntl) from instruction set From's numbering to To's.
+void convertOFlags(Module &M, Triple::ArchType From, Triple::ArchType To) {
+  const OFlagBits &FB = oflagBits(From), &TB = oflagBits(To);
+  if (&FB == &TB)
+    return;
+  for (Function &Callee : M) {
+    if (!Callee.isDeclaration())
+      continue;
+    int Arg = oflagArg(Callee.getName());
+    bool Fcntl = isFcntl(Callee.getName());
+    if (Arg < 0 && !Fcntl)
+      continue;
+    for (User *U : make_early_inc_range(Callee.users())) {
+      auto *CB = dyn_cast<CallBase>(U);
+      if (!CB || CB->getCalledFunction() != &Callee)
+        continue;
+      IRBuilder<> B(CB);
+      if (Arg >= 0 && (unsigned)Arg < CB->arg_size() && CB->getArgOperand(Arg)->getType()->isIntegerTy()) {
+        CB->setArgOperand(Arg, permuteOFlags(B, CB->getArgOperand(Arg), FB, TB));
+        continue;
+      }
+      auto *Cmd = CB->arg_size() > 1 ? dyn_cast<ConstantInt>(CB->getArgOperand(1)) : nullptr;
+      if (!Cmd)
+        continue; // refused by the check
+      if (Cmd->getZExtValue() == FSetFl && CB->arg_size() > 2 &&
+          CB->getArgOperand(2)->getType()->isIntegerTy()) {
+        CB->setArgOperand(2, permuteOFlags(B, CB->getArgOperand(2), FB, TB));
+      } else if (Cmd->getZExtValue() == FGetFl && CB->getType()->isIntegerTy() && isa<CallInst>(CB)) {
+        SmallVector<Use *, 8> Uses;
+        for (Use &Us : CB->uses())
+          Uses.push_back(&Us);
+        B.SetInsertPoint(CB->getNextNode());
+        Value *Back = permuteOFlags(B, CB, TB, FB); // the result, in the source's numbering
+        for (Use *Us : Uses)
+          Us->set(Back);
+      }
+    }
+  }
 }
 
 class Checker {
@@ -256,6 +342,11 @@ private:
     if (Callee && Callee->isDeclaration() && aggregateLibcall(Callee->getName()))
       add(Where + " calls " + Callee->getName().str() +
           ", whose structure or complex argument/result was lowered for " + FromName.str());
+    if (Callee && Callee->isDeclaration() && isFcntl(Callee->getName()) &&
+        (CB->arg_size() < 2 || !isa<ConstantInt>(CB->getArgOperand(1))))
+      add(Where + " calls " + Callee->getName().str() +
+          " with a command not known at compile time (the open(2) flags it may pass or return "
+          "could not be converted)");
     if (const char *T = Callee && Callee->isDeclaration() ? libcStructType(Callee->getName()) : nullptr)
       add(Where + " calls " + Callee->getName().str() + " (the C library's " + T +
           " has another size or layout on " + ToName.str() + ")");
@@ -352,6 +443,7 @@ PreservedAnalyses MojRetargetPass::run(Module &M, ModuleAnalysisManager &MAM) {
     F.removeFnAttr("target-features");
     F.removeFnAttr("tune-cpu");
   }
+  convertOFlags(M, Src.getArch(), Dst.getArch());
   // x86-64's out-of-line entries: the slow paths have portable C twins, the
   // whole translations go back to markers for this target's lowering.
   LLVMContext &C = M.getContext();

@@ -51,4 +51,34 @@ static inline int moj_fault_is_write(const ucontext_t *u) {
 #error "libmojave supports x86-64 and aarch64 (runtime/arch.h, runtime/spec_<processor>.S)"
 #endif
 
+/* open(2) flags: x86-64 uses the kernel's generic numbering, aarch64 numbers
+ * four of them otherwise (the same four bits, permuted).  Images carry
+ * descriptors' flags in the generic numbering (FILES), so a restore on the
+ * other instruction set reopens with the same meaning; passes/MojPortable.cpp
+ * converts the constants in moved code the same way. */
+enum {
+  MOJ_GEN_O_DIRECT = 040000, MOJ_GEN_O_LARGEFILE = 0100000,
+  MOJ_GEN_O_DIRECTORY = 0200000, MOJ_GEN_O_NOFOLLOW = 0400000,
+  MOJ_A64_O_DIRECTORY = 040000, MOJ_A64_O_NOFOLLOW = 0100000,
+  MOJ_A64_O_DIRECT = 0200000, MOJ_A64_O_LARGEFILE = 0400000,
+  MOJ_O_PERMUTED = 0740000,
+};
+static inline int moj_oflags_a64_to_gen(int f) {
+  return (f & ~MOJ_O_PERMUTED) | (f & MOJ_A64_O_DIRECTORY ? MOJ_GEN_O_DIRECTORY : 0) |
+         (f & MOJ_A64_O_NOFOLLOW ? MOJ_GEN_O_NOFOLLOW : 0) | (f & MOJ_A64_O_DIRECT ? MOJ_GEN_O_DIRECT : 0) |
+         (f & MOJ_A64_O_LARGEFILE ? MOJ_GEN_O_LARGEFILE : 0);
+}
+static inline int moj_oflags_gen_to_a64(int f) {
+  return (f & ~MOJ_O_PERMUTED) | (f & MOJ_GEN_O_DIRECTORY ? MOJ_A64_O_DIRECTORY : 0) |
+         (f & MOJ_GEN_O_NOFOLLOW ? MOJ_A64_O_NOFOLLOW : 0) | (f & MOJ_GEN_O_DIRECT ? MOJ_A64_O_DIRECT : 0) |
+         (f & MOJ_GEN_O_LARGEFILE ? MOJ_A64_O_LARGEFILE : 0);
+}
+#if defined(__aarch64__)
+#define moj_oflags_to_image moj_oflags_a64_to_gen
+#define moj_oflags_from_image moj_oflags_gen_to_a64
+#else
+static inline int moj_oflags_to_image(int f) { return f; }
+static inline int moj_oflags_from_image(int f) { return f; }
+#endif
+
 #endif /* MOJ_ARCH_H */

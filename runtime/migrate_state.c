@@ -169,7 +169,7 @@ static int capture_files(moj_img_t *img, char *reason, size_t rlen) {
     C.paths[n] = strdup(path);
     if (!C.paths[n]) { rc = fail(reason, rlen, ENOMEM, "out of memory listing files"); break; }
     off_t off = lseek(fd, 0, SEEK_CUR);
-    C.files[n] = (moj_img_file_t){fd, MOJ_FILE_REGULAR, fcntl(fd, F_GETFL), fcntl(fd, F_GETFD),
+    C.files[n] = (moj_img_file_t){fd, MOJ_FILE_REGULAR, moj_oflags_to_image(fcntl(fd, F_GETFL)), fcntl(fd, F_GETFD),
                                   off < 0 ? 0 : (uint64_t)off, C.paths[n]};
     n++;
   }
@@ -367,7 +367,7 @@ static void restore_globals(const moj_img_t *img) {
 static void restore_files(const moj_img_t *img) {
   for (uint32_t i = 0; i < img->nfiles; i++) {
     const moj_img_file_t *f = &img->files[i];
-    int flags = f->flags & ~(O_CREAT | O_EXCL | O_TRUNC);
+    int flags = moj_oflags_from_image(f->flags) & ~(O_CREAT | O_EXCL | O_TRUNC);
     int fd = open(f->path, flags);
     if (fd < 0) _moj_fatal("migration: cannot reopen %s (descriptor %d): %s", f->path, f->fd, strerror(errno));
     if (fd != f->fd) {

@@ -23,6 +23,15 @@
 ; CHECK-NOT: __moj_cc_r_pa
 ; CHECK-NOT: "target-features"
 ; CHECK-NOT: "target-cpu"
+; open(2) flags in aarch64's numbering: O_RDONLY|O_DIRECTORY (0200000 on
+; x86-64) becomes 040000; fcntl(F_GETFL)'s result goes back to x86-64's, a
+; computed F_SETFL value is permuted at run time.
+; CHECK-LABEL: define i32 @flags(
+; CHECK: call i32 (ptr, i32, ...) @open(ptr %p, i32 16384)
+; CHECK: %fl = call i32 (i32, i32, ...) @fcntl(i32 %fd, i32 3)
+; CHECK: and i32 %fl, -245761
+; CHECK: select i1
+; CHECK: call i32 (i32, i32, ...) @fcntl(i32 %fd, i32 4, i32 %
 ; ... and llc can compile it for aarch64.
 ; RUN: sed -e 's/^target triple = .*/target triple = "aarch64-unknown-linux-gnu"/' \
 ; RUN:     -e 's/^target datalayout = .*/target datalayout = "e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128"/' \
@@ -46,6 +55,17 @@ define double @rw(ptr %p, ptr %q, ptr %s) #0 {
   %z = call ptr @__moj_xws(ptr %s)
   store i32 1, ptr %z
   ret double %d
+}
+
+declare i32 @open(ptr, i32, ...)
+declare i32 @fcntl(i32, i32, ...)
+
+define i32 @flags(ptr %p, i32 %x) #0 {
+  %fd = call i32 (ptr, i32, ...) @open(ptr %p, i32 65536)
+  %fl = call i32 (i32, i32, ...) @fcntl(i32 %fd, i32 3)
+  %nf = or i32 %fl, %x
+  %r = call i32 (i32, i32, ...) @fcntl(i32 %fd, i32 4, i32 %nf)
+  ret i32 %r
 }
 
 attributes #0 = { "target-cpu"="x86-64" "target-features"="+cx8,+fxsr,+mmx,+sse,+sse2,+x87" }

@@ -15,6 +15,7 @@
  *   zdtm_state - DIR        wait at migration points for a request
  *                           (mojave-run --migrate HOST)
  * DIR holds the test's files (shared by all hosts). */
+#define _GNU_SOURCE /* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <mojave.h>
@@ -42,6 +43,10 @@ static struct tree *root;
  * aarch64): code moved in IR mode keeps its source's, whatever the host */
 static char gch = (char)0xe9;
 static int gch_negative;
+/* open(2) flags: aarch64 numbers O_DIRECTORY, O_NOFOLLOW, O_DIRECT and
+ * O_LARGEFILE otherwise than x86-64; moved code and images keep meaning */
+static char dpath[512];
+static int dirfd_g = -1, dir_flags; /* a directory held open across the moves */
 static const char *target;
 static int rfd = -1, wfd = -1;
 static char rpath[512], wpath[512], spath[512];
@@ -119,6 +124,22 @@ static void check_heap(void) {
   CHECK(!strcmp(gbuf, "global buffer, changed"), "global buffer '%s'", gbuf);
 }
 
+static void check_open_flags(void) {
+  /* (O_LARGEFILE is left out: the kernel sets it, and qemu-user hides it) */
+  const int kept = O_ACCMODE | O_DIRECTORY | O_NOFOLLOW | O_DIRECT | O_APPEND | O_NONBLOCK;
+  int fl = fcntl(dirfd_g, F_GETFL);
+  CHECK((fl & kept) == (dir_flags & kept) && (fl & O_DIRECTORY), "open flags of a restored directory: %#x, were %#x",
+        (unsigned)fl, (unsigned)dir_flags);
+  CHECK((fcntl(rfd, F_GETFL) & kept) == O_RDONLY && (fcntl(wfd, F_GETFL) & kept) == O_WRONLY,
+        "open flags of restored files");
+  int d = open(dpath, O_RDONLY | O_DIRECTORY);
+  CHECK(d >= 0, "O_DIRECTORY on a directory: %s", strerror(errno));
+  if (d >= 0) close(d);
+  d = open(rpath, O_RDONLY | O_DIRECTORY);
+  CHECK(d < 0 && errno == ENOTDIR, "O_DIRECTORY on a file: %d (%s)", d, strerror(errno));
+  if (d >= 0) close(d);
+}
+
 static void migrate_here(void) {
   gcounter++;
   strcat(gbuf, ", changed");
@@ -157,6 +178,7 @@ static void migrate_here(void) {
       /* the heap, globals and char semantics after each hop, not only the last */
       int before = failures;
       check_heap();
+      check_open_flags();
       CHECK((gch < 0) == gch_negative && (unsigned char)gch == 0xe9, "plain char's signedness changed");
       printf("state at %s: %s\n", h, failures == before ? "ok" : "wrong");
     }
@@ -193,6 +215,7 @@ int main(int argc, char **argv) {
   if (argc != 3) { fprintf(stderr, "usage: zdtm_state TARGET|- DIR\n"); return 2; }
   target = argv[1];
   snprintf(rpath, sizeof rpath, "%s/input", argv[2]);
+  snprintf(dpath, sizeof dpath, "%s", argv[2]);
   snprintf(wpath, sizeof wpath, "%s/output", argv[2]);
   snprintf(spath, sizeof spath, "%s/stream-output", argv[2]);
   FILE *f = fopen(rpath, "w");
@@ -204,12 +227,15 @@ int main(int argc, char **argv) {
   sin = fopen(rpath, "r");
   sout = fopen(spath, "w");
   if (rfd < 0 || wfd < 0 || !sin || !sout) { perror("FAIL open"); return 1; }
+  dirfd_g = open(dpath, O_RDONLY | O_DIRECTORY);
+  dir_flags = fcntl(dirfd_g, F_GETFL);
   if (!strcmp(target, "-")) quiet_id = begin_quiet();
   build();
   int top = (DEPTH + 1) * 3;
   long r = descend(DEPTH, 0, &top);
   CHECK(r == DEPTH + 2, "recursion result %ld", r);
   check_heap();
+  check_open_flags();
   close(wfd);
   char buf[64] = {0};
   int fd = open(wpath, O_RDONLY);
