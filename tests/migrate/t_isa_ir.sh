@@ -2,10 +2,11 @@
 # t_isa_ir.sh — x86-64 programs moved to aarch64 hosts and back in IR mode
 # (issue 13 items 3-4; h1 x86_64, h2 and h3 aarch64 under qemu, as t_isa.sh):
 #   1. zdtm_state (-O0 and -O2, built for x86-64) h1 -> h2 -> h3 -> h1: IR
-#      to h2 (its x86-64 bitcode retargeted and compiled for aarch64), binary
-#      h2 -> h3 (same instruction set), IR back to h1 (the original bitcode,
-#      carried in the aarch64 executable); heap, globals and char semantics
-#      checked after every hop, everything else at the end.
+#      to h2 (its x86-64 bitcode retargeted and compiled for aarch64), h2 ->
+#      h3 binary (-O2: same instruction set) or IR (-O0: the x86-64 bitcode
+#      retargeted again at h3), IR back to h1 (the original bitcode, carried
+#      in the aarch64 executable); heap, globals, open flags and char
+#      semantics checked after every hop, everything else at the end.
 #   2. the same program asked by mojave-run --migrate h2 (request signal).
 #   3. bitcode that cannot move (va_start, long double, setjmp) is refused at
 #      the source with the reason named, before h2 is even dialled; the
@@ -22,7 +23,9 @@ grep -q "^host h2 .* arch aarch64$" "$D/cluster.conf" || bad "the cluster file d
 
 # 1. there and back, both optimization levels
 for opt in O0 O2; do
-  on h1 "$MIG_PROGS/zdtm_state.$opt" h2,h3,h1 "$T" >"$T/out" 2>"$T/err"
+  chain=h2,h3,h1
+  [ $opt = O0 ] && chain=h2,ir:h3,h1 # h2 -> h3 in IR mode: x86-64 bitcode retargeted again at h3
+  on h1 "$MIG_PROGS/zdtm_state.$opt" $chain "$T" >"$T/out" 2>"$T/err"
   expect_status $? 0
   for h in h2 h3 h1; do
     expect_in "$T/out" "^hop to $h: arrived$"
@@ -36,7 +39,8 @@ expect_in "$D/mojaved-h2.log" "compiled bitcode from h1"
 [ "$(grep -c "compiled bitcode from h1" "$D/mojaved-h2.log")" -eq 2 ] || bad "h2 did not compile both programs"
 grep -qs "overriding the module target triple with aarch64" "$D"/mojaved-state-h2/ir/*.log ||
   bad "h2 did not compile the x86-64 bitcode for aarch64"
-expect_in "$D/mojaved-h3.log" "cached executable .* from h2" # binary between the aarch64 hosts
+expect_in "$D/mojaved-h3.log" "compiled bitcode from h2"     # -O0: IR between the aarch64 hosts
+expect_in "$D/mojaved-h3.log" "cached executable .* from h2" # -O2: binary between them
 expect_in "$D/mojaved-h1.log" "compiled bitcode from h3"    # the original bitcode, back on x86-64
 [ "$(grep -c "job h2\.[0-9]* restored" "$D/mojaved-h2.log")" -eq 2 ] || bad "h2 did not restore both"
 
