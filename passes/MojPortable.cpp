@@ -342,6 +342,15 @@ private:
     if (Callee && Callee->isDeclaration() && aggregateLibcall(Callee->getName()))
       add(Where + " calls " + Callee->getName().str() +
           ", whose structure or complex argument/result was lowered for " + FromName.str());
+    // A variadic callee outside the module reads its arguments with its own
+    // va_arg: an aggregate or vector is passed as the source's ABI says.
+    if (Callee && Callee->isDeclaration() && Callee->isVarArg())
+      for (unsigned A = Callee->getFunctionType()->getNumParams(); A < CB->arg_size(); ++A) {
+        Type *T = CB->getArgOperand(A)->getType();
+        if (T->isVectorTy() || T->isStructTy() || T->isArrayTy() || CB->isByValArgument(A))
+          add(Where + " passes a structure or vector to the variadic " + Callee->getName().str() +
+              " (lowered for " + FromName.str() + ")");
+      }
     if (Callee && Callee->isDeclaration() && isFcntl(Callee->getName()) &&
         (CB->arg_size() < 2 || !isa<ConstantInt>(CB->getArgOperand(1))))
       add(Where + " calls " + Callee->getName().str() +

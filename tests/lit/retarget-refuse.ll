@@ -11,6 +11,7 @@
 ; REPORT-DAG: aarch64 {{.*}}: global 'w': struct type struct.w is laid out differently
 ; REPORT-DAG: aarch64 {{.*}}: function 'cc' uses calling convention 78, which aarch64 lacks
 ; REPORT-DAG: aarch64 {{.*}}: function 'fc' calls fcntl with a command not known at compile time
+; REPORT-DAG: aarch64 {{.*}}: function 'pv' passes a structure or vector to the variadic printf (lowered for x86_64)
 ; RUN: sed -e 's/^target triple = .*/target triple = "aarch64-unknown-linux-gnu"/' \
 ; RUN:     -e 's/^target datalayout = .*/target datalayout = "e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128"/' \
 ; RUN:     %t.x86.ll | not %opt -passes=moj-retarget -disable-output 2>&1 | FileCheck %s
@@ -48,6 +49,11 @@ define void @asm() {
 }
 define void @intr() {
   call void @llvm.x86.sse2.pause()
+  ret void
+}
+declare i32 @printf(ptr, ...)
+define void @pv(ptr %f, <2 x float> %v) {
+  call i32 (ptr, ...) @printf(ptr %f, <2 x float> %v)
   ret void
 }
 declare i32 @fcntl(i32, i32, ...)
