@@ -13,13 +13,15 @@
 //    apply; the calls of the x86-64-only preserve_most/preserve_all entry
 //    points (MojLower.cpp) become the destination's inline translation; the
 //    open(2) flags passed to open/openat/fcntl(F_SETFL) and returned by
-//    fcntl(F_GETFL) are renumbered (aarch64 permutes four of them).
+//    fcntl(F_GETFL) are renumbered (aarch64 permutes four of them); setjmp
+//    and longjmp get a buffer of the destination's size (convertJmpBufs).
 //  * refused, with a named reason (portabilityProblems): what clang's front
 //    end already lowered for the source's ABI and the IR does not say how
 //    to undo — va_start/va_arg (va_list layouts differ), long double
 //    (x86_fp80 against IEEE binary128), struct types whose layout differs
 //    under the two data layouts, calls of the C library's functions that
-//    take or return structures by value (their coercion is ABI-specific),
+//    take or return structures by value (their coercion is ABI-specific) or
+//    fill structures whose glibc layout differs (struct stat, ...),
 //    target intrinsics, inline assembly, calling conventions the other
 //    target lacks.
 //
@@ -100,9 +102,6 @@ bool aggregateLibcall(StringRef N) {
 // addressed it for the source, the destination's C library would not.
 const char *libcStructType(StringRef N) {
   static const struct { const char *Name; const char *Type; } Fns[] = {
-      {"setjmp", "jmp_buf"}, {"_setjmp", "jmp_buf"}, {"sigsetjmp", "jmp_buf"},
-      {"__sigsetjmp", "jmp_buf"}, {"longjmp", "jmp_buf"}, {"_longjmp", "jmp_buf"},
-      {"siglongjmp", "jmp_buf"}, {"__longjmp_chk", "jmp_buf"},
       {"stat", "struct stat"}, {"fstat", "struct stat"}, {"lstat", "struct stat"},
       {"fstatat", "struct stat"}, {"stat64", "struct stat"}, {"fstat64", "struct stat"},
       {"lstat64", "struct stat"}, {"fstatat64", "struct stat"}, {"__xstat", "struct stat"},
@@ -211,6 +210,48 @@ void convertOFlags(Module &M, Triple::ArchType From, Triple::ArchType To) {
         for (Use *Us : Uses)
           Us->set(Back);
       }
+    }
+  }
+}
+
+// setjmp family: the destination's C library writes its own jmp_buf (312
+// bytes on aarch64, 200 on x86-64) where the source's IR made room for the
+// source's.  Each setjmp call gets a buffer of room enough for both in its
+// own frame, whose address the program's jmp_buf holds, and longjmp follows
+// that address.  A jmp_buf is valid only while its setjmp's frame lives,
+// and a frame calling setjmp is never captured (MojMigrate.cpp brackets it),
+// so the buffer never needs to cross a migration.
+constexpr uint64_t JmpBufRoom = 320;
+bool isSetjmp(StringRef N) {
+  return N == "setjmp" || N == "_setjmp" || N == "sigsetjmp" || N == "__sigsetjmp";
+}
+bool isLongjmp(StringRef N) {
+  return N == "longjmp" || N == "_longjmp" || N == "siglongjmp" || N == "__longjmp_chk";
+}
+
+void convertJmpBufs(Module &M) {
+  LLVMContext &C = M.getContext();
+  auto *PtrTy = PointerType::getUnqual(C);
+  for (Function &Callee : M) {
+    bool Set = isSetjmp(Callee.getName()), Long = isLongjmp(Callee.getName());
+    if (!Callee.isDeclaration() || (!Set && !Long))
+      continue;
+    for (User *U : make_early_inc_range(Callee.users())) {
+      auto *CB = dyn_cast<CallBase>(U);
+      if (!CB || CB->getCalledFunction() != &Callee || CB->arg_size() < 1 ||
+          !CB->getArgOperand(0)->getType()->isPointerTy())
+        continue;
+      IRBuilder<> B(CB);
+      if (Long) {
+        CB->setArgOperand(0, B.CreateLoad(PtrTy, CB->getArgOperand(0), "moj.jmpbuf"));
+        continue;
+      }
+      BasicBlock &Entry = CB->getFunction()->getEntryBlock();
+      IRBuilder<> E(&Entry, Entry.getFirstInsertionPt());
+      AllocaInst *Room = E.CreateAlloca(ArrayType::get(Type::getInt8Ty(C), JmpBufRoom), nullptr, "moj.jmpbuf");
+      Room->setAlignment(Align(16));
+      B.CreateStore(Room, CB->getArgOperand(0));
+      CB->setArgOperand(0, Room);
     }
   }
 }
@@ -453,6 +494,7 @@ PreservedAnalyses MojRetargetPass::run(Module &M, ModuleAnalysisManager &MAM) {
     F.removeFnAttr("tune-cpu");
   }
   convertOFlags(M, Src.getArch(), Dst.getArch());
+  convertJmpBufs(M);
   // x86-64's out-of-line entries: the slow paths have portable C twins, the
   // whole translations go back to markers for this target's lowering.
   LLVMContext &C = M.getContext();

@@ -23,6 +23,14 @@
 ; CHECK-NOT: __moj_cc_r_pa
 ; CHECK-NOT: "target-features"
 ; CHECK-NOT: "target-cpu"
+; setjmp gets a buffer of room for the destination's jmp_buf in its own
+; frame, the program's jmp_buf its address; longjmp follows it.
+; CHECK-LABEL: define i32 @jump(
+; CHECK: %moj.jmpbuf = alloca [320 x i8], align 16
+; CHECK: store ptr %moj.jmpbuf, ptr @env
+; CHECK: call i32 @_setjmp(ptr %moj.jmpbuf)
+; CHECK: %[[J:.*]] = load ptr, ptr @env
+; CHECK: call void @longjmp(ptr %[[J]], i32 1)
 ; open(2) flags in aarch64's numbering: O_RDONLY|O_DIRECTORY (0200000 on
 ; x86-64) becomes 040000; fcntl(F_GETFL)'s result goes back to x86-64's, a
 ; computed F_SETFL value is permuted at run time.
@@ -55,6 +63,21 @@ define double @rw(ptr %p, ptr %q, ptr %s) #0 {
   %z = call ptr @__moj_xws(ptr %s)
   store i32 1, ptr %z
   ret double %d
+}
+
+@env = global [1 x { [8 x i64], i32, { [16 x i64] } }] zeroinitializer, align 16
+declare i32 @_setjmp(ptr) returns_twice
+declare void @longjmp(ptr, i32) noreturn
+
+define i32 @jump() #0 {
+  %r = call i32 @_setjmp(ptr @env)
+  %z = icmp eq i32 %r, 0
+  br i1 %z, label %go, label %back
+go:
+  call void @longjmp(ptr @env, i32 1)
+  unreachable
+back:
+  ret i32 %r
 }
 
 declare i32 @open(ptr, i32, ...)

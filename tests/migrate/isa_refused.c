@@ -3,13 +3,11 @@
  * (passes/MojPortable.cpp names it).  KIND picks the construct:
  *   vararg      a variadic function of its own (va_start/va_arg)
  *   longdouble  long double arithmetic (x87 80-bit on x86-64)
- *   jmpbuf      setjmp (the C library's jmp_buf differs in size)
  * It asks moj_migrate(HOST) once, prints what came back, then computes the
  * same thing again: the state it had must be intact wherever it ends up.
  *   isa_refused KIND HOST */
 #include <errno.h>
 #include <mojave.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,20 +25,13 @@ static long sum(int n, ...) {
 static volatile long double ld_factor = 3.0L; /* volatile: not folded away at -O2 */
 static long double __attribute__((noinline)) scaled(long double x) { return x * ld_factor; }
 
-static jmp_buf env;
-static int __attribute__((noinline)) jumped(int v) {
-  if (setjmp(env)) return v + 1;
-  longjmp(env, 1);
-}
-
 static long compute(const char *kind, long *heap) {
   if (!strcmp(kind, "vararg")) return sum(3, heap[0], heap[1], heap[2]);
-  if (!strcmp(kind, "longdouble")) return (long)scaled((long double)heap[0]);
-  return jumped((int)heap[0]);
+  return (long)scaled((long double)heap[0]);
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) { fprintf(stderr, "usage: isa_refused vararg|longdouble|jmpbuf HOST\n"); return 2; }
+  if (argc != 3) { fprintf(stderr, "usage: isa_refused vararg|longdouble HOST\n"); return 2; }
   long *heap = malloc(3 * sizeof *heap);
   heap[0] = 11, heap[1] = 22, heap[2] = 33;
   long before = compute(argv[1], heap);

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mojave.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,13 @@ static int gch_negative;
 /* open(2) flags: aarch64 numbers O_DIRECTORY, O_NOFOLLOW, O_DIRECT and
  * O_LARGEFILE otherwise than x86-64; moved code and images keep meaning */
 static char dpath[512];
+/* setjmp/longjmp: the C library's jmp_buf is 200 bytes on x86-64, 312 on
+ * aarch64; what follows it in memory must survive a setjmp after a move */
+static struct { jmp_buf b; long canary[16]; } jb = {.canary = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
+static int __attribute__((noinline)) jump_back(int v) {
+  if (setjmp(jb.b)) return v + 1;
+  longjmp(jb.b, 1);
+}
 static int dirfd_g = -1, dir_flags; /* a directory held open across the moves */
 static const char *target;
 static int rfd = -1, wfd = -1;
@@ -124,6 +132,13 @@ static void check_heap(void) {
   CHECK(!strcmp(gbuf, "global buffer, changed"), "global buffer '%s'", gbuf);
 }
 
+static void check_jmp_buf(void) {
+  CHECK(jump_back(41) == 42, "setjmp/longjmp");
+  int intact = 1;
+  for (int i = 0; i < 16; i++) intact &= jb.canary[i] == 7;
+  CHECK(intact, "setjmp wrote past the jmp_buf");
+}
+
 static void check_open_flags(void) {
   /* (O_LARGEFILE is left out: the kernel sets it, and qemu-user hides it) */
   const int kept = O_ACCMODE | O_DIRECTORY | O_NOFOLLOW | O_DIRECT | O_APPEND | O_NONBLOCK;
@@ -179,6 +194,7 @@ static void migrate_here(void) {
       int before = failures;
       check_heap();
       check_open_flags();
+      check_jmp_buf();
       CHECK((gch < 0) == gch_negative && (unsigned char)gch == 0xe9, "plain char's signedness changed");
       printf("state at %s: %s\n", h, failures == before ? "ok" : "wrong");
     }
@@ -236,6 +252,7 @@ int main(int argc, char **argv) {
   CHECK(r == DEPTH + 2, "recursion result %ld", r);
   check_heap();
   check_open_flags();
+  check_jmp_buf();
   close(wfd);
   char buf[64] = {0};
   int fd = open(wpath, O_RDONLY);
