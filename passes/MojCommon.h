@@ -168,6 +168,15 @@ struct MojRetargetPass : llvm::PassInfoMixin<MojRetargetPass> {
 std::vector<std::string> portabilityProblems(llvm::Module &M, llvm::StringRef ToArch,
                                              llvm::StringRef ToDL);
 
+// x86-64 variadic functions in shipped bitcode compiled for another
+// instruction set (MojVarargs.cpp): why a call or a va_start function cannot
+// be converted ("" when it can), C library functions that take a va_list,
+// and the conversion itself.
+std::string sysvVarargProblem(const llvm::CallBase &CB);
+std::string sysvVaStartProblem(const llvm::Function &F);
+bool isVaListLibcall(llvm::StringRef Name);
+void convertSysVVarargs(llvm::Module &M);
+
 } // namespace moj
 
 #endif

@@ -14,10 +14,12 @@
 //    points (MojLower.cpp) become the destination's inline translation; the
 //    open(2) flags passed to open/openat/fcntl(F_SETFL) and returned by
 //    fcntl(F_GETFL) are renumbered (aarch64 permutes four of them); setjmp
-//    and longjmp get a buffer of the destination's size (convertJmpBufs).
+//    and longjmp get a buffer of the destination's size (convertJmpBufs);
+//    x86-64's variadic calls and va_start are emulated (MojVarargs.cpp).
 //  * refused, with a named reason (portabilityProblems): what clang's front
 //    end already lowered for the source's ABI and the IR does not say how
-//    to undo — va_start/va_arg (va_list layouts differ), long double
+//    to undo — va_start/va_arg of aarch64 code (va_list layouts differ;
+//    x86-64's are converted, within limits), long double
 //    (x86_fp80 against IEEE binary128), struct types whose layout differs
 //    under the two data layouts, calls of the C library's functions that
 //    take or return structures by value (their coercion is ABI-specific) or
@@ -367,9 +369,11 @@ private:
     Function *Callee = CB->getCalledFunction();
     if (auto *II = dyn_cast<IntrinsicInst>(CB)) {
       Intrinsic::ID ID = II->getIntrinsicID();
-      if (ID == Intrinsic::vastart || ID == Intrinsic::vacopy)
+      if ((ID == Intrinsic::vastart || ID == Intrinsic::vacopy) && FromName != "x86_64")
         add(Where + " uses va_start/va_copy (its va_list is laid out for " + FromName.str() +
             ")");
+      else if (ID == Intrinsic::vastart && !sysvVaStartProblem(F).empty())
+        add(Where + " " + sysvVaStartProblem(F));
       else if (II->getCalledFunction()->getName().startswith("llvm.x86.") ||
                II->getCalledFunction()->getName().startswith("llvm.aarch64."))
         add(Where + " calls the target intrinsic " + II->getCalledFunction()->getName().str());
@@ -377,6 +381,13 @@ private:
     }
     if (Callee && mojEntry(Callee->getName()))
       return; // converted at the destination
+    if (FromName == "x86_64") { // variadic calls are converted (MojVarargs.cpp)
+      if (std::string P = sysvVarargProblem(*CB); !P.empty())
+        add(Where + " " + P);
+      if (Callee && isVaListLibcall(Callee->getName()))
+        add(Where + " calls " + Callee->getName().str() +
+            ", which reads a va_list the destination's way (the moved code's is x86-64's)");
+    }
     if (!portableCC(CB->getCallingConv()))
       add(Where + " makes a call with calling convention " +
           std::to_string(CB->getCallingConv()) + ", which " + ToName.str() + " lacks");
@@ -495,6 +506,8 @@ PreservedAnalyses MojRetargetPass::run(Module &M, ModuleAnalysisManager &MAM) {
   }
   convertOFlags(M, Src.getArch(), Dst.getArch());
   convertJmpBufs(M);
+  if (Src.getArch() == Triple::x86_64)
+    convertSysVVarargs(M);
   // x86-64's out-of-line entries: the slow paths have portable C twins, the
   // whole translations go back to markers for this target's lowering.
   LLVMContext &C = M.getContext();

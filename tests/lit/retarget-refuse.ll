@@ -3,7 +3,9 @@
 ; RUN: %opt -passes=moj-isa-report -S %s -o %t.x86.ll
 ; RUN: FileCheck %s --check-prefix=REPORT < %t.x86.ll
 ; REPORT-DAG: aarch64 {{.*}}: global 'ld' uses long double as x87 80-bit
-; REPORT-DAG: aarch64 {{.*}}: function 'va' uses va_start/va_copy (its va_list is laid out for x86_64)
+; REPORT-DAG: aarch64 {{.*}}: function 'va' calls vprintf, which reads a va_list the destination's way (the moved code's is x86-64's)
+; REPORT-DAG: aarch64 {{.*}}: function 'vv' uses va_start after a named parameter of another kind than integer, pointer or floating point
+; REPORT-DAG: aarch64 {{.*}}: function 'vv' passes a variadic argument of type <4 x float>
 ; REPORT-DAG: aarch64 {{.*}}: function 'st' calls fstat (the C library's struct stat has another size or layout on aarch64)
 ; REPORT-DAG: aarch64 {{.*}}: function 'cx' calls cabsf, whose structure or complex argument/result was lowered for x86_64
 ; REPORT-DAG: aarch64 {{.*}}: function 'asm' contains inline assembly
@@ -29,10 +31,18 @@ declare i32 @fstat(i32, ptr)
 declare float @cabsf(<2 x float>)
 declare void @llvm.x86.sse2.pause()
 
-define void @va(i32 %n, ...) {
+declare i32 @vprintf(ptr, ptr)
+define void @va(ptr %f, ...) {
   %ap = alloca [1 x { i32, i32, ptr, ptr }]
   call void @llvm.va_start(ptr %ap)
+  %r = call i32 @vprintf(ptr %f, ptr %ap)
   call void @llvm.va_end(ptr %ap)
+  ret void
+}
+define void @vv(<4 x float> %v, ...) {
+  %ap = alloca [1 x { i32, i32, ptr, ptr }]
+  call void @llvm.va_start(ptr %ap)
+  call void (<4 x float>, ...) @vv(<4 x float> %v, <4 x float> %v)
   ret void
 }
 define i32 @st(ptr %b) {

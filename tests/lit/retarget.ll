@@ -36,7 +36,7 @@
 ; computed F_SETFL value is permuted at run time.
 ; CHECK-LABEL: define i32 @flags(
 ; CHECK: call i32 (ptr, i32, ...) @open(ptr %p, i32 16384)
-; CHECK: %fl = call i32 (i32, i32, ...) @fcntl(i32 %fd, i32 3)
+; CHECK: %fl = notail call i32 (i32, i32, ...) @fcntl(i32 %fd, i32 3)
 ; CHECK: and i32 %fl, -245761
 ; CHECK: select i1
 ; CHECK: call i32 (i32, i32, ...) @fcntl(i32 %fd, i32 4, i32 %

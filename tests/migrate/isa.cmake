@@ -6,6 +6,8 @@
 #   migrate_isa_ir  x86-64 -> aarch64 -> x86-64 in IR mode, refusals at the
 #                   source and at the destination, an injected compiler
 #                   failure (t_isa_ir.sh, items 3-4)
+#   migrate_isa_lua Lua 5.4 built for x86-64 run on aarch64 from its shipped
+#                   bitcode, output byte-identical (t_isa_lua.sh; no cluster)
 get_property(moj_a64_tree GLOBAL PROPERTY MOJ_AARCH64_TREE)
 if(NOT TARGET mojcc OR NOT moj_a64_tree)
   return()
@@ -21,3 +23,7 @@ function(moj_isa_test name script timeout)
 endfunction()
 moj_isa_test(migrate_isa t_isa.sh 300)
 moj_isa_test(migrate_isa_ir t_isa_ir.sh 600)
+add_test(NAME migrate_isa_lua COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/t_isa_lua.sh)
+set_tests_properties(migrate_isa_lua PROPERTIES LABELS "migrate;aarch64" TIMEOUT 600 SKIP_RETURN_CODE 77
+  FIXTURES_REQUIRED moj_aarch64 PASS_REGULAR_EXPRESSION "PASS migrate_isa_lua" FAIL_REGULAR_EXPRESSION "FAIL"
+  ENVIRONMENT "MOJCC=$<TARGET_FILE:mojcc>")

@@ -8,10 +8,12 @@
 #      in the aarch64 executable); heap, globals, open flags, setjmp and char
 #      semantics checked after every hop, everything else at the end.
 #   2. the same program asked by mojave-run --migrate h2 (request signal).
-#   3. bitcode that cannot move (va_start, long double) is refused at
-#      the source with the reason named, before h2 is even dialled; the
-#      program carries on with its state.  The same built for aarch64 is
-#      refused on h2 for h1 (x86_64).
+#   3. isa_lowering's x86-64 variadic functions (converted) h1 -> h2 -> h1,
+#      same results after each hop; bitcode that cannot move (long double,
+#      a va_list handed to vsnprintf) is refused at the source with the
+#      reason named, before h2 is even dialled, and carries on with its
+#      state; built for aarch64, its variadic functions are refused on h2
+#      for h1 (x86_64).
 #   4. the same program without its report (a peer that did not check):
 #      h2's compiler refuses it, the program carries on at h1.
 #   5. a compiler failure at the aarch64 host (h3's mojaved restarted with a
@@ -50,37 +52,50 @@ expect_status $? 0
 expect_in "$T/out" "^after: migrated$"
 expect_in "$T/out" "^PASS zdtm_state$"
 
-# 3. refused at the source, reason named, nothing sent
-prog=$T/isa_refused
-"$MOJCC" -O2 -Wall -Wextra -Werror "$here/isa_refused.c" -o "$prog" || bad "mojcc cannot build isa_refused"
-readelf -p .mojave.isa "$prog" >"$T/report" 2>&1
-expect_in "$T/report" "aarch64 .*isa_refused.c: function 'sum' uses va_start/va_copy"
-expect_in "$T/report" "aarch64 .*isa_refused.c: .* uses long double as x87 80-bit"
+# 3. x86-64 variadic functions converted: h1 -> h2 -> h1, same results
+prog=$T/isa_lowering
+build() { "$MOJCC" -O2 -Wall -Wextra -Werror "$@" "$here/isa_lowering.c" || bad "mojcc cannot build isa_lowering $*"; }
+build -o "$prog"
+on h1 "$prog" vararg h2,h1 >"$T/out" 2>"$T/err"
+expect_status $? 0
+expect_in "$T/out" "^arrived at h2$"
+expect_in "$T/out" "^arrived at h1$"
+expect_in "$T/out" "^PASS vararg$"
+grep -q "DIFFERENT" "$T/out" && bad "variadic results differ after a hop: $(cat "$T/out")"
+
+# 3a. refused at the source, reason named, nothing sent
+build -DWITH_LONGDOUBLE -o "$prog.ld"
+build -DWITH_VPRINTF -o "$prog.vp"
+readelf -p .mojave.isa "$prog.ld" >"$T/report" 2>&1
+expect_in "$T/report" "aarch64 .*isa_lowering.c: .* uses long double as x87 80-bit"
+readelf -p .mojave.isa "$prog.vp" >"$T/report" 2>&1
+expect_in "$T/report" "aarch64 .*isa_lowering.c: function 'formatted' calls __moj_cc_vsnprintf, which reads a va_list the destination's way"
 lines=$(wc -l <"$D/mojaved-h2.log") # not even a connection (it would be logged when closed)
-for kind in vararg longdouble; do
-  on h1 "$prog" $kind h2 >"$T/out" 2>"$T/err"
+for kind in longdouble:ld vprintf:vp; do
+  on h1 "$prog.${kind#*:}" ${kind%:*} h2 >"$T/out" 2>"$T/err"
   expect_status $? 0
-  expect_in "$T/out" "moj_migrate\(h2\) returned -1 \(errno 8: IR mode refused: the bitcode cannot run on aarch64: .*isa_refused.c: (global|function) '.*' uses"
-  expect_in "$T/out" "^PASS $kind: "
+  expect_in "$T/out" "moj_migrate\(h2\) returned -1 \(errno 8: IR mode refused: the bitcode cannot run on aarch64: .*isa_lowering.c: (global|function) '.*' (uses|calls)"
+  expect_in "$T/out" "^PASS ${kind%:*}$"
 done
 [ "$(wc -l <"$D/mojaved-h2.log")" -eq "$lines" ] || bad "h2 heard from a refused move: $(tail -n +$((lines + 1)) "$D/mojaved-h2.log" | head -3)"
 
-# 3b. the other way: built for aarch64, on h2, refused for x86_64 (h1)
-"$MOJCC" --target=aarch64-linux-gnu -O2 -Wall -Wextra -Werror "$here/isa_refused.c" -o "$prog.a64" ||
-  bad "mojcc cannot build isa_refused for aarch64"
+# 3b. the other way: built for aarch64 (AAPCS64 va_list: not converted), on
+#     h2, refused for x86_64 (h1)
+"$MOJCC" --target=aarch64-linux-gnu -O2 -Wall -Wextra -Werror "$here/isa_lowering.c" -o "$prog.a64" ||
+  bad "mojcc cannot build isa_lowering for aarch64"
 lines=$(wc -l <"$D/mojaved-h1.log")
 on h2 qemu-aarch64-static "$prog.a64" vararg h1 >"$T/out" 2>"$T/err"
 expect_status $? 0
-expect_in "$T/out" "moj_migrate\(h1\) returned -1 \(errno 8: IR mode refused: the bitcode cannot run on x86_64: .*isa_refused.c: global 'ld_factor' uses fp128"
-expect_in "$T/out" "^PASS vararg: "
+expect_in "$T/out" "moj_migrate\(h1\) returned -1 \(errno 8: IR mode refused: the bitcode cannot run on x86_64: .*isa_lowering.c: function '.*' uses va_start/va_copy \(its va_list is laid out for aarch64\)"
+expect_in "$T/out" "^PASS vararg$"
 [ "$(wc -l <"$D/mojaved-h1.log")" -eq "$lines" ] || bad "h1 heard from a refused move"
 
 # 4. no report (as from an older mojcc): the destination's compiler refuses
-objcopy --remove-section .mojave.isa "$prog" "$prog.noreport" || bad "objcopy"
-on h1 "$prog.noreport" vararg h2 >"$T/out" 2>"$T/err"
+objcopy --remove-section .mojave.isa "$prog.ld" "$prog.noreport" || bad "objcopy"
+on h1 "$prog.noreport" longdouble h2 >"$T/out" 2>"$T/err"
 expect_status $? 0
-expect_in "$T/out" "moj_migrate\(h2\) returned -1 .*IR compile failed at h2: .*refusing bitcode module '.*isa_refused.c' for aarch64: .* uses long double"
-expect_in "$T/out" "^PASS vararg: "
+expect_in "$T/out" "moj_migrate\(h2\) returned -1 .*IR compile failed at h2: .*refusing bitcode module '.*isa_lowering.c' for aarch64: .* uses long double"
+expect_in "$T/out" "^PASS longdouble$"
 
 # 5. the aarch64 host's compiler fails: the program stays, state intact
 printf '#!/bin/sh\necho "injected compiler failure ($*)" >&2\nexit 1\n' >"$T/badcc"
