@@ -4,7 +4,8 @@
 # from runtime/dsm/proto.c), the inspector mojave-image and the libFuzzer
 # target (fuzz/fuzz.cmake).  Tests: tests/unit/test_image.c, tests/migrate/.
 set(MOJ_IMAGE_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/image_check.c ${CMAKE_CURRENT_SOURCE_DIR}/image_encode.c
-    ${CMAKE_CURRENT_SOURCE_DIR}/image_decode.c ${CMAKE_CURRENT_SOURCE_DIR}/image_print.c)
+    ${CMAKE_CURRENT_SOURCE_DIR}/image_decode.c ${CMAKE_CURRENT_SOURCE_DIR}/image_print.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/image_abi.c)
 list(APPEND MOJ_MIGRATE_RT_SOURCES ${MOJ_IMAGE_SOURCES})
 
 add_library(mojave_image STATIC ${MOJ_IMAGE_SOURCES} ${PROJECT_SOURCE_DIR}/runtime/dsm/proto.c)

@@ -21,7 +21,8 @@
 #include <stdint.h>
 
 #define MOJ_IMG_MAGIC   "MOJIMG\r\n"
-#define MOJ_IMG_VERSION 1u
+/* 2: META records the writer's ABI facts (moj_img_abi_t) */
+#define MOJ_IMG_VERSION 2u
 
 enum moj_img_section {
   MOJ_SEC_META = 1, MOJ_SEC_SYMS, MOJ_SEC_TABLE, MOJ_SEC_HEAP, MOJ_SEC_GLOBALS,
@@ -30,12 +31,27 @@ enum moj_img_section {
 
 enum moj_img_mode { MOJ_IMG_BINARY = 1, MOJ_IMG_IR = 2 };
 
+/* The ABI facts of the runtime that wrote the image (META, version 2): what a
+ * restore on another instruction set compares (moj_img_abi_check). */
+enum moj_img_ld { MOJ_LD_X87_80 = 1, MOJ_LD_IEEE128, MOJ_LD_IEEE64 };
+enum moj_img_va { MOJ_VA_SYSV_X86_64 = 1, MOJ_VA_AAPCS64, MOJ_VA_OTHER };
+typedef struct moj_img_abi {
+  uint8_t ptr_bytes;        /* 4 or 8                                          */
+  uint8_t big_endian;       /* 0 or 1                                          */
+  uint8_t char_signed;      /* plain char: 1 signed (x86-64), 0 unsigned (aarch64) */
+  uint8_t long_double;      /* moj_img_ld                                      */
+  uint8_t va_list;          /* moj_img_va                                      */
+  uint8_t heap_align_log2;  /* alignment every heap object gets, 0..12         */
+  uint8_t max_align_log2;   /* alignof(max_align_t), 0..12                     */
+} moj_img_abi_t;
+
 typedef struct moj_img_rlimit { uint32_t resource; uint64_t cur, max; } moj_img_rlimit_t;
 
 typedef struct moj_img_meta {
   uint32_t    mode;            /* moj_img_mode                                   */
   char        arch[16];        /* "x86_64", "aarch64"                            */
-  char        datalayout[160]; /* LLVM data layout string of the source program  */
+  char        datalayout[160]; /* LLVM data layout string of the writer's target */
+  moj_img_abi_t abi;           /* the writer's ABI facts                         */
   uint8_t     exe_hash[32];    /* SHA-256 of the executable file                 */
   uint8_t     bc_hash[32];     /* SHA-256 of its .mojave.bc bytes (0s if none)   */
   const char *exe_path;        /* absolute path at the source                   */
@@ -152,7 +168,7 @@ int moj_img_encode(const moj_img_t *img, int level, void **out, size_t *outlen,
  * string and cross-reference (reloc ids, strictly increasing table indices
  * below table_top, ...).  On success *out points to one allocation holding the
  * model and all its data (free with moj_img_free).  -1 with a named reason
- * ("truncated header", "bad magic", "version 7 unsupported (this is 1)",
+ * ("truncated header", "bad magic", "version 7 unsupported (this is 2)",
  * "checksum mismatch", "section FRAMES: frame 3 slot 2: size 9 for PTR", ...). */
 int  moj_img_decode(const void *buf, size_t len, moj_img_t **out, char *err, size_t errlen);
 void moj_img_free(moj_img_t *img);
@@ -160,6 +176,17 @@ void moj_img_free(moj_img_t *img);
 /* Peek at the header only (cheap): version, lengths.  0 or -1 + reason. */
 int moj_img_peek(const void *buf, size_t len, uint32_t *version, uint64_t *raw_len,
                  uint64_t *zstd_len, char *err, size_t errlen);
+
+/* The facts of the code this is compiled into; heap_align_log2 is the
+ * caller's (the runtime's allocator). */
+void moj_img_abi_here(moj_img_abi_t *a, unsigned heap_align_log2);
+
+/* May a process on instruction set `arch` with ABI facts `here` restore an
+ * image with META `m`?  0, or -1 with every difference that matters named
+ * in why ("the image was taken on aarch64 in binary mode; ...").  The
+ * rules are in image_abi.c and docs/migration.md. */
+int moj_img_abi_check(const moj_img_meta_t *m, const char *arch, const moj_img_abi_t *here, char *why,
+                      size_t whylen);
 
 /* Text dump (mojave-image inspect): every section, one record a line. */
 void moj_img_print(const moj_img_t *img, void *FILE_out, int show_bytes);

@@ -194,6 +194,19 @@ static int chk_meta(const moj_img_meta_t *mt, char *err, size_t errlen) {
       chk_fixed(err, errlen, mt->datalayout, sizeof mt->datalayout, "datalayout") ||
       chk_fixed(err, errlen, mt->src_host, sizeof mt->src_host, "src_host"))
     return -1;
+  const moj_img_abi_t *a = &mt->abi;
+  if (a->ptr_bytes != 4 && a->ptr_bytes != 8)
+    return fail(err, errlen, "section META: abi pointer size %u (4 or 8)", a->ptr_bytes);
+  if (a->big_endian > 1 || a->char_signed > 1)
+    return fail(err, errlen, "section META: abi byte order %u / char signedness %u not 0 or 1", a->big_endian,
+                a->char_signed);
+  if (a->long_double < MOJ_LD_X87_80 || a->long_double > MOJ_LD_IEEE64)
+    return fail(err, errlen, "section META: abi long double format %u unknown (1..3)", a->long_double);
+  if (a->va_list < MOJ_VA_SYSV_X86_64 || a->va_list > MOJ_VA_OTHER)
+    return fail(err, errlen, "section META: abi va_list kind %u unknown (1..3)", a->va_list);
+  if (a->heap_align_log2 > 12 || a->max_align_log2 > 12)
+    return fail(err, errlen, "section META: abi alignment 2^%u / 2^%u above 2^12", a->heap_align_log2,
+                a->max_align_log2);
   if (chk_str(err, errlen, mt->exe_path, S_NULL_OK | S_ABS_OR_EMPTY, "section META: exe_path") ||
       chk_str(err, errlen, mt->cwd, S_NULL_OK | S_ABS_OR_EMPTY, "section META: cwd"))
     return -1;

@@ -161,6 +161,11 @@ static int p_meta(rd_t *r, moj_img_t *m) {
   if (r_u32(r, &mt->mode, "mode") || r_fixed(r, mt->arch, sizeof mt->arch, "arch") ||
       r_fixed(r, mt->datalayout, sizeof mt->datalayout, "datalayout"))
     return -1;
+  if (r_bytes(r, 8, &p, "abi")) return -1;
+  moj_img_abi_t *a = &mt->abi;
+  a->ptr_bytes = p[0], a->big_endian = p[1], a->char_signed = p[2], a->long_double = p[3];
+  a->va_list = p[4], a->heap_align_log2 = p[5], a->max_align_log2 = p[6];
+  if (p[7]) return rfail(r, "abi: reserved byte %u is not 0", p[7]);
   if (r_bytes(r, 32, &p, "exe_hash")) return -1;
   memcpy(mt->exe_hash, p, 32);
   if (r_bytes(r, 32, &p, "bc_hash")) return -1;

@@ -87,6 +87,10 @@ static void sec_meta(wr_t *w, const moj_img_t *m) {
   put_u32(w, mt->mode);
   put_fixed(w, mt->arch, sizeof mt->arch);
   put_fixed(w, mt->datalayout, sizeof mt->datalayout);
+  const moj_img_abi_t *a = &mt->abi;
+  const uint8_t abi[8] = {a->ptr_bytes, a->big_endian, a->char_signed, a->long_double,
+                          a->va_list, a->heap_align_log2, a->max_align_log2, 0};
+  emit(w, abi, sizeof abi);
   emit(w, mt->exe_hash, 32);
   emit(w, mt->bc_hash, 32);
   put_str(w, mt->exe_path);

@@ -71,6 +71,12 @@ static void print_meta(FILE *f, const moj_img_t *m) {
   pfixed(f, mt->arch, sizeof mt->arch);
   fputs(" datalayout=", f);
   pfixed(f, mt->datalayout, sizeof mt->datalayout);
+  const moj_img_abi_t *a = &mt->abi;
+  fprintf(f, "\nMETA abi pointer=%u %s-endian char=%s long_double=%s va_list=%s heap_align=%u max_align=%u",
+          a->ptr_bytes, a->big_endian ? "big" : "little", a->char_signed ? "signed" : "unsigned",
+          a->long_double == MOJ_LD_X87_80 ? "x87-80" : a->long_double == MOJ_LD_IEEE128 ? "binary128" : "binary64",
+          a->va_list == MOJ_VA_SYSV_X86_64 ? "sysv-x86-64" : a->va_list == MOJ_VA_AAPCS64 ? "aapcs64" : "other",
+          1u << a->heap_align_log2, 1u << a->max_align_log2);
   fputs("\nMETA exe_path=", f);
   pstr(f, mt->exe_path);
   fputs(" cwd=", f);

@@ -212,6 +212,7 @@ static void sample_model(moj_img_t *m, int full) {
   memset(m, 0, sizeof *m);
   m->meta.mode = MOJ_IMG_BINARY;
   strcpy(m->meta.arch, "x86_64");
+  moj_img_abi_here(&m->meta.abi, 4);
   m->table_top = 1;
   if (!full) return;
   strcpy(m->meta.datalayout, "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-f80:128-n8:16:32:64-S128");

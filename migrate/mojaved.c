@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 #include "mojaved.h"
+#include "image.h" /* the format version (the header check below) */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -273,7 +274,10 @@ static const char *image_check(struct conn *c, char *why, size_t wl) {
   memcpy(&raw, h + 16, 8);
   memcpy(&zlen, h + 24, 8);
   if (memcmp(h, "MOJIMG\r\n", 8)) return "bad magic";
-  if (ver != 1) { snprintf(why, wl, "version %u unsupported (this is 1)", ver); return why; }
+  if (ver != MOJ_IMG_VERSION) {
+    snprintf(why, wl, "version %u unsupported (this is %u)", ver, MOJ_IMG_VERSION);
+    return why;
+  }
   if (zlen != c->img_len - 64) return "payload length does not match the header";
   uint8_t sum[32];
   _moj_sha_final(&c->sha, sum);

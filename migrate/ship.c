@@ -119,10 +119,11 @@ static int await(struct moj_ship *s, uint16_t want, void *buf, size_t cap, uint3
   return 0;
 }
 
-/* IR mode: the program's bitcode is the executable's .mojave.bc section
- * (docs/mojcc.md: one record per module).  Found through the ELF section
- * headers of the mapped file; NULL when there is none. */
-static const void *find_bitcode(const void *map, size_t len, size_t *bclen) {
+/* A non-loaded section of the mapped executable by name (IR mode: the
+ * bitcode `.mojave.bc`, docs/mojcc.md, and the cross-ISA report
+ * `.mojave.isa`), found through the ELF section headers; NULL when there is
+ * none. */
+static const void *find_section(const void *map, size_t len, const char *name, size_t *slen) {
   const Elf64_Ehdr *eh = map;
   if (len < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
       eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > len ||
@@ -132,14 +133,41 @@ static const void *find_bitcode(const void *map, size_t len, size_t *bclen) {
   const Elf64_Shdr *str = &sh[eh->e_shstrndx];
   if (str->sh_offset > len || str->sh_size > len - str->sh_offset) return NULL;
   const char *names = (const char *)map + str->sh_offset;
+  size_t nlen = strlen(name) + 1;
   for (unsigned i = 0; i < eh->e_shnum; i++) {
     if (sh[i].sh_name >= str->sh_size || sh[i].sh_type == SHT_NOBITS) continue;
-    if (strncmp(names + sh[i].sh_name, ".mojave.bc", str->sh_size - sh[i].sh_name)) continue;
+    if (str->sh_size - sh[i].sh_name < nlen || memcmp(names + sh[i].sh_name, name, nlen)) continue;
     if (sh[i].sh_offset > len || sh[i].sh_size > len - sh[i].sh_offset || !sh[i].sh_size) return NULL;
-    *bclen = sh[i].sh_size;
+    *slen = sh[i].sh_size;
     return (const char *)map + sh[i].sh_offset;
   }
   return NULL;
+}
+
+/* IR mode to another instruction set: the modules' own verdicts, written by
+ * mojcc at compile time (passes/MojPortable.cpp), one line "ARCH REASON"
+ * per thing the bitcode cannot do on ARCH.  Any line for the destination's
+ * instruction set refuses the move here, before anything is sent; objects
+ * without a report (older mojcc) are left to the destination's check. */
+static int isa_refused(const void *map, size_t len, const char *arch, char *reason, size_t rlen) {
+  size_t n = 0;
+  const char *p = find_section(map, len, ".mojave.isa", &n), *end = p ? p + n : NULL;
+  size_t alen = strlen(arch), hits = 0;
+  const char *first = NULL, *first_end = NULL;
+  while (p && p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *e = nl ? nl : end;
+    while (p < e && !*p) p++; /* padding between objects */
+    if ((size_t)(e - p) > alen && !memcmp(p, arch, alen) && p[alen] == ' ') {
+      if (!hits++) first = p + alen + 1, first_end = e;
+    }
+    p = e + 1;
+  }
+  if (!hits) return 0;
+  say(reason, rlen, "IR mode refused: the bitcode cannot run on %s: %.*s%s", arch, (int)(first_end - first), first,
+      hits > 1 ? " (and more: readelf -p .mojave.isa lists them)" : "");
+  errno = ENOEXEC;
+  return -1;
 }
 
 /* Send what the destination runs — the executable (binary mode) or its
@@ -154,7 +182,7 @@ static int send_exe(struct moj_ship *s, int mode, const char *exe_path, uint8_t 
   plen = len;
   int rc = -1;
   if (mode == 2) {
-    p = find_bitcode(map, len, &plen);
+    p = find_section(map, len, ".mojave.bc", &plen);
     if (!p) {
       say(reason, rlen, "IR mode: %s has no .mojave.bc section (not built with mojcc)", exe_path);
       errno = ENOEXEC;
@@ -306,10 +334,21 @@ int moj_ship_begin(const char *host, int mode, const char *exe_path, const void 
   if (len > MG_MAX_IMAGE) { say(reason, rlen, "image of %zu bytes exceeds the limit", len); e = EFBIG; goto fail; }
   mode = moj_ship_mode(c, host, mode, reason, rlen);
   if (mode < 0) { e = ENOEXEC; goto fail; }
+  const char *exe = exe_path && *exe_path ? exe_path : "/proc/self/exe";
+  int h = _moj_cluster_find_host(c, host), there = h >= 0 ? c->host[h].arch : _moj_arch_native();
+  if (mode == 2 && there != _moj_arch_native()) { /* before anything reaches the host */
+    size_t elen;
+    uint8_t ehash[32];
+    void *map = map_exe(exe, &elen, ehash, reason, rlen); /* hashed once: send_exe's map is memoized */
+    if (!map) { e = errno ? errno : EPROTO; goto fail; }
+    int refused = isa_refused(map, elen, _moj_arch_name(there), reason, rlen);
+    munmap(map, elen);
+    if (refused) { e = ENOEXEC; goto fail; }
+  }
   s->fd = mg_dial(c, host, NULL, deadline, reason, rlen);
   if (s->fd < 0) { e = errno; goto fail; }
   uint8_t hash[32] = {0};
-  if (send_exe(s, mode, exe_path && *exe_path ? exe_path : "/proc/self/exe", hash, deadline, reason, rlen)) {
+  if (send_exe(s, mode, exe, hash, deadline, reason, rlen)) {
     e = errno ? errno : EPROTO;
     goto fail;
   }

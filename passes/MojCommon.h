@@ -17,6 +17,9 @@
 #include "llvm/IR/PassManager.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <string>
+#include <vector>
+
 #include "mojave/cc_abi.h"
 
 namespace llvm {
@@ -145,6 +148,34 @@ struct MojEmbedBitcodePass : llvm::PassInfoMixin<MojEmbedBitcodePass> {
   llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
   static bool isRequired() { return true; }
 };
+
+// moj-isa-report: records the module's source triple and data layout and
+// writes its refusals per other instruction set into `.mojave.isa`;
+// moj-retarget: converts shipped bitcode of another instruction set for this
+// one, or refuses it (MojPortable.cpp).
+struct MojIsaReportPass : llvm::PassInfoMixin<MojIsaReportPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
+struct MojRetargetPass : llvm::PassInfoMixin<MojRetargetPass> {
+  llvm::PreservedAnalyses run(llvm::Module &M, llvm::ModuleAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
+// Why M's code cannot run on instruction set ToArch (data layout ToDL), one
+// reason a line; empty when it can.
+std::vector<std::string> portabilityProblems(llvm::Module &M, llvm::StringRef ToArch,
+                                             llvm::StringRef ToDL);
+
+// x86-64 variadic functions in shipped bitcode compiled for another
+// instruction set (MojVarargs.cpp): why a call or a va_start function cannot
+// be converted ("" when it can), C library functions that take a va_list,
+// and the conversion itself.
+std::string sysvVarargProblem(const llvm::CallBase &CB);
+std::string sysvVaStartProblem(const llvm::Function &F);
+bool isVaListLibcall(llvm::StringRef Name);
+void convertSysVVarargs(llvm::Module &M);
 
 } // namespace moj
 

@@ -3,7 +3,8 @@
 // Entry point of MojavePasses.so.  Registers
 //   * each pass by name for `opt -load-pass-plugin=MojavePasses.so
 //     -passes=moj-diagnose|moj-alloc|moj-extcall|moj-nonmoving|moj-translate|moj-translate-nohoist|
-//     moj-lower|moj-lower-O0|moj-embed-bc|moj-instrument|moj-instrument-O0`
+//     moj-lower|moj-lower-O0|moj-embed-bc|moj-isa-report|moj-retarget|
+//     moj-instrument|moj-instrument-O0`
 //   * the whole pipeline at clang's optimizer-last extension point, so it
 //     sees the code after all of clang's optimizations (vectorized loops,
 //     inlined callees) and nothing re-optimizes around its barriers except
@@ -58,6 +59,7 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     RunM(MojMigratePass());
     M.addModuleFlag(Module::Warning, InstrumentedFlag, 1);
     if (Embed) {
+      RunM(MojIsaReportPass());
       MojEmbedBitcodePass EB;
       EB.run(M, MAM);
     }
@@ -92,6 +94,10 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                     MPM.addPass(MojVerifyPass());
                   else if (Name == "moj-migrate")
                     MPM.addPass(MojMigratePass());
+                  else if (Name == "moj-isa-report")
+                    MPM.addPass(MojIsaReportPass());
+                  else if (Name == "moj-retarget")
+                    MPM.addPass(MojRetargetPass());
                   else if (Name == "moj-embed-bc")
                     MPM.addPass(MojEmbedBitcodePass());
                   else if (Name == "moj-instrument")
@@ -114,6 +120,13 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                   else
                     return false;
                   return true;
+                });
+            // Shipped bitcode of another instruction set is converted
+            // before clang's optimizer sees the source's target attributes.
+            PB.registerPipelineStartEPCallback(
+                [](ModulePassManager &MPM, OptimizationLevel) {
+                  if (const char *R = getenv("MOJCC_REQUIRE_INSTRUMENTED"); R && *R && *R != '0')
+                    MPM.addPass(MojRetargetPass());
                 });
             PB.registerOptimizerLastEPCallback(
                 [](ModulePassManager &MPM, OptimizationLevel Level) {

@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define MOJ_MIN_ALIGN_LOG2 4 /* mimalloc's natural alignment for blocks >= 16 B */
 
 /* A large block a level is about to fill (a copy-on-write or realloc copy)
  * is backed by transparent huge pages where the kernel allows it: copying

@@ -11,12 +11,15 @@
 
 #if defined(__x86_64__)
 #define MOJ_ARCH_NAME "x86_64"
+/* clang 16's data layout for the target (what images record) */
+#define MOJ_ARCH_DATALAYOUT "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-f80:128-n8:16:32:64-S128"
 static inline void moj_cpu_relax(void) { __builtin_ia32_pause(); }
 /* The page-fault error code: bit 1 is set for a write. */
 static inline int moj_fault_is_write(const ucontext_t *u) { return (u->uc_mcontext.gregs[REG_ERR] & 2) != 0; }
 
 #elif defined(__aarch64__)
 #define MOJ_ARCH_NAME "aarch64"
+#define MOJ_ARCH_DATALAYOUT "e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128"
 static inline void moj_cpu_relax(void) { __asm__ volatile("yield" ::: "memory"); }
 /* The kernel appends an esr_context record to the signal frame's __reserved
  * area for data aborts; its WnR bit (6) says write.  Without the record (an
@@ -46,6 +49,36 @@ static inline int moj_fault_is_write(const ucontext_t *u) {
 
 #else
 #error "libmojave supports x86-64 and aarch64 (runtime/arch.h, runtime/spec_<processor>.S)"
+#endif
+
+/* open(2) flags: x86-64 uses the kernel's generic numbering, aarch64 numbers
+ * four of them otherwise (the same four bits, permuted).  Images carry
+ * descriptors' flags in the generic numbering (FILES), so a restore on the
+ * other instruction set reopens with the same meaning; passes/MojPortable.cpp
+ * converts the constants in moved code the same way. */
+enum {
+  MOJ_GEN_O_DIRECT = 040000, MOJ_GEN_O_LARGEFILE = 0100000,
+  MOJ_GEN_O_DIRECTORY = 0200000, MOJ_GEN_O_NOFOLLOW = 0400000,
+  MOJ_A64_O_DIRECTORY = 040000, MOJ_A64_O_NOFOLLOW = 0100000,
+  MOJ_A64_O_DIRECT = 0200000, MOJ_A64_O_LARGEFILE = 0400000,
+  MOJ_O_PERMUTED = 0740000,
+};
+static inline int moj_oflags_a64_to_gen(int f) {
+  return (f & ~MOJ_O_PERMUTED) | (f & MOJ_A64_O_DIRECTORY ? MOJ_GEN_O_DIRECTORY : 0) |
+         (f & MOJ_A64_O_NOFOLLOW ? MOJ_GEN_O_NOFOLLOW : 0) | (f & MOJ_A64_O_DIRECT ? MOJ_GEN_O_DIRECT : 0) |
+         (f & MOJ_A64_O_LARGEFILE ? MOJ_GEN_O_LARGEFILE : 0);
+}
+static inline int moj_oflags_gen_to_a64(int f) {
+  return (f & ~MOJ_O_PERMUTED) | (f & MOJ_GEN_O_DIRECTORY ? MOJ_A64_O_DIRECTORY : 0) |
+         (f & MOJ_GEN_O_NOFOLLOW ? MOJ_A64_O_NOFOLLOW : 0) | (f & MOJ_GEN_O_DIRECT ? MOJ_A64_O_DIRECT : 0) |
+         (f & MOJ_GEN_O_LARGEFILE ? MOJ_A64_O_LARGEFILE : 0);
+}
+#if defined(__aarch64__)
+#define moj_oflags_to_image moj_oflags_a64_to_gen
+#define moj_oflags_from_image moj_oflags_gen_to_a64
+#else
+static inline int moj_oflags_to_image(int f) { return f; }
+static inline int moj_oflags_from_image(int f) { return f; }
 #endif
 
 #endif /* MOJ_ARCH_H */

@@ -234,6 +234,9 @@ static inline void _moj_index_push(uint32_t idx) { /* entry already marked free 
 }
 
 /* alloc.c */
+/* Alignment every heap block gets without asking (mimalloc's natural one
+ * for blocks >= 16 B); images record it (migrate/image_abi.c). */
+#define MOJ_MIN_ALIGN_LOG2 4
 void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) MOJ_HIDDEN;
 /* ... and large objects too: *where gets MOJ_META_LARGE or (in a level) INHEAP */
 void *_moj_block_alloc_obj(moj_level_t *l, size_t n, unsigned align_log2, uint8_t *where) MOJ_HIDDEN;

@@ -169,7 +169,7 @@ static int capture_files(moj_img_t *img, char *reason, size_t rlen) {
     C.paths[n] = strdup(path);
     if (!C.paths[n]) { rc = fail(reason, rlen, ENOMEM, "out of memory listing files"); break; }
     off_t off = lseek(fd, 0, SEEK_CUR);
-    C.files[n] = (moj_img_file_t){fd, MOJ_FILE_REGULAR, fcntl(fd, F_GETFL), fcntl(fd, F_GETFD),
+    C.files[n] = (moj_img_file_t){fd, MOJ_FILE_REGULAR, moj_oflags_to_image(fcntl(fd, F_GETFL)), fcntl(fd, F_GETFD),
                                   off < 0 ? 0 : (uint64_t)off, C.paths[n]};
     n++;
   }
@@ -225,6 +225,8 @@ int _moj_mig_capture_state(moj_img_t *img, mig_relocs_t *r, char *reason, size_t
   /* metadata */
   moj_img_meta_t *m = &img->meta;
   snprintf(m->arch, sizeof m->arch, "%s", MOJ_ARCH_NAME);
+  snprintf(m->datalayout, sizeof m->datalayout, "%s", MOJ_ARCH_DATALAYOUT);
+  moj_img_abi_here(&m->abi, MOJ_MIN_ALIGN_LOG2);
   static char exe[4096] MOJ_RTVAR;
   ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
   exe[k > 0 ? k : 0] = 0;
@@ -365,7 +367,7 @@ static void restore_globals(const moj_img_t *img) {
 static void restore_files(const moj_img_t *img) {
   for (uint32_t i = 0; i < img->nfiles; i++) {
     const moj_img_file_t *f = &img->files[i];
-    int flags = f->flags & ~(O_CREAT | O_EXCL | O_TRUNC);
+    int flags = moj_oflags_from_image(f->flags) & ~(O_CREAT | O_EXCL | O_TRUNC);
     int fd = open(f->path, flags);
     if (fd < 0) _moj_fatal("migration: cannot reopen %s (descriptor %d): %s", f->path, f->fd, strerror(errno));
     if (fd != f->fd) {
@@ -395,8 +397,12 @@ static void restore_stdin(const moj_img_t *img) {
 }
 
 void _moj_mig_restore_state(const moj_img_t *img) {
-  if (strcmp(img->meta.arch, MOJ_ARCH_NAME))
-    _moj_fatal("migration: the image was taken on %s; this host runs " MOJ_ARCH_NAME, img->meta.arch);
+  /* another instruction set: only where the ABIs agree (migrate/image_abi.c) */
+  moj_img_abi_t here;
+  moj_img_abi_here(&here, MOJ_MIN_ALIGN_LOG2);
+  char abi_why[512];
+  if (moj_img_abi_check(&img->meta, MOJ_ARCH_NAME, &here, abi_why, sizeof abi_why))
+    _moj_fatal("migration: the image cannot be restored here: %s", abi_why);
   for (uint32_t i = 0; i < img->meta.nrlimits; i++) {
     struct rlimit l = {img->meta.rlimits[i].cur, img->meta.rlimits[i].max};
     setrlimit((int)img->meta.rlimits[i].resource, &l); /* best effort: a lower hard limit stays */

@@ -8,8 +8,9 @@
  *   0x01  the rest is an image whose checksum the harness recomputes ->
  *         fuzzes header lengths and zstd frame handling;
  *   else  the input is an image as is -> header and checksum checks.
- * Whatever decodes must print, re-encode, decode again, and re-encode to the
- * same raw payload byte for byte (the format is canonical).  Any violation
+ * Whatever decodes must print, pass through the restore's ABI check (either
+ * verdict, with a reason when refused), re-encode, decode again, and
+ * re-encode to the same raw payload byte for byte (the format is canonical).  Any violation
  * aborts, which libFuzzer reports as a crash. */
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   moj_img_print(m, devnull, size & 1);
+  moj_img_abi_t here;
+  moj_img_abi_here(&here, 4);
+  char why[512];
+  if (moj_img_abi_check(&m->meta, "x86_64", &here, why, sizeof why) && !why[0])
+    die("ABI check", "refused without a reason");
 
   void *re;
   size_t relen;

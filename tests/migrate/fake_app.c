@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "image.h" /* MOJ_IMG_VERSION: mojaved checks the header */
 #include "proto.h" /* _moj_sha256, from libmojave */
 
 struct state {
@@ -100,7 +101,7 @@ static void migrate(const char *host, int mode) {
   next.hops++;
   memcpy(img + 64, &next, sizeof next);
   for (size_t k = 0; k < pad; k++) img[64 + sizeof st + k] = (uint8_t)(k * 131u >> 7);
-  uint32_t ver = 1, flags = 0;
+  uint32_t ver = MOJ_IMG_VERSION, flags = 0;
   uint64_t raw = plen, z = plen;
   memcpy(img, getenv("FAKE_BAD_MAGIC") ? "MOJXXX\r\n" : "MOJIMG\r\n", 8);
   memcpy(img + 8, &ver, 4);

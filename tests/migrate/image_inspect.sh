@@ -25,9 +25,10 @@ patch() { cp "$work/s.img" "$work/$1"; printf "$(sed 's/../\\x&/g' <<<"$3")" |
 "$tool" sample "$work/s.img" || { echo "FAIL image_inspect: sample"; exit 1; }
 size=$(stat -c %s "$work/s.img")
 
-check verify_ok 0 "s.img: ok (version 1" -- "$tool" verify "$work/s.img"
-check inspect_header 0 "IMAGE file=$work/s.img version=1 bytes=$size" -- "$tool" inspect "$work/s.img"
-for line in 'META mode=binary arch="x86_64"' 'META argv[1]="--size"' 'SYMS [1] "m1:counter"' \
+check verify_ok 0 "s.img: ok (version 2" -- "$tool" verify "$work/s.img"
+check inspect_header 0 "IMAGE file=$work/s.img version=2 bytes=$size" -- "$tool" inspect "$work/s.img"
+for line in 'META mode=binary arch="x86_64"' 'META abi pointer=8 little-endian char=signed long_double=x87-80 va_list=sysv-x86-64 heap_align=16 max_align=16' \
+            'META argv[1]="--size"' 'SYMS [1] "m1:counter"' \
             'TABLE top=9 objects=3 bytes=144' 'HEAP [#4] align_log2=4 data=48 bytes [40 41 42' \
             'GLOBALS [1] "table" data=24 bytes' 'FRAMES [0] slot[9] BYTES data=5 bytes [01 fe ca ef be]' \
             'RELOCS [3] at SLOT frame 0 slot 8 +0 -> STACK frame 1 alloca 0 +8' \
@@ -44,7 +45,7 @@ check inspect_invalid 1 "invalid image: checksum mismatch" -- "$tool" inspect "$
 patch magic.img 0 4e
 check magic 1 "invalid: bad magic" -- "$tool" verify "$work/magic.img"
 patch version.img 8 07
-check version 1 "invalid: version 7 unsupported (this is 1)" -- "$tool" verify "$work/version.img"
+check version 1 "invalid: version 7 unsupported (this is 2)" -- "$tool" verify "$work/version.img"
 head -c 40 "$work/s.img" > "$work/short.img"
 check truncated_header 1 "invalid: truncated header (40 of 64 bytes)" -- "$tool" verify "$work/short.img"
 head -c $((size - 10)) "$work/s.img" > "$work/cut.img"
@@ -59,6 +60,6 @@ check no_command 2 "missing command" -- "$tool"
 check bad_command 2 "unknown command 'frobnicate'" -- "$tool" frobnicate
 check bad_option 2 "unknown option '--nope'" -- "$tool" inspect --nope "$work/s.img"
 check help 0 "EXIT STATUS" -- "$tool" --help
-check version_flag 0 "image format version 1" -- "$tool" --version
+check version_flag 0 "image format version 2" -- "$tool" --version
 
 if [ "$fails" -eq 0 ]; then echo "PASS image_inspect"; else echo "FAIL image_inspect ($fails cases)"; exit 1; fi

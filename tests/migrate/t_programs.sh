@@ -28,6 +28,12 @@ cp "$bz_src"/*.c "$bz_src"/*.h "$w/bz/"
 (cd "$w/bz" && "$MOJCC" -O2 -D_FILE_OFFSET_BITS=64 -w blocksort.c huffman.c crctable.c randtable.c compress.c \
    decompress.c bzlib.c bzip2.c -o bzip2) || bad "bzip2 does not build with mojcc"
 [ "$rc" -eq 0 ] || verdict migrate_programs
+# Lua's report refuses nothing for aarch64 (its variadic functions and
+# setjmp error handling are converted: migrate_isa_lua runs it there) and
+# names nothing for its own instruction set
+readelf -p .mojave.isa "$w/lua/lua" >"$T/lua.isa" 2>&1
+expect_in "$T/lua.isa" "checked"
+grep -qE "(^|[[:space:]])(aarch64|x86_64) [^ ]+\.c: " "$T/lua.isa" && bad "lua's report refuses: $(grep -m2 '\.c: ' "$T/lua.isa")"
 
 # Lua: a script of a few seconds, moved after 0.3 s
 "$w/lua/lua" "$here/workloads/long.lua" 250 > "$T/lua.ref"

@@ -15,9 +15,11 @@
  *   zdtm_state - DIR        wait at migration points for a request
  *                           (mojave-run --migrate HOST)
  * DIR holds the test's files (shared by all hosts). */
+#define _GNU_SOURCE /* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <mojave.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,21 @@ char gbuf[64] = "global buffer";
 static struct entry *table[64];
 static struct node *list;
 static struct tree *root;
+/* plain char's signedness is the compiler's (signed on x86-64, unsigned on
+ * aarch64): code moved in IR mode keeps its source's, whatever the host */
+static char gch = (char)0xe9;
+static int gch_negative;
+/* open(2) flags: aarch64 numbers O_DIRECTORY, O_NOFOLLOW, O_DIRECT and
+ * O_LARGEFILE otherwise than x86-64; moved code and images keep meaning */
+static char dpath[512];
+/* setjmp/longjmp: the C library's jmp_buf is 200 bytes on x86-64, 312 on
+ * aarch64; what follows it in memory must survive a setjmp after a move */
+static struct { jmp_buf b; long canary[16]; } jb = {.canary = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
+static int __attribute__((noinline)) jump_back(int v) {
+  if (setjmp(jb.b)) return v + 1;
+  longjmp(jb.b, 1);
+}
+static int dirfd_g = -1, dir_flags; /* a directory held open across the moves */
 static const char *target;
 static int rfd = -1, wfd = -1;
 static char rpath[512], wpath[512], spath[512];
@@ -69,6 +86,7 @@ static int inorder(struct tree *t, int prev, int *count) {
 }
 
 static void build(void) {
+  gch_negative = gch < 0;
   for (long i = 0; i < 1000; i++) {
     struct node *n = malloc(sizeof *n);
     n->v = i * i;
@@ -114,6 +132,29 @@ static void check_heap(void) {
   CHECK(!strcmp(gbuf, "global buffer, changed"), "global buffer '%s'", gbuf);
 }
 
+static void check_jmp_buf(void) {
+  CHECK(jump_back(41) == 42, "setjmp/longjmp");
+  int intact = 1;
+  for (int i = 0; i < 16; i++) intact &= jb.canary[i] == 7;
+  CHECK(intact, "setjmp wrote past the jmp_buf");
+}
+
+static void check_open_flags(void) {
+  /* (O_LARGEFILE is left out: the kernel sets it, and qemu-user hides it) */
+  const int kept = O_ACCMODE | O_DIRECTORY | O_NOFOLLOW | O_DIRECT | O_APPEND | O_NONBLOCK;
+  int fl = fcntl(dirfd_g, F_GETFL);
+  CHECK((fl & kept) == (dir_flags & kept) && (fl & O_DIRECTORY), "open flags of a restored directory: %#x, were %#x",
+        (unsigned)fl, (unsigned)dir_flags);
+  CHECK((fcntl(rfd, F_GETFL) & kept) == O_RDONLY && (fcntl(wfd, F_GETFL) & kept) == O_WRONLY,
+        "open flags of restored files");
+  int d = open(dpath, O_RDONLY | O_DIRECTORY);
+  CHECK(d >= 0, "O_DIRECTORY on a directory: %s", strerror(errno));
+  if (d >= 0) close(d);
+  d = open(rpath, O_RDONLY | O_DIRECTORY);
+  CHECK(d < 0 && errno == ENOTDIR, "O_DIRECTORY on a file: %d (%s)", d, strerror(errno));
+  if (d >= 0) close(d);
+}
+
 static void migrate_here(void) {
   gcounter++;
   strcat(gbuf, ", changed");
@@ -149,6 +190,13 @@ static void migrate_here(void) {
       CHECK(r == MOJ_MIGRATE_ARRIVED, "moj_migrate(%s) returned %d (errno %d: %s)", h, r, errno, moj_migrate_error());
       migrated += r == MOJ_MIGRATE_ARRIVED;
       printf("hop to %s: %s\n", h, r == MOJ_MIGRATE_ARRIVED ? "arrived" : "failed");
+      /* the heap, globals and char semantics after each hop, not only the last */
+      int before = failures;
+      check_heap();
+      check_open_flags();
+      check_jmp_buf();
+      CHECK((gch < 0) == gch_negative && (unsigned char)gch == 0xe9, "plain char's signedness changed");
+      printf("state at %s: %s\n", h, failures == before ? "ok" : "wrong");
     }
   }
   CHECK(read(rfd, half, 16) == 16 && !memcmp(half, "ghijklmnopqrstuv", 16), "second half read after migration");
@@ -183,6 +231,7 @@ int main(int argc, char **argv) {
   if (argc != 3) { fprintf(stderr, "usage: zdtm_state TARGET|- DIR\n"); return 2; }
   target = argv[1];
   snprintf(rpath, sizeof rpath, "%s/input", argv[2]);
+  snprintf(dpath, sizeof dpath, "%s", argv[2]);
   snprintf(wpath, sizeof wpath, "%s/output", argv[2]);
   snprintf(spath, sizeof spath, "%s/stream-output", argv[2]);
   FILE *f = fopen(rpath, "w");
@@ -194,12 +243,16 @@ int main(int argc, char **argv) {
   sin = fopen(rpath, "r");
   sout = fopen(spath, "w");
   if (rfd < 0 || wfd < 0 || !sin || !sout) { perror("FAIL open"); return 1; }
+  dirfd_g = open(dpath, O_RDONLY | O_DIRECTORY);
+  dir_flags = fcntl(dirfd_g, F_GETFL);
   if (!strcmp(target, "-")) quiet_id = begin_quiet();
   build();
   int top = (DEPTH + 1) * 3;
   long r = descend(DEPTH, 0, &top);
   CHECK(r == DEPTH + 2, "recursion result %ld", r);
   check_heap();
+  check_open_flags();
+  check_jmp_buf();
   close(wfd);
   char buf[64] = {0};
   int fd = open(wpath, O_RDONLY);

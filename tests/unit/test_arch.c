@@ -10,6 +10,7 @@
 
 #include "arch.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -113,10 +114,26 @@ static void no_or_bad_record_means_write(void **st) {
 }
 #endif
 
+/* open(2) flags in images: the generic numbering, whatever the target; the
+ * aarch64 mapping is the kernel's (asm/fcntl.h of both) */
+static void open_flags(void **st) {
+  (void)st;
+  assert_int_equal(moj_oflags_to_image(O_DIRECTORY), 0200000);
+  assert_int_equal(moj_oflags_to_image(O_NOFOLLOW), 0400000);
+  assert_int_equal(moj_oflags_to_image(O_DIRECT), 040000);
+  assert_int_equal(moj_oflags_to_image(O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC);
+  for (int f = 0; f < (1 << 22); f += 01111)
+    assert_int_equal(moj_oflags_from_image(moj_oflags_to_image(f)), f);
+  assert_int_equal(moj_oflags_a64_to_gen(040000 | 0400000 | 1), 0200000 | 0100000 | 1);
+  assert_int_equal(moj_oflags_gen_to_a64(0200000 | 0100000 | 1), 040000 | 0400000 | 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(arch_name),
     cmocka_unit_test(writes_are_writes),
+    cmocka_unit_test(open_flags),
 #if defined(__aarch64__)
     cmocka_unit_test(esr_record_decides),
     cmocka_unit_test(no_or_bad_record_means_write),

@@ -64,6 +64,8 @@ static void tser_body(tb_t *b, uint32_t t, const moj_img_t *m) {
     mark(MK_ARCH, b);
     tb_fixed(b, mt->arch, 16);
     tb_fixed(b, mt->datalayout, 160);
+    tb_put(b, &mt->abi, 7);
+    tb_put(b, "", 1);
     tb_put(b, mt->exe_hash, 32);
     tb_put(b, mt->bc_hash, 32);
     tb_str(b, mt->exe_path ? mt->exe_path : "");
@@ -292,6 +294,7 @@ static void small_init(small_t *s) {
   m->meta.mode = MOJ_IMG_IR;
   strcpy(m->meta.arch, "aarch64");
   strcpy(m->meta.datalayout, "e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128");
+  m->meta.abi = (moj_img_abi_t){8, 0, 0, MOJ_LD_IEEE128, MOJ_VA_AAPCS64, 4, 4};
   m->meta.bc_hash[31] = 9;
   m->meta.exe_path = "/opt/t/prog";
   m->meta.cwd = "/";
@@ -378,6 +381,7 @@ static void rich_init(rich_t *r) {
   m->meta.mode = MOJ_IMG_BINARY;
   strcpy(m->meta.arch, "x86_64_and_more");       /* 15 chars: the array's limit */
   memset(m->meta.datalayout, 'd', 159);
+  m->meta.abi = (moj_img_abi_t){8, 1, 1, MOJ_LD_IEEE64, MOJ_VA_OTHER, 12, 12}; /* every field at its limit */
   for (int i = 0; i < 32; i++) { m->meta.exe_hash[i] = (uint8_t)i; m->meta.bc_hash[i] = (uint8_t)~i; }
   m->meta.exe_path = "/usr/local/bin/rich";
   m->meta.cwd = "/srv/work dir/\"quoted\"";
@@ -449,6 +453,7 @@ static void models_equal(const moj_img_t *a, const moj_img_t *b) {
   assert_int_equal(x->mode, y->mode);
   assert_memory_equal(x->arch, y->arch, 16);
   assert_memory_equal(x->datalayout, y->datalayout, 160);
+  assert_memory_equal(&x->abi, &y->abi, sizeof x->abi);
   assert_memory_equal(x->exe_hash, y->exe_hash, 32);
   assert_memory_equal(x->bc_hash, y->bc_hash, 32);
   assert_string_equal(x->exe_path ? x->exe_path : "", y->exe_path);
@@ -561,7 +566,7 @@ static void rich_round_trip(void **st) {
     uint64_t raw, z;
     char err[256];
     assert_int_equal(moj_img_peek(img, len, &v, &raw, &z, err, sizeof err), 0);
-    assert_int_equal(v, 1);
+    assert_int_equal(v, MOJ_IMG_VERSION);
     assert_int_equal(z, len - HDR);
     assert_true(raw > BIG_LEN);
     moj_img_t *d = decode_ok(img, len);
@@ -615,6 +620,7 @@ static void small_and_empty_round_trip(void **st) {
   moj_img_t e;
   memset(&e, 0, sizeof e);
   e.meta.mode = MOJ_IMG_BINARY;
+  moj_img_abi_here(&e.meta.abi, 4);
   e.table_top = 1;
   img = encode_ok(&e, 1, &len);
   d = decode_ok(img, len);
@@ -658,8 +664,8 @@ static void header_fields(void **st) {
 #define TAMPER(stmt, want) do { memcpy(t, img, len); stmt; decode_expect(t, len, want); } while (0)
   TAMPER(t[0] = 'm', "bad magic");
   TAMPER(t[6] = '\n', "bad magic");
-  TAMPER(set32(t + 8, 7), "version 7 unsupported (this is 1)");
-  TAMPER(set32(t + 8, 0), "version 0 unsupported (this is 1)");
+  TAMPER(set32(t + 8, 7), "version 7 unsupported (this is 2)");
+  TAMPER(set32(t + 8, 0), "version 0 unsupported (this is 2)");
   TAMPER(set32(t + 12, 4), "header flags 0x4 unknown");
   TAMPER(set64(t + 16, (64ull << 30) + 1), "raw length 68719476737 exceeds the 64 GiB limit");
   TAMPER(set64(t + 16, 159), "raw length 159 too small for 10 section headers");
@@ -700,7 +706,7 @@ static void zstd_frame_lies(void **st) {
   ZSTD_inBuffer ib = {raw, rn, 0};
   assert_int_equal(ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end), 0);
   ZSTD_freeCCtx(cc);
-  memcpy(img, "MOJIMG\r\n\1\0\0\0\0\0\0\0", 16);
+  memcpy(img, "MOJIMG\r\n\2\0\0\0\0\0\0\0", 16);
   set64(img + 16, rn);
   set64(img + 24, ob.pos);
   reseal(img, HDR + ob.pos);
@@ -709,7 +715,7 @@ static void zstd_frame_lies(void **st) {
   /* a forged frame: 1 GiB declared, one RLE block (at most 128 KiB) behind
    * it; refused from the block headers, before anything is allocated */
   uint8_t f[HDR + 20];
-  memcpy(f, "MOJIMG\r\n\1\0\0\0\0\0\0\0", 16);
+  memcpy(f, "MOJIMG\r\n\2\0\0\0\0\0\0\0", 16);
   set64(f + 16, 1ull << 30);
   uint8_t *z = f + HDR;
   set32(z, 0xFD2FB528u);
