@@ -224,10 +224,11 @@ int _moj_dsm_ocap_active(void);
 int _moj_dsm_ocap_sigaction(const struct sigaction *act, struct sigaction *old);
 /* speculations over ordered segments (client_otx.c) */
 void _moj_dsm_otx_read(struct cseg *s, uint32_t pn);
+void _moj_dsm_otx_invalidated(struct cseg *s, uint32_t pn);
 int _moj_dsm_otx_store(struct cseg *s, uint32_t pn, const uint8_t *before, uint32_t off, uint32_t len, const uint8_t *bytes);
 int _moj_dsm_otx_vote(int k);
 void _moj_dsm_otx_event(int ev, int k, int depth_before);
-void _moj_dsm_otx_stats(uint64_t *commits, uint64_t *conflicts);
+void _moj_dsm_otx_stats(uint64_t *commits, uint64_t *conflicts, uint64_t *doomed_early);
 int _moj_dsm_spec_twin(struct cseg *s, uint32_t pn, const uint8_t *before);
 
 /* ---------------- speculative lock acquisition (client_speclock.c) ---------------- */

@@ -85,6 +85,7 @@ void _moj_dsm_serve_fetch(struct hconn *hc, const struct _moj_hdr *h, const uint
   _moj_dsm_speclock_fetch_seen();
   pthread_mutex_lock(&_moj_dsm_seg_lock);
   struct cseg *s = _moj_dsm_seg_by_id(q.id);
+  if (s && s->ordered && q.page < s->npages) _moj_dsm_otx_invalidated(s, q.page);
   if (!_moj_dsm_spec_hold_fetch(hc, h->seq, &q, s)) _moj_dsm_fetch_reply(hc, h->seq, &q, s);
   pthread_mutex_unlock(&_moj_dsm_seg_lock);
 }

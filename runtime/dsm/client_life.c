@@ -88,6 +88,13 @@ __attribute__((destructor)) static void at_exit_detach(void) {
                    (int)getpid(), (unsigned long long)tw, (unsigned long long)hd, (unsigned long long)rs);
       if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
     }
+    uint64_t oc, of, od;
+    _moj_dsm_otx_stats(&oc, &of, &od);
+    if (oc + of) {
+      k = snprintf(line, sizeof line, "mojave dsm: pid %d: ordered transactions: %llu committed, %llu refused; %llu levels doomed by an invalidation (refused without a message, or aborted first)\n",
+                   (int)getpid(), (unsigned long long)oc, (unsigned long long)of, (unsigned long long)od);
+      if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
+    }
     _moj_dsm_st_rfault = _moj_dsm_st_wfault = _moj_dsm_st_upgrade = _moj_dsm_st_upmsg = 0;
   }
 }

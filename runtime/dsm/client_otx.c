@@ -30,8 +30,11 @@ struct oread { struct cseg *s; uint32_t pn, ver; struct oread *next; };
 struct orun { struct cseg *s; uint32_t pn; uint16_t off, len; int level; struct orun *next; uint8_t data[]; };
 static MOJ_DSM_VAR struct oread *reads;
 static MOJ_DSM_VAR struct orun *runs, **runs_t = &runs; /* in store order: later runs overwrite earlier ones */
-static MOJ_DSM_VAR int doomed;                          /* a read could not be recorded: the level must not commit */
-static MOJ_DSM_VAR uint64_t st_commits, st_conflicts;
+/* the level must not commit: a read could not be recorded, or a page it
+ * read was invalidated (written by someone else since) — set by the reader
+ * thread too, hence atomic */
+static MOJ_DSM_VAR _Atomic int doomed;
+static MOJ_DSM_VAR uint64_t st_commits, st_conflicts, st_doomed;
 
 /* Page pn of ordered segment s was fetched inside a speculation: its
  * version (from the grant) is what the commit must find.  The first fetch
@@ -41,9 +44,20 @@ void _moj_dsm_otx_read(struct cseg *s, uint32_t pn) {
   for (struct oread *r = reads; r; r = r->next)
     if (r->s == s && r->pn == pn) return;
   struct oread *r = malloc(sizeof *r);
-  if (!r) { doomed = 1; return; }
+  if (!r) { atomic_store(&doomed, 1); return; }
   *r = (struct oread){s, pn, s->over[pn], reads};
   reads = r;
+}
+
+/* An invalidation of page pn of ordered segment s arrived (a write by
+ * another process was ordered after the version we hold): a level that
+ * read the page can no longer commit — §3.2.3's "abort when an earlier
+ * write is delivered", decided here and carried out at the commit, which
+ * then costs no ordered message.  Caller holds _moj_dsm_seg_lock. */
+void _moj_dsm_otx_invalidated(struct cseg *s, uint32_t pn) {
+  if (_moj_dsm_spec_depth <= 0) return;
+  for (struct oread *r = reads; r; r = r->next)
+    if (r->s == s && r->pn == pn) { if (!atomic_exchange(&doomed, 1)) st_doomed++; return; }
 }
 
 /* A captured store inside a speculation: kept for the commit; the page's
@@ -79,14 +93,14 @@ static void drop_reads(int refetch) {
     if (refetch) _moj_dsm_set_prot(r->s, r->pn, MOJ_ACC_NONE);
     free(r);
   }
-  doomed = 0;
+  atomic_store(&doomed, 0);
 }
 
 /* Before level k commits (runtime vote): the outermost level's stores and
  * reads go to the order.  0 = commit, or an abort code. */
 int _moj_dsm_otx_vote(int k) {
   if (k != 1 || (!reads && !runs)) return 0;
-  if (doomed) return SPEC_ABORT_CONFLICT;
+  if (atomic_load(&doomed)) { st_conflicts++; return SPEC_ABORT_CONFLICT; }
   static uint8_t msg[MOJ_TO_MAX_DATA];
   struct _moj_pwrite q = {0, 0};
   size_t off = sizeof q, bytes = 0;
@@ -154,7 +168,8 @@ void _moj_dsm_otx_event(int ev, int k, int depth_before) {
   }
 }
 
-void _moj_dsm_otx_stats(uint64_t *commits, uint64_t *conflicts) {
+void _moj_dsm_otx_stats(uint64_t *commits, uint64_t *conflicts, uint64_t *doomed_early) {
   *commits = st_commits;
   *conflicts = st_conflicts;
+  *doomed_early = st_doomed;
 }

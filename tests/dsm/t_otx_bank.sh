@@ -16,9 +16,11 @@ run() { "$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" "$1" timeout -k 2 240 "$OTX_BANK_P
 for h in h1 h2 h3 h4; do order $h links >/dev/null 2>&1 || true; done
 run h1 init $key || rc=1
 N=${N:-60}
-for i in 0 1 2 3; do run h$((i + 1)) run $key $i "$N" > "$d/h$i.out" 2>&1 & pids+=($!); done
+for i in 0 1 2 3; do "$CLUSTER" exec "$MOJAVE_CLUSTER_DIR" h$((i + 1)) env MOJAVE_DSM_STATS=1 timeout -k 2 240 "$OTX_BANK_PROG" run $key $i "$N" > "$d/h$i.out" 2> "$d/h$i.err" & pids+=($!); done
 wait_all || rc=1
 cat "$d"/h*.out
+early=$(sed -n 's/.*ordered transactions: .*; \([0-9]*\) levels doomed by an invalidation.*/\1/p' "$d"/h*.err | awk '{ s += $1 } END { print s + 0 }')
+echo "levels doomed by an invalidation (refused at commit without a message, unless aborted first): $early"
 total=$(awk '$1 == "committed" { s += $2 } END { print s + 0 }' "$d"/h*.out)
 conf=$(awk '$1 == "committed" { s += $6 } END { print s + 0 }' "$d"/h*.out)
 abor=$(awk '$1 == "committed" { s += $4 } END { print s + 0 }' "$d"/h*.out)
