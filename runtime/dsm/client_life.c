@@ -63,38 +63,37 @@ void _moj_dsm_atfork_child(void) {
   if (fork_pipe[1] >= 0) close(fork_pipe[1]); /* EOF releases the parent */
 }
 /* exit() detaches like the kernel does, handing owned pages back to the home. */
+/* One MOJAVE_DSM_STATS line to stderr, by one write (no stdio at exit). */
+__attribute__((format(printf, 1, 2))) static void stat_line(const char *fmt, ...) {
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (k > 0 && syscall(SYS_write, 2, line, (size_t)(k < (int)sizeof line ? k : (int)sizeof line - 1)) < 0) {}
+}
 __attribute__((destructor)) static void at_exit_detach(void) {
   _moj_dsm_speclock_settle(); /* a lock speculation left behind by the program (client_speclock.c) */
   while (_moj_dsm_segs && _moj_dsm_segs->nviews) shmdt(_moj_dsm_segs->v[0].addr);
   if (_moj_dsm_stats_on && _moj_dsm_st_rfault + _moj_dsm_st_wfault + _moj_dsm_st_upgrade) {
-    char line[256];
-    int k = snprintf(line, sizeof line,
-                     "mojave dsm: pid %d: %llu read faults, %llu write faults (%.1f ms waiting), %llu pages received in %llu replies, %llu write-ahead pages stored to (%llu upgrades)\n",
-                     (int)getpid(), (unsigned long long)_moj_dsm_st_rfault, (unsigned long long)_moj_dsm_st_wfault, (double)_moj_dsm_st_wait_ns / 1e6,
-                     (unsigned long long)_moj_dsm_st_pages, (unsigned long long)_moj_dsm_st_batches, (unsigned long long)_moj_dsm_st_upgrade,
-                     (unsigned long long)_moj_dsm_st_upmsg);
-    if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
-    uint64_t lc, la, ld;
-    _moj_dsm_speclock_stats(&lc, &la, &ld);
-    if (lc + la) {
-      k = snprintf(line, sizeof line, "mojave dsm: pid %d: speculative locks: %llu committed, %llu rolled back (%llu by a page fetch)\n",
-                   (int)getpid(), (unsigned long long)lc, (unsigned long long)la, (unsigned long long)ld);
-      if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
-    }
-    uint64_t tw, hd, rs;
-    _moj_dsm_spec_stats(&tw, &hd, &rs);
-    if (tw) {
-      k = snprintf(line, sizeof line, "mojave dsm: pid %d: speculations saved %llu pages, held %llu fetches, restored %llu pages\n",
-                   (int)getpid(), (unsigned long long)tw, (unsigned long long)hd, (unsigned long long)rs);
-      if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
-    }
-    uint64_t oc, of, od;
-    _moj_dsm_otx_stats(&oc, &of, &od);
-    if (oc + of) {
-      k = snprintf(line, sizeof line, "mojave dsm: pid %d: ordered transactions: %llu committed, %llu refused; %llu levels doomed by an invalidation (refused without a message, or aborted first)\n",
-                   (int)getpid(), (unsigned long long)oc, (unsigned long long)of, (unsigned long long)od);
-      if (k > 0 && syscall(SYS_write, 2, line, (size_t)k) < 0) {}
-    }
+    int pid = (int)getpid();
+    stat_line("mojave dsm: pid %d: %llu read faults, %llu write faults (%.1f ms waiting), %llu pages received in %llu replies, %llu write-ahead pages stored to (%llu upgrades)\n",
+              pid, (unsigned long long)_moj_dsm_st_rfault, (unsigned long long)_moj_dsm_st_wfault, (double)_moj_dsm_st_wait_ns / 1e6,
+              (unsigned long long)_moj_dsm_st_pages, (unsigned long long)_moj_dsm_st_batches, (unsigned long long)_moj_dsm_st_upgrade,
+              (unsigned long long)_moj_dsm_st_upmsg);
+    uint64_t a, b, c;
+    _moj_dsm_speclock_stats(&a, &b, &c);
+    if (a + b)
+      stat_line("mojave dsm: pid %d: speculative locks: %llu committed, %llu rolled back (%llu by a page fetch)\n", pid,
+                (unsigned long long)a, (unsigned long long)b, (unsigned long long)c);
+    _moj_dsm_spec_stats(&a, &b, &c);
+    if (a)
+      stat_line("mojave dsm: pid %d: speculations saved %llu pages, held %llu fetches, restored %llu pages\n", pid,
+                (unsigned long long)a, (unsigned long long)b, (unsigned long long)c);
+    _moj_dsm_otx_stats(&a, &b, &c);
+    if (a + b)
+      stat_line("mojave dsm: pid %d: ordered transactions: %llu committed, %llu refused; %llu levels doomed by an invalidation "
+                "(refused without a message, or aborted first)\n", pid, (unsigned long long)a, (unsigned long long)b, (unsigned long long)c);
     _moj_dsm_st_rfault = _moj_dsm_st_wfault = _moj_dsm_st_upgrade = _moj_dsm_st_upmsg = 0;
   }
 }
