@@ -29,7 +29,8 @@
 #include <ucontext.h>
 
 #define TF 0x100
-#define CAP_PAGES 2 /* a store spans at most two pages */
+#define CAP_PAGES 2     /* a store spans at most two pages */
+#define CAP_MAX_RUNS 64 /* byte runs one instruction writes (a scatter at most; far below MOJ_PWRITE_MAX_RUNS) */
 
 struct cap {
   int phase; /* 0 idle, 1 first run stepping, 2 second run stepping */
@@ -69,10 +70,11 @@ static inline int wrote(const uint8_t *tw, const uint8_t *r1, const uint8_t *r2,
  * speculation — kept by client_otx.c until the outermost commit.  The
  * first run's page content is put back either way.  0 or an errno. */
 static int cap_send(struct cap *c) {
-  static __thread uint8_t msg[MOJ_TO_MAX_DATA];
+  /* per thread, not on the stack: this runs in a signal handler, perhaps
+   * on a small alternate stack */
+  static __thread uint8_t msg[MOJ_TO_MAX_DATA], data[CAP_PAGES * MOJ_PAGE];
+  static __thread struct _moj_pwrite_run rv[CAP_MAX_RUNS];
   struct _moj_pwrite q = {0, 0};
-  struct _moj_pwrite_run rv[MOJ_PWRITE_MAX_RUNS];
-  uint8_t data[CAP_PAGES * MOJ_PAGE];
   size_t dl = 0, nr = 0;
   int st = 0;
   for (int i = 0; i < c->n && !st; i++) {
@@ -81,7 +83,7 @@ static int cap_send(struct cap *c) {
       if (!wrote(tw, r1, r2, b)) { b++; continue; }
       uint32_t e = b + 1;
       while (e < MOJ_PAGE && wrote(tw, r1, r2, e)) e++;
-      if (nr == 64) { st = E2BIG; break; } /* never for one instruction's store */
+      if (nr == CAP_MAX_RUNS) { st = E2BIG; break; } /* never for one instruction's store */
       rv[nr] = (struct _moj_pwrite_run){c->pg[i].s->id, c->pg[i].pn, (uint16_t)b, (uint16_t)(e - b)};
       memcpy(data + dl, r1 + b, e - b);
       dl += e - b;
