@@ -251,7 +251,7 @@ static inline size_t _moj_large_threshold(void) {
 void *_moj_large_alloc(size_t n) MOJ_HIDDEN;       /* NULL: use mimalloc          */
 void  _moj_large_free(void *b) MOJ_HIDDEN;
 void *_moj_large_copy(void *b) MOJ_HIDDEN;         /* NULL: copy the whole object */
-int   _moj_large_writeback(void *view, void *s) MOJ_HIDDEN;
+void *_moj_large_writeback(void *view, void *pre) MOJ_HIDDEN; /* the new base, or NULL */
 int   _moj_large_owns_fd(int fd) MOJ_HIDDEN;
 void  _moj_block_free(void *b, uint8_t meta) MOJ_HIDDEN; /* mi_free or _moj_large_free */
 

@@ -24,7 +24,8 @@
  * Invariant that makes views correct: the file range changes only while no
  * view of it is in use (views' unwritten pages read the file).  `s` is written
  * only by the state that owns it, with no newer level holding a copy, and
- * write-back happens only when the view written back is the only one in use.
+ * write-back happens only when no view is in use besides the one written
+ * back and the pre-state it replaces (dropped with it).
  *
  * Everything else about the object (handles, logs, commit/abort rules) is
  * unchanged: spec.c and alloc.c free a block through _moj_block_free, which
@@ -191,19 +192,29 @@ static void written_runs(moj_large_t *o, char *v, run_fn fn, void *arg) {
   }
 }
 
-static void run_drop(moj_large_t *o, char *v, size_t lo, size_t hi, void *arg) {
-  (void)o; (void)arg;
-  madvise(v + lo, hi - lo, MADV_DONTNEED);
-}
-
 static void run_copy(moj_large_t *o, char *v, size_t lo, size_t hi, void *dst) {
   (void)o;
   memcpy((char *)dst + lo, v + lo, hi - lo);
 }
 
+static void run_drop(moj_large_t *o, char *v, size_t lo, size_t hi, void *arg) {
+  (void)o; (void)arg;
+  madvise(v + lo, hi - lo, MADV_DONTNEED);
+}
+
 static void run_copy_drop(moj_large_t *o, char *v, size_t lo, size_t hi, void *dst) {
   run_copy(o, v, lo, hi, dst);
   run_drop(o, v, lo, hi, NULL);
+}
+
+/* Drops every page of view `v`, the file pages its reads mapped too: for a
+ * view the object lived in (the program read all of it outside any level),
+ * whose mapped pages would make every later scan of it walk them (3 ms for
+ * 256 MB).  Not for every release: the zap also frees the view's page-table
+ * pages (this kernel reclaims empty ones), which the next level's first
+ * write then allocates again (+0.7 us at 1 GB, docs/performance.md). */
+static void drop_all(moj_large_t *o, char *v) {
+  madvise(v, o->len, MADV_DONTNEED);
 }
 
 /* --- set-up -------------------------------------------------------------- */
@@ -356,19 +367,32 @@ void *_moj_large_copy(void *b) {
   return o->view[v];
 }
 
-/* Commit: view `v` replaces `s` as the object's content.  When `s` is the
- * object's pre-state being dropped and v the only view in use, v's written
- * pages are copied into s and v is released: returns 1 and the caller points
- * the entry back at s.  Otherwise 0 (the caller frees `s` as any pre-state). */
-int _moj_large_writeback(void *v, void *s) {
-  int vi, si;
+/* Commit: view `v` (the committed content) replaces the pre-state `pre`
+ * being dropped.  When no other view is in use, v's written pages are copied
+ * into `s`, v is released and `s` is the object's content again: returns `s`
+ * (the caller points the entry at it and frees nothing).  `pre` is `s`
+ * itself, or a view when the object lives in views since an earlier commit
+ * could not write back (an outer level committed while an inner one held a
+ * copy): then `s` is taken back from the freed state and `pre` released
+ * too — else the object would stay in views, and every later level would
+ * copy all the pages ever written to it (a loop of 3,000 short levels took
+ * 65 s instead of 3).  NULL: nothing done (the caller frees `pre` as any
+ * pre-state). */
+void *_moj_large_writeback(void *v, void *pre) {
+  int vi, pi;
   moj_large_t *o = lookup(v, &vi);
-  if (!o || vi < 0 || o->off < 0 || o->s != s || o->s_freed || lookup(s, &si) != o) return 0;
+  if (!o || vi < 0 || o->off < 0 || lookup(pre, &pi) != o) return NULL;
+  if (pi < 0 ? o->s_freed : !o->s_freed) return NULL; /* pre is s, live; or a view, s free */
   for (int i = 0; i < o->nview; i++)
-    if (i != vi && o->busy[i]) return 0;
+    if (i != vi && i != pi && o->busy[i]) return NULL;
   written_runs(o, v, run_copy_drop, o->s); /* one scan: copy each run, then drop it */
   o->busy[vi] = 0;
-  return 1;
+  o->s_freed = 0;
+  if (pi >= 0) {
+    drop_all(o, pre);
+    o->busy[pi] = 0;
+  }
+  return o->s;
 }
 
 /* The memory file and the pagemap descriptor are the runtime's: they do not

@@ -143,9 +143,10 @@ static void commit(int k) {
       if (!r->unallocated && r->saved.base) {
         /* A large object's view goes back into its shared mapping, at the
          * cost of the pages written (large.c). */
+        void *s;
         if ((r->meta & MOJ_META_LARGE) && e->owner == l->owner && e->base &&
-            (rt->meta[r->idx] & MOJ_META_LARGE) && _moj_large_writeback(e->base, r->saved.base))
-          e->base = r->saved.base;
+            (rt->meta[r->idx] & MOJ_META_LARGE) && (s = _moj_large_writeback(e->base, r->saved.base)))
+          e->base = s;
         else
           _moj_block_free(r->saved.base, r->meta);
       }
