@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "cluster.h"
 #include "wire.h"
@@ -47,7 +48,7 @@ struct job {
   int moved; struct mg_moved moved_to;
   int ready, req_pending; struct mg_request req;
   int64_t t_done;
-  char errtail[160];            /* last stderr bytes, for "restore failed" reasons */
+  char errtail[320];            /* last stderr bytes, for "restore failed" reasons */
   struct job *next;
 };
 
@@ -63,6 +64,7 @@ struct conn {
   /* receiving an executable or an image */
   int recv_kind, recv_mode; uint64_t recv_left; /* recv_mode: 1 executable, 2 bitcode */
   pid_t compile_pid;                 /* IR: the compiler run this EXE's reply waits for */
+  struct timespec compile_t0;        /* when it started (the log gives its duration) */
   int recv_fd; char tmp_path[512]; struct _moj_sha sha; uint8_t hash[32];
   uint8_t head[64]; uint64_t img_len, img_got;
   char *ship; size_t ship_len;       /* the SHIP payload (argv/env/cwd) */

@@ -153,7 +153,10 @@ void compile_reaped(pid_t pid, int st) {
     exe_path(c->hash, 2, base, sizeof base);
     snprintf(log, sizeof log, "%s.log", base);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-      logm("compiled bitcode from %s into %s", c->host, base);
+      struct timespec t1;
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      logm("compiled bitcode from %s into %s in %.1f ms", c->host, base,
+           (double)(t1.tv_sec - c->compile_t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - c->compile_t0.tv_nsec) * 1e-6);
       conn_send(c, MG_EXE | MG_REPLY, 0, 0, NULL, 0);
     } else {
       last_line(log, why, sizeof why);
@@ -213,6 +216,7 @@ void exe_done(struct conn *c) {
   /* IR: compile in a child (seconds); the reply waits for it */
   path[strlen(path) - 3] = 0;
   logm("cached bitcode %s.bc from %s; compiling", path, c->host);
+  clock_gettime(CLOCK_MONOTONIC, &c->compile_t0);
   pid_t pid = fork();
   if (pid == 0) compile_child(path);
   if (pid < 0) { refuse(c, EAGAIN, "IR compile failed at %s: fork: %s", self_name, strerror(errno)); return; }

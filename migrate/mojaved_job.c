@@ -292,15 +292,49 @@ static void job_final(struct job *j) {
   job_pump(j);
 }
 
+/* Keep the last bytes of stderr (a rolling window), for the reason of a
+ * failed restore. */
+static void tail(struct job *j, const char *p, size_t n) {
+  size_t cap = sizeof j->errtail - 1, have = strlen(j->errtail);
+  if (n >= cap) {
+    memcpy(j->errtail, p + n - cap, cap);
+    j->errtail[cap] = 0;
+    return;
+  }
+  size_t keep = have + n > cap ? cap - n : have;
+  memmove(j->errtail, j->errtail + have - keep, keep);
+  memcpy(j->errtail + keep, p, n);
+  j->errtail[keep + n] = 0;
+}
+
+/* The reason out of that window: its last line, and the line before when
+ * the last is an emulator's own ("qemu: uncaught target signal" says
+ * nothing about why the program aborted). */
+static void tail_reason(const struct job *j, char *out, size_t n) {
+  char b[sizeof j->errtail];
+  snprintf(b, sizeof b, "%s", j->errtail);
+  size_t k = strlen(b);
+  while (k && (b[k - 1] == '\n' || b[k - 1] == '\r')) b[--k] = 0;
+  char *last = strrchr(b, '\n');
+  if (!last) { snprintf(out, n, "%s", b); return; }
+  *last++ = 0;
+  char *prev = strrchr(b, '\n');
+  prev = prev ? prev + 1 : b;
+  if (strncmp(last, "qemu", 4) == 0 && *prev) snprintf(out, n, "%s; %s", prev, last);
+  else snprintf(out, n, "%s", last);
+}
+
 static void restore_failed(struct job *j) {
-  char msg[400];
+  char msg[512];
   const char *abbrev = WIFSIGNALED(j->status) ? sigabbrev_np(WTERMSIG(j->status)) : NULL;
   if (abbrev) snprintf(msg, sizeof msg, "restore crashed at %s: SIG%s", self_name, abbrev);
   else if (WIFSIGNALED(j->status)) snprintf(msg, sizeof msg, "restore crashed at %s: signal %d", self_name, WTERMSIG(j->status));
   else snprintf(msg, sizeof msg, "restore failed at %s: exit status %d", self_name, WEXITSTATUS(j->status));
-  if (j->errtail[0]) {
+  char why[sizeof j->errtail];
+  tail_reason(j, why, sizeof why);
+  if (why[0]) {
     size_t n = strlen(msg);
-    snprintf(msg + n, sizeof msg - n, " (%s)", j->errtail);
+    snprintf(msg + n, sizeof msg - n, " (%s)", why);
   }
   logm("job %s: %s", j->id, msg);
   if (j->src) {
@@ -309,17 +343,6 @@ static void restore_failed(struct job *j) {
     j->src = NULL;
   }
   job_remove(j);
-}
-
-/* Keep the last line of stderr, for the reason of a failed restore. */
-static void tail(struct job *j, const char *p, size_t n) {
-  char line[sizeof j->errtail];
-  size_t k = n < sizeof line - 1 ? n : sizeof line - 1;
-  memcpy(line, p + n - k, k);
-  line[k] = 0;
-  while (k && (line[k - 1] == '\n' || line[k - 1] == '\r')) line[--k] = 0;
-  char *nl = strrchr(line, '\n');
-  snprintf(j->errtail, sizeof j->errtail, "%s", nl ? nl + 1 : line);
 }
 
 static void pipe_read(struct job *j, int *fd, struct watch *w, int *on, uint32_t stream) {
