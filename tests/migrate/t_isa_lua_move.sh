@@ -31,7 +31,7 @@ expect_in "$T/ref.out" "^phase 2:"
 # h1 -> h2 (IR: recompiled for aarch64) at the first gate, h2 -> h1 (IR: the
 # original bitcode compiled natively) at the second; a whole mojcc -O2 build
 # of Lua at each end, so the hand-off bound is raised
-on h1 env MOJAVE_MIGRATE_TIMEOUT_MS=900000 "$MOJAVE_RUN" --migrate h2 --after 1 \
+on h1 env MOJAVE_MIGRATE_TIMEOUT_MS=900000 "$MOJAVE_RUN" --migrate h2 --after 2 \
   "$lua" "$script" "$T/gates" 12 >"$T/out" 2>"$T/err" &
 pid=$!
 if wait_for "$D/mojaved-h2.log" "job h2\.[0-9]+ restored" "$waits"; then
