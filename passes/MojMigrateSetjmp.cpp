@@ -23,8 +23,9 @@
 // their order does not matter.  The buffer's own bytes are restored with
 // the frame's stack objects (or with the heap and globals) before the
 // re-call overwrites them.  Frames with other returns_twice calls (vfork,
-// getcontext, spec_enter, setjmp through a pointer) and sigsetjmp with a
-// computed savemask are still bracketed (MojMigrateModule.cpp).
+// getcontext, spec_enter, setjmp through a pointer, __builtin_setjmp) and
+// sigsetjmp with a computed savemask are still bracketed
+// (MojMigrateModule.cpp).
 //===----------------------------------------------------------------------===//
 #include "MojMigrate.h"
 
