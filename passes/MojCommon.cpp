@@ -63,6 +63,13 @@ bool isRuntimeFunction(StringRef Name) {
          Name.startswith("spec_");
 }
 
+bool isSetjmp(StringRef N) {
+  return N == "setjmp" || N == "_setjmp" || N == "sigsetjmp" || N == "__sigsetjmp";
+}
+bool isLongjmp(StringRef N) {
+  return N == "longjmp" || N == "_longjmp" || N == "siglongjmp" || N == "__longjmp_chk";
+}
+
 static Value *getRootImpl(Value *V, SmallPtrSetImpl<Value *> &Visiting,
                           unsigned Depth) {
   for (;;) {

@@ -69,6 +69,10 @@ bool isMarkerCall(const llvm::Value *V, const char *Name);
 // are only declared here: the runtime's entry points and public API.
 bool isRuntimeFunction(llvm::StringRef Name);
 
+// The C library's setjmp family (returns twice) and its longjmps.
+bool isSetjmp(llvm::StringRef N);
+bool isLongjmp(llvm::StringRef N);
+
 // Strips pointer casts and inbounds GEPs, and looks through phis/selects whose
 // inputs all strip to the same value: the result is in the same object as V,
 // so translate(V) == translate(root) + (V - root).

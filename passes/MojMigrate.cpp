@@ -83,8 +83,8 @@ bool Migrate::isSiteCallee(const CallBase &CB) const {
   StringRef N = F->getName();
   if (isMigrateEntry(N))
     return true;
-  if (isRuntimeFunction(N))
-    return false;
+  if (isRuntimeFunction(N) || isSetjmp(N) || isLongjmp(N))
+    return false; // (setjmp returns twice, but never from a migration point)
   if (F->isDeclaration()) {
     auto &TLI = FAM.getResult<TargetLibraryAnalysis>(
         *const_cast<Function *>(CB.getFunction()));
@@ -105,7 +105,10 @@ bool Migrate::supported(Function &F) const {
     if (isa<InvokeInst>(I) || isa<CallBrInst>(I))
       return false;
     if (auto *CB = dyn_cast<CallBase>(&I)) {
-      if (CB->hasFnAttr(Attribute::ReturnsTwice) || CB->isMustTailCall())
+      // setjmp's frame is captured, its buffer re-created by the rewind
+      // (MojMigrateSetjmp.cpp); other returns_twice calls are not.
+      if ((CB->hasFnAttr(Attribute::ReturnsTwice) && !capturableSetjmp(*CB)) ||
+          CB->isMustTailCall())
         return false;
       if (auto *II = dyn_cast<IntrinsicInst>(CB))
         if (II->getIntrinsicID() == Intrinsic::vastart ||

@@ -4,9 +4,10 @@
 // split by job: MojMigrate.cpp decides which functions may migrate, puts
 // the polls and drives the pass; MojMigrateFrames.cpp makes each frame
 // capturable (unwind and rewind paths, live values in typed slots, stack
-// objects' addresses); MojMigrateModule.cpp does the module-wide parts
-// (unsupported functions bracketed, main wrapped, symbols registered).  This
-// header is theirs alone.
+// objects' addresses); MojMigrateSetjmp.cpp lets a frame that called setjmp
+// be captured (its jmp_bufs re-created by the rewind); MojMigrateModule.cpp
+// does the module-wide parts (unsupported functions bracketed, main wrapped,
+// symbols registered).  This header is theirs alone.
 //===----------------------------------------------------------------------===//
 #ifndef MOJ_MIGRATE_H
 #define MOJ_MIGRATE_H
@@ -16,6 +17,7 @@
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/DataLayout.h"
+#include "llvm/IR/Instructions.h"
 #include "llvm/IR/Module.h"
 #include "llvm/IR/PassManager.h"
 #include "llvm/Support/xxhash.h"
@@ -32,6 +34,14 @@ inline constexpr const char *MainBody = "main.body";
 enum SlotType : uint8_t {
   SlotI1 = 1, SlotI8, SlotI16, SlotI32, SlotI64, SlotF32, SlotF64, SlotF80,
   SlotPtr, SlotBytes
+};
+
+// A setjmp call in a frame that may be captured (MojMigrateSetjmp.cpp).
+struct SetjmpSite {
+  CallBase *Call;    // setjmp(buf, ...), returns twice
+  AllocaInst *Buf;   // slot: buf of its last run in this activation, or null
+  AllocaInst *Ret;   // slot: its result, from the call or from the rewind's
+  BasicBlock *Cont;  // where its result is used (the rewind's nonzero edge)
 };
 
 class Migrate {
@@ -90,6 +100,11 @@ private:
   void insertPolls(Function &F, bool EntryPoll);
   void transform(Function &F);
   void rematerializeFrameAddresses(Function &F);
+  bool capturableSetjmp(const CallBase &CB) const;
+  SmallVector<SetjmpSite, 2> prepareSetjmps(Function &F, Instruction *InitAt,
+                                            SmallVectorImpl<AllocaInst *> &Slots);
+  BasicBlock *rewindSetjmps(Function &F, ArrayRef<SetjmpSite> SJ, Value *Site,
+                            ArrayRef<BasicBlock *> Resume, BasicBlock *Bad);
   void bracketUnsupported(Function &F);
   void wrapMain(Function *Body);
   void registerSymbols();

@@ -238,6 +238,13 @@ void Migrate::transform(Function &F) {
     Stub.push_back(S);
   }
 
+  // setjmp calls: their buffers and results in slots (MojMigrateSetjmp.cpp),
+  // set up before the body starts (after the rewind's split point).
+  Instruction *InitAt = &*Entry.getFirstInsertionPt();
+  while (isa<AllocaInst>(InitAt))
+    InitAt = InitAt->getNextNode();
+  SmallVector<SetjmpSite, 2> SJ = prepareSetjmps(F, InitAt, Slots);
+
   rematerializeFrameAddresses(F);
 
   // Demote every phi, then every value used outside its block (the phis'
@@ -355,6 +362,19 @@ void Migrate::transform(Function &F) {
   SmallVector<BitVector, 16> LiveAt;
   for (BasicBlock *R : Resume)
     LiveAt.push_back(LiveIn[R]);
+  // A frame that called setjmp also keeps, at every site, the buffers to
+  // re-create and what a longjmp to them would read (MojMigrateSetjmp.cpp).
+  if (!SJ.empty()) {
+    BitVector Extra(N);
+    for (const SetjmpSite &S : SJ) {
+      Extra |= LiveIn[S.Cont];
+      Extra.set(SlotNo[S.Buf]);
+    }
+    for (const SetjmpSite &S : SJ)
+      Extra.reset(SlotNo[S.Ret]);
+    for (BitVector &L : LiveAt)
+      L |= Extra;
+  }
 
   // Unwind: each site's stub pushes the record and saves its live values;
   // one shared tail records the stack objects and returns.
@@ -404,15 +424,17 @@ void Migrate::transform(Function &F) {
   BB.CreateCall(Intrinsic::getDeclaration(&M, Intrinsic::trap));
   BB.CreateUnreachable();
   SwitchInst *Sw = RB.CreateSwitch(Site, Bad, Resume.size());
+  BasicBlock *Again = SJ.empty() ? nullptr : rewindSetjmps(F, SJ, Site, Resume, Bad);
   for (unsigned K = 0; K < Resume.size(); ++K) {
     // per site: reload the values live where it resumes, then go there
+    // (through the setjmps called again, if any)
     BasicBlock *Restore = BasicBlock::Create(Ctx, "mig.restore", &F);
     IRBuilder<> XB(Restore);
     for (unsigned J : LiveAt[K].set_bits()) {
       Type *T = Slots[J]->getAllocatedType();
       XB.CreateStore(XB.CreateLoad(T, XB.CreateStructGEP(RecTy, RRec, 3 + J)), Slots[J]);
     }
-    XB.CreateBr(Resume[K]);
+    XB.CreateBr(Again ? Again : Resume[K]);
     Sw->addCase(ConstantInt::get(cast<IntegerType>(I32), K), Restore);
   }
 

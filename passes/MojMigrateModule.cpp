@@ -41,8 +41,9 @@ using namespace llvm;
 namespace moj {
 namespace mig {
 
-// Functions that may migrate but cannot be captured (VLAs, varargs, setjmp):
-// while one is on the stack, the runtime refuses to start an unwind.
+// Functions that may migrate but cannot be captured (VLAs, varargs,
+// returns_twice calls other than a direct setjmp, see supported()): while
+// one is on the stack, the runtime refuses to start an unwind.
 void Migrate::bracketUnsupported(Function &F) {
   GlobalVariable *Block = extGlobal(MOJ_MIG_BLOCK);
   IRBuilder<> B(&*F.getEntryBlock().getFirstInsertionPt());

@@ -221,15 +221,13 @@ void convertOFlags(Module &M, Triple::ArchType From, Triple::ArchType To) {
 // source's.  Each setjmp call gets a buffer of room enough for both in its
 // own frame, whose address the program's jmp_buf holds, and longjmp follows
 // that address.  A jmp_buf is valid only while its setjmp's frame lives,
-// and a frame calling setjmp is never captured (MojMigrate.cpp brackets it),
-// so the buffer never needs to cross a migration.
+// and no buffer crosses a migration: when such a frame is captured, its
+// rewind calls setjmp again on the program's buffer (MojMigrateSetjmp.cpp),
+// a call this conversion gives a room of its own like any other.  The rooms
+// come after moj-migrate (this runs on shipped, instrumented bitcode), so
+// they are not stack objects of any record and the frames of the source's
+// and the destination's builds stay alike.
 constexpr uint64_t JmpBufRoom = 320;
-bool isSetjmp(StringRef N) {
-  return N == "setjmp" || N == "_setjmp" || N == "sigsetjmp" || N == "__sigsetjmp";
-}
-bool isLongjmp(StringRef N) {
-  return N == "longjmp" || N == "_longjmp" || N == "siglongjmp" || N == "__longjmp_chk";
-}
 
 void convertJmpBufs(Module &M) {
   LLVMContext &C = M.getContext();

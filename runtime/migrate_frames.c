@@ -124,7 +124,7 @@ static int can_start(void) {
     return 0;
   }
   if (__moj_mig_block) {
-    fail(EBUSY, "a function that cannot be captured is on the stack (variable-length array, varargs or setjmp)");
+    fail(EBUSY, "a function that cannot be captured is on the stack (variable-length array, varargs, or a returns-twice call other than a direct setjmp)");
     return 0;
   }
   if (!stack_capturable()) {

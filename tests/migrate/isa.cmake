@@ -8,6 +8,8 @@
 #                   failure (t_isa_ir.sh, items 3-4)
 #   migrate_isa_lua Lua 5.4 built for x86-64 run on aarch64 from its shipped
 #                   bitcode, output byte-identical (t_isa_lua.sh; no cluster)
+#   migrate_isa_lua_move  the same Lua moved mid-run x86-64 -> aarch64 ->
+#                   x86-64 (t_isa_lua_move.sh, item 4)
 get_property(moj_a64_tree GLOBAL PROPERTY MOJ_AARCH64_TREE)
 if(NOT TARGET mojcc OR NOT moj_a64_tree)
   return()
@@ -27,3 +29,5 @@ add_test(NAME migrate_isa_lua COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/t_isa_lua
 set_tests_properties(migrate_isa_lua PROPERTIES LABELS "migrate;aarch64" TIMEOUT 600 SKIP_RETURN_CODE 77
   FIXTURES_REQUIRED moj_aarch64 PASS_REGULAR_EXPRESSION "PASS migrate_isa_lua" FAIL_REGULAR_EXPRESSION "FAIL"
   ENVIRONMENT "MOJCC=$<TARGET_FILE:mojcc>")
+# two IR compiles of Lua (one per instruction set) on a loaded machine
+moj_isa_test(migrate_isa_lua_move t_isa_lua_move.sh 1800)

@@ -7,27 +7,20 @@
 # output of long.lua, of the realworld workload (sort, strings, coroutines,
 # pcall errors through setjmp/longjmp and luaG_runerror's va_list, GC) and
 # of error messages formatted by lua_pushfstring must be byte-identical to
-# the x86-64 build's.  (A mid-run move of Lua is not possible on any
-# instruction set: its protected call, a setjmp frame, is on the stack for
-# the whole script, and such a frame is never captured.)
+# the x86-64 build's.  (No cluster here: t_isa_lua_move.sh moves Lua
+# mid-run between the two instruction sets.)
 # Skips (77) without qemu-aarch64-static or the lua5.4 source package.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
 bad() { echo "  problem: $*"; rc=1; }
 command -v qemu-aarch64-static >/dev/null || { echo "SKIP: qemu-aarch64-static is not installed"; exit 77; }
-cache=${REALWORLD_CACHE:-/tmp/mojave-realworld}
-mkdir -p "$cache"
-. "$here/../realworld/sources.sh"
-src=$( (ensure_sources >/dev/null && fetch lua5.4) 2>/dev/null) || src=
-[ -n "$src" ] && [ -d "$src" ] || { echo "SKIP: cannot fetch the lua5.4 source package"; exit 77; }
+. "$here/lua_build.sh"
+src=$(lua_source) || { echo "SKIP: cannot fetch the lua5.4 source package"; exit 77; }
 T=$(mktemp -d /tmp/mojave-isa-lua.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-mkdir -p "$T/lua" "$T/bc"
-cp "$src"/src/*.c "$src"/src/*.h "$T/lua/"
-echo '#define DEB_HOST_MULTIARCH "x86_64-linux-gnu"' > "$T/lua/lua5.4-deb-multiarch.h"
-(cd "$T/lua" && "$MOJCC" -O2 -DLUA_USE_LINUX -DLUA_COMPAT_5_3 -I. $(ls *.c | grep -v '^luac.c$') -o lua -lm -ldl) ||
-  { echo "FAIL migrate_isa_lua: lua does not build with mojcc"; exit 1; }
+mkdir -p "$T/bc"
+build_lua "$src" "$T/lua" || { echo "FAIL migrate_isa_lua: lua does not build with mojcc"; exit 1; }
 readelf -p .mojave.isa "$T/lua/lua" >"$T/report" 2>&1
 grep -qE "(^|[[:space:]])aarch64 " "$T/report" && bad "lua's report refuses aarch64: $(grep -m3 aarch64 "$T/report")"
 objcopy -O binary --only-section=.mojave.bc --set-section-flags .mojave.bc=alloc "$T/lua/lua" "$T/lua.bcsect" ||

@@ -5,7 +5,9 @@
  * half read and a file half written through raw descriptors and through
  * stdio streams (FILE * in a global and a local); output in flight),
  * migrates at the bottom of the recursion, then checks all of it and
- * prints PASS or FAIL.
+ * prints PASS or FAIL.  Two frames that called setjmp (a jmp_buf in the
+ * frame, a sigjmp_buf on the heap) are on the stack while it moves; after
+ * the last hop a longjmp to each must arrive with its value and locals.
  *
  *   zdtm_state TARGET DIR   moj_migrate(TARGET) explicitly ("file:PATH", a
  *                           cluster host, or a chain "h2,h3,h1" of hops;
@@ -227,6 +229,42 @@ static long descend(int d, long acc, int *parent_local) {
   return r + (here == d * 3);
 }
 
+/* setjmp frames under the recursion while the program moves: the frame is
+ * captured and its rewind calls setjmp again on the same buffer, so a
+ * longjmp after the move lands in the rebuilt frame (docs/migration.md) */
+static long guard_r;
+static void __attribute__((noinline)) throw_to(jmp_buf b, int v) { longjmp(b, v); }
+static long __attribute__((noinline)) guarded_local(int *top) {
+  jmp_buf here; /* a stack object of this frame */
+  long keep = *top * 7L;
+  volatile int stage = 0;
+  int v = setjmp(here);
+  if (v) {
+    CHECK(v == 77 && stage == 2 && keep == (DEPTH + 1) * 21L,
+          "longjmp to a stack jmp_buf after the move: %d (stage %d, local %ld)", v, (int)stage, keep);
+    return guard_r + 1;
+  }
+  stage = 1;
+  guard_r = descend(DEPTH, 0, top);
+  stage = 2;
+  throw_to(here, 77);
+  return -1;
+}
+static long __attribute__((noinline)) guarded_heap(int *top) {
+  sigjmp_buf *b = malloc(sizeof *b);
+  long keep = *top + 1000L;
+  volatile long r = 0;
+  int v = sigsetjmp(*b, 1);
+  if (v) {
+    CHECK(v == 88 && keep == (DEPTH + 1) * 3 + 1000L && r == DEPTH + 3,
+          "siglongjmp to a heap sigjmp_buf after the move: %d (local %ld, result %ld)", v, keep, (long)r);
+    free(b);
+    return r - 1;
+  }
+  r = guarded_local(top);
+  siglongjmp(*b, 88);
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) { fprintf(stderr, "usage: zdtm_state TARGET|- DIR\n"); return 2; }
   target = argv[1];
@@ -248,7 +286,7 @@ int main(int argc, char **argv) {
   if (!strcmp(target, "-")) quiet_id = begin_quiet();
   build();
   int top = (DEPTH + 1) * 3;
-  long r = descend(DEPTH, 0, &top);
+  long r = guarded_heap(&top); /* descend(DEPTH, 0, &top) under two setjmp frames */
   CHECK(r == DEPTH + 2, "recursion result %ld", r);
   check_heap();
   check_open_flags();
