@@ -62,8 +62,7 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     M.addModuleFlag(Module::Warning, InstrumentedFlag, 1);
     if (Embed) {
       RunM(MojIsaReportPass());
-      MojEmbedBitcodePass EB;
-      EB.run(M, MAM);
+      RunM(MojEmbedBitcodePass());
     }
     return PreservedAnalyses::none();
   }
