@@ -115,6 +115,13 @@ struct MojNonMovingPass : llvm::PassInfoMixin<MojNonMovingPass> {
   static bool isRequired() { return true; }
 };
 
+// moj-forward-locals (-O0 only): reloads of pointer locals whose address
+// never escapes take the value the slot already holds (MojForwardLocals.cpp).
+struct MojForwardLocalsPass : llvm::PassInfoMixin<MojForwardLocalsPass> {
+  llvm::PreservedAnalyses run(llvm::Function &F, llvm::FunctionAnalysisManager &);
+  static bool isRequired() { return true; }
+};
+
 struct MojTranslatePass : llvm::PassInfoMixin<MojTranslatePass> {
   explicit MojTranslatePass(bool Hoist = true) : Hoist(Hoist) {}
   llvm::PreservedAnalyses run(llvm::Function &F,

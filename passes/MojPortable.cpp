@@ -274,9 +274,11 @@ public:
             std::to_string(F.getCallingConv()) + ", which " + ToName.str() + " lacks");
       if (F.isDeclaration())
         continue;
+      // Once per function, not per instruction: most instructions add nothing.
+      std::string Where = "function '" + F.getName().str() + "'";
       for (BasicBlock &BB : F)
         for (Instruction &I : BB)
-          inst(F, I);
+          inst(F, I, Where);
     }
     return std::move(Problems);
   }
@@ -346,8 +348,7 @@ private:
     }
   }
 
-  void inst(Function &F, Instruction &I) {
-    std::string Where = "function '" + F.getName().str() + "'";
+  void inst(Function &F, Instruction &I, const std::string &Where) {
     type(I.getType(), Where);
     for (Value *Op : I.operands())
       type(Op->getType(), Where);

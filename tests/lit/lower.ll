@@ -39,18 +39,19 @@ define i32 @rd(ptr %p) {
 }
 
 ; Write: owner compare against __moj_cur_owner, one unlikely branch to the
-; slow path.
+; slow path; the fast path is the handle block itself (no block of its own).
 ; CHECK-LABEL: define void @wr(
 ; CHECK: moj.handle:
 ; CHECK: %[[OA:.*]] = getelementptr i8, ptr %{{.*}}, i64 12
 ; CHECK-NEXT: %[[OW:.*]] = load i32, ptr %[[OA]], align 4
 ; CHECK-NEXT: %[[CU:.*]] = load i32, ptr @__moj_cur_owner
 ; CHECK-NEXT: %[[NE:.*]] = icmp ne i32 %[[OW]], %[[CU]]
-; CHECK-NEXT: br i1 %[[NE]], label %moj.slow, label %moj.fast, !prof ![[W:[0-9]+]]
+; CHECK-NEXT: %[[RW:.*]] = getelementptr i8, ptr
+; CHECK-NEXT: br i1 %[[NE]], label %moj.slow, label %moj.join, !prof ![[W:[0-9]+]]
 ; CHECK: moj.slow:
 ; CHECK-NEXT: call ptr @__moj_w_slow(i64
 ; CHECK: moj.join:
-; CHECK-NEXT: phi ptr [ %p, %{{.*}} ], [ %{{.*}}, %moj.fast ], [ %{{.*}}, %moj.slow ]
+; CHECK-NEXT: phi ptr [ %p, %{{.*}} ], [ %[[RW]], %moj.handle ], [ %{{.*}}, %moj.slow ]
 define void @wr(ptr %p) {
   %x = call ptr @__moj_xw(ptr %p)
   store i32 1, ptr %x
