@@ -280,6 +280,11 @@ void do_msgctl(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 void do_list(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);
 
 /* total order among the daemons (nsd_order.c) */
+/* nsd_dial.c: connect and authenticate to daemon k on a thread of its own;
+ * done(k, fd, ar, ch) runs later in the loop: fd < 0 (could not connect) or
+ * ar != 0 (the handshake failed) — else an authenticated socket and channel. */
+typedef void nsd_dial_done_fn(int k, int fd, int ar, struct _moj_chan *ch);
+int nsd_dial_start(int k, nsd_dial_done_fn *done);
 void order_start(void);
 int64_t order_tick(void);
 void order_ping(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl);

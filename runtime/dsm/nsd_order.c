@@ -10,12 +10,6 @@
 #include "nsd.h"
 #include "order.h"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define MOJ_TO_KEEP 1000000 /* committed messages recorded for TO_LOG */
@@ -32,6 +26,7 @@ struct plink {
   int64_t srtt, rttvar;     /* ns; srtt 0 = no sample yet */
   int64_t ping_at;
   int64_t heard_ns;         /* last frame from that daemon (failure detection) */
+  int dialing;              /* a dial is under way (nsd_dial.c) */
 };
 static struct plink links[MOJ_MAX_HOSTS];
 static struct _moj_to TO;
@@ -218,44 +213,24 @@ void do_to_fail(struct conn *c, const struct _moj_hdr *h, const uint8_t *pl) {
   if (r == 1) excluded((int)m.suspect, now);
 }
 
-/* Connect and authenticate to daemon k (blocking, bounded: 200 ms to
- * connect, 1 s per handshake step), then adopt the socket into the loop.
- * Blocking is the known weak spot: while we wait, we serve nobody, and a
- * daemon dialling us at the same time waits for us (retries are jittered). */
-static void dial(int k, int64_t now) {
+/* Connect and authenticate to daemon k: on a thread (nsd_dial.c), so this
+ * daemon keeps serving — among others the daemons dialling it meanwhile;
+ * blocking here, four daemons dialling each other could keep each other's
+ * handshakes timing out for minutes under load. */
+static void dialled(int k, int fd, int ar, struct _moj_chan *ch) {
   struct plink *l = &links[k];
-  /* jittered: two daemons dialling each other block in their handshakes
-   * until one times out; in lockstep they would do it again and again */
-  l->next_try = now + REDIAL_NS / 2 + (int64_t)(rand_r(&inj_seed) % 1000) * (REDIAL_NS / 1000);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return;
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(C.host[k].port)};
-  if (inet_pton(AF_INET, C.host[k].addr, &a.sin_addr) != 1) { close(fd); return; }
-  int r = connect(fd, (struct sockaddr *)&a, sizeof a);
-  if (r < 0 && errno == EINPROGRESS) {
-    struct pollfd p = {fd, POLLOUT, 0};
-    int e = 0; socklen_t el = sizeof e;
-    if (poll(&p, 1, 200) == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) && !e) r = 0;
-  }
-  if (r < 0) { close(fd); return; }
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  struct timeval tv = {1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  struct _moj_chan ch = {0};
-  int ar = _moj_auth_client_ch(fd, MOJ_MAGIC, MOJ_DSM_PROTO_VERSION, C.secret, C.secret_len, C.host[self_idx].name, C.encrypt, &ch);
-  if (ar) {
-    static struct moj_ratelimit rl;
-    _moj_log_rl(&rl, 5, 10000, MOJ_LOG_WARN, "total order: cannot join %s (%s:%u): handshake failed (%d)", C.host[k].name,
-                C.host[k].addr, C.host[k].port, ar);
-    _moj_chan_free(&ch);
-    close(fd);
+  l->dialing = 0;
+  if (fd < 0 || ar || !to_on || TO.excluded[k] || cget(l->c)) {
+    if (fd >= 0 && ar) {
+      static struct moj_ratelimit rl;
+      _moj_log_rl(&rl, 5, 10000, MOJ_LOG_WARN, "total order: cannot join %s (%s:%u): handshake failed (%d)", C.host[k].name,
+                  C.host[k].addr, C.host[k].port, ar);
+    }
+    _moj_chan_free(ch);
+    if (fd >= 0) close(fd);
     return;
   }
-  struct timeval none = {0, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
-  struct conn *c = conn_adopt(fd, C.host[k].name, &ch);
+  struct conn *c = conn_adopt(fd, C.host[k].name, ch);
   if (!c) return;
   l->c = cref_of(c);
   l->up = 1;
@@ -264,6 +239,14 @@ static void dial(int k, int64_t now) {
   uint32_t me = (uint32_t)self_idx;
   sendm(c, MOJ_TO_PEER, 0, 0, 0, &me, sizeof me, NULL, 0);
   logm("total order: link to %s up", C.host[k].name);
+}
+
+static void dial(int k, int64_t now) {
+  struct plink *l = &links[k];
+  /* jittered, so that failing dials of several daemons do not stay in step */
+  l->next_try = now + REDIAL_NS / 2 + (int64_t)(rand_r(&inj_seed) % 1000) * (REDIAL_NS / 1000);
+  if (l->dialing) return;
+  if (nsd_dial_start(k, dialled) == 0) l->dialing = 1;
 }
 
 void order_start(void) {
@@ -303,7 +286,7 @@ int64_t order_tick(void) {
       logw("total order: link to %s lost: ordered traffic it carried is gone; deliveries that need it wait (docs/speculative-dsm.md)",
            C.host[k].name);
     }
-    if (!c && now >= l->next_try) { dial(k, now); c = cget(l->c); }
+    if (!c && now >= l->next_try) dial(k, now);
     if (!c) { NEXT(l->next_try); continue; } /* its frames wait in l->q */
     if (now >= l->ping_at) {
       int64_t t = now;
