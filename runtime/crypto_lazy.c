@@ -20,16 +20,6 @@
 #include <openssl/kdf.h>
 #include <openssl/sha.h>
 
-typedef int (*sha_init_fn)(SHA256_CTX *);
-typedef int (*sha_update_fn)(SHA256_CTX *, const void *, size_t);
-typedef int (*sha_final_fn)(unsigned char *, SHA256_CTX *);
-static struct {
-  sha_init_fn init;
-  sha_update_fn update;
-  sha_final_fn final;
-} sha MOJ_RTVAR;
-static pthread_once_t sha_once MOJ_RTVAR = PTHREAD_ONCE_INIT;
-
 /* OpenSSL 3 deprecates the low-level SHA256_* calls; proto.c keeps them
  * (EVP's first use loads openssl.cnf, ~1.3 ms of every restore). */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -43,31 +33,8 @@ static void crypto_load(void) {
   __atomic_store_n(&crypto, h, __ATOMIC_RELEASE);
 }
 
-static void sha_load(void) {
-  static pthread_once_t once MOJ_RTVAR = PTHREAD_ONCE_INIT;
-  pthread_once(&once, crypto_load);
-  void *h = crypto;
-  sha.init = (sha_init_fn)dlsym(h, "SHA256_Init");
-  sha.update = (sha_update_fn)dlsym(h, "SHA256_Update");
-  sha.final = (sha_final_fn)dlsym(h, "SHA256_Final");
-  if (!sha.init || !sha.update || !sha.final) _moj_fatal("libcrypto has no SHA256_Init/Update/Final");
-}
-
-MOJ_HIDDEN int SHA256_Init(SHA256_CTX *c) {
-  pthread_once(&sha_once, sha_load);
-  return sha.init(c);
-}
-MOJ_HIDDEN int SHA256_Update(SHA256_CTX *c, const void *data, size_t len) {
-  pthread_once(&sha_once, sha_load);
-  return sha.update(c, data, len);
-}
-MOJ_HIDDEN int SHA256_Final(unsigned char *md, SHA256_CTX *c) {
-  pthread_once(&sha_once, sha_load);
-  return sha.final(md, c);
-}
-
-/* The rest of proto.c's calls (HKDF, AEAD, HMAC), each resolved on its first
- * call; a racing second resolution stores the same pointer. */
+/* Each function is resolved on its first call; a racing second resolution
+ * stores the same pointer. */
 static void *crypto_sym(const char *name) {
   static pthread_once_t once MOJ_RTVAR = PTHREAD_ONCE_INIT;
   pthread_once(&once, crypto_load);
@@ -90,6 +57,9 @@ static void *crypto_sym(const char *name) {
     g args;                                                                   \
   }
 
+LAZY(int, SHA256_Init, (SHA256_CTX *c), (c))
+LAZY(int, SHA256_Update, (SHA256_CTX *c, const void *data, size_t len), (c, data, len))
+LAZY(int, SHA256_Final, (unsigned char *md, SHA256_CTX *c), (md, c))
 LAZY(const EVP_MD *, EVP_sha256, (void), ())
 LAZY(const EVP_CIPHER *, EVP_aes_256_gcm, (void), ())
 LAZY(const EVP_CIPHER *, EVP_chacha20_poly1305, (void), ())
