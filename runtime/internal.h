@@ -194,6 +194,8 @@ extern uint32_t  _moj_cur_owner_h MOJ_HIDDEN;  /* __moj_cur_owner (table.c) */
 
 void _moj_init(void) MOJ_HIDDEN;
 void _moj_fatal(const char *fmt, ...) MOJ_HIDDEN __attribute__((noreturn, format(printf, 1, 2)));
+/* libzstd is loaded on first use (zstd_lazy.c); this loads it now. */
+void _moj_zstd_preload(void) MOJ_HIDDEN;
 void _moj_warn_once(int *flag, const char *fmt, ...) MOJ_HIDDEN __attribute__((format(printf, 2, 3)));
 
 /* table.c */

@@ -132,6 +132,10 @@ static void refuse(int e, const char *why) {
                 strerrorname_np(e) ? strerrorname_np(e) : "an error");
 }
 
+#ifdef MOJ_IN_RUNTIME
+void _moj_zstd_preload(void) __attribute__((visibility("hidden"))); /* runtime/zstd_lazy.c */
+#endif
+
 void _moj_dsm_init(void) {
   resolve_real();
   _moj_dsm_zcomp = getenv("MOJAVE_DSM_COMPRESS") && atoi(getenv("MOJAVE_DSM_COMPRESS"));
@@ -162,6 +166,11 @@ void _moj_dsm_init(void) {
   }
   _moj_dsm_cfg_ok = 1;
   _moj_dsm_owner_pid = getpid();
+#ifdef MOJ_IN_RUNTIME
+  /* Pages arrive zstd-compressed in the SIGSEGV handler, where loading a
+   * library is unsafe (runtime/zstd_lazy.c). */
+  _moj_zstd_preload();
+#endif
   _moj_dsm_sigsegv_install();
   _moj_dsm_spec_init();
   pthread_atfork(_moj_dsm_atfork_prepare, _moj_dsm_atfork_parent, _moj_dsm_atfork_child);

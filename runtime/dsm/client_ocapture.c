@@ -39,6 +39,11 @@ struct cap {
   gregset_t g0, g1;
   struct _libc_fpstate fp0, fp1;
   sigset_t appmask;
+  /* cap_send's buffers: it runs in a signal handler, perhaps on a small
+   * alternate stack, so not on the stack; and not as __thread arrays, which
+   * every thread of every mojcc program would carry (20 KB of start-up RSS) */
+  uint8_t msg[MOJ_TO_MAX_DATA], data[CAP_PAGES * MOJ_PAGE];
+  struct _moj_pwrite_run rv[CAP_MAX_RUNS];
 };
 static __thread struct cap *tl_cap;
 static MOJ_DSM_VAR struct sigaction old_trap;
@@ -70,10 +75,8 @@ static inline int wrote(const uint8_t *tw, const uint8_t *r1, const uint8_t *r2,
  * speculation — kept by client_otx.c until the outermost commit.  The
  * first run's page content is put back either way.  0 or an errno. */
 static int cap_send(struct cap *c) {
-  /* per thread, not on the stack: this runs in a signal handler, perhaps
-   * on a small alternate stack */
-  static __thread uint8_t msg[MOJ_TO_MAX_DATA], data[CAP_PAGES * MOJ_PAGE];
-  static __thread struct _moj_pwrite_run rv[CAP_MAX_RUNS];
+  uint8_t *msg = c->msg, *data = c->data;
+  struct _moj_pwrite_run *rv = c->rv;
   struct _moj_pwrite q = {0, 0};
   size_t dl = 0, nr = 0;
   int st = 0;
