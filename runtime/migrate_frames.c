@@ -51,7 +51,15 @@ static struct mig {
   int          err;
   char         reason[512];
   double       t_begin;          /* CLOCK_MONOTONIC seconds, for MOJAVE_MIGRATE_STATS */
+  struct mig_layout *layouts;    /* slot layouts by descriptor (open addressing)       */
+  uint32_t     nlayouts, caplayouts;
 } M MOJ_RTVAR;
+
+/* A descriptor's slot offsets off[k] and sizes off[nslots + k]. */
+typedef struct mig_layout {
+  const moj_mig_fdesc_t *d;
+  uint32_t *off;
+} mig_layout_t;
 
 static double now_s(void) {
   struct timespec ts;
@@ -134,6 +142,75 @@ static int can_start(void) {
   return 1;
 }
 
+/* ---- slot layout ------------------------------------------------------------ */
+
+/* Descriptors give each slot's type and alignment, not its offset or size
+ * (include/mojave/migrate_abi.h): the record's layout is derived here, once
+ * per descriptor per migration, and checked against the record's size. */
+static uint32_t *layout_derive(const moj_mig_fdesc_t *d) {
+  static const uint32_t fixed[16] = MOJ_MIG_SLOT_SIZES;
+  uint32_t *off = malloc(((size_t)d->nslots * 2 + 1) * sizeof *off);
+  if (!off) _moj_fatal("out of memory laying out the frame of %s", d->name);
+  uint64_t end = d->objs_off + (uint64_t)d->nobjs * sizeof(void *);
+  uint64_t maxa = _Alignof(void *) > 4 ? _Alignof(void *) : 4;
+  uint32_t nbytes = 0;
+  for (uint32_t k = 0; k < d->nslots; k++) {
+    unsigned t = MOJ_MIG_SLOT_TYPE(d->slot_type[k]);
+    uint64_t a = 1ull << MOJ_MIG_SLOT_ALIGN_LOG2(d->slot_type[k]);
+    if (t < MOJ_SLOT_I1 || t > MOJ_SLOT_BYTES || (t == MOJ_SLOT_BYTES && !d->bytes_size))
+      _moj_fatal("migration: the frame descriptor of %s has value %u of type %u, which this runtime "
+                 "does not know (code from another mojcc?)", d->name, k, t);
+    uint32_t size = t == MOJ_SLOT_BYTES ? d->bytes_size[nbytes++] : fixed[t];
+    end = (end + a - 1) & ~(a - 1);
+    off[k] = (uint32_t)end;
+    off[d->nslots + k] = size;
+    end += (size + a - 1) & ~(a - 1);
+    if (a > maxa) maxa = a;
+  }
+  end = (end + maxa - 1) & ~(maxa - 1);
+  if (end != d->rec_size)
+    _moj_fatal("migration: the frame descriptor of %s does not match this runtime: its %u values "
+               "end at byte %llu, its record has %u bytes (code from another mojcc?)",
+               d->name, d->nslots, (unsigned long long)end, d->rec_size);
+  return off;
+}
+
+static uint32_t layout_hash(const moj_mig_fdesc_t *d, uint32_t mask) {
+  return (uint32_t)(((uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+/* Offsets (off[k]) and sizes (off[nslots + k]) of d's slots. */
+static const uint32_t *layout_of(const moj_mig_fdesc_t *d) {
+  if (2 * (M.nlayouts + 1) > M.caplayouts) {
+    uint32_t ncap = M.caplayouts ? M.caplayouts * 2 : 64;
+    mig_layout_t *nv = calloc(ncap, sizeof *nv);
+    if (!nv) _moj_fatal("out of memory laying out frames");
+    for (uint32_t i = 0; i < M.caplayouts; i++)
+      if (M.layouts[i].d) {
+        uint32_t j = layout_hash(M.layouts[i].d, ncap - 1);
+        while (nv[j].d) j = (j + 1) & (ncap - 1);
+        nv[j] = M.layouts[i];
+      }
+    free(M.layouts);
+    M.layouts = nv;
+    M.caplayouts = ncap;
+  }
+  uint32_t i = layout_hash(d, M.caplayouts - 1);
+  while (M.layouts[i].d && M.layouts[i].d != d) i = (i + 1) & (M.caplayouts - 1);
+  if (!M.layouts[i].d) {
+    M.layouts[i] = (mig_layout_t){d, layout_derive(d)};
+    M.nlayouts++;
+  }
+  return M.layouts[i].off;
+}
+
+static void layouts_free(void) {
+  for (uint32_t i = 0; i < M.caplayouts; i++) free(M.layouts[i].off);
+  free(M.layouts);
+  M.layouts = NULL;
+  M.nlayouts = M.caplayouts = 0;
+}
+
 /* ---- rewind --------------------------------------------------------------- */
 
 static void frames_free(void) {
@@ -157,6 +234,7 @@ static void frames_free(void) {
   M.bstart = NULL;
   free(M.sym_addr);
   M.sym_addr = NULL;
+  layouts_free();
 }
 
 static int bucket_of(const moj_img_reloc_t *r) {
@@ -227,7 +305,7 @@ static void apply(const moj_img_reloc_t *r) {
   case MOJ_AT_ALLOCA: at = (uint8_t *)M.frames[r->where_id].new_addr[r->where_sub] + r->where_off; break;
   case MOJ_AT_SLOT: {
     mig_frame_t *fr = &M.frames[r->where_id];
-    at = fr->rec + fr->desc->slot_off[r->where_sub] + r->where_off;
+    at = fr->rec + layout_of(fr->desc)[r->where_sub] + r->where_off;
     break;
   }
   default: _moj_fatal("migration: relocation place kind %u unknown", r->where);
@@ -266,11 +344,13 @@ MOJ_EXPORT void *__moj_mig_pop(const moj_mig_fdesc_t *d) {
     fr->rec = calloc(1, d->rec_size);
     if (!fr->rec) _moj_fatal("out of memory rewinding %s", d->name);
     memcpy(fr->rec, &f->site, 4);
+    const uint32_t *off = layout_of(d), *size = off + d->nslots;
     for (uint32_t k = 0; k < d->nslots; k++) {
-      if (f->slots[k].type != d->slot_type[k] || f->slots[k].size != d->slot_size[k])
+      unsigned t = MOJ_MIG_SLOT_TYPE(d->slot_type[k]);
+      if (f->slots[k].type != t || f->slots[k].size != size[k])
         _moj_fatal("migration: frame %s value %u has type %u size %u in the image, type %u size %u here",
-                   d->name, k, f->slots[k].type, f->slots[k].size, d->slot_type[k], d->slot_size[k]);
-      memcpy(fr->rec + d->slot_off[k], f->slots[k].data, f->slots[k].size);
+                   d->name, k, f->slots[k].type, f->slots[k].size, t, size[k]);
+      memcpy(fr->rec + off[k], f->slots[k].data, f->slots[k].size);
     }
     for (uint32_t o = 0; o < d->nobjs; o++)
       if (f->allocas[o].size != d->obj_size[o])
@@ -417,12 +497,12 @@ static moj_img_frame_t *frames_to_image(void) {
     moj_img_slot_t *slots = calloc(d->nslots + 1, sizeof *slots);
     moj_img_alloca_t *objs = calloc(d->nobjs + 1, sizeof *objs);
     if (!slots || !objs) { free(slots); free(objs); return NULL; }
+    const uint32_t *off = layout_of(d), *size = off + d->nslots;
     for (uint32_t k = 0; k < d->nslots; k++) {
-      slots[k] = (moj_img_slot_t){d->slot_type[k], d->slot_size[k], fr->rec + d->slot_off[k]};
-      int t = d->slot_type[k];
+      int t = MOJ_MIG_SLOT_TYPE(d->slot_type[k]);
+      slots[k] = (moj_img_slot_t){(uint8_t)t, size[k], fr->rec + off[k]};
       if (t == MOJ_SLOT_PTR || t == MOJ_SLOT_I64 || t == MOJ_SLOT_BYTES)
-        _moj_mig_scan(&M.relocs, MOJ_AT_SLOT, f, k, slots[k].data, d->slot_size[k],
-                      t != MOJ_SLOT_BYTES);
+        _moj_mig_scan(&M.relocs, MOJ_AT_SLOT, f, k, slots[k].data, size[k], t != MOJ_SLOT_BYTES);
     }
     for (uint32_t o = 0; o < d->nobjs; o++) {
       objs[o] = (moj_img_alloca_t){fr->obj_size[o], fr->obj_align[o], fr->obj_data[o]};
