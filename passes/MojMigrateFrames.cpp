@@ -280,10 +280,11 @@ void Migrate::transform(Function &F) {
   // BYTES slots, object sizes/alignments (layout in
   // include/mojave/migrate_abi.h).  Slot offsets and scalar sizes are not
   // stored: the runtime derives them from each slot's type and alignment the
-  // way the DataLayout laid the record out, which is checked here.
-  auto U32Array = [&](ArrayRef<uint32_t> V, StringRef N) -> Constant * {
+  // way the DataLayout laid the record out, which is checked here.  Empty
+  // tables are null.
+  auto Table = [&](auto V, StringRef N) -> Constant * {
     if (V.empty())
-      return ConstantPointerNull::get(PointerType::getUnqual(Ctx));
+      return ConstantPointerNull::get(Ptr);
     auto *Init = ConstantDataArray::get(Ctx, V);
     auto *G = new GlobalVariable(M, Init->getType(), true, GlobalValue::PrivateLinkage,
                                  Init, N);
@@ -322,23 +323,30 @@ void Migrate::transform(Function &F) {
   Constant *Name = ConstantDataArray::getString(Ctx, FName);
   auto *NameG = new GlobalVariable(M, Name->getType(), true, GlobalValue::PrivateLinkage,
                                    Name, "mig.fname");
-  Constant *TyG = ConstantPointerNull::get(PointerType::getUnqual(Ctx));
-  if (!SlotTy.empty()) {
-    auto *TyInit = ConstantDataArray::get(Ctx, SlotTy);
-    auto *G = new GlobalVariable(M, TyInit->getType(), true, GlobalValue::PrivateLinkage,
-                                 TyInit, "mig.slottype");
-    G->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
-    TyG = G;
-  }
-  StructType *DescTy = StructType::get(Ctx, {Ptr, I32, I32, I32, I32, Ptr, Ptr, Ptr, Ptr});
-  Constant *DescInit = ConstantStruct::get(
-      DescTy, {NameG, ConstantInt::get(I32, Slots.size()), ConstantInt::get(I32, Objects.size()),
-               ConstantInt::get(I32, SL->getSizeInBytes()),
-               ConstantInt::get(I32, SL->getElementOffset(2)), TyG,
-               U32Array(BytesSize, "mig.bytessize"), U32Array(ObjSize, "mig.objsize"),
-               U32Array(ObjAlign, "mig.objalign")});
-  auto *Desc = new GlobalVariable(M, DescTy, true, GlobalValue::PrivateLinkage, DescInit,
+  Constant *Tables[] = {Table(ArrayRef<uint8_t>(SlotTy), "mig.slottype"),
+                        Table(ArrayRef<uint32_t>(BytesSize), "mig.bytessize"),
+                        Table(ArrayRef<uint32_t>(ObjSize), "mig.objsize"),
+                        Table(ArrayRef<uint32_t>(ObjAlign), "mig.objalign")};
+  // References are i32 distances from the field to the target (0: none), so
+  // the descriptor needs no load-time relocation.
+  StructType *DescTy = StructType::get(Ctx, {I32, I32, I32, I32, I32, I32, I32, I32, I32});
+  auto *Desc = new GlobalVariable(M, DescTy, true, GlobalValue::PrivateLinkage, nullptr,
                                   "mig.desc");
+  auto Rel = [&](Constant *Target, unsigned Field) -> Constant * {
+    if (Target->isNullValue())
+      return ConstantInt::get(I32, 0);
+    Constant *At = ConstantExpr::getInBoundsGetElementPtr(
+        DescTy, Desc, ArrayRef<Constant *>{ConstantInt::get(I32, 0), ConstantInt::get(I32, Field)});
+    return ConstantExpr::getTrunc(
+        ConstantExpr::getSub(ConstantExpr::getPtrToInt(Target, I64),
+                             ConstantExpr::getPtrToInt(At, I64)),
+        I32);
+  };
+  Desc->setInitializer(ConstantStruct::get(
+      DescTy, {Rel(NameG, 0), ConstantInt::get(I32, Slots.size()),
+               ConstantInt::get(I32, Objects.size()), ConstantInt::get(I32, SL->getSizeInBytes()),
+               ConstantInt::get(I32, SL->getElementOffset(2)),
+               Rel(Tables[0], 5), Rel(Tables[1], 6), Rel(Tables[2], 7), Rel(Tables[3], 8)}));
 
   // Which slots are live where each site resumes: backward dataflow over the
   // blocks on the slots' loads and stores.  A frame saves and restores only

@@ -23,7 +23,10 @@
  * allocation) except for MOJ_SLOT_BYTES slots, whose sizes bytes_size lists,
  * one per BYTES slot in slot order (NULL when there are none).  The runtime
  * derives the offsets from that once per descriptor per migration and refuses
- * a descriptor whose derived end does not give rec_size. */
+ * a descriptor whose derived end does not give rec_size.
+ * The descriptor holds no absolute addresses (no load-time relocations in a
+ * PIE): each reference is the signed 32-bit distance from the field itself to
+ * its target, 0 for none (moj_mig_rel). */
 #ifndef MOJAVE_MIGRATE_ABI_H
 #define MOJAVE_MIGRATE_ABI_H
 
@@ -65,14 +68,18 @@
 #define MOJ_MIG_SYM_CONST    4u
 
 #ifndef __cplusplus
-typedef struct moj_mig_fdesc {
-  const char     *name;       /* stable function name                     */
-  uint32_t        nslots, nobjs, rec_size, objs_off;
-  const uint8_t  *slot_type;  /* type | log2(align) << 4, per slot        */
-  const uint32_t *bytes_size; /* size of each MOJ_SLOT_BYTES slot, or NULL */
-  const uint32_t *obj_size;
-  const uint32_t *obj_align;
+typedef struct moj_mig_fdesc {   /* references: moj_mig_rel(&field)          */
+  int32_t  name;                 /* const char[]: stable function name       */
+  uint32_t nslots, nobjs, rec_size, objs_off;
+  int32_t  slot_type;            /* const uint8_t[nslots]: type | log2(align) << 4 */
+  int32_t  bytes_size;           /* const uint32_t[]: each BYTES slot's size */
+  int32_t  obj_size, obj_align;  /* const uint32_t[nobjs]                    */
 } moj_mig_fdesc_t;
+
+/* The target of a relative reference in a descriptor (NULL for 0). */
+static inline const void *moj_mig_rel(const int32_t *field) {
+  return *field ? (const char *)field + *field : (const void *)0;
+}
 
 typedef struct moj_mig_sym {
   const char *name;          /* external name, or "moduleid:name"         */
