@@ -233,7 +233,7 @@ bool Lowering::run() {
   // Link-time ABI version check, kept alive through llvm.used.
   if (!M.getNamedGlobal("__moj_abi_check")) {
     FunctionCallee Check = M.getOrInsertFunction(
-        "__moj_version_mismatch_check_v1", FunctionType::get(Type::getVoidTy(Ctx), false));
+        "__moj_version_mismatch_check_v2", FunctionType::get(Type::getVoidTy(Ctx), false));
     auto *Ref = new GlobalVariable(
         M, PointerType::getUnqual(Ctx), true, GlobalValue::PrivateLinkage,
         cast<Constant>(Check.getCallee()), "__moj_abi_check");

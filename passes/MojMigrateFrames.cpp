@@ -44,7 +44,7 @@ namespace mig {
 
 uint8_t slotType(Type *T, const DataLayout &DL) {
   if (T->isPointerTy())
-    return SlotPtr;
+    return DL.getTypeStoreSize(T) == 8 ? SlotPtr : SlotBytes;
   if (T->isIntegerTy(1))
     return SlotI1;
   if (T->isIntegerTy(8))
@@ -276,22 +276,45 @@ void Migrate::transform(Function &F) {
   StructType *RecTy = StructType::create(Ctx, Fields, ("mig.rec." + F.getName()).str());
   const StructLayout *SL = DL.getStructLayout(RecTy);
 
-  // Descriptor: name, counts, record size, slot offsets/types/sizes,
-  // object sizes/alignments (layout in include/mojave/migrate_abi.h).
-  auto U32Array = [&](ArrayRef<uint32_t> V, StringRef N) -> Constant * {
+  // Descriptor: name, counts, record size, packed slot types, sizes of the
+  // BYTES slots, object sizes/alignments (layout in
+  // include/mojave/migrate_abi.h).  Slot offsets and scalar sizes are not
+  // stored: the runtime derives them from each slot's type and alignment the
+  // way the DataLayout laid the record out, which is checked here.  Empty
+  // tables are null.
+  auto Table = [&](auto V, StringRef N) -> Constant * {
+    if (V.empty())
+      return ConstantPointerNull::get(Ptr);
     auto *Init = ConstantDataArray::get(Ctx, V);
     auto *G = new GlobalVariable(M, Init->getType(), true, GlobalValue::PrivateLinkage,
                                  Init, N);
+    G->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
     return G;
   };
-  SmallVector<uint32_t, 32> SlotOff, SlotSize, ObjSize, ObjAlign;
+  static const uint32_t ScalarSize[] = MOJ_MIG_SLOT_SIZES;
+  SmallVector<uint32_t, 32> BytesSize, ObjSize, ObjAlign;
   SmallVector<uint8_t, 32> SlotTy;
+  uint64_t End = SL->getElementOffset(2) + Objects.size() * DL.getTypeAllocSize(Ptr);
+  Align MaxAlign = std::max(DL.getABITypeAlign(I32), DL.getABITypeAlign(Ptr));
   for (unsigned K = 0; K < Slots.size(); ++K) {
     Type *T = Slots[K]->getAllocatedType();
-    SlotOff.push_back((uint32_t)SL->getElementOffset(3 + K));
-    SlotSize.push_back((uint32_t)DL.getTypeStoreSize(T));
-    SlotTy.push_back(slotType(T, DL));
+    uint8_t Ty = slotType(T, DL);
+    Align A = DL.getABITypeAlign(T);
+    uint64_t Size = Ty == SlotBytes ? DL.getTypeStoreSize(T).getFixedValue() : ScalarSize[Ty];
+    if (Ty == SlotBytes)
+      BytesSize.push_back((uint32_t)Size);
+    End = alignTo(End, A);
+    if (Log2(A) > 15 || End != SL->getElementOffset(3 + K) ||
+        alignTo(Size, A) != DL.getTypeAllocSize(T))
+      report_fatal_error(Twine("moj-migrate: slot ") + Twine(K) + " of " + F.getName() +
+                         " does not fit the frame descriptor's layout rule");
+    End += alignTo(Size, A);
+    MaxAlign = std::max(MaxAlign, A);
+    SlotTy.push_back((uint8_t)(Ty | Log2(A) << 4));
   }
+  if (alignTo(End, MaxAlign) != SL->getSizeInBytes())
+    report_fatal_error(Twine("moj-migrate: the frame record of ") + F.getName() +
+                       " does not end where the descriptor's layout rule says");
   for (AllocaInst *A : Objects) {
     ObjSize.push_back((uint32_t)*A->getAllocationSize(DL));
     ObjAlign.push_back((uint32_t)A->getAlign().value());
@@ -300,18 +323,30 @@ void Migrate::transform(Function &F) {
   Constant *Name = ConstantDataArray::getString(Ctx, FName);
   auto *NameG = new GlobalVariable(M, Name->getType(), true, GlobalValue::PrivateLinkage,
                                    Name, "mig.fname");
-  auto *TyInit = ConstantDataArray::get(Ctx, SlotTy);
-  auto *TyG = new GlobalVariable(M, TyInit->getType(), true, GlobalValue::PrivateLinkage,
-                                 TyInit, "mig.slottype");
-  StructType *DescTy = StructType::get(Ctx, {Ptr, I32, I32, I32, I32, Ptr, Ptr, Ptr, Ptr, Ptr});
-  Constant *DescInit = ConstantStruct::get(
-      DescTy, {NameG, ConstantInt::get(I32, Slots.size()), ConstantInt::get(I32, Objects.size()),
-               ConstantInt::get(I32, SL->getSizeInBytes()),
-               ConstantInt::get(I32, SL->getElementOffset(2)),
-               U32Array(SlotOff, "mig.slotoff"), TyG, U32Array(SlotSize, "mig.slotsize"),
-               U32Array(ObjSize, "mig.objsize"), U32Array(ObjAlign, "mig.objalign")});
-  auto *Desc = new GlobalVariable(M, DescTy, true, GlobalValue::PrivateLinkage, DescInit,
+  Constant *Tables[] = {Table(ArrayRef<uint8_t>(SlotTy), "mig.slottype"),
+                        Table(ArrayRef<uint32_t>(BytesSize), "mig.bytessize"),
+                        Table(ArrayRef<uint32_t>(ObjSize), "mig.objsize"),
+                        Table(ArrayRef<uint32_t>(ObjAlign), "mig.objalign")};
+  // References are i32 distances from the field to the target (0: none), so
+  // the descriptor needs no load-time relocation.
+  StructType *DescTy = StructType::get(Ctx, {I32, I32, I32, I32, I32, I32, I32, I32, I32});
+  auto *Desc = new GlobalVariable(M, DescTy, true, GlobalValue::PrivateLinkage, nullptr,
                                   "mig.desc");
+  auto Rel = [&](Constant *Target, unsigned Field) -> Constant * {
+    if (Target->isNullValue())
+      return ConstantInt::get(I32, 0);
+    Constant *At = ConstantExpr::getInBoundsGetElementPtr(
+        DescTy, Desc, ArrayRef<Constant *>{ConstantInt::get(I32, 0), ConstantInt::get(I32, Field)});
+    return ConstantExpr::getTrunc(
+        ConstantExpr::getSub(ConstantExpr::getPtrToInt(Target, I64),
+                             ConstantExpr::getPtrToInt(At, I64)),
+        I32);
+  };
+  Desc->setInitializer(ConstantStruct::get(
+      DescTy, {Rel(NameG, 0), ConstantInt::get(I32, Slots.size()),
+               ConstantInt::get(I32, Objects.size()), ConstantInt::get(I32, SL->getSizeInBytes()),
+               ConstantInt::get(I32, SL->getElementOffset(2)),
+               Rel(Tables[0], 5), Rel(Tables[1], 6), Rel(Tables[2], 7), Rel(Tables[3], 8)}));
 
   // Which slots are live where each site resumes: backward dataflow over the
   // blocks on the slots' loads and stores.  A frame saves and restores only

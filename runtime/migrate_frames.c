@@ -51,7 +51,15 @@ static struct mig {
   int          err;
   char         reason[512];
   double       t_begin;          /* CLOCK_MONOTONIC seconds, for MOJAVE_MIGRATE_STATS */
+  struct mig_layout *layouts;    /* slot layouts by descriptor (open addressing)       */
+  uint32_t     nlayouts, caplayouts;
 } M MOJ_RTVAR;
+
+/* A descriptor's slot offsets off[k] and sizes off[nslots + k]. */
+typedef struct mig_layout {
+  const moj_mig_fdesc_t *d;
+  uint32_t *off;
+} mig_layout_t;
 
 static double now_s(void) {
   struct timespec ts;
@@ -134,6 +142,83 @@ static int can_start(void) {
   return 1;
 }
 
+/* ---- descriptors ------------------------------------------------------------ */
+
+/* A descriptor's references are relative (include/mojave/migrate_abi.h). */
+static const char *d_name(const moj_mig_fdesc_t *d) { return moj_mig_rel(&d->name); }
+static const uint8_t *d_types(const moj_mig_fdesc_t *d) { return moj_mig_rel(&d->slot_type); }
+static const uint32_t *d_obj_size(const moj_mig_fdesc_t *d) { return moj_mig_rel(&d->obj_size); }
+static const uint32_t *d_obj_align(const moj_mig_fdesc_t *d) { return moj_mig_rel(&d->obj_align); }
+
+/* Descriptors give each slot's type and alignment, not its offset or size
+ * (include/mojave/migrate_abi.h): the record's layout is derived here, once
+ * per descriptor per migration, and checked against the record's size. */
+static uint32_t *layout_derive(const moj_mig_fdesc_t *d) {
+  static const uint32_t fixed[16] = MOJ_MIG_SLOT_SIZES;
+  const uint8_t *types = d_types(d);
+  const uint32_t *bytes_size = moj_mig_rel(&d->bytes_size);
+  uint32_t *off = malloc(((size_t)d->nslots * 2 + 1) * sizeof *off);
+  if (!off) _moj_fatal("out of memory laying out the frame of %s", d_name(d));
+  uint64_t end = d->objs_off + (uint64_t)d->nobjs * sizeof(void *);
+  uint64_t maxa = _Alignof(void *) > 4 ? _Alignof(void *) : 4;
+  uint32_t nbytes = 0;
+  for (uint32_t k = 0; k < d->nslots; k++) {
+    unsigned t = MOJ_MIG_SLOT_TYPE(types[k]);
+    uint64_t a = 1ull << MOJ_MIG_SLOT_ALIGN_LOG2(types[k]);
+    if (t < MOJ_SLOT_I1 || t > MOJ_SLOT_BYTES || (t == MOJ_SLOT_BYTES && !bytes_size))
+      _moj_fatal("migration: the frame descriptor of %s has value %u of type %u, which this runtime "
+                 "does not know (code from another mojcc?)", d_name(d), k, t);
+    uint32_t size = t == MOJ_SLOT_BYTES ? bytes_size[nbytes++] : fixed[t];
+    end = (end + a - 1) & ~(a - 1);
+    off[k] = (uint32_t)end;
+    off[d->nslots + k] = size;
+    end += (size + a - 1) & ~(a - 1);
+    if (a > maxa) maxa = a;
+  }
+  end = (end + maxa - 1) & ~(maxa - 1);
+  if (end != d->rec_size)
+    _moj_fatal("migration: the frame descriptor of %s does not match this runtime: its %u values "
+               "end at byte %llu, its record has %u bytes (code from another mojcc?)",
+               d_name(d), d->nslots, (unsigned long long)end, d->rec_size);
+  return off;
+}
+
+static uint32_t layout_hash(const moj_mig_fdesc_t *d, uint32_t mask) {
+  return (uint32_t)(((uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+/* Offsets (off[k]) and sizes (off[nslots + k]) of d's slots. */
+static const uint32_t *layout_of(const moj_mig_fdesc_t *d) {
+  if (2 * (M.nlayouts + 1) > M.caplayouts) {
+    uint32_t ncap = M.caplayouts ? M.caplayouts * 2 : 64;
+    mig_layout_t *nv = calloc(ncap, sizeof *nv);
+    if (!nv) _moj_fatal("out of memory laying out frames");
+    for (uint32_t i = 0; i < M.caplayouts; i++)
+      if (M.layouts[i].d) {
+        uint32_t j = layout_hash(M.layouts[i].d, ncap - 1);
+        while (nv[j].d) j = (j + 1) & (ncap - 1);
+        nv[j] = M.layouts[i];
+      }
+    free(M.layouts);
+    M.layouts = nv;
+    M.caplayouts = ncap;
+  }
+  uint32_t i = layout_hash(d, M.caplayouts - 1);
+  while (M.layouts[i].d && M.layouts[i].d != d) i = (i + 1) & (M.caplayouts - 1);
+  if (!M.layouts[i].d) {
+    M.layouts[i] = (mig_layout_t){d, layout_derive(d)};
+    M.nlayouts++;
+  }
+  return M.layouts[i].off;
+}
+
+static void layouts_free(void) {
+  for (uint32_t i = 0; i < M.caplayouts; i++) free(M.layouts[i].off);
+  free(M.layouts);
+  M.layouts = NULL;
+  M.nlayouts = M.caplayouts = 0;
+}
+
 /* ---- rewind --------------------------------------------------------------- */
 
 static void frames_free(void) {
@@ -157,6 +242,7 @@ static void frames_free(void) {
   M.bstart = NULL;
   free(M.sym_addr);
   M.sym_addr = NULL;
+  layouts_free();
 }
 
 static int bucket_of(const moj_img_reloc_t *r) {
@@ -227,7 +313,7 @@ static void apply(const moj_img_reloc_t *r) {
   case MOJ_AT_ALLOCA: at = (uint8_t *)M.frames[r->where_id].new_addr[r->where_sub] + r->where_off; break;
   case MOJ_AT_SLOT: {
     mig_frame_t *fr = &M.frames[r->where_id];
-    at = fr->rec + fr->desc->slot_off[r->where_sub] + r->where_off;
+    at = fr->rec + layout_of(fr->desc)[r->where_sub] + r->where_off;
     break;
   }
   default: _moj_fatal("migration: relocation place kind %u unknown", r->where);
@@ -251,31 +337,35 @@ static void rewind_begin(void) {
 }
 
 MOJ_EXPORT void *__moj_mig_pop(const moj_mig_fdesc_t *d) {
+  const char *name = d_name(d);
   if (M.next >= M.nframes)
-    _moj_fatal("migration: %s re-entered below the captured stack (%u frames)", d->name, M.nframes);
+    _moj_fatal("migration: %s re-entered below the captured stack (%u frames)", name, M.nframes);
   mig_frame_t *fr = &M.frames[M.next++];
-  if (strcmp(fr->name, d->name))
+  if (strcmp(fr->name, name))
     _moj_fatal("migration: frame %u is %s in the image but the program entered %s",
-               M.next - 1, fr->name, d->name);
+               M.next - 1, fr->name, name);
   if (!fr->desc) { /* destination: build the record from the image's frame */
     const moj_img_frame_t *f = fr->img;
     if (f->nslots != d->nslots || f->nallocas != d->nobjs)
       _moj_fatal("migration: frame %s has %u values and %u stack objects in the image, %u and %u here",
-                 d->name, f->nslots, f->nallocas, d->nslots, d->nobjs);
+                 name, f->nslots, f->nallocas, d->nslots, d->nobjs);
     fr->desc = d;
     fr->rec = calloc(1, d->rec_size);
-    if (!fr->rec) _moj_fatal("out of memory rewinding %s", d->name);
+    if (!fr->rec) _moj_fatal("out of memory rewinding %s", name);
     memcpy(fr->rec, &f->site, 4);
+    const uint32_t *off = layout_of(d), *size = off + d->nslots, *obj_size = d_obj_size(d);
+    const uint8_t *types = d_types(d);
     for (uint32_t k = 0; k < d->nslots; k++) {
-      if (f->slots[k].type != d->slot_type[k] || f->slots[k].size != d->slot_size[k])
+      unsigned t = MOJ_MIG_SLOT_TYPE(types[k]);
+      if (f->slots[k].type != t || f->slots[k].size != size[k])
         _moj_fatal("migration: frame %s value %u has type %u size %u in the image, type %u size %u here",
-                   d->name, k, f->slots[k].type, f->slots[k].size, d->slot_type[k], d->slot_size[k]);
-      memcpy(fr->rec + d->slot_off[k], f->slots[k].data, f->slots[k].size);
+                   name, k, f->slots[k].type, f->slots[k].size, t, size[k]);
+      memcpy(fr->rec + off[k], f->slots[k].data, f->slots[k].size);
     }
     for (uint32_t o = 0; o < d->nobjs; o++)
-      if (f->allocas[o].size != d->obj_size[o])
+      if (f->allocas[o].size != obj_size[o])
         _moj_fatal("migration: frame %s stack object %u is %u bytes in the image, %u here",
-                   d->name, o, f->allocas[o].size, d->obj_size[o]);
+                   name, o, f->allocas[o].size, obj_size[o]);
   }
   return fr->rec;
 }
@@ -284,9 +374,10 @@ MOJ_EXPORT void __moj_mig_entered(void *rec) {
   uint32_t f = M.next - 1;
   mig_frame_t *fr = &M.frames[f];
   const moj_mig_fdesc_t *d = fr->desc;
+  const uint32_t *obj_size = d_obj_size(d);
   memcpy(fr->new_addr, (uint8_t *)rec + d->objs_off, (size_t)d->nobjs * sizeof(uintptr_t));
   for (uint32_t o = 0; o < d->nobjs; o++)
-    memcpy((void *)fr->new_addr[o], fr->obj_data[o], d->obj_size[o]);
+    memcpy((void *)fr->new_addr[o], fr->obj_data[o], obj_size[o]);
   apply_bucket((int)f);
 }
 
@@ -335,7 +426,7 @@ MOJ_EXPORT void *__moj_mig_push(const moj_mig_fdesc_t *d, uint32_t site) {
   mig_frame_t *fr = &M.frames[M.nframes++];
   memset(fr, 0, sizeof *fr);
   fr->desc = d;
-  fr->name = d->name;
+  fr->name = d_name(d);
   fr->nobjs = d->nobjs;
   fr->rec = calloc(1, d->rec_size);
   fr->obj_data = calloc(d->nobjs + 1, sizeof *fr->obj_data);
@@ -344,7 +435,7 @@ MOJ_EXPORT void *__moj_mig_push(const moj_mig_fdesc_t *d, uint32_t site) {
   fr->old_addr = calloc(d->nobjs + 1, sizeof *fr->old_addr);
   fr->new_addr = calloc(d->nobjs + 1, sizeof *fr->new_addr);
   if (!fr->rec || !fr->obj_data || !fr->obj_size || !fr->obj_align || !fr->old_addr || !fr->new_addr)
-    _moj_fatal("out of memory capturing frame %s", d->name);
+    _moj_fatal("out of memory capturing frame %s", fr->name);
   memcpy(fr->rec, &site, 4);
   return fr->rec;
 }
@@ -352,13 +443,14 @@ MOJ_EXPORT void *__moj_mig_push(const moj_mig_fdesc_t *d, uint32_t site) {
 MOJ_EXPORT void __moj_mig_saved(void *rec) {
   mig_frame_t *fr = &M.frames[M.nframes - 1];
   const moj_mig_fdesc_t *d = fr->desc;
+  const uint32_t *obj_size = d_obj_size(d), *obj_align = d_obj_align(d);
   memcpy(fr->old_addr, (uint8_t *)rec + d->objs_off, (size_t)d->nobjs * sizeof(uintptr_t));
   for (uint32_t o = 0; o < d->nobjs; o++) {
-    fr->obj_size[o] = d->obj_size[o];
-    fr->obj_align[o] = d->obj_align[o];
-    fr->obj_data[o] = malloc(d->obj_size[o] ? d->obj_size[o] : 1);
-    if (!fr->obj_data[o]) _moj_fatal("out of memory capturing frame %s", d->name);
-    memcpy(fr->obj_data[o], (void *)fr->old_addr[o], d->obj_size[o]);
+    fr->obj_size[o] = obj_size[o];
+    fr->obj_align[o] = obj_align[o];
+    fr->obj_data[o] = malloc(obj_size[o] ? obj_size[o] : 1);
+    if (!fr->obj_data[o]) _moj_fatal("out of memory capturing frame %s", fr->name);
+    memcpy(fr->obj_data[o], (void *)fr->old_addr[o], obj_size[o]);
   }
 }
 
@@ -417,12 +509,13 @@ static moj_img_frame_t *frames_to_image(void) {
     moj_img_slot_t *slots = calloc(d->nslots + 1, sizeof *slots);
     moj_img_alloca_t *objs = calloc(d->nobjs + 1, sizeof *objs);
     if (!slots || !objs) { free(slots); free(objs); return NULL; }
+    const uint32_t *off = layout_of(d), *size = off + d->nslots;
+    const uint8_t *types = d_types(d);
     for (uint32_t k = 0; k < d->nslots; k++) {
-      slots[k] = (moj_img_slot_t){d->slot_type[k], d->slot_size[k], fr->rec + d->slot_off[k]};
-      int t = d->slot_type[k];
+      int t = MOJ_MIG_SLOT_TYPE(types[k]);
+      slots[k] = (moj_img_slot_t){(uint8_t)t, size[k], fr->rec + off[k]};
       if (t == MOJ_SLOT_PTR || t == MOJ_SLOT_I64 || t == MOJ_SLOT_BYTES)
-        _moj_mig_scan(&M.relocs, MOJ_AT_SLOT, f, k, slots[k].data, d->slot_size[k],
-                      t != MOJ_SLOT_BYTES);
+        _moj_mig_scan(&M.relocs, MOJ_AT_SLOT, f, k, slots[k].data, size[k], t != MOJ_SLOT_BYTES);
     }
     for (uint32_t o = 0; o < d->nobjs; o++) {
       objs[o] = (moj_img_alloca_t){fr->obj_size[o], fr->obj_align[o], fr->obj_data[o]};

@@ -29,11 +29,13 @@
 extern "C" {
 #endif
 
-/* Bumped whenever the encoding, the table layout or an entry point changes.
+/* Bumped whenever the encoding, the table layout, an entry point or the
+ * migration frame descriptor (mojave/migrate_abi.h) changes (2: packed slot
+ * types, no slot offsets or sizes).
  * Every instrumented module references __moj_version_mismatch_check_v<N>, so
  * linking against a runtime of another version fails at link time. */
-#define MOJ_ABI_VERSION 1
-#define MOJ_ABI_VERSION_SYMBOL __moj_version_mismatch_check_v1
+#define MOJ_ABI_VERSION 2
+#define MOJ_ABI_VERSION_SYMBOL __moj_version_mismatch_check_v2
 
 #define MOJ_HANDLE_TAG       0x8000000000000000ull
 #define MOJ_INDEX_SHIFT      32
@@ -123,7 +125,7 @@ void MOJ_ABI_VERSION_SYMBOL(void);
   X(__moj_malloc) X(__moj_calloc) X(__moj_realloc) X(__moj_free) \
   X(__moj_posix_memalign) X(__moj_aligned_alloc) X(__moj_usable_size) \
   X(__moj_strdup) X(__moj_strndup) \
-  X(__moj_version_mismatch_check_v1) \
+  X(__moj_version_mismatch_check_v2) \
   X(spec_enter) X(spec_commit) X(spec_abort) X(spec_abort_with)
 
 #ifdef __cplusplus

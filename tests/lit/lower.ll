@@ -9,7 +9,7 @@ declare ptr @__moj_xws(ptr)
 ; CHECK: @__moj_tbl = external dso_local global i64
 ; CHECK: @__moj_cur_owner = external dso_local global i32
 ; The ABI version symbol is referenced (kept through llvm.used).
-; CHECK: @__moj_abi_check = private constant ptr @__moj_version_mismatch_check_v1
+; CHECK: @__moj_abi_check = private constant ptr @__moj_version_mismatch_check_v2
 ; CHECK: @llvm.used = {{.*}}@__moj_abi_check
 
 ; Read: tag test, table entry at __moj_tbl + index*16, base + offset.  The
