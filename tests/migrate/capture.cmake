@@ -12,7 +12,7 @@ foreach(prog ${MOJ_MIGRATE_PROGRAMS})
     set(out ${CMAKE_CURRENT_BINARY_DIR}/${prog}.${opt})
     add_custom_command(
       OUTPUT ${out}
-      COMMAND $<TARGET_FILE:mojcc> -${opt} -g -Wall -Wextra -Werror
+      COMMAND $<TARGET_FILE:mojcc> -${opt} -g -Wall -Wextra -Werror -DZDTM_LONG_DOUBLE
               ${CMAKE_CURRENT_SOURCE_DIR}/${prog}.c -o ${out}
       DEPENDS mojcc MojavePasses mojave ${CMAKE_CURRENT_SOURCE_DIR}/${prog}.c
       COMMENT "mojcc -${opt} ${prog}" VERBATIM)

@@ -215,6 +215,12 @@ static long descend(int d, long acc, int *parent_local) {
   calls++;
   for (int i = 0; i < 8; i++) mine[i] = d * i + acc;
   double f = d * 0.25 + gscale;
+#ifdef ZDTM_LONG_DOUBLE
+  /* x86-64's 80-bit long double live across the move: at -O2 a frame slot
+   * of its own (stored in 16 bytes; before 11-30 the image refused its
+   * size 10).  Same-ISA builds only: cross-ISA moves refuse long double. */
+  long double lf = d * 0.125L + gscale;
+#endif
   long r;
   if (d == 0) {
     migrate_here();
@@ -224,6 +230,9 @@ static long descend(int d, long acc, int *parent_local) {
   }
   for (int i = 0; i < 8; i++) CHECK(mine[i] == d * i + acc, "depth %d local %d", d, i);
   CHECK(f == d * 0.25 + 1.5, "depth %d double %g", d, f);
+#ifdef ZDTM_LONG_DOUBLE
+  CHECK(lf == d * 0.125L + 1.5L, "depth %d long double %Lg", d, lf);
+#endif
   CHECK(*parent_local == (d + 1) * 3, "depth %d parent's local %d", d, *parent_local);
   CHECK(calls == DEPTH + 1, "static local %d", calls);
   return r + (here == d * 3);
