@@ -58,7 +58,7 @@ static const char *help_text =
 "    to speculate.  Every object file carries its module's LLVM bitcode\n"
 "    (section .mojave.bc, zstd-compressed, in the file but not loaded at\n"
 "    run time), and executables are linked with libmojave.a, mimalloc,\n"
-"    zstd, pthread and dl.\n"
+"    pthread and dl (zstd and libcrypto are loaded when first needed).\n"
 "\n"
 "    All options are clang's (see clang-16 --help): -c -S -E -o -O<n> -g\n"
 "    -I -D -U -L -l -std= -W... -f... -M..., multiple .c/.o/.a inputs,\n"
