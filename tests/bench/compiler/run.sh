@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/bench/compiler/run.sh — mojcc vs clang, both -O2 (or $OPT), on six compute
 # programs and five allocation-heavy ones (issue 11): CPU time (user +
-# system, best of $REPS runs at full size), peak RSS (GNU time's maximum
+# system, best of $REPS runs at full size), peak RSS (median of GNU time's maximum
 # resident set, same runs) and instruction counts (valgrind callgrind, at a
 # reduced size to keep the run short) in one run; checks that both builds
 # print the same output; prints a markdown table and the geometric means.
@@ -45,17 +45,20 @@ fi
 
 # CPU seconds (user + system, GNU time) rather than wall time: the machine is
 # shared, and the issue's figures are CPU time.  Best of $REPS runs; peak RSS
-# (KB) is the largest seen over the same runs.
+# (KB) is the median over the same runs (a small program's peak moves by
+# ±150 KB from run to run with what the page cache lets fault-around map: the
+# largest would record the outlier).
 measure() { # prog args... -> "cpu_s rss_kb"
-  local best="" rss=0
+  local best="" rss rsss=()
   for ((r = 0; r < REPS; r++)); do
     /usr/bin/time -f '%U %S %M' -o "$work/time" "$@" >/dev/null
     read -r u s m <"$work/time"
     local t
     t=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
     if [[ -z $best ]] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then best=$t; fi
-    if ((m > rss)); then rss=$m; fi
+    rsss+=("$m")
   done
+  rss=$(printf '%s\n' "${rsss[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
   echo "$best $rss"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "NA"; else printf "%.2f", a / b }'; }
