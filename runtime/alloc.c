@@ -116,8 +116,7 @@ static void *new_object_in(size_t n, unsigned align_log2, int zero) {
   e->base = b;
   e->size = (uint32_t)n;
   e->owner = l ? l->owner : 0;
-  uint8_t m = MOJ_META_MAKE(align_log2, where);
-  if (_moj_rt->meta[idx] != m) _moj_rt->meta[idx] = m; /* 0 stays unwritten (internal.h) */
+  _moj_rt->meta[idx] = (uint8_t)(align_log2 | where);
   if (l) log_prestate(l, idx, 1);
   return (void *)(uintptr_t)_moj_make_handle(idx);
 }
@@ -163,11 +162,12 @@ static inline void *new_object_fast(size_t n, int zero) {
     return new_object_left(n, zero);
   uint32_t idx = c->idx[k - 1];
   __atomic_store_n(&c->n, k - 1, __ATOMIC_RELAXED);
+  moj_rt_t *rt = _moj_rt; /* set: the cache was filled by the runtime */
   moj_entry_t *e = _moj_ent(idx);
   uint64_t size_owner = n; /* n < 2^32: size n, owner 0, in one store */
   _Static_assert(offsetof(moj_entry_t, owner) == offsetof(moj_entry_t, size) + 4, "entry layout");
   memcpy(&e->size, &size_owner, sizeof size_owner);
-  /* meta stays 0: a cached index has meta 0, and so has this object */
+  rt->meta[idx] = MOJ_MIN_ALIGN_LOG2;
   /* Only e lives across the call: the handle is derived from it again. */
   void *b = mi_malloc(n); /* mi_malloc(0) is a unique minimal block, as n ? n : 1 */
   if (moj_unlikely(!b)) return alloc_failed(e);
@@ -230,18 +230,16 @@ MOJ_EXPORT void moj_free(void *p) {
   moj_rt_t *rt = _moj_rt;
   /* (int64_t)h < 0 is the tag; (uint32_t)h == 0 the start; k < lim implies
    * a registered cache, so rt is set; index 0 is caught as a free entry
-   * (table.c marks it so); meta != 0 (over-aligned, in a level's heap,
-   * large: not a block of mimalloc's main heap) takes the general path, so
-   * every index this cache takes has meta 0, as allocation assumes. */
+   * (table.c marks it so); a large object's mapping is not mimalloc's. */
   if (moj_unlikely(((int64_t)h >= 0) | ((uint32_t)h != 0) | (k >= c->lim) | (_moj_cur_owner_h != 0)) ||
-      moj_unlikely(idx >= rt->top || rt->table[idx].owner == MOJ_OWNER_FREE || rt->meta[idx] != 0)) {
+      moj_unlikely(idx >= rt->top || rt->table[idx].owner == MOJ_OWNER_FREE || (rt->meta[idx] & MOJ_META_LARGE))) {
     free_slow(p); /* leaves in_rt */
     return;
   }
   moj_entry_t *e = _moj_ent(idx);
   void *b = e->base;
   e->base = NULL;
-  e->owner = MOJ_OWNER_FREE; /* meta is 0 (tested above), as a cached index needs */
+  e->owner = MOJ_OWNER_FREE; /* meta is left: every allocation sets it */
   c->idx[k] = idx;
   __atomic_store_n(&c->n, k + 1, __ATOMIC_RELAXED);
   mi_free(b);
@@ -290,7 +288,7 @@ static void *realloc_handle(void *p, size_t n) {
   if (n == 0) { moj_free(p); return NULL; }
   if (too_big(n)) return NULL;
   moj_entry_t *e = _moj_ent(idx);
-  unsigned lg = MOJ_META_ALIGN(_moj_rt->meta[idx]);
+  unsigned lg = _moj_rt->meta[idx] & MOJ_META_ALIGN_MASK;
   moj_level_t *l = _moj_top();
   if (moj_unlikely(!e->base))
     _moj_fatal("realloc: handle 0x%016llx was freed in this speculation", (unsigned long long)h);
@@ -312,7 +310,7 @@ static void *realloc_handle(void *p, size_t n) {
   e->base = nb;
   e->size = (uint32_t)n;
   if (l) e->owner = l->owner;
-  _moj_rt->meta[idx] = MOJ_META_MAKE(lg, where);
+  _moj_rt->meta[idx] = (uint8_t)(lg | where);
   return p;
 }
 
@@ -343,7 +341,7 @@ static void *cow(uint64_t h) {
   if (moj_unlikely(!l || e->owner == l->owner))
     _moj_fatal("write: table entry %u is inconsistent (owner %u, current %u)", idx, e->owner,
                __moj_cur_owner);
-  unsigned lg = MOJ_META_ALIGN(_moj_rt->meta[idx]);
+  unsigned lg = _moj_rt->meta[idx] & MOJ_META_ALIGN_MASK;
   size_t n = e->size ? e->size : 1;
   uint8_t where = MOJ_META_LARGE;
   /* a large object's copy is a view the kernel copies page by page (large.c) */
@@ -357,7 +355,7 @@ static void *cow(uint64_t h) {
   log_prestate(l, idx, 0);
   e->base = copy;
   e->owner = l->owner;
-  _moj_rt->meta[idx] = MOJ_META_MAKE(lg, where);
+  _moj_rt->meta[idx] = (uint8_t)(lg | where);
   _moj_rt->cow_copies++;
   return (char *)copy + (uint32_t)h;
 }

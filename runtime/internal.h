@@ -33,7 +33,7 @@
 #define MOJ_HARD_MAX_OBJECTS    ((1u << MOJ_INDEX_BITS) - 1)
 
 /* Per-entry cold metadata (parallel byte array). */
-#define MOJ_META_ALIGN_MASK 0x3f  /* log2 of the object's alignment, XOR MOJ_MIN_ALIGN_LOG2 */
+#define MOJ_META_ALIGN_MASK 0x3f  /* log2 of the object's alignment          */
 #define MOJ_META_INHEAP     0x40  /* base lives in its owner level's private heap */
 #define MOJ_META_LARGE      0x80  /* base is a large object's mapping (large.c)   */
 
@@ -239,13 +239,6 @@ static inline void _moj_index_push(uint32_t idx) { /* entry already marked free 
 /* Alignment every heap block gets without asking (mimalloc's natural one
  * for blocks >= 16 B); images record it (migrate/image_abi.c). */
 #define MOJ_MIN_ALIGN_LOG2 4
-/* A meta byte stores the alignment XOR the minimum, so an object of the
- * common kind (natural alignment, mimalloc's main heap, not large) has meta
- * 0: the allocation fast path never writes the meta array, and a program of
- * small objects never touches its pages (1 byte per object less resident).
- * Every index on a free list or in a thread's cache has meta 0. */
-#define MOJ_META_ALIGN(m)       (((unsigned)(m) & MOJ_META_ALIGN_MASK) ^ MOJ_MIN_ALIGN_LOG2)
-#define MOJ_META_MAKE(lg, where) ((uint8_t)(((unsigned)(lg) ^ MOJ_MIN_ALIGN_LOG2) | (unsigned)(where)))
 void *_moj_block_alloc(moj_level_t *l, size_t n, unsigned align_log2) MOJ_HIDDEN;
 /* ... and large objects too: *where gets MOJ_META_LARGE or (in a level) INHEAP */
 void *_moj_block_alloc_obj(moj_level_t *l, size_t n, unsigned align_log2, uint8_t *where) MOJ_HIDDEN;

@@ -267,7 +267,7 @@ int _moj_mig_capture_state(moj_img_t *img, mig_relocs_t *r, char *reason, size_t
   for (uint32_t i = 1; i < rt->top; i++) {
     moj_entry_t *e = &rt->table[i];
     if (e->owner == MOJ_OWNER_FREE || !e->base) continue;
-    C.objs[j++] = (moj_img_obj_t){i, e->size, (uint8_t)MOJ_META_ALIGN(rt->meta[i]),
+    C.objs[j++] = (moj_img_obj_t){i, e->size, (uint8_t)(rt->meta[i] & MOJ_META_ALIGN_MASK),
                                   (const uint8_t *)e->base};
     _moj_mig_scan(r, MOJ_AT_HEAP, i, 0, (const uint8_t *)e->base, e->size, 0);
   }
@@ -335,7 +335,7 @@ static void restore_heap(const moj_img_t *img) {
       if (!b) _moj_fatal("migration: out of memory restoring heap object %u (%u bytes)", i, o->size);
       memcpy(b, o->data, o->size);
       *e = (moj_entry_t){b, o->size, 0};
-      rt->meta[i] = MOJ_META_MAKE(o->align_log2, 0);
+      rt->meta[i] = o->align_log2;
       rt->live++;
     } else {
       *e = (moj_entry_t){NULL, 0, MOJ_OWNER_FREE};

@@ -149,9 +149,7 @@ void _moj_index_release(uint32_t idx) {
   moj_entry_t *e = _moj_ent(idx);
   e->base = NULL;
   e->owner = MOJ_OWNER_FREE;
-  /* only when not 0 already: a program of small objects never writes (so
-   * never makes resident) the meta array (MOJ_META_MAKE, internal.h) */
-  if (_moj_rt->meta[idx]) _moj_rt->meta[idx] = 0;
+  _moj_rt->meta[idx] = 0;
   _moj_index_push(idx);
 }
 

@@ -16,8 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h" /* _moj_rt->meta: the per-entry byte array */
-
 static size_t live(void) { moj_stats_t s; moj_get_stats(&s); return s.live_objects; }
 
 static void handles_are_tagged(void **st) {
@@ -69,63 +67,6 @@ static long resident_kb(void) {
 /* A large calloc reads as zero even where mimalloc hands back memory the
  * program dirtied before, and its untouched pages are not resident (issue
  * 11: a sparse 180 MB table cost 180 MB of RSS). */
-/* The physical frame of the page holding p (pagemap; root only), 0 when not
- * present, (uint64_t)-1 when unknown. */
-static uint64_t frame_of(const void *p) {
-  int fd = open("/proc/self/pagemap", O_RDONLY);
-  if (fd < 0) return (uint64_t)-1;
-  uint64_t e = 0;
-  off_t at = (off_t)((uintptr_t)p / 4096 * 8);
-  ssize_t n = pread(fd, &e, sizeof e, at);
-  close(fd);
-  if (n != (ssize_t)sizeof e) return (uint64_t)-1;
-  if (!(e >> 63)) return 0;                        /* not present */
-  uint64_t pfn = e & ((1ull << 55) - 1);
-  return pfn ? pfn : (uint64_t)-1;                 /* hidden without CAP_SYS_ADMIN */
-}
-
-/* Objects of the common kind leave their meta byte unwritten (0 encodes
- * natural alignment, main heap: internal.h MOJ_META_MAKE), through
- * allocation, free and reuse, fast and general paths alike: the meta pages
- * of a program of small objects are never written, so never resident (they
- * were 1 byte per object of its peak RSS).  A page only read maps the
- * shared zero page. */
-static void small_objects_leave_meta_unwritten(void **st) {
-  (void)st;
-  static char probe[3 * 4096]; /* bss: a page only read maps the zero page */
-  volatile char sink = probe[4096];
-  (void)sink;
-  uint64_t zero = frame_of(probe + 4096);
-  if (zero == (uint64_t)-1 || zero == 0) skip(); /* frames unreadable (not root) */
-  pid_t pid = fork(); /* fresh indices beyond those earlier tests used */
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    enum { N = 48 * 4096 };
-    static void *o[N];
-    uint32_t lo = UINT32_MAX, hi = 0;
-    for (int round = 0; round < 3; round++) {
-      for (int i = 0; i < N; i++) {
-        o[i] = moj_malloc(8 + (size_t)(i % 5) * 8);
-        if (!o[i]) _exit(2);
-        uint32_t idx = (uint32_t)((uintptr_t)o[i] >> 32) & 0x7fffffffu;
-        lo = idx < lo ? idx : lo;
-        hi = idx > hi ? idx : hi;
-      }
-      for (int i = 0; i < N; i += 1 + round) moj_free(o[i]); /* then reuse */
-    }
-    int written = 0;
-    for (uint32_t pg = lo / 4096 + 1; pg < hi / 4096; pg++) {
-      uint64_t f = frame_of(_moj_rt->meta + (size_t)pg * 4096);
-      written += f != 0 && f != zero;
-    }
-    _exit(hi - lo < 3 * 4096 ? 3 : written ? 1 : 0);
-  }
-  int status;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  assert_true(WIFEXITED(status));
-  assert_int_equal(WEXITSTATUS(status), 0);
-}
-
 static void large_calloc_is_zero_and_lazy(void **st) {
   (void)st;
   const size_t n = ((size_t)64 << 20) + 123; /* unaligned tail */
@@ -283,7 +224,6 @@ int main(int argc, char **argv) {
     cmocka_unit_test(read_write_and_arithmetic),
     cmocka_unit_test(calloc_zeroes_and_checks_overflow),
     cmocka_unit_test(large_calloc_is_zero_and_lazy),
-    cmocka_unit_test(small_objects_leave_meta_unwritten),
     cmocka_unit_test(realloc_keeps_handle_and_content),
     cmocka_unit_test(aligned_allocations),
     cmocka_unit_test(raw_pointers_pass_through),
