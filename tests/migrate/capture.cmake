@@ -5,32 +5,28 @@
 if(NOT TARGET mojcc)   # MOJ_BUILD_COMPILER=OFF: every test here is built by mojcc
   return()
 endif()
-set(MOJ_MIGRATE_PROGRAMS zdtm_state refusals)
+# zdtm_ld: zdtm_state with an x86-64 long double live across the move — for
+# the same-host file tests only (the cross-ISA tests move zdtm_state.O2 to
+# aarch64, which refuses long double)
+set(MOJ_MIGRATE_PROGRAMS zdtm_state refusals zdtm_ld)
+set(zdtm_ld_SOURCE zdtm_state)
+set(zdtm_ld_FLAGS -DZDTM_LONG_DOUBLE)
 set(_mig_outputs)
 foreach(prog ${MOJ_MIGRATE_PROGRAMS})
+  if(DEFINED ${prog}_SOURCE)
+    set(src ${CMAKE_CURRENT_SOURCE_DIR}/${${prog}_SOURCE}.c)
+  else()
+    set(src ${CMAKE_CURRENT_SOURCE_DIR}/${prog}.c)
+  endif()
   foreach(opt O0 O2)
     set(out ${CMAKE_CURRENT_BINARY_DIR}/${prog}.${opt})
     add_custom_command(
       OUTPUT ${out}
-      COMMAND $<TARGET_FILE:mojcc> -${opt} -g -Wall -Wextra -Werror
-              ${CMAKE_CURRENT_SOURCE_DIR}/${prog}.c -o ${out}
-      DEPENDS mojcc MojavePasses mojave ${CMAKE_CURRENT_SOURCE_DIR}/${prog}.c
+      COMMAND $<TARGET_FILE:mojcc> -${opt} -g -Wall -Wextra -Werror ${${prog}_FLAGS} ${src} -o ${out}
+      DEPENDS mojcc MojavePasses mojave ${src}
       COMMENT "mojcc -${opt} ${prog}" VERBATIM)
     list(APPEND _mig_outputs ${out})
   endforeach()
-endforeach()
-# zdtm_ld: zdtm_state with an x86-64 long double live across the move — for
-# the same-host file tests only (the cross-ISA tests move zdtm_state.O2 to
-# aarch64, which refuses long double)
-foreach(opt O0 O2)
-  set(out ${CMAKE_CURRENT_BINARY_DIR}/zdtm_ld.${opt})
-  add_custom_command(
-    OUTPUT ${out}
-    COMMAND $<TARGET_FILE:mojcc> -${opt} -g -Wall -Wextra -Werror -DZDTM_LONG_DOUBLE
-            ${CMAKE_CURRENT_SOURCE_DIR}/zdtm_state.c -o ${out}
-    DEPENDS mojcc MojavePasses mojave ${CMAKE_CURRENT_SOURCE_DIR}/zdtm_state.c
-    COMMENT "mojcc -${opt} zdtm_state -DZDTM_LONG_DOUBLE" VERBATIM)
-  list(APPEND _mig_outputs ${out})
 endforeach()
 foreach(opt O0 O2)
   add_test(NAME migrate_file_zdtm_state_${opt}
